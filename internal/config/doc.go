@@ -1,0 +1,11 @@
+// Package config loads a service's YAML configuration into its config struct
+// and reports every problem with the file, line and field it concerns.
+//
+// A service states its defaults once, in code, by filling the struct before
+// loading; the YAML file overrides what it mentions. Decoding is strict: an
+// unknown field is an error (a typo must not silently fall back to a default).
+// After decoding, the struct's own Validate method runs; it reports problems
+// as FieldErrors naming the field by its YAML path (kafka.brokers[0]), and
+// Load turns each into an Error carrying the line where that field, or its
+// nearest enclosing field, is written.
+package config

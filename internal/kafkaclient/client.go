@@ -1,0 +1,176 @@
+package kafkaclient
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// ClientID returns the default client id of a component at a site.
+func ClientID(component, site string) string {
+	id := "meshwork-" + component
+	if site != "" {
+		id += "-" + site
+	}
+	return id
+}
+
+// Options turns the configuration into franz-go options for a client of
+// component at site. Files it names (CA, certificates, password) are read now,
+// so a missing file is reported when the service starts, not at first use.
+func (c *Config) Options(component, site string) ([]kgo.Opt, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka client config: %w", err)
+	}
+	id := c.ClientID
+	if id == "" {
+		id = ClientID(component, site)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(id),
+	}
+	if c.DialTimeout > 0 {
+		opts = append(opts, kgo.DialTimeout(c.DialTimeout))
+	}
+	if c.RequestTimeoutOverhead > 0 {
+		opts = append(opts, kgo.RequestTimeoutOverhead(c.RequestTimeoutOverhead))
+	}
+	if c.TLS.Enabled {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return nil, err
+		}
+		dialer := &net.Dialer{Timeout: c.DialTimeout}
+		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: dialer, Config: tc}).DialContext))
+	}
+	if c.SASL.Mechanism != "" {
+		m, err := c.SASL.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	po, err := c.Producer.options()
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, po...), nil
+}
+
+// New builds a client of component at site; extra options come last and so
+// win over the configuration's.
+func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := c.Options(component, site)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", component, err)
+	}
+	return cl, nil
+}
+
+// NewAdmin wraps a client for cluster administration (topics, groups, configs).
+func NewAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
+
+func (t TLS) config() (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented as test-only
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka tls.ca_file %s: no PEM certificates found", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func (s SASL) mechanism() (sasl.Mechanism, error) {
+	pass := s.Password
+	if s.PasswordFile != "" {
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka sasl.password_file: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+	}
+	switch strings.ToUpper(s.Mechanism) {
+	case MechanismPlain:
+		return plain.Auth{User: s.Username, Pass: pass}.AsMechanism(), nil
+	case MechanismSCRAMSHA256:
+		return scram.Auth{User: s.Username, Pass: pass}.AsSha256Mechanism(), nil
+	case MechanismSCRAMSHA512:
+		return scram.Auth{User: s.Username, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("kafka sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)
+}
+
+func (p Producer) options() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	switch p.Acks {
+	case AcksAll, "":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case AcksLeader:
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case AcksNone:
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	}
+	if p.Idempotent != nil && !*p.Idempotent || p.Acks == AcksLeader || p.Acks == AcksNone {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	opts = append(opts, kgo.ProducerLinger(p.Linger))
+	c, err := codec(p.Compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(c))
+	if p.MaxBufferedRecords > 0 {
+		opts = append(opts, kgo.MaxBufferedRecords(p.MaxBufferedRecords))
+	}
+	if p.DeliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(p.DeliveryTimeout))
+	}
+	return opts, nil
+}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("unknown compression %q; want none, gzip, snappy, lz4 or zstd", name)
+}

@@ -1,0 +1,156 @@
+package kafkaclient
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/meshwork/meshwork/internal/config"
+)
+
+// Config says how to reach one Kafka cluster. Its YAML form is the same in
+// every service's configuration file.
+type Config struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string `yaml:"brokers" json:"brokers"`
+	// ClientID overrides the client id; by default it is
+	// meshwork-<component>-<site>, which shows in broker logs and quotas.
+	ClientID string `yaml:"client_id,omitempty" json:"client_id,omitempty"`
+	// TLS encrypts connections when enabled.
+	TLS TLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// SASL authenticates connections when a mechanism is set.
+	SASL SASL `yaml:"sasl,omitempty" json:"sasl,omitempty"`
+	// DialTimeout bounds connecting to a broker.
+	DialTimeout time.Duration `yaml:"dial_timeout,omitempty" json:"dial_timeout,omitempty"`
+	// RequestTimeoutOverhead is added to each request's own timeout to
+	// decide when a broker is not answering.
+	RequestTimeoutOverhead time.Duration `yaml:"request_timeout_overhead,omitempty" json:"request_timeout_overhead,omitempty"`
+	// Producer settings apply to clients that produce.
+	Producer Producer `yaml:"producer,omitempty" json:"producer,omitempty"`
+}
+
+// TLS configures transport encryption.
+type TLS struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust; the system pool when empty.
+	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// CertFile and KeyFile are the client certificate for mutual TLS.
+	CertFile string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
+	// ServerName overrides the name checked in the broker's certificate.
+	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
+	// InsecureSkipVerify disables certificate checks: for tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+}
+
+// SASL mechanisms supported.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
+	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// SASL configures authentication.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL.
+	Mechanism string `yaml:"mechanism,omitempty" json:"mechanism,omitempty"`
+	Username  string `yaml:"username,omitempty" json:"username,omitempty"`
+	// Password is the secret; prefer PasswordFile so it stays out of the
+	// configuration file.
+	Password     string `yaml:"password,omitempty" json:"-"`
+	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+}
+
+// Acks levels.
+const (
+	AcksAll    = "all"
+	AcksLeader = "leader"
+	AcksNone   = "none"
+)
+
+// Producer configures durability and batching.
+type Producer struct {
+	// Acks is all (the default: every in-sync replica has the record),
+	// leader, or none.
+	Acks string `yaml:"acks,omitempty" json:"acks,omitempty"`
+	// Idempotent makes retries safe from duplicates; it needs acks all.
+	Idempotent *bool `yaml:"idempotent,omitempty" json:"idempotent,omitempty"`
+	// Linger waits this long for a batch to fill; 0 sends at once.
+	Linger time.Duration `yaml:"linger,omitempty" json:"linger,omitempty"`
+	// Compression is none, gzip, snappy, lz4 or zstd.
+	Compression string `yaml:"compression,omitempty" json:"compression,omitempty"`
+	// MaxBufferedRecords bounds the records waiting to be sent; producing
+	// blocks beyond it, which is how back-pressure reaches the caller.
+	MaxBufferedRecords int `yaml:"max_buffered_records,omitempty" json:"max_buffered_records,omitempty"`
+	// DeliveryTimeout fails a record that could not be delivered in time;
+	// 0 retries until the caller's context ends.
+	DeliveryTimeout time.Duration `yaml:"delivery_timeout,omitempty" json:"delivery_timeout,omitempty"`
+}
+
+// Defaults returns the configuration used for whatever a file leaves out.
+func Defaults() Config {
+	idem := true
+	return Config{
+		DialTimeout:            10 * time.Second,
+		RequestTimeoutOverhead: 10 * time.Second,
+		Producer: Producer{
+			Acks:               AcksAll,
+			Idempotent:         &idem,
+			Compression:        "none",
+			MaxBufferedRecords: 10000,
+		},
+	}
+}
+
+// Validate checks the configuration; field paths are relative to it.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, config.Errorf("brokers", "at least one seed broker (host:port) is required"))
+	}
+	for i, b := range c.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			errs = append(errs, config.Errorf(fmt.Sprintf("brokers[%d]", i), "want host:port, got %q", b))
+		}
+	}
+	if c.TLS.Enabled {
+		if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+			errs = append(errs, config.Errorf("tls", "cert_file and key_file go together for mutual TLS; set both or neither"))
+		}
+	} else if c.TLS.CAFile != "" || c.TLS.CertFile != "" {
+		errs = append(errs, config.Errorf("tls.enabled", "TLS files are set but TLS is not enabled; add enabled: true"))
+	}
+	switch strings.ToUpper(c.SASL.Mechanism) {
+	case "":
+	case MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512:
+		if c.SASL.Username == "" {
+			errs = append(errs, config.Errorf("sasl.username", "required with mechanism %s", c.SASL.Mechanism))
+		}
+		if c.SASL.Password == "" && c.SASL.PasswordFile == "" {
+			errs = append(errs, config.Errorf("sasl.password_file", "set password_file (or password) with mechanism %s", c.SASL.Mechanism))
+		}
+	default:
+		errs = append(errs, config.Errorf("sasl.mechanism", "unknown mechanism %q; want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASL.Mechanism))
+	}
+	p := c.Producer
+	switch p.Acks {
+	case AcksAll, AcksLeader, AcksNone:
+	default:
+		errs = append(errs, config.Errorf("producer.acks", "unknown acks %q; want all, leader or none", p.Acks))
+	}
+	if p.Idempotent != nil && *p.Idempotent && p.Acks != AcksAll && p.Acks != "" {
+		errs = append(errs, config.Errorf("producer.idempotent", "the idempotent producer needs acks all; set idempotent: false to use acks %s", p.Acks))
+	}
+	if _, err := codec(p.Compression); err != nil {
+		errs = append(errs, config.Errorf("producer.compression", "%v", err))
+	}
+	if p.MaxBufferedRecords < 0 {
+		errs = append(errs, config.Errorf("producer.max_buffered_records", "must not be negative"))
+	}
+	if c.DialTimeout < 0 || c.RequestTimeoutOverhead < 0 || p.Linger < 0 || p.DeliveryTimeout < 0 {
+		errs = append(errs, errors.New("timeouts must not be negative"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,233 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TopicPrefix starts the name of every dead-letter topic.
+const TopicPrefix = "_mesh.dlq."
+
+// Headers added to a dead-lettered record.
+const (
+	HeaderError     = "mesh_dlq_error"
+	HeaderComponent = "mesh_dlq_component"
+	HeaderTopic     = "mesh_dlq_topic"
+	HeaderPartition = "mesh_dlq_partition"
+	HeaderOffset    = "mesh_dlq_offset"
+	HeaderSource    = "mesh_dlq_source"
+	HeaderAttempts  = "mesh_dlq_attempts"
+	HeaderTime      = "mesh_dlq_time"
+)
+
+// Topic returns the dead-letter topic for records of topic.
+func Topic(topic string) string { return TopicPrefix + topic }
+
+// Failure describes why and where a record failed.
+type Failure struct {
+	// Err is the reason; its message is stored in the record.
+	Err error
+	// Component names who gave up, e.g. mqtt-adapter/east.
+	Component string
+	// Topic is the event topic the record belongs to; its DLQ is
+	// _mesh.dlq.<Topic>.
+	Topic string
+	// Partition and Offset locate the original record when it was read from
+	// Kafka; Offset is -1 when the record never reached Kafka.
+	Partition int32
+	Offset    int64
+	// Source is the protocol address it came from when not from Kafka, e.g.
+	// mqtt://broker/factory/1/temp.
+	Source string
+	// Attempts counts delivery attempts made before giving up.
+	Attempts int
+	// Time is when the record was dead-lettered.
+	Time time.Time
+}
+
+// Writer produces dead-lettered records, creating DLQ topics on first use.
+type Writer struct {
+	cl         *kgo.Client
+	adm        *kadm.Client
+	partitions int32
+	retention  time.Duration
+
+	mu      sync.Mutex
+	ensured map[string]bool
+}
+
+// Option configures a Writer.
+type Option func(*Writer)
+
+// Partitions sets the partition count of DLQ topics the writer creates
+// (default 1: dead letters are few, and one partition keeps them in order).
+func Partitions(n int32) Option { return func(w *Writer) { w.partitions = n } }
+
+// Retention sets retention.ms of DLQ topics the writer creates (default 14
+// days, long enough to notice and redrive).
+func Retention(d time.Duration) Option { return func(w *Writer) { w.retention = d } }
+
+// NewWriter returns a writer producing with cl, which should use acks=all.
+func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
+	w := &Writer{
+		cl:         cl,
+		adm:        kadm.NewClient(cl),
+		partitions: 1,
+		retention:  14 * 24 * time.Hour,
+		ensured:    make(map[string]bool),
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// Write dead-letters rec: it copies key, value, headers and timestamp into
+// the DLQ topic of f.Topic, adds the failure headers, and returns once Kafka
+// acknowledged the write. rec itself is not modified.
+func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
+	if f.Topic == "" {
+		f.Topic = rec.Topic
+	}
+	if f.Topic == "" {
+		return errors.New("dlq: the failure names no topic; set Failure.Topic")
+	}
+	topic := Topic(f.Topic)
+	if err := w.ensure(ctx, topic); err != nil {
+		return err
+	}
+	out := &kgo.Record{
+		Topic:     topic,
+		Key:       rec.Key,
+		Value:     rec.Value,
+		Timestamp: rec.Timestamp,
+		Headers:   append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+8), rec.Headers...), f.headers()...),
+	}
+	if err := w.cl.ProduceSync(ctx, out).FirstErr(); err != nil {
+		return fmt.Errorf("dlq: write to %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (f Failure) headers() []kgo.RecordHeader {
+	if f.Time.IsZero() {
+		f.Time = time.Now()
+	}
+	reason := "unknown error"
+	if f.Err != nil {
+		reason = f.Err.Error()
+	}
+	hs := []kgo.RecordHeader{
+		{Key: HeaderError, Value: []byte(reason)},
+		{Key: HeaderComponent, Value: []byte(f.Component)},
+		{Key: HeaderTopic, Value: []byte(f.Topic)},
+		{Key: HeaderTime, Value: []byte(f.Time.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderAttempts, Value: []byte(strconv.Itoa(f.Attempts))},
+	}
+	if f.Offset >= 0 {
+		hs = append(hs,
+			kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(f.Partition)))},
+			kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(f.Offset, 10))},
+		)
+	}
+	if f.Source != "" {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderSource, Value: []byte(f.Source)})
+	}
+	return hs
+}
+
+// ensure creates the DLQ topic once per writer if it does not exist.
+func (w *Writer) ensure(ctx context.Context, topic string) error {
+	w.mu.Lock()
+	done := w.ensured[topic]
+	w.mu.Unlock()
+	if done {
+		return nil
+	}
+	configs := map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(w.retention.Milliseconds(), 10))}
+	resp, err := w.adm.CreateTopic(ctx, w.partitions, -1, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("dlq: create topic %s: %w", topic, err)
+	}
+	w.mu.Lock()
+	w.ensured[topic] = true
+	w.mu.Unlock()
+	return nil
+}
+
+// Letter is a dead-lettered record as read back from a DLQ topic.
+type Letter struct {
+	Failure
+	// Reason is the stored error message.
+	Reason string
+	// Record is the original record: its topic is the original topic, and
+	// its headers are the original headers without the DLQ headers.
+	Record *kgo.Record
+}
+
+// Read parses a record consumed from a DLQ topic.
+func Read(rec *kgo.Record) (Letter, error) {
+	if !strings.HasPrefix(rec.Topic, TopicPrefix) {
+		return Letter{}, fmt.Errorf("dlq: %s is not a dead-letter topic (they start with %s)", rec.Topic, TopicPrefix)
+	}
+	l := Letter{Failure: Failure{Offset: -1}}
+	orig := &kgo.Record{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+	var errs []error
+	for _, h := range rec.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case HeaderError:
+			l.Reason = v
+			l.Err = errors.New(v)
+		case HeaderComponent:
+			l.Component = v
+		case HeaderTopic:
+			l.Topic = v
+		case HeaderSource:
+			l.Source = v
+		case HeaderPartition:
+			p, err := strconv.ParseInt(v, 10, 32)
+			errs = append(errs, headerErr(h.Key, v, err))
+			l.Partition = int32(p)
+		case HeaderOffset:
+			o, err := strconv.ParseInt(v, 10, 64)
+			errs = append(errs, headerErr(h.Key, v, err))
+			l.Offset = o
+		case HeaderAttempts:
+			n, err := strconv.Atoi(v)
+			errs = append(errs, headerErr(h.Key, v, err))
+			l.Attempts = n
+		case HeaderTime:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			errs = append(errs, headerErr(h.Key, v, err))
+			l.Time = t
+		default:
+			orig.Headers = append(orig.Headers, h)
+		}
+	}
+	if l.Topic == "" {
+		l.Topic = strings.TrimPrefix(rec.Topic, TopicPrefix)
+	}
+	orig.Topic = l.Topic
+	l.Record = orig
+	return l, errors.Join(errs...)
+}
+
+func headerErr(key, v string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("dlq: header %s=%q: %w", key, v, err)
+}

@@ -1,0 +1,118 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestWriteAndRead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+
+	w := NewWriter(cl, Retention(time.Hour))
+	orig := &kgo.Record{
+		Topic: "plant.sensor.temperature", Partition: 2, Offset: 41,
+		Key: []byte("factory/1/temp"), Value: []byte("{not json"),
+		Timestamp: time.UnixMilli(1_700_000_000_000),
+		Headers:   []kgo.RecordHeader{{Key: "ce_id", Value: []byte("e1")}},
+	}
+	when := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	f := Failure{Err: errors.New("payload is not valid JSON"), Component: "mqtt-adapter/east",
+		Partition: 2, Offset: 41, Attempts: 3, Time: when}
+	for range 2 { // the second write must not fail on the existing topic
+		if err := w.Write(ctx, orig, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(orig.Headers) != 1 {
+		t.Fatal("Write must not modify the original record")
+	}
+
+	cfgs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, "_mesh.dlq.plant.sensor.temperature")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfgs.On("_mesh.dlq.plant.sensor.temperature", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retention string
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" {
+			retention = c.MaybeValue()
+		}
+	}
+	if retention != "3600000" {
+		t.Fatalf("retention.ms = %q, want 3600000", retention)
+	}
+
+	rd, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.ConsumeTopics(Topic("plant.sensor.temperature")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	fs := rd.PollFetches(ctx)
+	if err := fs.Err0(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Read(fs.Records()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Reason != "payload is not valid JSON" || l.Component != "mqtt-adapter/east" || l.Topic != "plant.sensor.temperature" ||
+		l.Partition != 2 || l.Offset != 41 || l.Attempts != 3 || !l.Time.Equal(when) {
+		t.Fatalf("unexpected letter %+v", l)
+	}
+	r := l.Record
+	if r.Topic != orig.Topic || string(r.Key) != string(orig.Key) || string(r.Value) != string(orig.Value) ||
+		len(r.Headers) != 1 || r.Headers[0].Key != "ce_id" || !r.Timestamp.Equal(orig.Timestamp) {
+		t.Fatalf("original record not restored: %+v", r)
+	}
+}
+
+func TestWriteFailsWhenKafkaIsDown(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := cluster.ListenAddrs()
+	cluster.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = NewWriter(cl).Write(ctx, &kgo.Record{Topic: "t"}, Failure{Err: errors.New("x")})
+	if err == nil {
+		t.Fatal("a DLQ write must fail, not pretend, when Kafka is down")
+	}
+}
+
+func TestReadRejectsOtherTopics(t *testing.T) {
+	if _, err := Read(&kgo.Record{Topic: "orders"}); err == nil {
+		t.Fatal("want an error")
+	}
+	_, err := Read(&kgo.Record{Topic: "_mesh.dlq.t", Headers: []kgo.RecordHeader{{Key: HeaderOffset, Value: []byte("x")}}})
+	if err == nil {
+		t.Fatal("a malformed offset header must be reported")
+	}
+}

@@ -78,7 +78,7 @@ func sameEnvelope(a, b Envelope) bool {
 	if !a.Time.Equal(b.Time) {
 		return false
 	}
-	a.Time, b.Time = b.Time, b.Time
+	a.Time = b.Time
 	if len(a.Extensions) == 0 && len(b.Extensions) == 0 {
 		a.Extensions, b.Extensions = nil, nil
 	}

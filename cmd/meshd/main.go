@@ -1,0 +1,120 @@
+// Command meshd runs Meshwork. Its dev subcommand starts a whole two-site
+// mesh in one process for the quickstart:
+//
+//	meshd dev                      # sites east and west on their default ports
+//	meshd dev -port east.kafka=9092 -dir /tmp/mesh
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/meshwork/meshwork/devmesh"
+	"github.com/meshwork/meshwork/internal/telemetry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "meshd:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `Usage: meshd <command> [flags]
+
+Commands:
+  dev       run a whole two-site mesh (east, west) in this process
+  version   print the version
+
+Run 'meshd <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return "meshd " + bi.Main.Version
+	}
+	return "meshd (devel)"
+}
+
+type portFlags []string
+
+func (p *portFlags) String() string     { return strings.Join(*p, ",") }
+func (p *portFlags) Set(v string) error { *p = append(*p, v); return nil }
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := devmesh.DefaultConfig()
+	fs := flag.NewFlagSet("meshd dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ports portFlags
+	logCfg := telemetry.DefaultLogConfig()
+	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "directory for the mesh's data (Kafka logs persist there across restarts)")
+	fs.Var(&ports, "port", "override a port, as site.service=port (services: kafka, mqtt); repeatable")
+	fs.IntVar(&cfg.AdminPort, "admin-port", cfg.AdminPort, "port of /metrics, /healthz and /readyz; -1 disables")
+	fs.StringVar(&logCfg.Level, "log-level", logCfg.Level, "log level: debug, info, warn or error")
+	fs.StringVar(&logCfg.Format, "log-format", logCfg.Format, "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: meshd dev [flags]\n\nRuns sites east and west, each with an embedded Kafka cluster and MQTT broker.\nDefault ports: east kafka 19092, mqtt 11883; west kafka 29092, mqtt 21883; admin 18000.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("meshd dev takes no arguments, got %q", fs.Args())
+	}
+	for _, p := range ports {
+		if err := cfg.SetPort(p); err != nil {
+			return err
+		}
+	}
+	logger, err := telemetry.NewLogger(stderr, logCfg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	mesh, err := devmesh.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nMeshwork dev mesh is running. Data in %s; endpoints in %s. Ctrl-C stops it.\n\n", cfg.Dir, mesh.EndpointsFile())
+	mesh.Endpoints().PrintTable(stdout)
+	fmt.Fprintln(stdout)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := mesh.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,74 @@
+package devmesh
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+)
+
+// Endpoints is the shape of endpoints.json: how to reach each site's
+// services. Keys are only ever added, never renamed, so scripts can rely on
+// them.
+type Endpoints struct {
+	Sites map[string]SiteEndpoints `json:"sites"`
+	// Admin serves /metrics, /healthz and /readyz of the dev mesh process.
+	Admin string `json:"admin,omitempty"`
+}
+
+// SiteEndpoints are one site's endpoints.
+type SiteEndpoints struct {
+	// Kafka is the bootstrap address, host:port.
+	Kafka string `json:"kafka"`
+	// MQTT is the broker URL, tcp://host:port.
+	MQTT string `json:"mqtt"`
+}
+
+// WriteFile writes the endpoints as JSON, atomically, so a script polling
+// the file never reads half of it.
+func (e Endpoints) WriteFile(path string) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write endpoints: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write endpoints: %w", err)
+	}
+	return nil
+}
+
+// ReadEndpoints reads an endpoints.json file.
+func ReadEndpoints(path string) (Endpoints, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Endpoints{}, err
+	}
+	var e Endpoints
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Endpoints{}, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return e, nil
+}
+
+// PrintTable writes the endpoints as a table for people.
+func (e Endpoints) PrintTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tSERVICE\tENDPOINT")
+	for _, name := range slices.Sorted(maps.Keys(e.Sites)) {
+		s := e.Sites[name]
+		fmt.Fprintf(tw, "%s\tkafka\t%s\n", name, s.Kafka)
+		fmt.Fprintf(tw, "%s\tmqtt\t%s\n", name, s.MQTT)
+	}
+	if e.Admin != "" {
+		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)
+	}
+	_ = tw.Flush()
+}

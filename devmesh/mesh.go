@@ -1,0 +1,149 @@
+package devmesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/telemetry"
+)
+
+// Mesh is a running dev mesh.
+type Mesh struct {
+	cfg       Config
+	logger    *slog.Logger
+	sites     []*site
+	lock      *os.File
+	endpoints Endpoints
+
+	adminLn   net.Listener
+	cancel    context.CancelFunc
+	adminDone chan error
+}
+
+// Start starts every site of the mesh and, unless disabled, the admin server.
+// It fails with a clear error if another dev mesh holds the same directory
+// or a port is taken. The mesh runs until Close.
+func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("dev mesh: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mesh{cfg: cfg, logger: logger, lock: lock, endpoints: Endpoints{Sites: map[string]SiteEndpoints{}}}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	reg := telemetry.NewRegistry()
+	for _, sc := range cfg.Sites {
+		s, err := startSite(sc, filepath.Join(cfg.Dir, sc.Name), logger.With("site", sc.Name))
+		if err != nil {
+			return nil, err
+		}
+		m.sites = append(m.sites, s)
+		m.endpoints.Sites[sc.Name] = s.endpoints
+		reg.MustRegister(s.collectors()...)
+	}
+	if cfg.AdminPort >= 0 {
+		if err := m.startAdmin(ctx, reg); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.endpoints.WriteFile(m.EndpointsFile()); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
+	ln, err := telemetry.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(m.cfg.AdminPort)))
+	if err != nil {
+		return fmt.Errorf("dev mesh admin: %w", err)
+	}
+	srv := telemetry.NewServer(reg, m.logger)
+	for _, s := range m.sites {
+		srv.AddCheck(s.name+".kafka", s.kafkaReady)
+		srv.AddCheck(s.name+".mqtt", s.mqttReady)
+	}
+	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	m.adminLn = ln
+	m.adminDone = make(chan error, 1)
+	go func() { m.adminDone <- srv.Serve(ctx, ln) }()
+	m.endpoints.Admin = "http://" + ln.Addr().String()
+	return nil
+}
+
+// Endpoints returns how to reach every service of the mesh.
+func (m *Mesh) Endpoints() Endpoints { return m.endpoints }
+
+// EndpointsFile is where Start wrote the endpoints.
+func (m *Mesh) EndpointsFile() string { return filepath.Join(m.cfg.Dir, "endpoints.json") }
+
+// Close stops every site, flushing Kafka data to disk, and releases the
+// directory. It is safe to call more than once.
+func (m *Mesh) Close() error {
+	var errs []error
+	if m.cancel != nil {
+		m.cancel()
+		if err := <-m.adminDone; err != nil {
+			errs = append(errs, err)
+		}
+		m.cancel = nil
+	}
+	for i := len(m.sites) - 1; i >= 0; i-- {
+		errs = append(errs, m.sites[i].close())
+	}
+	m.sites = nil
+	if m.lock != nil {
+		_ = os.Remove(m.EndpointsFile())
+		errs = append(errs, m.lock.Close())
+		m.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// lockDir takes an exclusive lock on dir, so two dev meshes never share (and
+// corrupt) the same state.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("dev mesh: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dev mesh: %s is in use by another running dev mesh; stop it first or pass another -dir", dir)
+	}
+	return f, nil
+}
+
+// probe dials addr, for readiness checks.
+func probe(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}

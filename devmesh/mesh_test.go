@@ -1,0 +1,197 @@
+package devmesh
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func testConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
+	cfg.Dir = t.TempDir()
+	for i := range cfg.Sites {
+		cfg.Sites[i].Ports = map[string]int{} // free ports: tests run in parallel with a real dev mesh
+	}
+	cfg.AdminPort = 0
+	return cfg
+}
+
+func TestMeshKeepsEventsAcrossRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(t)
+	m, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := ReadEndpoints(m.EndpointsFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ep.Sites) != 2 || ep.Sites["east"].Kafka == "" || !strings.HasPrefix(ep.Sites["west"].MQTT, "tcp://127.0.0.1:") {
+		t.Fatalf("unexpected endpoints %+v", ep)
+	}
+	east := ep.Sites["east"].Kafka
+
+	// Another mesh on the same directory is refused.
+	if _, err := Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "in use by another running dev mesh") {
+		t.Fatalf("want a clear lock error, got %v", err)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(east), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		r := &kgo.Record{Topic: "shop.order.created", Key: []byte("k"), Value: []byte(fmt.Sprint(i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+
+	resp, err := http.Get(ep.Admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"west.mqtt":"ok"`) {
+		t.Fatalf("readyz %d %s", resp.StatusCode, body)
+	}
+
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart on the same ports and directory: the events are still there.
+	for i := range cfg.Sites {
+		cfg.Sites[i].Ports[ServiceKafka] = portOf(t, ep.Sites[cfg.Sites[i].Name].Kafka)
+	}
+	m2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	cl, err = kgo.NewClient(kgo.SeedBrokers(east), kgo.ConsumeTopics("shop.order.created"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []string
+	for len(got) < 10 {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", len(got), err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if strings.Join(got, ",") != "0,1,2,3,4,5,6,7,8,9" {
+		t.Fatalf("records after restart: %v", got)
+	}
+	// Sites are separate clusters: west does not have east's topic.
+	adm, err := kgo.NewClient(kgo.SeedBrokers(m2.Endpoints().Sites["west"].Kafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	topics, err := kadm.NewClient(adm).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topics.Has("shop.order.created") {
+		t.Fatal("west must not share east's topics")
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	var port int
+	if _, err := fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &port); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func TestMQTTBrokerPerSite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := Start(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	url := m.Endpoints().Sites["west"].MQTT
+	got := make(chan string, 1)
+	sub := connect(t, url, "sub")
+	defer sub.Disconnect(100)
+	if tok := sub.Subscribe("factory/+/temp", 1, func(_ paho.Client, msg paho.Message) { got <- string(msg.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	pub := connect(t, url, "pub")
+	defer pub.Disconnect(100)
+	if tok := pub.Publish("factory/1/temp", 1, false, "21.5"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	select {
+	case v := <-got:
+		if v != "21.5" {
+			t.Fatalf("got %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("message not delivered")
+	}
+}
+
+func connect(t *testing.T, url, id string) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", url, tok.Error())
+	}
+	return c
+}
+
+func TestConfigErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	for spec, want := range map[string]string{
+		"east.kafka":       "want site.service=port",
+		"north.kafka=1":    `unknown site "north"`,
+		"east.amqp=1":      `unknown service "amqp"`,
+		"east.kafka=99999": "is not a port number",
+	} {
+		if err := cfg.SetPort(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", spec, err, want)
+		}
+	}
+	if err := cfg.SetPort("west.mqtt=11883"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "both want port 11883") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestTakenPortIsNamed(t *testing.T) {
+	ctx := context.Background()
+	a := testConfig(t)
+	m, err := Start(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	b := testConfig(t)
+	b.Sites[0].Ports[ServiceKafka] = portOf(t, m.Endpoints().Sites["east"].Kafka)
+	if _, err := Start(ctx, b); err == nil || !strings.Contains(err.Error(), "is taken") {
+		t.Fatalf("want a taken-port error, got %v", err)
+	}
+}

@@ -1,0 +1,152 @@
+package devmesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// site is one running site: an embedded Kafka cluster and MQTT broker.
+type site struct {
+	name      string
+	kafka     *kfake.Cluster
+	mqtt      *mqtt.Server
+	endpoints SiteEndpoints
+}
+
+func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err error) {
+	s := &site{name: sc.Name}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	kafkaPort := sc.Ports[ServiceKafka]
+	if err := portFree(kafkaPort); err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s kafka: %w", sc.Name, err)
+	}
+	s.kafka, err = kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(kafkaPort),
+		kfake.ClusterID("meshwork-dev-"+sc.Name),
+		kfake.DataDir(filepath.Join(dir, "kafka")),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(1),
+		kfake.WithLogger(kfakeLogger{logger.With("service", "kafka")}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s kafka on port %d: %w", sc.Name, kafkaPort, err)
+	}
+	s.endpoints.Kafka = s.kafka.ListenAddrs()[0]
+
+	s.mqtt = mqtt.New(&mqtt.Options{
+		InlineClient: true,
+		// The broker logs every hook and listener at info; keep warnings.
+		Logger: slog.New(minLevel{logger.With("service", "mqtt").Handler(), slog.LevelWarn}),
+	})
+	if err := s.mqtt.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(sc.Ports[ServiceMQTT])))
+	if err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w (is another process using the port?)", sc.Name, err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // mochi binds by address; the check above reports a taken port clearly
+	if err := s.mqtt.AddListener(listeners.NewTCP(listeners.Config{ID: sc.Name + "-tcp", Address: addr})); err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s mqtt on %s: %w", sc.Name, addr, err)
+	}
+	if err := s.mqtt.Serve(); err != nil {
+		return nil, fmt.Errorf("dev mesh: site %s mqtt on %s: %w", sc.Name, addr, err)
+	}
+	s.endpoints.MQTT = "tcp://" + addr
+	logger.Info("site started", "kafka", s.endpoints.Kafka, "mqtt", s.endpoints.MQTT)
+	return s, nil
+}
+
+// portFree checks that a fixed port can be bound, so that a conflict is
+// reported with the port rather than as kfake's generic listen error.
+func portFree(port int) error {
+	if port == 0 {
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d is taken (is another dev mesh or a Kafka broker running? pass -port to pick another): %w", port, err)
+	}
+	return ln.Close()
+}
+
+func (s *site) close() error {
+	var errs []error
+	if s.mqtt != nil {
+		errs = append(errs, s.mqtt.Close())
+		s.mqtt = nil
+	}
+	if s.kafka != nil {
+		s.kafka.Close() // flushes and syncs the data directory
+		s.kafka = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (s *site) kafkaReady(ctx context.Context) error { return probe(ctx, s.endpoints.Kafka) }
+
+func (s *site) mqttReady(ctx context.Context) error {
+	return probe(ctx, s.endpoints.MQTT[len("tcp://"):])
+}
+
+// collectors exposes the embedded broker's counters as metrics.
+func (s *site) collectors() []prometheus.Collector {
+	labels := prometheus.Labels{"site": s.name}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "meshwork", Subsystem: "dev_mqtt", Name: name, Help: help, ConstLabels: labels,
+		}, f)
+	}
+	info := s.mqtt.Info // its fields change under atomic operations: read through Clone
+	return []prometheus.Collector{
+		gauge("clients_connected", "MQTT clients connected to the embedded broker.", func() float64 { return float64(info.Clone().ClientsConnected) }),
+		gauge("messages_received", "PUBLISH packets received by the embedded broker since start.", func() float64 { return float64(info.Clone().MessagesReceived) }),
+		gauge("messages_sent", "PUBLISH packets sent by the embedded broker since start.", func() float64 { return float64(info.Clone().MessagesSent) }),
+		gauge("retained", "Retained messages held by the embedded broker.", func() float64 { return float64(info.Clone().Retained) }),
+	}
+}
+
+// kfakeLogger forwards kfake's warnings and errors to slog; its info level
+// logs every request, which is noise in a dev mesh.
+type kfakeLogger struct{ l *slog.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	switch level {
+	case kfake.LogLevelError:
+		k.l.Error(fmt.Sprintf(format, args...))
+	case kfake.LogLevelWarn:
+		k.l.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+// minLevel drops records below a level, to quiet a chatty embedded library.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(as), m.min}
+}
+func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{m.Handler.WithGroup(g), m.min} }

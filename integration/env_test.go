@@ -1,0 +1,178 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// env returns a required environment variable; the e2e tier fails rather
+// than skips when its services are missing, so a broken setup cannot pass.
+func env(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the tests with `make e2e`, which starts the services (deploy/dev/up.sh) and loads .e2e/env.sh", name)
+	}
+	return v
+}
+
+// uniq returns a name unique to this run, so reruns against the same
+// long-lived services never see each other's data.
+func uniq(prefix string) string {
+	return fmt.Sprintf("%s.%d", prefix, time.Now().UnixNano())
+}
+
+// freePorts returns n distinct ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// run runs a command to completion and returns its stdout; a failure reports
+// the command and its stderr.
+func run(ctx context.Context, t *testing.T, stdin []byte, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// witness starts a long-running witness process and returns a channel of its
+// stdout lines; the process is killed when the test ends.
+type witness struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startWitness(ctx context.Context, t *testing.T, extraEnv []string, name string, args ...string) *witness {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	w := &witness{cmd: cmd, lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{w: w.stderr}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+		w.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	return w
+}
+
+// next returns the witness's next stdout line, failing the test on timeout
+// or if the process ends first.
+func (w *witness) next(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-w.lines:
+		if !ok {
+			t.Fatalf("witness %s exited early: %v\nstderr:\n%s", w.cmd.Path, <-w.done, w.stderr)
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("witness %s said nothing for %s\nstderr:\n%s", w.cmd.Path, timeout, w.stderr)
+	}
+	return ""
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// waitFor polls cond until it returns nil or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+}
+
+func saramaConfig() *sarama.Config {
+	c := sarama.NewConfig()
+	c.Version = sarama.V3_6_0_0
+	c.ClientID = "meshwork-integration-sarama"
+	c.Producer.Return.Successes = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Metadata.Retry.Max = 10
+	c.Metadata.Retry.Backoff = 200 * time.Millisecond
+	return c
+}
+
+func witnessPath(name string) string {
+	p, _ := filepath.Abs(filepath.Join("witness", name))
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestMain(m *testing.M) {
+	// Node witnesses resolve their packages from the cache that
+	// deploy/dev/install.sh fills.
+	if p := os.Getenv("MESH_E2E_NODE_PATH"); p != "" && os.Getenv("NODE_PATH") == "" {
+		os.Setenv("NODE_PATH", p)
+	}
+	os.Exit(m.Run())
+}

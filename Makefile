@@ -1,0 +1,65 @@
+# Meshwork: the two commands a new user needs are `make run` and `make test`.
+GO        ?= go
+BIN       ?= bin
+E2E_DIR   ?= $(CURDIR)/.e2e
+FUZZTIME  ?= 30s
+GOTESTFLAGS ?=
+
+.PHONY: all build run test e2e services-up services-down services-status install-deps bench fuzz lint fmt clean
+
+all: lint test
+
+## build: build every command into ./bin
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: run the two-site dev mesh (east, west) on embedded Kafka and MQTT; Ctrl-C stops it
+run: build
+	./$(BIN)/meshd dev $(ARGS)
+
+## test: fast tests, Go only, no external services, race detector on
+test:
+	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+## e2e: end-to-end tests against real Kafka (KRaft), Mosquitto, RabbitMQ and ActiveMQ
+e2e: services-up
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+
+## install-deps: install the e2e services and witness clients (apt, Maven, pip, npm); idempotent
+install-deps:
+	deploy/dev/install.sh
+
+## services-up: install if needed, then start the e2e services (idempotent)
+services-up:
+	deploy/dev/install.sh
+	deploy/dev/up.sh
+
+## services-down: stop the e2e services (data kept; `deploy/dev/down.sh --wipe` removes it)
+services-down:
+	deploy/dev/down.sh
+
+## bench: benchmarks; results go to bench/results/
+bench:
+	mkdir -p bench/results
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench/results/go-bench.txt
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## lint: formatting and vet for both modules
+lint:
+	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd integration && $(GO) vet ./...
+
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf $(BIN) .mesh

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
 // Service names, as used in endpoints.json and in -port overrides.
@@ -18,23 +22,34 @@ const (
 
 // SiteConfig is one site of the dev mesh.
 type SiteConfig struct {
-	Name string
+	Name string `yaml:"name"`
 	// Ports by service (kafka, mqtt); 0 picks a free port.
-	Ports map[string]int
+	Ports map[string]int `yaml:"ports"`
 }
 
-// Config configures the dev mesh.
+// Config configures the dev mesh. It can be read from a YAML file with
+// config.Load (meshd dev -config FILE):
+//
+//	dir: .mesh
+//	admin_port: 18000
+//	sites:
+//	  - name: east
+//	    ports: {kafka: 19092, mqtt: 11883}
+//	  - name: west
+//	    ports: {kafka: 29092, mqtt: 21883}
 type Config struct {
 	// Dir holds the mesh's state: one directory per site, endpoints.json
 	// and a lock file.
-	Dir string
+	Dir string `yaml:"dir"`
 	// Sites to run; the first is the primary site.
-	Sites []SiteConfig
+	Sites []SiteConfig `yaml:"sites"`
 	// AdminPort serves /metrics, /healthz and /readyz for the whole mesh;
 	// 0 picks a free port, -1 disables it.
-	AdminPort int
+	AdminPort int `yaml:"admin_port"`
+	// Log configures the logger meshd builds; ignored when Logger is set.
+	Log telemetry.LogConfig `yaml:"log"`
 	// Logger receives the mesh's logs; nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // DefaultConfig is the two-site mesh of the quickstart: east (primary) and
@@ -48,6 +63,7 @@ func DefaultConfig() Config {
 			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883}},
 		},
 		AdminPort: 18000,
+		Log:       telemetry.DefaultLogConfig(),
 	}
 }
 
@@ -78,37 +94,52 @@ func (c *Config) SetPort(spec string) error {
 	return fmt.Errorf("port override %q: unknown site %q", spec, site)
 }
 
-// Validate checks site names and that no two services share a port.
+// Validate checks site names, services and ports, and that no two services
+// share a port. Errors name fields by their YAML path.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Dir == "" {
-		errs = append(errs, errors.New("dev mesh: a state directory is required"))
+		errs = append(errs, config.Errorf("dir", "a state directory is required"))
 	}
 	if len(c.Sites) == 0 {
-		errs = append(errs, errors.New("dev mesh: at least one site is required"))
+		errs = append(errs, config.Errorf("sites", "at least one site is required"))
 	}
+	if c.AdminPort < -1 || c.AdminPort > 65535 {
+		errs = append(errs, config.Errorf("admin_port", "%d is not a port number (0 picks a free port, -1 disables)", c.AdminPort))
+	}
+	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	used := map[int]string{}
 	if c.AdminPort > 0 {
-		used[c.AdminPort] = "admin"
+		used[c.AdminPort] = "admin_port"
 	}
 	names := map[string]bool{}
-	for _, s := range c.Sites {
+	for i, s := range c.Sites {
+		field := fmt.Sprintf("sites[%d]", i)
 		if err := envelope.ValidSite(s.Name); err != nil {
-			errs = append(errs, fmt.Errorf("dev mesh: site %q: %w", s.Name, err))
+			errs = append(errs, config.Errorf(field+".name", "%q: %v", s.Name, err))
 		}
 		if names[s.Name] {
-			errs = append(errs, fmt.Errorf("dev mesh: site %q appears twice", s.Name))
+			errs = append(errs, config.Errorf(field+".name", "site %q appears twice", s.Name))
 		}
 		names[s.Name] = true
-		for svc, p := range s.Ports {
+		for _, svc := range slices.Sorted(maps.Keys(s.Ports)) {
+			p := s.Ports[svc]
+			pf := field + ".ports." + svc
+			if svc != ServiceKafka && svc != ServiceMQTT {
+				errs = append(errs, config.Errorf(pf, "unknown service %q; want kafka or mqtt", svc))
+				continue
+			}
+			if p < 0 || p > 65535 {
+				errs = append(errs, config.Errorf(pf, "%d is not a port number (0 picks a free port)", p))
+				continue
+			}
 			if p == 0 {
 				continue
 			}
-			who := s.Name + "." + svc
 			if other, ok := used[p]; ok {
-				errs = append(errs, fmt.Errorf("dev mesh: %s and %s both want port %d", other, who, p))
+				errs = append(errs, config.Errorf(pf, "port %d is already used by %s", p, other))
 			}
-			used[p] = who
+			used[p] = pf
 		}
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/meshwork/meshwork/internal/config"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -176,7 +178,7 @@ func TestConfigErrors(t *testing.T) {
 	if err := cfg.SetPort("west.mqtt=11883"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "both want port 11883") {
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "sites[1].ports.mqtt: port 11883 is already used by sites[0].ports.mqtt") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -193,5 +195,20 @@ func TestTakenPortIsNamed(t *testing.T) {
 	b.Sites[0].Ports[ServiceKafka] = portOf(t, m.Endpoints().Sites["east"].Kafka)
 	if _, err := Start(ctx, b); err == nil || !strings.Contains(err.Error(), "is taken") {
 		t.Fatalf("want a taken-port error, got %v", err)
+	}
+}
+
+func TestConfigFileErrorsNameLineAndField(t *testing.T) {
+	doc := "dir: /tmp/x\nsites:\n  - name: east\n    ports: {kafka: 19092}\n  - name: West\n    ports:\n      kafka: 19092\n      amqp: 5672\n"
+	cfg := DefaultConfig()
+	err := config.Parse("dev.yaml", []byte(doc), &cfg)
+	for _, want := range []string{
+		`dev.yaml:5:5: field sites[1].name: "West": site names are lower-case`,
+		`dev.yaml:7:7: field sites[1].ports.kafka: port 19092 is already used by sites[0].ports.kafka`,
+		`dev.yaml:8:7: field sites[1].ports.amqp: unknown service "amqp"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\ndoes not contain\n%s", err, want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/meshwork/meshwork/devmesh"
+	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
@@ -76,13 +77,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := devmesh.DefaultConfig()
 	fs := flag.NewFlagSet("meshd dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var ports portFlags
-	logCfg := telemetry.DefaultLogConfig()
-	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "directory for the mesh's data (Kafka logs persist there across restarts)")
+	var (
+		ports               portFlags
+		configFile, dir     string
+		adminPort           int
+		logLevel, logFormat string
+	)
+	fs.StringVar(&configFile, "config", "", "YAML file with the mesh's sites, ports and logging (flags override it)")
+	fs.StringVar(&dir, "dir", "", "directory for the mesh's data; Kafka logs persist there across restarts (default "+cfg.Dir+")")
 	fs.Var(&ports, "port", "override a port, as site.service=port (services: kafka, mqtt); repeatable")
-	fs.IntVar(&cfg.AdminPort, "admin-port", cfg.AdminPort, "port of /metrics, /healthz and /readyz; -1 disables")
-	fs.StringVar(&logCfg.Level, "log-level", logCfg.Level, "log level: debug, info, warn or error")
-	fs.StringVar(&logCfg.Format, "log-format", logCfg.Format, "log format: text or json")
+	fs.IntVar(&adminPort, "admin-port", -2, fmt.Sprintf("port of /metrics, /healthz and /readyz; -1 disables (default %d)", cfg.AdminPort))
+	fs.StringVar(&logLevel, "log-level", "", "log level: debug, info, warn or error (default "+cfg.Log.Level+")")
+	fs.StringVar(&logFormat, "log-format", "", "log format: text or json (default "+cfg.Log.Format+")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: meshd dev [flags]\n\nRuns sites east and west, each with an embedded Kafka cluster and MQTT broker.\nDefault ports: east kafka 19092, mqtt 11883; west kafka 29092, mqtt 21883; admin 18000.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -93,12 +99,29 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("meshd dev takes no arguments, got %q", fs.Args())
 	}
+	if configFile != "" {
+		if err := config.Load(configFile, &cfg); err != nil {
+			return err
+		}
+	}
+	if dir != "" {
+		cfg.Dir = dir
+	}
+	if adminPort != -2 {
+		cfg.AdminPort = adminPort
+	}
+	if logLevel != "" {
+		cfg.Log.Level = logLevel
+	}
+	if logFormat != "" {
+		cfg.Log.Format = logFormat
+	}
 	for _, p := range ports {
 		if err := cfg.SetPort(p); err != nil {
 			return err
 		}
 	}
-	logger, err := telemetry.NewLogger(stderr, logCfg)
+	logger, err := telemetry.NewLogger(stderr, cfg.Log)
 	if err != nil {
 		return err
 	}

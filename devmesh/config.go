@@ -16,14 +16,18 @@ import (
 
 // Service names, as used in endpoints.json and in -port overrides.
 const (
-	ServiceKafka = "kafka"
-	ServiceMQTT  = "mqtt"
+	ServiceKafka    = "kafka"
+	ServiceMQTT     = "mqtt"
+	ServiceRegistry = "registry"
 )
+
+// services lists the services every site runs, in start order.
+var services = []string{ServiceKafka, ServiceMQTT, ServiceRegistry}
 
 // SiteConfig is one site of the dev mesh.
 type SiteConfig struct {
 	Name string `yaml:"name"`
-	// Ports by service (kafka, mqtt); 0 picks a free port.
+	// Ports by service (kafka, mqtt, registry); 0 picks a free port.
 	Ports map[string]int `yaml:"ports"`
 }
 
@@ -34,9 +38,9 @@ type SiteConfig struct {
 //	admin_port: 18000
 //	sites:
 //	  - name: east
-//	    ports: {kafka: 19092, mqtt: 11883}
+//	    ports: {kafka: 19092, mqtt: 11883, registry: 18081}
 //	  - name: west
-//	    ports: {kafka: 29092, mqtt: 21883}
+//	    ports: {kafka: 29092, mqtt: 21883, registry: 28081}
 type Config struct {
 	// Dir holds the mesh's state: one directory per site, endpoints.json
 	// and a lock file.
@@ -59,8 +63,8 @@ func DefaultConfig() Config {
 	return Config{
 		Dir: ".mesh",
 		Sites: []SiteConfig{
-			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883}},
-			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883}},
+			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081}},
+			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081}},
 		},
 		AdminPort: 18000,
 		Log:       telemetry.DefaultLogConfig(),
@@ -79,8 +83,8 @@ func (c *Config) SetPort(spec string) error {
 	if err != nil || port < 0 || port > 65535 {
 		return fmt.Errorf("port override %q: %q is not a port number", spec, val)
 	}
-	if svc != ServiceKafka && svc != ServiceMQTT {
-		return fmt.Errorf("port override %q: unknown service %q; want kafka or mqtt", spec, svc)
+	if !slices.Contains(services, svc) {
+		return fmt.Errorf("port override %q: unknown service %q; want one of %s", spec, svc, strings.Join(services, ", "))
 	}
 	for i := range c.Sites {
 		if c.Sites[i].Name == site {
@@ -125,8 +129,8 @@ func (c *Config) Validate() error {
 		for _, svc := range slices.Sorted(maps.Keys(s.Ports)) {
 			p := s.Ports[svc]
 			pf := field + ".ports." + svc
-			if svc != ServiceKafka && svc != ServiceMQTT {
-				errs = append(errs, config.Errorf(pf, "unknown service %q; want kafka or mqtt", svc))
+			if !slices.Contains(services, svc) {
+				errs = append(errs, config.Errorf(pf, "unknown service %q; want one of %s", svc, strings.Join(services, ", ")))
 				continue
 			}
 			if p < 0 || p > 65535 {

@@ -26,6 +26,9 @@ type SiteEndpoints struct {
 	Kafka string `json:"kafka"`
 	// MQTT is the broker URL, tcp://host:port.
 	MQTT string `json:"mqtt"`
+	// Registry is the schema registry's URL; the first site's is the
+	// primary, the others forward writes to it.
+	Registry string `json:"registry"`
 }
 
 // WriteFile writes the endpoints as JSON, atomically, so a script polling
@@ -66,6 +69,7 @@ func (e Endpoints) PrintTable(w io.Writer) {
 		s := e.Sites[name]
 		fmt.Fprintf(tw, "%s\tkafka\t%s\n", name, s.Kafka)
 		fmt.Fprintf(tw, "%s\tmqtt\t%s\n", name, s.MQTT)
+		fmt.Fprintf(tw, "%s\tregistry\t%s\n", name, s.Registry)
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)

@@ -62,8 +62,23 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			return nil, err
 		}
 		m.sites = append(m.sites, s)
-		m.endpoints.Sites[sc.Name] = s.endpoints
 		reg.MustRegister(s.collectors()...)
+	}
+	// The first site is the primary: its registry writes the schema log.
+	var primary *site
+	for i, s := range m.sites {
+		if err := s.startRegistry(ctx, cfg.Sites[i].Ports[ServiceRegistry], primary, logger.With("site", s.name), reg); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			primary = s
+		}
+	}
+	for _, s := range m.sites {
+		if err := s.waitRegistry(ctx, 60*time.Second); err != nil {
+			return nil, err
+		}
+		m.endpoints.Sites[s.name] = s.endpoints
 	}
 	if cfg.AdminPort >= 0 {
 		if err := m.startAdmin(ctx, reg); err != nil {
@@ -85,6 +100,7 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 	for _, s := range m.sites {
 		srv.AddCheck(s.name+".kafka", s.kafkaReady)
 		srv.AddCheck(s.name+".mqtt", s.mqttReady)
+		srv.AddCheck(s.name+".registry", s.registryReady)
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln

@@ -168,7 +168,7 @@ func TestConfigErrors(t *testing.T) {
 	for spec, want := range map[string]string{
 		"east.kafka":       "want site.service=port",
 		"north.kafka=1":    `unknown site "north"`,
-		"east.amqp=1":      `unknown service "amqp"`,
+		"east.amqp=1":      `unknown service "amqp"; want one of kafka, mqtt, registry`,
 		"east.kafka=99999": "is not a port number",
 	} {
 		if err := cfg.SetPort(spec); err == nil || !strings.Contains(err.Error(), want) {
@@ -211,4 +211,64 @@ func TestConfigFileErrorsNameLineAndField(t *testing.T) {
 			t.Errorf("error\n%v\ndoes not contain\n%s", err, want)
 		}
 	}
+}
+
+func TestRegistryPerSiteSharesIDs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(t)
+	m, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := m.Endpoints()
+	east, west := ep.Sites["east"].Registry, ep.Sites["west"].Registry
+	if !strings.HasPrefix(east, "http://127.0.0.1:") || !strings.HasPrefix(west, "http://127.0.0.1:") {
+		t.Fatalf("registry endpoints %q %q", east, west)
+	}
+	schema := `{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"string"}]}`
+	body := `{"schema": ` + fmt.Sprintf("%q", schema) + `}`
+	resp, err := http.Post(west+"/subjects/shop.order.created-value/versions", "application/vnd.schemaregistry.v1+json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != "{\"id\":1}\n" {
+		t.Fatalf("register at west (forwarded to east): %d %s", resp.StatusCode, b)
+	}
+	for _, url := range []string{east, west} {
+		if got := httpGet(t, url+"/schemas/ids/1/schema"); got != schema {
+			t.Fatalf("%s serves id 1 as %q", url, got)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Schemas persist with the Kafka data.
+	for i := range cfg.Sites {
+		cfg.Sites[i].Ports[ServiceKafka] = portOf(t, ep.Sites[cfg.Sites[i].Name].Kafka)
+	}
+	m, err = Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := httpGet(t, m.Endpoints().Sites["west"].Registry+"/schemas/ids/1/schema"); got != schema {
+		t.Fatalf("after a restart west serves id 1 as %q", got)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }

@@ -21,6 +21,7 @@ type site struct {
 	name      string
 	kafka     *kfake.Cluster
 	mqtt      *mqtt.Server
+	registry  *siteRegistry
 	endpoints SiteEndpoints
 }
 
@@ -89,6 +90,10 @@ func portFree(port int) error {
 
 func (s *site) close() error {
 	var errs []error
+	if s.registry != nil {
+		errs = append(errs, s.registry.close())
+		s.registry = nil
+	}
 	if s.mqtt != nil {
 		errs = append(errs, s.mqtt.Close())
 		s.mqtt = nil

@@ -1,0 +1,73 @@
+// Command mesh-registry runs one instance of Meshwork's schema registry, an
+// HTTP API compatible with Confluent Schema Registry that stores schemas in
+// Kafka:
+//
+//	mesh-registry -config registry.yaml
+//
+// It serves the API, /metrics, /healthz and /readyz on the configured
+// listen address, and stops gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "mesh-registry:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mesh-registry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML configuration file (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configFile == "" {
+		fs.Usage()
+		return errors.New("-config is required")
+	}
+	cfg := registry.DefaultConfig()
+	if err := config.Load(*configFile, &cfg); err != nil {
+		return err
+	}
+	logger, err := telemetry.NewLogger(stderr, cfg.Log)
+	if err != nil {
+		return err
+	}
+	logger = logger.With("service", "registry", "site", cfg.Site)
+	ln, err := telemetry.Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	metrics := telemetry.NewRegistry()
+	reg, err := registry.New(ctx, cfg, logger, metrics)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	srv := telemetry.NewServer(metrics, logger)
+	srv.AddCheck("schemas", reg.Ready)
+	srv.Handle("/", reg.Handler())
+	logger.Info("serving", "listen", ln.Addr().String())
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,133 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Content types the API accepts and answers with, as Confluent's does.
+const (
+	contentType         = "application/vnd.schemaregistry.v1+json"
+	schemaTypeAvro      = "AVRO"
+	maxRequestBodyBytes = 16 << 20
+)
+
+// routes registers every endpoint of the Confluent-compatible API.
+func (r *Registry) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
+	mux.HandleFunc("GET /subjects", r.listSubjects)
+	mux.HandleFunc("GET /subjects/{subject}/versions", r.listVersions)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r.getVersion)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", r.getVersionSchema)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", r.referencedByHandler)
+	mux.HandleFunc("POST /subjects/{subject}/versions", r.register)
+	mux.HandleFunc("POST /subjects/{subject}", r.lookup)
+	mux.HandleFunc("DELETE /subjects/{subject}", r.deleteSubject)
+	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", r.deleteVersion)
+
+	mux.HandleFunc("GET /schemas", r.listSchemas)
+	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, []string{schemaTypeAvro})
+	})
+	mux.HandleFunc("GET /schemas/ids/{id}", r.getSchemaByID)
+	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.getSchemaByIDRaw)
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.getSchemaVersions)
+	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.getSchemaSubjects)
+
+	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
+	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
+
+	mux.HandleFunc("GET /config", r.getConfig)
+	mux.HandleFunc("PUT /config", r.putConfig)
+	mux.HandleFunc("DELETE /config", r.deleteConfig)
+	mux.HandleFunc("GET /config/{subject}", r.getConfig)
+	mux.HandleFunc("PUT /config/{subject}", r.putConfig)
+	mux.HandleFunc("DELETE /config/{subject}", r.deleteConfig)
+
+	mux.HandleFunc("GET /mode", r.getMode)
+	mux.HandleFunc("PUT /mode", r.putMode)
+	mux.HandleFunc("GET /mode/{subject}", r.getMode)
+	mux.HandleFunc("PUT /mode/{subject}", r.putMode)
+	mux.HandleFunc("DELETE /mode/{subject}", r.deleteMode)
+}
+
+// Handler returns the registry's HTTP API.
+func (r *Registry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	r.routes(mux)
+	return r.forwarding(mux)
+}
+
+// decodeBody reads a JSON request body into dst, keeping unknown fields
+// out of the way rather than rejecting them, as Confluent's clients send
+// fields (metadata, ruleSet) that older registries do not know.
+func decodeBody(req *http.Request, dst any) error {
+	if ct := req.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !acceptedContentType(mt) {
+			return apiErr(http.StatusUnsupportedMediaType, 415, "Unsupported content type %q; use %s or application/json", ct, contentType)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBodyBytes+1))
+	if err != nil {
+		return errBadRequest(err)
+	}
+	if len(body) > maxRequestBodyBytes {
+		return apiErr(http.StatusRequestEntityTooLarge, 413, "Request body larger than %d bytes", maxRequestBodyBytes)
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errBadRequest(fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se))
+		case errors.As(err, &te):
+			return apiErr(http.StatusUnprocessableEntity, 422, "Field %q must be %s, not JSON %s", te.Field, te.Type, te.Value)
+		}
+		return errBadRequest(err)
+	}
+	return nil
+}
+
+func acceptedContentType(mt string) bool {
+	switch mt {
+	case "application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json", "application/json", "application/octet-stream":
+		return true
+	}
+	return false
+}
+
+// parseVersion reads a version path parameter: a number in [1, 2^31-1],
+// or "latest" / "-1" for the newest.
+func parseVersion(v string) (int, bool, error) {
+	if v == "latest" || v == "-1" {
+		return 0, true, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > math.MaxInt32 {
+		return 0, false, errInvalidVersion(v)
+	}
+	return n, false, nil
+}
+
+func boolParam(req *http.Request, name string) bool {
+	v, _ := strconv.ParseBool(req.URL.Query().Get(name))
+	return v
+}
+
+func intPath(req *http.Request, name string) (int, error) {
+	n, err := strconv.Atoi(req.PathValue(name))
+	if err != nil || n < 1 {
+		return 0, apiErr(http.StatusNotFound, codeSchemaNotFound, "Schema %s not found.", req.PathValue(name))
+	}
+	return n, nil
+}
+
+func subjectOf(req *http.Request) string { return strings.TrimSpace(req.PathValue("subject")) }

@@ -1,0 +1,40 @@
+package registry
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	registered prometheus.Counter
+	lookups    prometheus.Counter
+	forwarded  *prometheus.CounterVec
+	leader     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, site string, st *state) *metrics {
+	labels := prometheus.Labels{"site": site}
+	m := &metrics{
+		registered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "meshwork", Subsystem: "registry",
+			Name: "schemas_registered_total", Help: "Schema versions registered through this instance.", ConstLabels: labels}),
+		lookups: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "meshwork", Subsystem: "registry",
+			Name: "schema_lookups_total", Help: "Schemas served by id.", ConstLabels: labels}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "meshwork", Subsystem: "registry",
+			Name: "forwarded_requests_total", Help: "Write requests forwarded to the leader, by outcome.", ConstLabels: labels}, []string{"outcome"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "meshwork", Subsystem: "registry",
+			Name: "leader", Help: "1 while this instance writes the schema log.", ConstLabels: labels}),
+	}
+	count := func(name, help string, f func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "meshwork", Subsystem: "registry",
+			Name: name, Help: help, ConstLabels: labels}, func() float64 {
+			st.mu.RLock()
+			defer st.mu.RUnlock()
+			return float64(f())
+		})
+	}
+	if reg != nil {
+		reg.MustRegister(m.registered, m.lookups, m.forwarded, m.leader,
+			count("schemas", "Distinct schema ids held.", func() int { return len(st.schemas) }),
+			count("subjects", "Subjects held, soft-deleted included.", func() int { return len(st.subjects) }),
+			count("log_offset", "Next offset of the schema log to apply.", func() int { return int(st.applied) }),
+		)
+	}
+	return m
+}

@@ -136,7 +136,7 @@ func (c *Config) Validate() error {
 	}
 	p := c.Producer
 	switch p.Acks {
-	case AcksAll, AcksLeader, AcksNone:
+	case "", AcksAll, AcksLeader, AcksNone: // empty: all, so a nested config without defaults stays safe
 	default:
 		errs = append(errs, config.Errorf("producer.acks", "unknown acks %q; want all, leader or none", p.Acks))
 	}

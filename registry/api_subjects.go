@@ -231,31 +231,48 @@ func (r *Registry) parsedByID(id int) (avro.Schema, error) {
 	return s, nil
 }
 
+// keyOf returns the equivalence key of a registered id, computed once: an
+// id's schema never changes. Call with the state read-locked.
+func (r *Registry) keyOf(id int) (string, error) {
+	if k, ok := r.keys.Load(id); ok {
+		return k.(string), nil
+	}
+	p, err := r.parsedByID(id)
+	if err != nil {
+		return "", err
+	}
+	k := avrocompat.EquivalenceKey(p)
+	r.keys.Store(id, k)
+	return k, nil
+}
+
 // findEquivalent returns the version of subject holding a schema equivalent
 // to s with the same references. Call with the state read-locked.
 func (r *Registry) findEquivalent(subject string, s avro.Schema, refs []Reference, deleted bool) *versionEntry {
+	key := avrocompat.EquivalenceKey(s)
 	vs := r.state.versions(subject, deleted)
 	for i := len(vs) - 1; i >= 0; i-- {
 		e := r.state.schemas[vs[i].id]
 		if e == nil || !sameRefs(e.refs, refs) {
 			continue
 		}
-		if p, err := r.parsedByID(vs[i].id); err == nil && avrocompat.Equivalent(p, s) {
+		if k, err := r.keyOf(vs[i].id); err == nil && k == key {
 			return vs[i]
 		}
 	}
 	return nil
 }
 
-// findID returns an existing id holding an equivalent schema under any
-// subject, so the same schema gets the same id everywhere.
+// findID returns the lowest existing id holding an equivalent schema under
+// any subject, so the same schema gets the same id everywhere.
 func (r *Registry) findID(s avro.Schema, refs []Reference) int {
+	key := avrocompat.EquivalenceKey(s)
 	best := 0
 	for id, e := range r.state.schemas {
-		if !sameRefs(e.refs, refs) || (best != 0 && id > best) {
+		if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
 			continue
 		}
-		if p, err := r.parsedByID(id); err == nil && avrocompat.Equivalent(p, s) {
+		if k, err := r.keyOf(id); err == nil && k == key {
 			best = id
 		}
 	}

@@ -91,7 +91,7 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize boo
 		}
 	default:
 		if e, ok := r.state.schemas[id]; ok {
-			if p, err := r.parsedByID(id); err != nil || !avrocompat.Equivalent(p, s) || !sameRefs(e.refs, sr.References) {
+			if k, err := r.keyOf(id); err != nil || k != avrocompat.EquivalenceKey(s) || !sameRefs(e.refs, sr.References) {
 				return nil, 0, apiErr(http.StatusUnprocessableEntity, codeIDInUse,
 					"Overwrite new schema with id %d is not permitted: the id holds another schema", id)
 			}

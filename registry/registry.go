@@ -24,6 +24,7 @@ type Registry struct {
 	store   *store
 	metrics *metrics
 	parsed  sync.Map // schema id -> avro.Schema; ids never change meaning
+	keys    sync.Map // schema id -> avrocompat.EquivalenceKey
 
 	clients []*kgo.Client
 	cancel  context.CancelFunc

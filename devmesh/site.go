@@ -8,7 +8,9 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -107,8 +109,25 @@ func (s *site) close() error {
 
 func (s *site) kafkaReady(ctx context.Context) error { return probe(ctx, s.endpoints.Kafka) }
 
+// mqttReady connects as an MQTT client would: a bare TCP probe would make
+// the broker log a warning about a connection closed before CONNECT.
 func (s *site) mqttReady(ctx context.Context) error {
-	return probe(ctx, s.endpoints.MQTT[len("tcp://"):])
+	deadline, ok := ctx.Deadline()
+	timeout := time.Second
+	if ok {
+		timeout = time.Until(deadline)
+	}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(s.endpoints.MQTT).
+		SetClientID("meshwork-readyz-" + s.name).SetConnectTimeout(timeout).SetAutoReconnect(false))
+	tok := c.Connect()
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("mqtt connect to %s: no CONNACK within %s", s.endpoints.MQTT, timeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("mqtt connect to %s: %w", s.endpoints.MQTT, err)
+	}
+	c.Disconnect(0)
+	return nil
 }
 
 // collectors exposes the embedded broker's counters as metrics.

@@ -38,10 +38,18 @@ services-up:
 services-down:
 	deploy/dev/down.sh
 
-## bench: benchmarks; results go to bench/results/
+## bench: benchmarks, each beside its reference in the same run; results and plots in bench/results/
+BENCH = $(GO) test -run '^$$' -benchmem -count 3
 bench:
 	mkdir -p bench/results
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench/results/go-bench.txt
+	$(BENCH) -bench . ./internal/envelope/ | tee bench/results/envelope.txt
+	$(BENCH) -bench 'GetSchemaByID|GetConstantCeiling' -benchtime 20000x ./registry/ | tee bench/results/registry-read.txt
+	$(BENCH) -bench 'Register' -benchtime 500x ./registry/ | tee bench/results/registry-register.txt
+	$(BENCH) -bench 'CheckTransitive1000|HambaCompatible1000' ./registry/avrocompat/ | tee bench/results/registry-compat.txt
+	$(BENCH) -bench . ./registry/serde/ | tee bench/results/serde.txt
+	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric ns/op -title 'GET /schemas/ids/{id}: time per request at 16 concurrent clients (lower is better)' -out bench/results/registry-read.svg
+	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric p99-µs -title 'GET /schemas/ids/{id}: p99 latency' -out bench/results/registry-read-p99.svg
+	$(GO) run ./bench/plot -in bench/results/registry-compat.txt -metric ns/op -title 'Transitive compatibility check against 1000 versions' -out bench/results/registry-compat.svg
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

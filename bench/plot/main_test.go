@@ -1,0 +1,27 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestParseAveragesRuns(t *testing.T) {
+	in := `goos: linux
+BenchmarkGetSchemaByID-2   100  50000 ns/op  400 p50-µs  8000 p99-µs
+BenchmarkGetSchemaByID-2   100  70000 ns/op  600 p50-µs  9000 p99-µs
+BenchmarkGetConstantCeiling-2 100 40000 ns/op 300 p50-µs 6000 p99-µs
+BenchmarkOther-2 100 1 ns/op
+`
+	bars, err := parse(strings.NewReader(in), "p99-µs", regexp.MustCompile("GetSchema|Constant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bars) != 2 || bars[0].name != "GetSchemaByID" || bars[0].value != 8500 || bars[1].value != 6000 {
+		t.Fatalf("bars %+v", bars)
+	}
+	out := svg(bars, "p99", "p99-µs")
+	if !strings.Contains(out, "<svg") || !strings.Contains(out, "GetConstantCeiling") {
+		t.Fatalf("svg:\n%s", out)
+	}
+}

@@ -11,21 +11,41 @@ type configRequest struct {
 	Compatibility string `json:"compatibility"`
 }
 
-func (r *Registry) getConfig(w http.ResponseWriter, req *http.Request) {
-	subject := subjectOf(req)
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	level, ok := r.state.config[subject]
-	switch {
-	case ok:
-	case subject == "" || boolParam(req, "defaultToGlobal"):
-		level = r.state.compatibility("")
-	default:
-		writeErr(w, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
-			"Subject '%s' does not have subject-level compatibility configured", subject))
-		return
+// setting is one kind of per-subject setting with a global default:
+// compatibility level or mode.
+type setting struct {
+	field    string // the JSON field GET answers with
+	what     string // how errors name it
+	notSet   int    // the error code for a subject without its own value
+	values   func(*state) map[string]string
+	fallback func(*state) string // the global value, defaults applied
+}
+
+var (
+	compatibilitySetting = setting{"compatibilityLevel", "compatibility", codeSubjectLevelCompatNotSet,
+		func(s *state) map[string]string { return s.config }, func(s *state) string { return s.compatibility("") }}
+	modeSetting = setting{"mode", "mode", codeSubjectLevelModeNotSet,
+		func(s *state) map[string]string { return s.mode }, func(s *state) string { return s.modeOf("") }}
+)
+
+// get answers GET /config[/{s}] or /mode[/{s}]: the subject's own value,
+// or the global one for the global path or with ?defaultToGlobal=true.
+func (st setting) get(r *Registry) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		subject := subjectOf(req)
+		r.state.mu.RLock()
+		defer r.state.mu.RUnlock()
+		v, ok := st.values(r.state)[subject]
+		switch {
+		case ok:
+		case subject == "" || boolParam(req, "defaultToGlobal"):
+			v = st.fallback(r.state)
+		default:
+			writeErr(w, apiErr(http.StatusNotFound, st.notSet, "Subject '%s' does not have subject-level %s configured", subject, st.what))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{st.field: v})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"compatibilityLevel": level})
 }
 
 func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
@@ -71,23 +91,6 @@ func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 
 type modeRequest struct {
 	Mode string `json:"mode"`
-}
-
-func (r *Registry) getMode(w http.ResponseWriter, req *http.Request) {
-	subject := subjectOf(req)
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	mode, ok := r.state.mode[subject]
-	switch {
-	case ok:
-	case subject == "" || boolParam(req, "defaultToGlobal"):
-		mode = r.state.modeOf("")
-	default:
-		writeErr(w, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
-			"Subject '%s' does not have subject-level mode configured", subject))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"mode": mode})
 }
 
 func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {

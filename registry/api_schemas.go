@@ -37,14 +37,22 @@ func (r *Registry) entryFor(req *http.Request) (*schemaEntry, error) {
 	return e, nil
 }
 
-func (r *Registry) getSchemaByID(w http.ResponseWriter, req *http.Request) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	e, err := r.entryFor(req)
-	if err != nil {
-		writeErr(w, err)
-		return
+// withSchema resolves the {id} of a request (and its ?subject= filter)
+// under the state's read lock, then calls h.
+func (r *Registry) withSchema(h func(http.ResponseWriter, *http.Request, *schemaEntry)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		r.state.mu.RLock()
+		defer r.state.mu.RUnlock()
+		e, err := r.entryFor(req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		h(w, req, e)
 	}
+}
+
+func (r *Registry) getSchemaByID(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
 	out := schemaByID{Schema: e.schema, References: e.refs}
 	if e.schemaType != schemaTypeAvro {
 		out.SchemaType = e.schemaType
@@ -53,14 +61,7 @@ func (r *Registry) getSchemaByID(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (r *Registry) getSchemaByIDRaw(w http.ResponseWriter, req *http.Request) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	e, err := r.entryFor(req)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (r *Registry) getSchemaByIDRaw(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
 	r.metrics.lookups.Inc()
 	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write([]byte(e.schema))
@@ -90,14 +91,7 @@ func (r *Registry) usesOf(id int, deleted bool) []subjectVersionRef {
 	return out
 }
 
-func (r *Registry) getSchemaVersions(w http.ResponseWriter, req *http.Request) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	e, err := r.entryFor(req)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (r *Registry) getSchemaVersions(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
 	out := r.usesOf(e.id, boolParam(req, "deleted"))
 	if out == nil {
 		out = []subjectVersionRef{}
@@ -105,14 +99,7 @@ func (r *Registry) getSchemaVersions(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (r *Registry) getSchemaSubjects(w http.ResponseWriter, req *http.Request) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	e, err := r.entryFor(req)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (r *Registry) getSchemaSubjects(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
 	out := []string{}
 	for _, u := range r.usesOf(e.id, boolParam(req, "deleted")) {
 		if len(out) == 0 || out[len(out)-1] != u.Subject {

@@ -104,27 +104,27 @@ func (r *Registry) findVersion(subject, version string, deleted bool) (*versionE
 	return nil, errVersionNotFound(subject, version)
 }
 
-func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) {
-	subject := subjectOf(req)
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	ve, err := r.findVersion(subject, req.PathValue("version"), boolParam(req, "deleted"))
-	if err != nil {
-		writeErr(w, err)
-		return
+// withVersion resolves {subject} and {version} (honouring ?deleted=true)
+// under the state's read lock, then calls h.
+func (r *Registry) withVersion(h func(http.ResponseWriter, *http.Request, string, *versionEntry)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		subject := subjectOf(req)
+		r.state.mu.RLock()
+		defer r.state.mu.RUnlock()
+		ve, err := r.findVersion(subject, req.PathValue("version"), boolParam(req, "deleted"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		h(w, req, subject, ve)
 	}
+}
+
+func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request, subject string, ve *versionEntry) {
 	writeJSON(w, http.StatusOK, r.state.subjectVersion(subject, ve))
 }
 
-func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) {
-	subject := subjectOf(req)
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	ve, err := r.findVersion(subject, req.PathValue("version"), boolParam(req, "deleted"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request, subject string, ve *versionEntry) {
 	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write([]byte(r.state.schemas[ve.id].schema))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -275,4 +276,73 @@ func consumeN(ctx context.Context, t *testing.T, broker, topic string, n int) []
 		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// TestIntegrationRegistryFailover runs two registry instances of one site on
+// real Kafka: exactly one leads, a write at the other is forwarded, and when
+// the leader is killed (SIGKILL, no goodbye to the group) the other takes over
+// and keeps the id sequence.
+func TestIntegrationRegistryFailover(t *testing.T) {
+	east := env(t, "MESH_E2E_KAFKA_EAST")
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-registry")
+	suffix := uniq("fo")
+	ports := freePorts(t, 2)
+	cfg := func(port int) string {
+		return fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, east)
+	}
+	a := startRegistry(t, bin, "a", cfg(ports[0]), ports[0])
+	b := startRegistry(t, bin, "b", cfg(ports[1]), ports[1])
+	leading := func(p *registryProc) bool {
+		resp, err := http.Get(p.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		_, _ = io.Copy(&sb, resp.Body)
+		return strings.Contains(sb.String(), `meshwork_registry_leader{site="east"} 1`)
+	}
+	waitFor(t, 30*time.Second, "exactly one leader", func() error {
+		if la, lb := leading(a), leading(b); la == lb {
+			return fmt.Errorf("a leads: %v, b leads: %v", la, lb)
+		}
+		return nil
+	})
+	leader, follower := a, b
+	if leading(b) {
+		leader, follower = b, a
+	}
+	register := func(p *registryProc, schema string) (int, error) {
+		body := fmt.Sprintf(`{"schema": %q}`, schema)
+		resp, err := http.Post(p.url+"/subjects/fo-value/versions", "application/vnd.schemaregistry.v1+json", strings.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		var res struct {
+			ID      int    `json:"id"`
+			Message string `json:"message"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&res)
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("%d: %s", resp.StatusCode, res.Message)
+		}
+		return res.ID, nil
+	}
+	id1, err := register(follower, `{"type":"record","name":"F","fields":[{"name":"a","type":"int"}]}`)
+	if err != nil {
+		t.Fatalf("write at the follower: %v", err)
+	}
+	if err := leader.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-leader.done
+	var id2 int
+	waitFor(t, 60*time.Second, "the follower to take over writes", func() error {
+		id2, err = register(follower, `{"type":"record","name":"F","fields":[{"name":"a","type":"int"},{"name":"b","type":["null","int"],"default":null}]}`)
+		return err
+	})
+	if id2 != id1+1 {
+		t.Fatalf("after failover the next id is %d, want %d", id2, id1+1)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
@@ -529,5 +530,48 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFencedLeaderStepsDown plays a zombie: another producer takes the
+// registry's transactional id, as a newly elected leader would. The old
+// leader's next write is refused by Kafka, and it steps down instead of
+// writing twice.
+func TestFencedLeaderStepsDown(t *testing.T) {
+	cluster := newCluster(t)
+	in := startInstance(t, cluster, nil)
+	in.waitReady(t)
+	waitUntil(t, "leadership", in.reg.IsLeader)
+	in.register(t, "z-value", orderV1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	usurper, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.TransactionalID(in.reg.cfg.Group+"-writer"),
+		kgo.DefaultProduceTopic(in.reg.cfg.Topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer usurper.Close()
+	if err := usurper.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := usurper.ProduceSync(ctx, &kgo.Record{Key: []byte(`{"keytype":"NOOP","magic":0}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := usurper.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	r := in.do(t, "POST", "/subjects/z-value/versions", map[string]any{"schema": orderV2})
+	if r.status < 500 {
+		t.Fatalf("a fenced leader must not accept the write: %d %s", r.status, r.body)
+	}
+	if in.reg.IsLeader() {
+		t.Fatal("a fenced leader must step down")
+	}
+	var versions []int
+	in.must(t, 200, "GET", "/subjects/z-value/versions", nil).decode(t, &versions)
+	if fmt.Sprint(versions) != "[1]" {
+		t.Fatalf("versions after the refused write: %v", versions)
 	}
 }

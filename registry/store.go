@@ -137,13 +137,28 @@ func (st *store) writeLocked(ctx context.Context, recs ...logRecord) error {
 	res := w.ProduceSync(ctx, krs...)
 	if err := res.FirstErr(); err != nil {
 		_ = w.EndTransaction(ctx, kgo.TryAbort)
-		return fmt.Errorf("write to %s: %w", st.topic, err)
+		return st.failed(fmt.Errorf("write to %s: %w", st.topic, err))
 	}
 	if err := w.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("commit to %s: %w", st.topic, err)
+		return st.failed(fmt.Errorf("commit to %s: %w", st.topic, err))
 	}
 	last := krs[len(krs)-1].Offset
 	return st.waitApplied(ctx, last)
+}
+
+// failed handles a failed write. A fenced producer means another instance
+// took the writer: this one steps down at once rather than keep failing, and
+// its writes go to the new leader from then on. Call with st.mu held.
+func (st *store) failed(err error) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		st.logger.Warn("registry writer fenced by another instance; stepping down", "err", err)
+		if st.writer != nil {
+			st.writer.Close()
+			st.writer = nil
+		}
+		return fmt.Errorf("%w: %w", errNotLeader, err)
+	}
+	return err
 }
 
 // setWriter installs (or, with nil, removes) the transactional writer.

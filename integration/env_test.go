@@ -71,6 +71,18 @@ func run(ctx context.Context, t *testing.T, stdin []byte, name string, args ...s
 	return stdout.Bytes()
 }
 
+// tryRun runs a command to completion and returns its stdout, or an error
+// with its stderr, for polling a condition that may not hold yet.
+func tryRun(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
 // witness starts a long-running witness process and returns a channel of its
 // stdout lines; the process is killed when the test ends.
 type witness struct {

@@ -1,0 +1,410 @@
+package mqtt
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/telemetry"
+)
+
+// Config configures one MQTT adapter: the broker it connects to, the rules
+// that carry messages into Kafka (ingress) and out of it (egress), and the
+// Kafka client. DefaultConfig holds every default; Validate checks it all
+// and compiles the rules' filters and templates.
+type Config struct {
+	// Site is the site this adapter serves; it becomes mesh_origin of the
+	// events it produces.
+	Site string `yaml:"site"`
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+	// Broker is the MQTT broker to connect to.
+	Broker Broker `yaml:"broker"`
+	// Ingress lists the rules that carry MQTT messages into Kafka. A message
+	// is taken by the first rule whose filter matches its topic.
+	Ingress []IngressRule `yaml:"ingress"`
+	// Egress lists the rules that carry Kafka records to MQTT.
+	Egress []EgressRule `yaml:"egress"`
+	// Registry is the schema registry that rules with a schema use.
+	Registry Registry `yaml:"registry,omitempty"`
+	// Kafka is the Kafka client configuration; the producer must use acks
+	// all for the delivery guarantee to hold.
+	Kafka kafkaclient.Config `yaml:"kafka"`
+	// MaxInFlight bounds the messages handed to Kafka and not yet
+	// acknowledged to the broker (ingress), and the MQTT publishes awaiting
+	// their PUBACK per partition (egress).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxQueued bounds the messages received from the broker and waiting
+	// for a place in the in-flight window. When it is full, QoS 0 messages
+	// are dropped (and counted) and QoS 1 and 2 messages wait in the
+	// broker's client connection (see the package documentation).
+	MaxQueued int `yaml:"max_queued"`
+	// Log configures the service's logger.
+	Log telemetry.LogConfig `yaml:"log"`
+}
+
+// Broker configures the connection to the MQTT broker (MQTT 3.1.1).
+type Broker struct {
+	// URL is tcp://host:port, or ssl://host:port (also tls://, mqtts://)
+	// for TLS.
+	URL string `yaml:"url"`
+	// ClientID identifies the adapter's session at the broker. It must be
+	// stable across restarts: the broker keeps the session (subscriptions
+	// and unacknowledged messages) under it.
+	ClientID string `yaml:"client_id"`
+	// Username and Password (or PasswordFile, read at start) authenticate.
+	Username     string `yaml:"username,omitempty"`
+	Password     string `yaml:"password,omitempty" json:"-"`
+	PasswordFile string `yaml:"password_file,omitempty"`
+	// TLS applies to ssl:// URLs.
+	TLS BrokerTLS `yaml:"tls,omitempty"`
+	// CleanSession discards the session at connect. Off by default: with a
+	// clean session the broker forgets unacknowledged messages.
+	CleanSession bool `yaml:"clean_session"`
+	// KeepAlive is the MQTT keep-alive interval.
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// ConnectTimeout bounds one connection attempt.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MaxReconnectInterval caps the backoff between reconnection attempts.
+	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+	// PublishTimeout bounds the wait for one egress PUBACK before the
+	// message is published again.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+}
+
+// BrokerTLS configures TLS to the broker.
+type BrokerTLS struct {
+	// CAFile holds the PEM certificates that verify the broker; empty uses
+	// the system's roots.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// CertFile and KeyFile hold the client certificate for mutual TLS.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ServerName overrides the name verified in the broker's certificate.
+	ServerName string `yaml:"server_name,omitempty"`
+	// InsecureSkipVerify disables verification; for tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
+}
+
+// Registry locates the schema registry (Confluent-compatible API).
+type Registry struct {
+	// URL is the registry's base URL, e.g. http://127.0.0.1:8081.
+	URL string `yaml:"url"`
+}
+
+// Schema formats of ingress payloads.
+const (
+	// FormatJSON: the payload is a JSON document, encoded to Avro in the
+	// Confluent wire format with the latest schema registered under the
+	// subject <kafka topic>-value.
+	FormatJSON = "json"
+	// FormatAvro: the payload is already Avro in the Confluent wire format
+	// and must decode with the registered schema it names.
+	FormatAvro = "avro"
+)
+
+// RuleSchema makes a rule enforce the Kafka topic's schema. A payload that
+// does not fit goes to the topic's dead-letter topic with the reason, and
+// the message is acknowledged once the dead letter is in Kafka.
+type RuleSchema struct {
+	// Format is what devices send: json or avro.
+	Format string `yaml:"format"`
+}
+
+// IngressRule carries the messages of one topic filter into Kafka.
+type IngressRule struct {
+	// Name labels the rule in metrics and logs; defaults to ingress[i].
+	Name string `yaml:"name,omitempty"`
+	// Filter is the MQTT topic filter to subscribe to: + and # wildcards,
+	// {name} for a single-level wildcard whose value the templates can use,
+	// and an optional $share/<group>/ prefix so that several adapters split
+	// the messages.
+	Filter string `yaml:"filter"`
+	// QoS is the maximum QoS of the subscription (0, 1 or 2).
+	QoS byte `yaml:"qos"`
+	// Topic is the Kafka topic template, e.g. plant.{site}.temperature.
+	// Characters a Kafka topic cannot hold become _ (see kafkaTopic).
+	Topic string `yaml:"topic"`
+	// Key is the record key template; defaults to {topic}, the MQTT topic.
+	Key string `yaml:"key,omitempty"`
+	// Type is the ce_type template; defaults to the Kafka topic.
+	Type string `yaml:"type,omitempty"`
+	// ContentType, when set, becomes the events' content-type (rules with a
+	// schema write application/vnd.apache.avro+binary).
+	ContentType string `yaml:"content_type,omitempty"`
+	// Schema, when set, enforces the Kafka topic's registered schema.
+	Schema *RuleSchema `yaml:"schema,omitempty"`
+
+	filter        *filter
+	topic, key, t *template
+}
+
+// EgressRule carries the records of Kafka topics to MQTT.
+type EgressRule struct {
+	// Name labels the rule in metrics and logs; defaults to egress[i].
+	Name string `yaml:"name,omitempty"`
+	// Topics are the Kafka topics to consume.
+	Topics []string `yaml:"topics"`
+	// Group is the Kafka consumer group; defaults to
+	// meshwork-mqtt-<site>-<name>.
+	Group string `yaml:"group,omitempty"`
+	// MQTTTopic is the MQTT topic template: {key}, {topic} (the Kafka
+	// topic) and {header.NAME}; defaults to {key}.
+	MQTTTopic string `yaml:"mqtt_topic,omitempty"`
+	// QoS is the QoS of the publishes (0, 1 or 2).
+	QoS byte `yaml:"qos"`
+	// Retain sets the retain flag of the publishes.
+	Retain bool `yaml:"retain"`
+
+	mqttTopic *template
+}
+
+// DefaultConfig returns the defaults: QoS 1 everywhere, a persistent session,
+// and a window of 256 messages.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8083",
+		Broker: Broker{
+			URL:                  "tcp://127.0.0.1:1883",
+			KeepAlive:            30 * time.Second,
+			ConnectTimeout:       10 * time.Second,
+			MaxReconnectInterval: 30 * time.Second,
+			PublishTimeout:       30 * time.Second,
+		},
+		Kafka:       kafkaclient.Defaults(),
+		MaxInFlight: 256,
+		MaxQueued:   4096,
+		Log:         telemetry.DefaultLogConfig(),
+	}
+}
+
+// DefaultIngressQoS and DefaultEgressQoS apply to rules read from YAML that
+// leave qos out; see UnmarshalYAML.
+const (
+	DefaultIngressQoS = 1
+	DefaultEgressQoS  = 1
+)
+
+// UnmarshalYAML gives an ingress rule its default QoS before decoding.
+func (r *IngressRule) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain IngressRule
+	p := plain{QoS: DefaultIngressQoS}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*r = IngressRule(p)
+	return nil
+}
+
+// UnmarshalYAML gives an egress rule its default QoS before decoding.
+func (r *EgressRule) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain EgressRule
+	p := plain{QoS: DefaultEgressQoS}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*r = EgressRule(p)
+	return nil
+}
+
+// Validate checks the configuration and compiles the rules; errors name
+// fields by YAML path.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := envelope.ValidSite(c.Site); err != nil {
+		errs = append(errs, config.Errorf("site", "%v", err))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
+	}
+	errs = append(errs, config.Nest("broker", c.Broker.validate()))
+	if len(c.Ingress) == 0 && len(c.Egress) == 0 {
+		errs = append(errs, config.Errorf("ingress", "no rules: add ingress or egress rules"))
+	}
+	names := make(map[string]string)
+	for i := range c.Ingress {
+		field := fmt.Sprintf("ingress[%d]", i)
+		r := &c.Ingress[i]
+		if r.Name == "" {
+			r.Name = field
+		}
+		if prev, dup := names[r.Name]; dup {
+			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", r.Name, prev))
+		}
+		names[r.Name] = field
+		errs = append(errs, config.Nest(field, r.compile()))
+	}
+	for i := range c.Egress {
+		field := fmt.Sprintf("egress[%d]", i)
+		r := &c.Egress[i]
+		if r.Name == "" {
+			r.Name = field
+		}
+		if prev, dup := names[r.Name]; dup {
+			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", r.Name, prev))
+		}
+		names[r.Name] = field
+		if r.Group == "" {
+			r.Group = "meshwork-mqtt-" + c.Site + "-" + kafkaTopic(r.Name)
+		}
+		errs = append(errs, config.Nest(field, r.compile()))
+	}
+	for i, r := range c.Ingress {
+		if r.Schema != nil && c.Registry.URL == "" {
+			errs = append(errs, config.Errorf("registry.url", "required: ingress[%d] has a schema", i))
+			break
+		}
+	}
+	if c.Registry.URL != "" {
+		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
+		}
+	}
+	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
+	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
+		errs = append(errs, config.Errorf("kafka.producer.acks", "the MQTT adapter acknowledges devices only after Kafka did: it needs acks all, got %q", a))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, config.Errorf("max_in_flight", "must be at least 1, got %d", c.MaxInFlight))
+	}
+	if c.MaxQueued < 1 {
+		errs = append(errs, config.Errorf("max_queued", "must be at least 1, got %d", c.MaxQueued))
+	}
+	errs = append(errs, config.Nest("log", c.Log.Validate()))
+	return errors.Join(errs...)
+}
+
+func (b *Broker) validate() error {
+	var errs []error
+	u, err := url.Parse(b.URL)
+	switch {
+	case err != nil || u.Host == "":
+		errs = append(errs, config.Errorf("url", "want tcp://host:port or ssl://host:port, got %q", b.URL))
+	case !b.tlsScheme() && u.Scheme != "tcp" && u.Scheme != "mqtt":
+		errs = append(errs, config.Errorf("url", "unsupported scheme %q; want tcp, mqtt, ssl, tls or mqtts", u.Scheme))
+	case u.Port() == "":
+		errs = append(errs, config.Errorf("url", "want a port, as in tcp://host:1883, got %q", b.URL))
+	}
+	switch {
+	case b.ClientID == "":
+		errs = append(errs, config.Errorf("client_id", "required: a stable id under which the broker keeps the adapter's session"))
+	case len(b.ClientID) > 65535 || strings.ContainsAny(b.ClientID, "+#/"):
+		errs = append(errs, config.Errorf("client_id", "must not contain +, # or /, got %q", b.ClientID))
+	}
+	if b.Password != "" && b.PasswordFile != "" {
+		errs = append(errs, config.Errorf("password_file", "set password or password_file, not both"))
+	}
+	if (b.Password != "" || b.PasswordFile != "") && b.Username == "" {
+		errs = append(errs, config.Errorf("username", "required with a password"))
+	}
+	if (b.TLS.CertFile == "") != (b.TLS.KeyFile == "") {
+		errs = append(errs, config.Errorf("tls", "cert_file and key_file go together for mutual TLS; set both or neither"))
+	}
+	if !b.tlsScheme() && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
+		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", b.URL))
+	}
+	if b.KeepAlive < time.Second {
+		errs = append(errs, config.Errorf("keep_alive", "must be at least 1s, got %s", b.KeepAlive))
+	}
+	if b.ConnectTimeout <= 0 {
+		errs = append(errs, config.Errorf("connect_timeout", "must be positive"))
+	}
+	if b.MaxReconnectInterval <= 0 {
+		errs = append(errs, config.Errorf("max_reconnect_interval", "must be positive"))
+	}
+	if b.PublishTimeout <= 0 {
+		errs = append(errs, config.Errorf("publish_timeout", "must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (b *Broker) tlsScheme() bool {
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts":
+		return true
+	}
+	return false
+}
+
+func (r *IngressRule) compile() error {
+	var errs []error
+	f, err := compileFilter(r.Filter)
+	if err != nil {
+		errs = append(errs, config.Errorf("filter", "%v", err))
+	} else {
+		r.filter = f
+	}
+	known := func(name string) bool { return name == varTopic || f != nil && f.has(name) }
+	if r.topic, err = parseTemplate(r.Topic, known); err != nil {
+		errs = append(errs, config.Errorf("topic", "%v", err))
+	} else if strings.HasPrefix(r.Topic, "_mesh.") {
+		errs = append(errs, config.Errorf("topic", "%q: topics beginning _mesh. belong to the mesh itself", r.Topic))
+	} else if r.topic.literal() && kafkaTopic(r.Topic) != r.Topic {
+		errs = append(errs, config.Errorf("topic", "%q is not a legal Kafka topic: use letters, digits, '.', '_' and '-'", r.Topic))
+	}
+	key := r.Key
+	if key == "" {
+		key = "{" + varTopic + "}"
+	}
+	if r.key, err = parseTemplate(key, known); err != nil {
+		errs = append(errs, config.Errorf("key", "%v", err))
+	}
+	if r.Type != "" {
+		if r.t, err = parseTemplate(r.Type, known); err != nil {
+			errs = append(errs, config.Errorf("type", "%v", err))
+		}
+	}
+	if r.QoS > 2 {
+		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))
+	}
+	if r.Schema != nil {
+		switch r.Schema.Format {
+		case FormatJSON, FormatAvro:
+		default:
+			errs = append(errs, config.Errorf("schema.format", "want json or avro, got %q", r.Schema.Format))
+		}
+		if r.ContentType != "" {
+			errs = append(errs, config.Errorf("content_type", "a rule with a schema writes Avro: leave content_type out"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *EgressRule) compile() error {
+	var errs []error
+	if len(r.Topics) == 0 {
+		errs = append(errs, config.Errorf("topics", "at least one Kafka topic is required"))
+	}
+	for i, t := range r.Topics {
+		if t == "" || kafkaTopic(t) != t {
+			errs = append(errs, config.Errorf(fmt.Sprintf("topics[%d]", i), "%q is not a legal Kafka topic", t))
+		}
+	}
+	tmpl := r.MQTTTopic
+	if tmpl == "" {
+		tmpl = "{" + varKey + "}"
+	}
+	known := func(name string) bool {
+		return name == varKey || name == varTopic || strings.HasPrefix(name, headerPrefix) && len(name) > len(headerPrefix)
+	}
+	var err error
+	if r.mqttTopic, err = parseTemplate(tmpl, known); err != nil {
+		errs = append(errs, config.Errorf("mqtt_topic", "%v", err))
+	} else if strings.ContainsAny(tmpl, "+#") {
+		errs = append(errs, config.Errorf("mqtt_topic", "%q: a topic to publish to cannot hold the wildcards + or #", tmpl))
+	}
+	if r.QoS > 2 {
+		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))
+	}
+	return errors.Join(errs...)
+}

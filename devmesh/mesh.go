@@ -78,6 +78,9 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		if err := s.waitRegistry(ctx, 60*time.Second); err != nil {
 			return nil, err
 		}
+		if err := s.startMQTTAdapter(ctx, logger.With("site", s.name), reg); err != nil {
+			return nil, err
+		}
 		m.endpoints.Sites[s.name] = s.endpoints
 	}
 	if cfg.AdminPort >= 0 {
@@ -101,6 +104,7 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 		srv.AddCheck(s.name+".kafka", s.kafkaReady)
 		srv.AddCheck(s.name+".mqtt", s.mqttReady)
 		srv.AddCheck(s.name+".registry", s.registryReady)
+		srv.AddCheck(s.name+".mqtt-adapter", s.adapter.Ready)
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln

@@ -12,6 +12,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -271,4 +272,58 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+func TestMQTTAdapterPerSite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := Start(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ep := m.Endpoints().Sites["east"]
+
+	// MQTT -> Kafka: any topic lands in mqtt.ingress, keyed by the MQTT topic.
+	pub := connect(t, ep.MQTT, "dev-pub")
+	defer pub.Disconnect(100)
+	if tok := pub.Publish("factory/1/temp", 1, false, "21.5"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ep.Kafka), kgo.ConsumeTopics(MQTTIngressTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	fs := cl.PollFetches(ctx)
+	if err := fs.Err0(); err != nil {
+		t.Fatal(err)
+	}
+	r := fs.Records()[0]
+	if string(r.Key) != "factory/1/temp" || string(r.Value) != "21.5" {
+		t.Fatalf("record %q=%q", r.Key, r.Value)
+	}
+	env, err := envelope.FromKafka(r.Headers)
+	if err != nil || env.Origin != "east" || env.ID == "" {
+		t.Fatalf("envelope %+v (%v)", env, err)
+	}
+
+	// Kafka -> MQTT: a record of mqtt.egress goes to the MQTT topic its key names.
+	got := make(chan string, 1)
+	sub := connect(t, ep.MQTT, "dev-sub")
+	defer sub.Disconnect(100)
+	if tok := sub.Subscribe("devices/7/cmd", 1, func(_ paho.Client, msg paho.Message) { got <- string(msg.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: MQTTEgressTopic, Key: []byte("devices/7/cmd"), Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v != "open" {
+			t.Fatalf("got %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("the egress record did not reach the MQTT subscriber")
+	}
 }

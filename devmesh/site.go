@@ -11,19 +11,22 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	mqtt "github.com/mochi-mqtt/server/v2"
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/meshwork/meshwork/adapters/mqtt"
 )
 
 // site is one running site: an embedded Kafka cluster and MQTT broker.
 type site struct {
 	name      string
 	kafka     *kfake.Cluster
-	mqtt      *mqtt.Server
+	mqtt      *mochi.Server
 	registry  *siteRegistry
+	adapter   *mqtt.Adapter
 	endpoints SiteEndpoints
 }
 
@@ -52,7 +55,7 @@ func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err err
 	}
 	s.endpoints.Kafka = s.kafka.ListenAddrs()[0]
 
-	s.mqtt = mqtt.New(&mqtt.Options{
+	s.mqtt = mochi.New(&mochi.Options{
 		InlineClient: true,
 		// The broker logs every hook and listener at info; keep warnings.
 		Logger: slog.New(minLevel{logger.With("service", "mqtt").Handler(), slog.LevelWarn}),
@@ -92,6 +95,7 @@ func portFree(port int) error {
 
 func (s *site) close() error {
 	var errs []error
+	errs = append(errs, s.closeMQTTAdapter())
 	if s.registry != nil {
 		errs = append(errs, s.registry.close())
 		s.registry = nil

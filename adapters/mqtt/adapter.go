@@ -52,7 +52,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mqtt adapter config: %w", err)
 	}
-	a := &Adapter{cfg: cfg, log: logger, m: newMetrics(reg)}
+	a := &Adapter{cfg: cfg, log: logger, m: newMetrics(reg, cfg.Site)}
 	var err error
 	// Topic templates name topics that may not exist yet: let the broker
 	// create them, where its auto.create.topics.enable allows.

@@ -332,7 +332,7 @@ func (m *fakeMessage) Ack()              { m.acked(m.id) }
 // still leave in the order the PUBLISHes arrived.
 func TestAcksReleasedInArrivalOrder(t *testing.T) {
 	cfg := DefaultConfig()
-	a := &Adapter{cfg: cfg, log: quiet, m: newMetrics(prometheus.NewRegistry())}
+	a := &Adapter{cfg: cfg, log: quiet, m: newMetrics(prometheus.NewRegistry(), cfg.Site)}
 	rule := &IngressRule{Name: "r"}
 	in := newIngress(a, nil, "broker")
 	var mu sync.Mutex

@@ -28,7 +28,10 @@ const (
 	resultSkipped   = "skipped"   // egress: produced by this adapter's ingress
 )
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics labels every series with the site, so that adapters of several
+// sites can share one registry (as in the dev mesh). A nil reg registers
+// nothing.
+func newMetrics(reg prometheus.Registerer, site string) *metrics {
 	const ns, sub = "meshwork", "mqtt"
 	m := &metrics{
 		ingress: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -58,7 +61,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "egress_publish_seconds", Help: "Time from publishing a record to MQTT to the broker's acknowledgement.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"rule"}),
 	}
-	reg.MustRegister(m.ingress, m.egress, m.ackLatency, m.inFlight, m.queued, m.dlq, m.retries,
+	if reg == nil {
+		return m
+	}
+	prometheus.WrapRegistererWith(prometheus.Labels{"site": site}, reg).MustRegister(m.ingress, m.egress, m.ackLatency, m.inFlight, m.queued, m.dlq, m.retries,
 		m.reconnects, m.connected, m.unmatched, m.publishTime)
 	return m
 }

@@ -2,8 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,40 +151,13 @@ func (a *Adapter) clientOptions() (*paho.ClientOptions, error) {
 		opts.SetPassword(pass)
 	}
 	if b.tlsScheme() {
-		tc, err := b.TLS.config()
+		tc, err := b.TLS.Client("broker.tls")
 		if err != nil {
 			return nil, err
 		}
 		opts.SetTLSConfig(tc)
 	}
 	return opts, nil
-}
-
-func (t BrokerTLS) config() (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         t.ServerName,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented as test-only
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt broker.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt broker.tls.ca_file %s: no PEM certificates found", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt broker.tls.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // onConnect renews the subscriptions after every (re)connection. paho runs

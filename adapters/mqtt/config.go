@@ -12,6 +12,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config configures one MQTT adapter: the broker it connects to, the rules
@@ -79,18 +80,7 @@ type Broker struct {
 }
 
 // BrokerTLS configures TLS to the broker.
-type BrokerTLS struct {
-	// CAFile holds the PEM certificates that verify the broker; empty uses
-	// the system's roots.
-	CAFile string `yaml:"ca_file,omitempty"`
-	// CertFile and KeyFile hold the client certificate for mutual TLS.
-	CertFile string `yaml:"cert_file,omitempty"`
-	KeyFile  string `yaml:"key_file,omitempty"`
-	// ServerName overrides the name verified in the broker's certificate.
-	ServerName string `yaml:"server_name,omitempty"`
-	// InsecureSkipVerify disables verification; for tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
-}
+type BrokerTLS = tlsconfig.Files
 
 // Registry locates the schema registry (Confluent-compatible API).
 type Registry struct {

@@ -2,7 +2,6 @@ package kafkaclient
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -46,7 +45,7 @@ func (c *Config) Options(component, site string) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.RequestTimeoutOverhead(c.RequestTimeoutOverhead))
 	}
 	if c.TLS.Enabled {
-		tc, err := c.TLS.config()
+		tc, err := c.TLS.Client("kafka.tls")
 		if err != nil {
 			return nil, err
 		}
@@ -83,33 +82,6 @@ func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error
 
 // NewAdmin wraps a client for cluster administration (topics, groups, configs).
 func NewAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
-
-func (t TLS) config() (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         t.ServerName,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented as test-only
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka tls.ca_file %s: no PEM certificates found", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
 
 func (s SASL) mechanism() (sasl.Mechanism, error) {
 	pass := s.Password

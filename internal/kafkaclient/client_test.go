@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 func TestValidate(t *testing.T) {
@@ -37,7 +38,7 @@ func TestValidate(t *testing.T) {
 		{"bad acks", func(c *Config) { c.Producer.Acks = "1" }, `unknown acks "1"`},
 		{"bad compression", func(c *Config) { c.Producer.Compression = "brotli" }, `unknown compression "brotli"`},
 		{"tls files without tls", func(c *Config) { c.TLS.CAFile = "ca.pem" }, "TLS is not enabled"},
-		{"half a client cert", func(c *Config) { c.TLS = TLS{Enabled: true, CertFile: "c.pem"} }, "set both or neither"},
+		{"half a client cert", func(c *Config) { c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CertFile: "c.pem"}} }, "set both or neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Defaults()
@@ -133,11 +134,11 @@ func TestTLS(t *testing.T) {
 	defer cluster.Close()
 	c := Defaults()
 	c.Brokers = cluster.ListenAddrs()
-	c.TLS = TLS{Enabled: true, CAFile: caFile}
+	c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CAFile: caFile}}
 	if err := roundTrip(t, c); err != nil {
 		t.Fatal(err)
 	}
-	c.TLS = TLS{Enabled: true, CAFile: filepath.Join(dir, "missing.pem")}
+	c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CAFile: filepath.Join(dir, "missing.pem")}}
 	if _, err := c.Options("test", "east"); err == nil || !strings.Contains(err.Error(), "tls.ca_file") {
 		t.Fatalf("a missing CA file must be reported at start, got %v", err)
 	}
@@ -180,4 +181,15 @@ func selfSigned(t *testing.T, dir string) (string, tls.Certificate) {
 		t.Fatal(err)
 	}
 	return caFile, cert
+}
+
+func TestTLSFromYAML(t *testing.T) {
+	c := Defaults()
+	err := config.Parse("kafka.yaml", []byte("brokers: [\"127.0.0.1:9093\"]\ntls:\n  enabled: true\n  ca_file: ca.pem\n  server_name: kafka\n"), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.TLS.Enabled || c.TLS.CAFile != "ca.pem" || c.TLS.ServerName != "kafka" {
+		t.Fatalf("tls section not read: %+v", c.TLS)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config says how to reach one Kafka cluster. Its YAML form is the same in
@@ -33,16 +34,8 @@ type Config struct {
 
 // TLS configures transport encryption.
 type TLS struct {
-	Enabled bool `yaml:"enabled" json:"enabled"`
-	// CAFile is a PEM bundle of CAs to trust; the system pool when empty.
-	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
-	// CertFile and KeyFile are the client certificate for mutual TLS.
-	CertFile string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
-	KeyFile  string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
-	// ServerName overrides the name checked in the broker's certificate.
-	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
-	// InsecureSkipVerify disables certificate checks: for tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+	Enabled         bool `yaml:"enabled" json:"enabled"`
+	tlsconfig.Files `yaml:",inline" json:",inline"`
 }
 
 // SASL mechanisms supported.

@@ -20,8 +20,8 @@ import (
 	"github.com/meshwork/meshwork/registry/serde"
 )
 
-// registryProc is a mesh-registry process started for a test.
-type registryProc struct {
+// serviceProc is a service process (mesh-registry, mesh-mqtt) started for a test.
+type serviceProc struct {
 	cmd  *exec.Cmd
 	url  string
 	log  string
@@ -38,9 +38,9 @@ func buildBinary(t *testing.T, pkg string) string {
 	return bin
 }
 
-// startRegistry writes cfg to a file, runs mesh-registry on it and waits
+// startService writes cfg to a file, runs the service binary on it and waits
 // for /readyz.
-func startRegistry(t *testing.T, bin, name, cfg string, port int) *registryProc {
+func startService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yaml")
@@ -57,7 +57,7 @@ func startRegistry(t *testing.T, bin, name, cfg string, port int) *registryProc 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
+	p := &serviceProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop(t) })
 	waitFor(t, 60*time.Second, name+" /readyz", func() error {
@@ -81,7 +81,7 @@ func startRegistry(t *testing.T, bin, name, cfg string, port int) *registryProc 
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
-func (p *registryProc) stop(t *testing.T) {
+func (p *serviceProc) stop(t *testing.T) {
 	select {
 	case <-p.done:
 		return
@@ -92,11 +92,11 @@ func (p *registryProc) stop(t *testing.T) {
 	case <-p.done:
 		if p.err != nil {
 			b, _ := os.ReadFile(p.log)
-			t.Errorf("mesh-registry exited with %v:\n%s", p.err, b)
+			t.Errorf("%s exited with %v:\n%s", filepath.Base(p.cmd.Path), p.err, b)
 		}
 	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
-		t.Errorf("mesh-registry did not stop within 30s of SIGTERM")
+		t.Errorf("%s did not stop within 30s of SIGTERM", filepath.Base(p.cmd.Path))
 	}
 }
 
@@ -115,8 +115,8 @@ func TestIntegrationRegistry(t *testing.T) {
 	ports := freePorts(t, 2)
 	eastCfg := fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: %s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\nlog: {level: debug}\n", ports[0], topic, suffix, east)
 	westCfg := fmt.Sprintf("site: west\nlisten: 127.0.0.1:%d\ntopic: %s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\nprimary:\n  url: http://127.0.0.1:%d\n  kafka: {brokers: [%s]}\n", ports[1], topic, suffix, west, ports[0], east)
-	eastReg := startRegistry(t, bin, "east", eastCfg, ports[0])
-	westReg := startRegistry(t, bin, "west", westCfg, ports[1])
+	eastReg := startService(t, bin, "east", eastCfg, ports[0])
+	westReg := startService(t, bin, "west", westCfg, ports[1])
 
 	t.Run("franz-go sr", func(t *testing.T) {
 		cl, err := sr.NewClient(sr.URLs(westReg.url))
@@ -236,7 +236,7 @@ func TestIntegrationRegistry(t *testing.T) {
 	t.Run("restart loses nothing", func(t *testing.T) {
 		before := getJSON(t, eastReg.url+"/schemas?deleted=true")
 		eastReg.stop(t)
-		eastReg = startRegistry(t, bin, "east", eastCfg, ports[0])
+		eastReg = startService(t, bin, "east", eastCfg, ports[0])
 		after := getJSON(t, eastReg.url+"/schemas?deleted=true")
 		if before != after {
 			t.Fatalf("schemas before restart:\n%s\nafter:\n%s", before, after)
@@ -290,9 +290,9 @@ func TestIntegrationRegistryFailover(t *testing.T) {
 	cfg := func(port int) string {
 		return fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, east)
 	}
-	a := startRegistry(t, bin, "a", cfg(ports[0]), ports[0])
-	b := startRegistry(t, bin, "b", cfg(ports[1]), ports[1])
-	leading := func(p *registryProc) bool {
+	a := startService(t, bin, "a", cfg(ports[0]), ports[0])
+	b := startService(t, bin, "b", cfg(ports[1]), ports[1])
+	leading := func(p *serviceProc) bool {
 		resp, err := http.Get(p.url + "/metrics")
 		if err != nil {
 			return false
@@ -312,7 +312,7 @@ func TestIntegrationRegistryFailover(t *testing.T) {
 	if leading(b) {
 		leader, follower = b, a
 	}
-	register := func(p *registryProc, schema string) (int, error) {
+	register := func(p *serviceProc, schema string) (int, error) {
 		body := fmt.Sprintf(`{"schema": %q}`, schema)
 		resp, err := http.Post(p.url+"/subjects/fo-value/versions", "application/vnd.schemaregistry.v1+json", strings.NewReader(body))
 		if err != nil {

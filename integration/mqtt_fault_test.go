@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +115,144 @@ ingress:
 		})
 	}
 	t.Logf("%d messages, %d records in Kafka: %d duplicates from the kill (allowed at QoS 1)", n, total, total-n)
+}
+
+// TestIntegrationMQTTAdapterKafkaOutage stops the site's Kafka cluster while
+// devices publish: the adapter withholds its acknowledgements, keeps at most
+// its window in flight and its memory bounded, and when Kafka returns every
+// message arrives.
+func TestIntegrationMQTTAdapterKafkaOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	broker, kafka := env(t, "MESH_E2E_MQTT"), env(t, "MESH_E2E_KAFKA_EAST")
+	down, up := deployScript(t, "down.sh"), deployScript(t, "up.sh")
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-mqtt")
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	topic := "it.mqtt.outage." + suffix
+	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	adm.Close()
+	const window = 64
+	port := freePorts(t, 1)[0]
+	cfg := fmt.Sprintf(`site: east
+listen: 127.0.0.1:%d
+max_in_flight: %d
+broker:
+  url: %s
+  client_id: meshwork-it-outage-%s
+kafka:
+  brokers: [%s]
+ingress:
+  - filter: it/%s/outage/#
+    topic: %s
+`, port, window, broker, suffix, kafka, suffix, topic)
+	adapter := startService(t, bin, "mqtt", cfg, port)
+
+	// Mosquitto queues at most 1000 messages per offline or slow client by
+	// default; stay below so that any loss would be the adapter's.
+	const n = 800
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("meshwork-it-outage-pub-" + suffix))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			tok := pub.Publish(fmt.Sprintf("it/%s/outage/%d", suffix, i%10), 1, false, fmt.Sprintf("n=%d", i))
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish %d: %v", i, tok.Error())
+			}
+		}
+	}
+	publish(0, n/4)
+	run(ctx, t, nil, down, "kafka-east")
+	kafkaDown := true
+	defer func() {
+		if kafkaDown {
+			run(context.Background(), t, nil, up, "kafka-east")
+		}
+	}()
+	publish(n/4, n)
+	// With Kafka gone, the adapter holds what it took and no more.
+	var rss int
+	waitFor(t, 30*time.Second, "the adapter to fill its window", func() error {
+		m := scrape(t, adapter.url+"/metrics")
+		if v := m["meshwork_mqtt_ingress_in_flight"]; v < 1 {
+			return fmt.Errorf("in flight %v", v)
+		}
+		return nil
+	})
+	m := scrape(t, adapter.url+"/metrics")
+	if v := m["meshwork_mqtt_ingress_in_flight"]; v > window {
+		t.Fatalf("%v messages in flight, more than the window of %d", v, window)
+	}
+	rss = int(m["process_resident_memory_bytes"])
+	if rss > 256<<20 {
+		t.Fatalf("adapter uses %d MiB during the outage", rss>>20)
+	}
+	run(ctx, t, nil, up, "kafka-east")
+	kafkaDown = false
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	total := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(seen) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after Kafka returned only %d of %d messages arrived", len(seen), n)
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true; total++ })
+	}
+	t.Logf("%d messages, %d records after a Kafka outage; adapter RSS during the outage %d MiB", n, total, rss>>20)
+}
+
+func deployScript(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "deploy", "dev", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// scrape reads unlabelled (or summed) Prometheus samples from a /metrics page.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err == nil {
+			out[name] += v
+		}
+	}
+	return out
 }

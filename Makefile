@@ -5,7 +5,7 @@ E2E_DIR   ?= $(CURDIR)/.e2e
 FUZZTIME  ?= 30s
 GOTESTFLAGS ?=
 
-.PHONY: all build run test e2e services-up services-down services-status install-deps bench fuzz lint fmt clean
+.PHONY: all build run test e2e services-up services-down services-status install-deps bench bench-e2e fuzz lint fmt clean
 
 all: lint test
 
@@ -50,6 +50,13 @@ bench:
 	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric ns/op -title 'GET /schemas/ids/{id}: time per request at 16 concurrent clients (lower is better)' -out bench/results/registry-read.svg
 	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric p99-µs -title 'GET /schemas/ids/{id}: p99 latency' -out bench/results/registry-read-p99.svg
 	$(GO) run ./bench/plot -in bench/results/registry-compat.txt -metric ns/op -title 'Transitive compatibility check against 1000 versions' -out bench/results/registry-compat.svg
+	$(MAKE) bench-e2e
+
+## bench-e2e: benchmarks against the real services (Mosquitto, Kafka), beside their references
+bench-e2e: services-up
+	mkdir -p bench/results
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench MQTTIngress -benchtime 20000x -count 3 ./... | tee ../bench/results/mqtt-ingress.txt
+	$(GO) run ./bench/plot -in bench/results/mqtt-ingress.txt -metric msgs/s -title 'QoS 1 messages/s into Kafka (acks=all) vs the broker and a direct producer' -out bench/results/mqtt-ingress.svg
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

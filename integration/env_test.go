@@ -21,7 +21,7 @@ import (
 
 // env returns a required environment variable; the e2e tier fails rather
 // than skips when its services are missing, so a broken setup cannot pass.
-func env(t *testing.T, name string) string {
+func env(t testing.TB, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
@@ -37,7 +37,7 @@ func uniq(prefix string) string {
 }
 
 // freePorts returns n distinct ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var lns []net.Listener
@@ -57,7 +57,7 @@ func freePorts(t *testing.T, n int) []int {
 
 // run runs a command to completion and returns its stdout; a failure reports
 // the command and its stderr.
-func run(ctx context.Context, t *testing.T, stdin []byte, name string, args ...string) []byte {
+func run(ctx context.Context, t testing.TB, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
@@ -148,7 +148,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error

@@ -173,6 +173,10 @@ autosave_interval 30
 # which cannot write the persistence dir).
 user root
 max_queued_messages 10000
+# QoS 1/2 messages sent to one client and not yet acknowledged (default 20).
+# A Kafka bridge acknowledges each message after a Kafka round trip, so this
+# window, not the bridge, bounds its throughput: match the adapter's window.
+max_inflight_messages 256
 log_dest stdout
 log_type error
 log_type warning

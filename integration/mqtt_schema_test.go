@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/internal/dlq"
+	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/registry/serde"
+)
+
+// TestIntegrationMQTTAdapterSchema runs the adapter with a JSON-to-Avro rule
+// against Meshwork's registry on real Kafka: a payload that fits the
+// registered schema reaches its topic as Avro in the Confluent wire format;
+// one that does not lands in the topic's dead-letter queue with the reason.
+func TestIntegrationMQTTAdapterSchema(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	broker, kafka := env(t, "MESH_E2E_MQTT"), env(t, "MESH_E2E_KAFKA_EAST")
+	u, err := url.Parse(broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := uniq("sch")
+	topic := "it.mqtt.schema." + suffix
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-registry")
+	port := freePorts(t, 1)[0]
+	reg := startService(t, bin, "registry", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, kafka), port)
+	cl, err := sr.NewClient(sr.URLs(reg.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := `{"type":"record","name":"Reading","namespace":"plant","fields":[{"name":"sensor","type":"string"},{"name":"celsius","type":"double"}]}`
+	if _, err := cl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := mqtt.DefaultConfig()
+	cfg.Site = "east"
+	cfg.Broker.URL = broker
+	cfg.Broker.ClientID = "meshwork-it-" + suffix
+	cfg.Kafka.Brokers = []string{kafka}
+	cfg.Registry.URL = reg.url
+	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{sensor}/temp", QoS: 1, Topic: topic, Schema: &mqtt.RuleSchema{Format: mqtt.FormatJSON}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), telemetry.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	waitFor(t, 30*time.Second, "adapter ready", func() error { return a.Ready(ctx) })
+
+	pub := func(payload string) {
+		run(ctx, t, nil, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-t", "it/"+suffix+"/s1/temp", "-m", payload)
+	}
+	pub(`{"sensor": "s1", "celsius": 21.5}`)
+	pub(`{"sensor": "s1", "celsius": "hot"}`)
+
+	good := consumeN(ctx, t, kafka, topic, 1)[0]
+	sd, err := serde.New(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reading struct {
+		Sensor  string  `avro:"sensor"`
+		Celsius float64 `avro:"celsius"`
+	}
+	if err := sd.Decode(ctx, good.Value, &reading); err != nil || reading.Sensor != "s1" || reading.Celsius != 21.5 {
+		t.Fatalf("the valid payload is not Avro of the registered schema: %+v (%v)", reading, err)
+	}
+	bad := consumeN(ctx, t, kafka, dlq.Topic(topic), 1)[0]
+	letter, err := dlq.Read(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(letter.Reason, "celsius") || string(bad.Value) != `{"sensor": "s1", "celsius": "hot"}` {
+		t.Fatalf("dead letter: reason %q, value %q", letter.Reason, bad.Value)
+	}
+}

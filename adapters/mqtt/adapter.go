@@ -131,7 +131,8 @@ func (a *Adapter) clientOptions() (*paho.ClientOptions, error) {
 			a.m.connected.Set(0)
 			a.log.Warn("mqtt: connection lost; reconnecting", "broker", b.URL, "error", err)
 		}).
-		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { a.m.reconnects.Inc() })
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { a.m.reconnects.Inc() }).
+		SetCustomOpenConnectionFn(openConnection)
 	if a.in != nil {
 		// Every message goes through the default handler, also those the
 		// broker resends from the session before the subscriptions are

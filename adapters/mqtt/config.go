@@ -293,9 +293,7 @@ func (b *Broker) validate() error {
 	if (b.Password != "" || b.PasswordFile != "") && b.Username == "" {
 		errs = append(errs, config.Errorf("username", "required with a password"))
 	}
-	if (b.TLS.CertFile == "") != (b.TLS.KeyFile == "") {
-		errs = append(errs, config.Errorf("tls", "cert_file and key_file go together for mutual TLS; set both or neither"))
-	}
+	errs = append(errs, config.Nest("tls", b.TLS.Validate()))
 	if !b.tlsScheme() && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
 		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", b.URL))
 	}

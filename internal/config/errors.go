@@ -44,7 +44,12 @@ type FieldError struct {
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg // a section's own error, before Nest names the section
+	}
+	return e.Field + ": " + e.Msg
+}
 
 // Errorf returns a FieldError for field with a formatted message.
 func Errorf(field, format string, args ...any) *FieldError {

@@ -109,9 +109,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.TLS.Enabled {
-		if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-			errs = append(errs, config.Errorf("tls", "cert_file and key_file go together for mutual TLS; set both or neither"))
-		}
+		errs = append(errs, config.Nest("tls", c.TLS.Validate()))
 	} else if c.TLS.CAFile != "" || c.TLS.CertFile != "" {
 		errs = append(errs, config.Errorf("tls.enabled", "TLS files are set but TLS is not enabled; add enabled: true"))
 	}

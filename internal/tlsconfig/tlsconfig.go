@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+
+	"github.com/meshwork/meshwork/internal/config"
 )
 
 // Files names the PEM files and checks of a TLS client. Its YAML form is
@@ -21,6 +23,16 @@ type Files struct {
 	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
 	// InsecureSkipVerify disables verification: for tests only.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+}
+
+// Validate checks what can be checked without reading the files: a client
+// certificate needs its key and the other way round. Errors are
+// config.FieldErrors relative to the tls section.
+func (f Files) Validate() error {
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		return config.Errorf("", "cert_file and key_file go together for mutual TLS; set both or neither")
+	}
+	return nil
 }
 
 // Client reads the files and returns the configuration, TLS 1.2 at least.
@@ -43,8 +55,8 @@ func (f Files) Client(field string) (*tls.Config, error) {
 		}
 		tc.RootCAs = pool
 	}
-	if (f.CertFile == "") != (f.KeyFile == "") {
-		return nil, fmt.Errorf("%s: cert_file and key_file go together for mutual TLS; set both or neither", field)
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	if f.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)

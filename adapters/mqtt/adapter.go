@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/registry/serde"
@@ -141,13 +140,9 @@ func (a *Adapter) clientOptions() (*paho.ClientOptions, error) {
 	}
 	if b.Username != "" {
 		opts.SetUsername(b.Username)
-		pass := b.Password
-		if b.PasswordFile != "" {
-			p, err := os.ReadFile(b.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("mqtt broker.password_file: %w", err)
-			}
-			pass = strings.TrimRight(string(p), "\r\n")
+		pass, err := config.Secret(b.Password, b.PasswordFile, "mqtt broker.password_file")
+		if err != nil {
+			return nil, err
 		}
 		opts.SetPassword(pass)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -12,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/meshwork/meshwork/internal/config"
 )
 
 // ClientID returns the default client id of a component at a site.
@@ -84,13 +85,9 @@ func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error
 func NewAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
 
 func (s SASL) mechanism() (sasl.Mechanism, error) {
-	pass := s.Password
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka sasl.password_file: %w", err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
+	pass, err := config.Secret(s.Password, s.PasswordFile, "kafka sasl.password_file")
+	if err != nil {
+		return nil, err
 	}
 	switch strings.ToUpper(s.Mechanism) {
 	case MechanismPlain:

@@ -41,18 +41,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mesh-mqtt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "YAML configuration file (required)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *configFile == "" {
-		fs.Usage()
-		return errors.New("-config is required")
-	}
 	cfg := mqtt.DefaultConfig()
-	if err := config.Load(*configFile, &cfg); err != nil {
+	if err := config.FromFlags("mesh-mqtt", args, stderr, &cfg); err != nil {
 		return err
 	}
 	logger, err := telemetry.NewLogger(stderr, cfg.Log)

@@ -35,18 +35,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mesh-registry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "YAML configuration file (required)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *configFile == "" {
-		fs.Usage()
-		return errors.New("-config is required")
-	}
 	cfg := registry.DefaultConfig()
-	if err := config.Load(*configFile, &cfg); err != nil {
+	if err := config.FromFlags("mesh-registry", args, stderr, &cfg); err != nil {
 		return err
 	}
 	logger, err := telemetry.NewLogger(stderr, cfg.Log)

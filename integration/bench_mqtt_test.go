@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
@@ -129,7 +126,7 @@ func benchPubSub(b *testing.B, broker string, size int) {
 
 func benchProduce(b *testing.B, kafka string, size int) {
 	topic := uniq("bench.produce")
-	createTopic(b, kafka, topic)
+	createTopics(b, kafka, 1, topic)
 	kc := kafkaclient.Defaults()
 	kc.Brokers = []string{kafka}
 	cl, err := kafkaclient.New(kc, "bench", "east")
@@ -162,7 +159,7 @@ func benchProduce(b *testing.B, kafka string, size int) {
 func benchAdapter(b *testing.B, broker, kafka string, size int) {
 	suffix := uniq("b")
 	topic := "bench.adapter." + suffix
-	createTopic(b, kafka, topic)
+	createTopics(b, kafka, 1, topic)
 	cfg := mqtt.DefaultConfig()
 	cfg.Site = "east"
 	cfg.Broker.URL = broker
@@ -170,20 +167,9 @@ func benchAdapter(b *testing.B, broker, kafka string, size int) {
 	cfg.Broker.CleanSession = true // a fresh session per run: nothing left over from the last one
 	cfg.Kafka.Brokers = []string{kafka}
 	cfg.Ingress = []mqtt.IngressRule{{Filter: "bench/" + suffix + "/#", QoS: 1, Topic: topic}}
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	a, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close(context.Background())
-	waitFor(b, 30*time.Second, "adapter ready", func() error { return a.Ready(ctx) })
+	startAdapter(ctx, b, cfg)
 
 	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -210,15 +196,4 @@ func benchAdapter(b *testing.B, broker, kafka string, size int) {
 		b.Fatal("not every message reached Kafka")
 	}
 	lat.report(b, time.Since(start))
-}
-
-func createTopic(b *testing.B, kafka, topic string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopics(context.Background(), 1, 1, nil, topic); err != nil {
-		b.Fatal(err)
-	}
 }

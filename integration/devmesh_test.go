@@ -18,16 +18,6 @@ import (
 	"github.com/meshwork/meshwork/devmesh"
 )
 
-// meshd builds the meshd binary once per test.
-func meshd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "meshd")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	run(ctx, t, nil, "go", "build", "-o", bin, "github.com/meshwork/meshwork/cmd/meshd")
-	return bin
-}
-
 type devMesh struct {
 	cmd       *exec.Cmd
 	endpoints devmesh.Endpoints
@@ -88,7 +78,7 @@ func (m *devMesh) stop(t *testing.T) {
 func TestIntegrationDevMesh(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := meshd(t)
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/meshd")
 	dir := t.TempDir()
 	ports := freePorts(t, 5)
 	m := startDevMesh(t, bin, dir, ports)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
 // env returns a required environment variable; the e2e tier fails rather
@@ -187,4 +193,41 @@ func TestMain(m *testing.M) {
 		os.Setenv("NODE_PATH", p)
 	}
 	os.Exit(m.Run())
+}
+
+// createTopics creates topics with the given partition count, failing the
+// test if any could not be created.
+func createTopics(tb testing.TB, kafka string, partitions int32, topics ...string) {
+	tb.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	resps, err := kadm.NewClient(cl).CreateTopics(context.Background(), partitions, 1, nil, topics...)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		tb.Fatalf("create topics %v: %v", topics, err)
+	}
+}
+
+// startAdapter runs an MQTT adapter in this process until the test ends
+// and waits until it is ready.
+func startAdapter(ctx context.Context, tb testing.TB, cfg mqtt.Config) *mqtt.Adapter {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), telemetry.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = a.Close(context.Background()) })
+	waitFor(tb, 30*time.Second, "adapter ready", func() error { return a.Ready(ctx) })
+	return a
 }

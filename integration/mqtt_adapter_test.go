@@ -4,19 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/envelope"
-	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
 // TestIntegrationMQTTAdapter bridges Mosquitto and real Kafka with the MQTT
@@ -41,26 +35,8 @@ func TestIntegrationMQTTAdapter(t *testing.T) {
 	cfg.Kafka.Brokers = []string{kafka}
 	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{device}/temp", QoS: 1, Topic: inTopic, Type: "plant.sensor.temperature"}}
 	cfg.Egress = []mqtt.EgressRule{{Topics: []string{outTopic}, QoS: 1, MQTTTopic: "it/" + suffix + "/cmd/{key}"}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 1, 1, nil, inTopic, outTopic); err != nil {
-		t.Fatal(err)
-	}
-	a, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), telemetry.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(context.Background())
-	waitFor(t, 30*time.Second, "adapter ready", func() error { return a.Ready(ctx) })
+	createTopics(t, kafka, 1, inTopic, outTopic)
+	startAdapter(ctx, t, cfg)
 
 	t.Run("ingress", func(t *testing.T) {
 		for i, qos := range []string{"1", "0", "1"} {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,14 +28,7 @@ func TestIntegrationMQTTAdapterSurvivesKill9(t *testing.T) {
 	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-mqtt")
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	topic := "it.mqtt.kill." + suffix
-	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 3, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, kafka, 3, topic)
 	port := freePorts(t, 1)[0]
 	cfg := fmt.Sprintf(`site: east
 listen: 127.0.0.1:%d
@@ -129,14 +121,7 @@ func TestIntegrationMQTTAdapterKafkaOutage(t *testing.T) {
 	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-mqtt")
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	topic := "it.mqtt.outage." + suffix
-	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 3, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
+	createTopics(t, kafka, 3, topic)
 	const window = 64
 	port := freePorts(t, 1)[0]
 	cfg := fmt.Sprintf(`site: east

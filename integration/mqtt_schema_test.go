@@ -3,20 +3,15 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/dlq"
-	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/registry/serde"
 )
 
@@ -45,14 +40,7 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	if _, err := cl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: schema}); err != nil {
 		t.Fatal(err)
 	}
-	adm, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopics(ctx, 1, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, kafka, 1, topic)
 
 	cfg := mqtt.DefaultConfig()
 	cfg.Site = "east"
@@ -61,18 +49,7 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	cfg.Kafka.Brokers = []string{kafka}
 	cfg.Registry.URL = reg.url
 	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{sensor}/temp", QoS: 1, Topic: topic, Schema: &mqtt.RuleSchema{Format: mqtt.FormatJSON}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := mqtt.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), telemetry.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(context.Background())
-	waitFor(t, 30*time.Second, "adapter ready", func() error { return a.Ready(ctx) })
+	startAdapter(ctx, t, cfg)
 
 	pub := func(payload string) {
 		run(ctx, t, nil, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-t", "it/"+suffix+"/s1/temp", "-m", payload)

@@ -3,6 +3,7 @@ package avrocompat
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -88,6 +89,20 @@ type renderer struct {
 
 // schema writes s; ns is the namespace a parser of the output would apply
 // to short names at this point.
+// object writes m as a JSON object with its keys sorted, each value by val.
+func (r *renderer) object(m map[string]any, val func(any)) {
+	r.b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			r.b.WriteByte(',')
+		}
+		r.str(k)
+		r.b.WriteByte(':')
+		val(m[k])
+	}
+	r.b.WriteByte('}')
+}
+
 func (r *renderer) schema(s avro.Schema, ns string) {
 	switch t := s.(type) {
 	case *avro.RefSchema:
@@ -341,21 +356,7 @@ func (r *renderer) value(t avro.Schema, v any) {
 		}
 	case *avro.MapSchema:
 		if m, ok := v.(map[string]any); ok {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			r.b.WriteByte('{')
-			for i, k := range keys {
-				if i > 0 {
-					r.b.WriteByte(',')
-				}
-				r.str(k)
-				r.b.WriteByte(':')
-				r.value(t.Values(), m[k])
-			}
-			r.b.WriteByte('}')
+			r.object(m, func(e any) { r.value(t.Values(), e) })
 			return
 		}
 	case *avro.RecordSchema:
@@ -403,21 +404,7 @@ func (r *renderer) json(v any) {
 		}
 		r.b.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		r.b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				r.b.WriteByte(',')
-			}
-			r.str(k)
-			r.b.WriteByte(':')
-			r.json(v[k])
-		}
-		r.b.WriteByte('}')
+		r.object(v, r.json)
 	default:
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)

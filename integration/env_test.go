@@ -65,6 +65,17 @@ func freePorts(t testing.TB, n int) []int {
 // the command and its stderr.
 func run(ctx context.Context, t testing.TB, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
+	out, err := tryRun(ctx, stdin, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryRun runs a command to completion and returns its stdout, or an error
+// naming the command and holding its stderr, for polling a condition that
+// may not hold yet.
+func tryRun(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -72,19 +83,7 @@ func run(ctx context.Context, t testing.TB, stdin []byte, name string, args ...s
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.Bytes()
-}
-
-// tryRun runs a command to completion and returns its stdout, or an error
-// with its stderr, for polling a condition that may not hold yet.
-func tryRun(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.Bytes(), nil
 }

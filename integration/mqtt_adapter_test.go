@@ -45,7 +45,7 @@ func TestIntegrationMQTTAdapter(t *testing.T) {
 		}
 		var lines []string
 		waitFor(t, 30*time.Second, "3 records in Kafka", func() error {
-			out, err := tryRun(ctx, kcat, "-C", "-b", kafka, "-t", inTopic, "-o", "beginning", "-e", "-q", "-J")
+			out, err := tryRun(ctx, nil, kcat, "-C", "-b", kafka, "-t", inTopic, "-o", "beginning", "-e", "-q", "-J")
 			if err != nil {
 				return err
 			}

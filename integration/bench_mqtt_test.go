@@ -171,7 +171,10 @@ func benchAdapter(b *testing.B, broker, kafka string, size int) {
 	defer cancel()
 	startAdapter(ctx, b, cfg)
 
-	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// The witness fetches in batches (up to 10 ms apart): a fetch per record
+	// would double the Kafka broker's CPU on this shared machine and so slow
+	// the path it measures.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMinBytes(1<<20), kgo.FetchMaxWait(10*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
 	}

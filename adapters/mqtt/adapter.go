@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,9 @@ type Adapter struct {
 	out   []*egress
 
 	subscribed atomic.Bool
+	// conn is the latest connection to the broker: the one the messages
+	// now being delivered arrived on, and so the one to acknowledge them on.
+	conn atomic.Pointer[coalescingConn]
 
 	// work ends deliveries in progress (produce, publish waits); poll ends
 	// egress polling. Close ends poll first and work last.
@@ -131,7 +135,16 @@ func (a *Adapter) clientOptions() (*paho.ClientOptions, error) {
 			a.log.Warn("mqtt: connection lost; reconnecting", "broker", b.URL, "error", err)
 		}).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { a.m.reconnects.Inc() }).
-		SetCustomOpenConnectionFn(openConnection)
+		SetCustomOpenConnectionFn(func(uri *url.URL, opts paho.ClientOptions) (net.Conn, error) {
+			c, err := openConnection(uri, opts)
+			if err == nil {
+				a.conn.Store(c)
+			}
+			return c, err
+		}).
+		// QoS 1 PUBACKs bypass paho (see ackWriter), so paho must not keep
+		// the messages they acknowledge.
+		SetStore(newSessionStore())
 	if a.in != nil {
 		// Every message goes through the default handler, also those the
 		// broker resends from the session before the subscriptions are

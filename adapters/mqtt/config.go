@@ -156,7 +156,8 @@ type EgressRule struct {
 }
 
 // DefaultConfig returns the defaults: QoS 1 everywhere, a persistent session,
-// and a window of 256 messages.
+// and a window of 1024 messages (set the broker's in-flight limit for the
+// adapter's client as high: it, not the adapter, then bounds throughput).
 func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:8083",
@@ -168,7 +169,7 @@ func DefaultConfig() Config {
 			PublishTimeout:       30 * time.Second,
 		},
 		Kafka:       kafkaclient.Defaults(),
-		MaxInFlight: 256,
+		MaxInFlight: 1024,
 		MaxQueued:   4096,
 		Log:         telemetry.DefaultLogConfig(),
 	}

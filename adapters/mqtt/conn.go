@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"crypto/tls"
 	"net"
 	"net/url"
@@ -14,6 +15,9 @@ import (
 // for them to reach the socket.
 const maxCoalesced = 1 << 20
 
+// readBuffer is the size of a coalescingConn's read buffer.
+const readBuffer = 64 << 10
+
 // coalescingConn gathers the small packets an MQTT client writes, above all
 // the one PUBACK per message the ingress releases, into fewer socket writes.
 // paho writes every packet with its own syscall; at thousands of messages a
@@ -22,8 +26,12 @@ const maxCoalesced = 1 << 20
 // delay is added, only batching of what arrives while a write is under way.
 // An acknowledgement lost with a crashed process is redelivered by the
 // broker, as with any unacknowledged QoS 1 message.
+//
+// Reads are buffered for the same reason: paho reads each packet's fixed
+// header a byte at a time, three or four read syscalls per message.
 type coalescingConn struct {
 	net.Conn
+	r *bufio.Reader // used only by the client's one reader goroutine
 
 	mu   sync.Mutex
 	buf  []byte
@@ -36,10 +44,12 @@ type coalescingConn struct {
 }
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	cc := &coalescingConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go cc.flusher()
 	return cc
 }
+
+func (c *coalescingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -110,7 +120,7 @@ func (c *coalescingConn) Close() error {
 
 // openConnection dials the broker as paho would for tcp and TLS URLs and
 // wraps the connection to coalesce writes.
-func openConnection(uri *url.URL, opts paho.ClientOptions) (net.Conn, error) {
+func openConnection(uri *url.URL, opts paho.ClientOptions) (*coalescingConn, error) {
 	d := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
 	var conn net.Conn
 	var err error

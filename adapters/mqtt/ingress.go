@@ -71,7 +71,8 @@ type ingress struct {
 
 type entry struct {
 	msg      paho.Message
-	rule     *IngressRule // nil: the message matched no rule
+	conn     *coalescingConn // the connection msg arrived on
+	rule     *IngressRule    // nil: the message matched no rule
 	rec      *kgo.Record
 	env      envelope.Envelope // written to rec's headers just before producing
 	received time.Time
@@ -110,7 +111,7 @@ func (in *ingress) subscriptions() map[string]byte {
 // handle is paho's publish handler.
 func (in *ingress) handle(_ paho.Client, msg paho.Message) {
 	now := time.Now()
-	e := &entry{msg: msg, received: now}
+	e := &entry{msg: msg, conn: in.a.conn.Load(), received: now}
 	for i := range in.rules {
 		if vars, ok := in.rules[i].filter.match(msg.Topic()); ok {
 			e.rule = &in.rules[i]
@@ -218,6 +219,7 @@ func (in *ingress) run(ctx context.Context) {
 
 func (in *ingress) produce(ctx context.Context, e *entry) {
 	e.attempts++
+
 	in.a.kafka.Produce(ctx, e.rec, func(_ *kgo.Record, err error) {
 		switch {
 		case err == nil:
@@ -344,6 +346,7 @@ func (in *ingress) complete(e *entry, err error, result string) {
 // ctx ends.
 func (in *ingress) acks(ctx context.Context) {
 	var ready []*entry
+	var w ackWriter
 	for {
 		select {
 		case <-in.kick:
@@ -364,10 +367,15 @@ func (in *ingress) acks(ctx context.Context) {
 		}
 		broken := in.broken
 		in.mu.Unlock()
-		for _, e := range ready {
-			if !broken && e.msg.Qos() > 0 {
-				e.msg.Ack()
+		if !broken {
+			for _, e := range ready {
+				if e.msg.Qos() > 0 {
+					w.add(e.conn, e.msg)
+				}
 			}
+			w.flush()
+		}
+		for _, e := range ready {
 			in.release(e)
 		}
 	}

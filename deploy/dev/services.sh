@@ -172,11 +172,14 @@ autosave_interval 30
 # Keep root when started as root (the default would switch to user mosquitto,
 # which cannot write the persistence dir).
 user root
-max_queued_messages 10000
+# Messages queued for one client beyond its in-flight window; Mosquitto drops
+# QoS 1 messages for a client whose queue is full, so a bridge that falls
+# behind a burst loses them at the broker: keep this well above a burst.
+max_queued_messages 1000000
 # QoS 1/2 messages sent to one client and not yet acknowledged (default 20).
 # A Kafka bridge acknowledges each message after a Kafka round trip, so this
 # window, not the bridge, bounds its throughput: match the adapter's window.
-max_inflight_messages 256
+max_inflight_messages 1024
 log_dest stdout
 log_type error
 log_type warning

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,16 +77,29 @@ func TestIntegrationMQTTAdapter(t *testing.T) {
 	})
 
 	t.Run("egress", func(t *testing.T) {
-		sub := startWitness(ctx, t, nil, "mosquitto_sub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-v",
-			"-t", "it/"+suffix+"/cmd/#", "-C", "1", "-i", "meshwork-it-sub-"+suffix)
+		// MQTT 5 (the adapter's default for egress): the record's envelope
+		// arrives as user properties named as the CloudEvents MQTT binding
+		// names them (no ce_ prefix), its content type as Content Type.
+		sub := startWitness(ctx, t, nil, "mosquitto_sub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-V", "5",
+			"-F", "%t|%C|%P|%p", "-t", "it/"+suffix+"/cmd/#", "-C", "1", "-i", "meshwork-it-sub-"+suffix)
 		// mosquitto_sub has no ready signal: publish until it receives one.
 		deadline := time.Now().Add(30 * time.Second)
 		for i := 0; ; i++ {
-			run(ctx, t, []byte(fmt.Sprintf("valve-%d:open\n", i)), kcat, "-P", "-b", kafka, "-t", outTopic, "-K:")
+			run(ctx, t, []byte(fmt.Sprintf("valve-%d:open\n", i)), kcat, "-P", "-b", kafka, "-t", outTopic, "-K:",
+				"-H", "ce_specversion=1.0", "-H", fmt.Sprintf("ce_id=cmd-%d", i), "-H", "ce_source=/ops/console",
+				"-H", "ce_type=plant.valve.command", "-H", "content-type=text/plain", "-H", "mesh_origin=west", "-H", "mesh_path=west,east")
 			select {
 			case l := <-sub.lines:
-				if !strings.HasPrefix(l, "it/"+suffix+"/cmd/valve-") || !strings.HasSuffix(l, " open") {
-					t.Fatalf("subscriber got %q", l)
+				f := strings.Split(l, "|")
+				if len(f) != 4 || !strings.HasPrefix(f[0], "it/"+suffix+"/cmd/valve-") || f[3] != "open" || f[1] != "text/plain" {
+					t.Fatalf("subscriber got %q, want topic|content type|user properties|payload", l)
+				}
+				props := strings.Fields(f[2])
+				n := strings.TrimPrefix(f[0], "it/"+suffix+"/cmd/valve-")
+				for _, want := range []string{"specversion:1.0", "id:cmd-" + n, "type:plant.valve.command", "source:/ops/console", "mesh_origin:west", "mesh_path:west,east"} {
+					if !slices.Contains(props, want) {
+						t.Fatalf("user properties %q lack %q", f[2], want)
+					}
 				}
 				return
 			case <-time.After(time.Second):

@@ -34,6 +34,7 @@ type Adapter struct {
 	serde *serde.Serde // nil without a registry
 	in    *ingress
 	out   []*egress
+	v5    *sessionV5 // egress's MQTT 5 session; nil with egress_protocol 3.1.1 or no egress
 
 	subscribed atomic.Bool
 	// conn is the latest connection to the broker: the one the messages
@@ -220,6 +221,14 @@ func (a *Adapter) Start(context.Context) error {
 		case <-a.work.Done():
 		}
 	})
+	if len(a.out) > 0 && a.cfg.Broker.EgressProtocol == Protocol5 {
+		var err error
+		if a.v5, err = a.newSessionV5(a.work); err != nil {
+			a.stopWork()
+			a.wg.Wait()
+			return err
+		}
+	}
 	for _, e := range a.out {
 		a.egressWG.Go(func() { e.run(a.poll, a.work) })
 	}
@@ -234,6 +243,9 @@ func (a *Adapter) Ready(ctx context.Context) error {
 	}
 	if !a.subscribed.Load() {
 		return fmt.Errorf("mqtt: subscriptions at %s not confirmed", a.cfg.Broker.URL)
+	}
+	if a.v5 != nil && !a.v5.up.Load() {
+		return fmt.Errorf("mqtt egress: no MQTT 5 session at %s", a.cfg.Broker.URL)
 	}
 	if err := a.kafka.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -261,6 +273,9 @@ func (a *Adapter) Close(ctx context.Context) error {
 	select {
 	case <-polled:
 	case <-ctx.Done():
+	}
+	if a.v5 != nil {
+		errs = append(errs, a.v5.close(ctx))
 	}
 	a.stopWork()
 	<-polled

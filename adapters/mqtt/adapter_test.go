@@ -373,8 +373,15 @@ func TestAcksReleasedInArrivalOrder(t *testing.T) {
 }
 
 func TestEgressPublishesAndCommitsAfterPuback(t *testing.T) {
+	for _, protocol := range []string{Protocol5, Protocol311} {
+		t.Run("mqtt"+protocol, func(t *testing.T) { testEgressPublishesAndCommits(t, protocol) })
+	}
+}
+
+func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	broker, kafka := startBroker(t), startKafka(t, "cmds")
 	cfg := testConfig(broker, kafka)
+	cfg.Broker.EgressProtocol = protocol
 	cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, MQTTTopic: "devices/{key}/{header.verb}", QoS: 1}}
 	a := startAdapter(t, cfg)
 

@@ -77,7 +77,20 @@ type Broker struct {
 	// PublishTimeout bounds the wait for one egress PUBACK before the
 	// message is published again.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// EgressProtocol is the MQTT version egress publishes with: "5" (the
+	// default) carries each record's envelope as MQTT 5 user properties and
+	// its content type in the Content Type property, over a second session
+	// named ClientID + ".egress"; "3.1.1" publishes the payload alone over
+	// the ingress session, for brokers that do not speak MQTT 5. Ingress
+	// always speaks 3.1.1, which every broker accepts.
+	EgressProtocol string `yaml:"egress_protocol"`
 }
+
+// MQTT protocol versions for Broker.EgressProtocol.
+const (
+	Protocol311 = "3.1.1"
+	Protocol5   = "5"
+)
 
 // BrokerTLS configures TLS to the broker.
 type BrokerTLS = tlsconfig.Files
@@ -167,6 +180,7 @@ func DefaultConfig() Config {
 			ConnectTimeout:       10 * time.Second,
 			MaxReconnectInterval: 30 * time.Second,
 			PublishTimeout:       30 * time.Second,
+			EgressProtocol:       Protocol5,
 		},
 		Kafka:       kafkaclient.Defaults(),
 		MaxInFlight: 1024,
@@ -306,6 +320,9 @@ func (b *Broker) validate() error {
 	}
 	if b.MaxReconnectInterval <= 0 {
 		errs = append(errs, config.Errorf("max_reconnect_interval", "must be positive"))
+	}
+	if b.EgressProtocol != Protocol5 && b.EgressProtocol != Protocol311 {
+		errs = append(errs, config.Errorf("egress_protocol", "want %q or %q, got %q", Protocol5, Protocol311, b.EgressProtocol))
 	}
 	if b.PublishTimeout <= 0 {
 		errs = append(errs, config.Errorf("publish_timeout", "must be positive"))

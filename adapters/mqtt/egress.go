@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -54,11 +55,14 @@ func (e *egress) run(poll, work context.Context) {
 		fs.EachError(func(topic string, p int32, err error) {
 			e.a.log.Warn("mqtt egress: fetch failed", "rule", e.rule.Name, "topic", topic, "partition", p, "error", err)
 		})
+		// Partitions are delivered side by side, each in order.
+		var wg sync.WaitGroup
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if work.Err() == nil {
-				e.deliver(work, p.Records)
+				wg.Go(func() { e.deliver(work, p.Records) })
 			}
 		})
+		wg.Wait()
 		e.cl.AllowRebalance()
 	}
 }
@@ -78,7 +82,7 @@ func (e *egress) deliver(ctx context.Context, recs []*kgo.Record) {
 				tokens[i] = e.deadLetter(ctx, r, fmt.Errorf("mqtt egress: template %q gives %q, not a topic to publish to", e.rule.mqttTopic.src, topic))
 				continue
 			}
-			tokens[i] = e.a.mqtt.Publish(topic, e.rule.QoS, e.rule.Retain, r.Value)
+			tokens[i] = e.publish(ctx, topic, r)
 		}
 		start := time.Now()
 		done := 0
@@ -88,7 +92,7 @@ func (e *egress) deliver(ctx context.Context, recs []*kgo.Record) {
 				if err = e.wait(ctx, t); err != nil {
 					break
 				}
-				if _, dead := t.(doneToken); !dead {
+				if dt, ok := t.(doneToken); !ok || !dt.deadLetter {
 					e.a.m.publishTime.WithLabelValues(e.rule.Name).Observe(time.Since(start).Seconds())
 					e.a.m.egress.WithLabelValues(e.rule.Name, resultPublished).Inc()
 				}
@@ -118,6 +122,16 @@ func (e *egress) deliver(ctx context.Context, recs []*kgo.Record) {
 	}
 }
 
+// publish hands r to the broker. Over MQTT 3.1.1 the token completes with
+// the PUBACK, so deliver keeps up to max_in_flight publishes outstanding;
+// over MQTT 5 it returns once the PUBACK arrived (see sessionV5).
+func (e *egress) publish(ctx context.Context, topic string, r *kgo.Record) paho.Token {
+	if e.a.v5 != nil {
+		return e.a.v5.publish(ctx, topic, e.rule.QoS, e.rule.Retain, r)
+	}
+	return e.a.mqtt.Publish(topic, e.rule.QoS, e.rule.Retain, r.Value)
+}
+
 // deadLetter writes r to its topic's DLQ and returns a completed token
 // carrying the outcome, so that deliver treats it like a publish.
 func (e *egress) deadLetter(ctx context.Context, r *kgo.Record, cause error) paho.Token {
@@ -132,11 +146,15 @@ func (e *egress) deadLetter(ctx context.Context, r *kgo.Record, cause error) pah
 	if err == nil {
 		e.a.m.dlq.WithLabelValues(e.rule.Name).Inc()
 	}
-	return doneToken{err}
+	return doneToken{err: err, deadLetter: true}
 }
 
-// doneToken is a paho.Token that has already completed.
-type doneToken struct{ err error }
+// doneToken is a paho.Token that has already completed: a publish over
+// MQTT 5, or a record written to the DLQ instead.
+type doneToken struct {
+	err        error
+	deadLetter bool
+}
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 

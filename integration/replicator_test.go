@@ -1,0 +1,303 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// replicatorConfig is the YAML of the replicator of site on the two
+// end-to-end clusters, with short lease and discovery intervals, declaring
+// interest in the topics named.
+func replicatorConfig(site string, port int, east, west, mode string, declared ...string) string {
+	var decl strings.Builder
+	for _, d := range declared {
+		fmt.Fprintf(&decl, "    - topic: %s\n", d)
+	}
+	return fmt.Sprintf(`site: %s
+listen: 127.0.0.1:%d
+sites:
+  - name: east
+    kafka: {brokers: [%q]}
+  - name: west
+    kafka: {brokers: [%q]}
+mode: %s
+interest:
+  declared:
+%s  discover: true
+  discovery_interval: 1s
+  lease_ttl: 6s
+flow:
+  fetch_max_wait: 50ms
+  plan_interval: 1s
+  checkpoint_interval: 1s
+log: {level: debug}
+`, site, port, east, west, mode, decl.String())
+}
+
+// saramaGroup runs a sarama consumer group on topic at broker until ctx
+// ends, sending what it receives on the returned channel.
+func saramaGroup(ctx context.Context, t *testing.T, broker, group, topic string) <-chan *sarama.ConsumerMessage {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	cfg.Metadata.AllowAutoTopicCreation = false
+	cg, err := sarama.NewConsumerGroup([]string{broker}, group, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan *sarama.ConsumerMessage, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := groupHandler{out: out}
+		for ctx.Err() == nil {
+			if err := cg.Consume(ctx, []string{topic}, h); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				select {
+				case <-time.After(200 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { <-done; cg.Close() })
+	return out
+}
+
+type groupHandler struct{ out chan<- *sarama.ConsumerMessage }
+
+func (groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h groupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for m := range c.Messages() {
+		h.out <- m
+		s.MarkMessage(m, "")
+	}
+	return nil
+}
+
+// TestIntegrationReplicatorFollowsInterest runs a replicator per site as
+// processes on two real Kafka clusters. A sarama consumer group at west on a
+// topic that exists only at east makes the records produced at east arrive
+// at west, with their headers and in order per key; once the group is
+// deleted and its lease expired, nothing more is copied; a topic nobody at
+// west reads is never created there.
+func TestIntegrationReplicatorFollowsInterest(t *testing.T) {
+	east, west := env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_KAFKA_WEST")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	suffix := uniq("rep")
+	topic, unread := "shop.order.created."+suffix, "nobody.reads."+suffix
+	createTopics(t, east, 4, topic, unread)
+
+	bin := buildBinary(t, "./cmd/mesh-replicator")
+	ports := freePorts(t, 2)
+	startService(t, bin, "replicator-east", replicatorConfig("east", ports[0], east, west, "exactly_once"), ports[0])
+	startService(t, bin, "replicator-west", replicatorConfig("west", ports[1], east, west, "exactly_once"), ports[1])
+
+	gctx, stopGroup := context.WithCancel(ctx)
+	group := "it-orders-" + suffix
+	got := saramaGroup(gctx, t, west, group, topic)
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(east), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	const n = 200
+	for i := range n {
+		r := &kgo.Record{Key: []byte(fmt.Sprintf("order-%d", i%7)), Value: []byte(fmt.Sprintf("n=%d", i)),
+			Headers: []kgo.RecordHeader{{Key: "ce_id", Value: []byte(fmt.Sprintf("id-%d", i))}}}
+		if err := prod.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	last := map[string]int{}
+	deadline := time.After(2 * time.Minute)
+	for len(seen) < n {
+		select {
+		case m := <-got:
+			v := string(m.Value)
+			var i int
+			fmt.Sscanf(v, "n=%d", &i)
+			if prev, ok := last[string(m.Key)]; ok && i <= prev {
+				t.Fatalf("key %s: n=%d after n=%d", m.Key, i, prev)
+			}
+			last[string(m.Key)] = i
+			hs := map[string]string{}
+			for _, h := range m.Headers {
+				hs[string(h.Key)] = string(h.Value)
+			}
+			if hs["ce_id"] != fmt.Sprintf("id-%d", i) || hs["mesh_origin"] != "east" || hs["mesh_path"] != "east,west" {
+				t.Fatalf("record %s arrived with headers %v", v, hs)
+			}
+			seen[v] = true
+		case <-deadline:
+			t.Fatalf("%d of %d records reached the sarama group at west", len(seen), n)
+		}
+	}
+
+	// The group goes away: after its lease expires, copying stops.
+	stopGroup()
+	adm := kadm.NewClient(mustClient(t, west))
+	waitFor(t, 30*time.Second, "group deleted", func() error {
+		res, err := adm.DeleteGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		if r := res[group]; r.Err != nil && !strings.Contains(r.Err.Error(), "GROUP_ID_NOT_FOUND") {
+			return r.Err
+		}
+		return nil
+	})
+	westCount := func() int64 {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+		return total
+	}
+	waitFor(t, 60*time.Second, "copying to stop after the lease expired", func() error {
+		before := westCount()
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte("probe"), Value: []byte("after")}).FirstErr(); err != nil {
+			return err
+		}
+		// A flow still running copies the probe within a few seconds.
+		probe := time.Now().Add(5 * time.Second)
+		for time.Now().Before(probe) {
+			if westCount() > before {
+				return errors.New("records still copied")
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		return nil
+	})
+	td, err := adm.ListTopics(ctx, unread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := td[unread]; ok && d.Err == nil {
+		t.Fatalf("%s was created at west though nothing there reads it", unread)
+	}
+}
+
+func mustClient(t *testing.T, broker string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestIntegrationReplicatorKill9ExactlyOnce kills the west replicator with
+// SIGKILL again and again while numbered records flow from east, and then
+// finds each record exactly once at west (read_committed), in order per key.
+func TestIntegrationReplicatorKill9ExactlyOnce(t *testing.T) {
+	east, west := env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_KAFKA_WEST")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	suffix := uniq("eos")
+	topic := "plant.sensor.temperature." + suffix
+	createTopics(t, east, 4, topic)
+	bin := buildBinary(t, "./cmd/mesh-replicator")
+	port := freePorts(t, 1)[0]
+	cfg := replicatorConfig("west", port, east, west, "exactly_once", topic)
+
+	const n = 3000
+	var wg sync.WaitGroup
+	produced := make(chan error, 1)
+	wg.Go(func() {
+		prod, err := kgo.NewClient(kgo.SeedBrokers(east), kgo.DefaultProduceTopic(topic))
+		if err != nil {
+			produced <- err
+			return
+		}
+		defer prod.Close()
+		for i := range n {
+			r := &kgo.Record{Key: []byte(fmt.Sprintf("s%d", i%11)), Value: []byte(fmt.Sprintf("n=%d", i))}
+			prod.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil {
+					select {
+					case produced <- err:
+					default:
+					}
+				}
+			})
+			if i%100 == 0 {
+				if err := prod.Flush(ctx); err != nil {
+					produced <- err
+					return
+				}
+			}
+		}
+		produced <- prod.Flush(ctx)
+	})
+	kills := 0
+	for kills < 4 {
+		p := startService(t, bin, fmt.Sprintf("replicator-west-%d", kills), cfg, port)
+		// Let it copy a little, then kill it mid-stream.
+		cons := mustClient(t, west, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		waitFor(t, 60*time.Second, "some records copied", func() error {
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			defer pcancel()
+			if fs := cons.PollFetches(pctx); fs.NumRecords() == 0 {
+				return errors.New("none yet")
+			}
+			return nil
+		})
+		cons.Close()
+		if err := p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-p.done
+		kills++
+	}
+	wg.Wait()
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	startService(t, bin, "replicator-west-final", cfg, port)
+
+	cons := mustClient(t, west, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]int{}
+	last := map[string]int{}
+	total := 0
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d records at west", n), func() error {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		defer pcancel()
+		cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+			v := string(r.Value)
+			seen[v]++
+			total++
+			var i int
+			fmt.Sscanf(v, "n=%d", &i)
+			if prev, ok := last[string(r.Key)]; ok && i <= prev {
+				t.Errorf("key %s: n=%d after n=%d", r.Key, i, prev)
+			}
+			last[string(r.Key)] = i
+		})
+		if len(seen) < n {
+			return fmt.Errorf("%d of %d", len(seen), n)
+		}
+		return nil
+	})
+	if total != n {
+		t.Fatalf("after %d kills: %d records for %d distinct: duplicates in exactly-once mode", kills, total, n)
+	}
+	t.Logf("after %d SIGKILLs of the replicator: %d of %d records at west, each once", kills, len(seen), n)
+}

@@ -1,0 +1,230 @@
+package replicator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/replicator/topology"
+)
+
+// Config configures the replicator of one site. Its YAML form:
+//
+//	site: west                      # the site this replicator writes to
+//	listen: 127.0.0.1:8084          # /metrics, /healthz, /readyz
+//	sites:                          # every site of the mesh and its Kafka
+//	  - name: east
+//	    kafka: {brokers: [east-kafka:9092]}
+//	  - name: west
+//	    kafka: {brokers: [west-kafka:9092]}
+//	links: []                       # empty: a full mesh; else like [east-west, west-north]
+//	mode: exactly_once              # or at_least_once
+//	schemas_primary: east           # _schemas is copied from here to every site
+//	interest:
+//	  declared: [{topic: shop.order.created}]
+type Config struct {
+	// Site is the site this replicator copies into.
+	Site string `yaml:"site"`
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+	// Sites lists every site of the mesh with its Kafka cluster, this one
+	// included.
+	Sites []Site `yaml:"sites"`
+	// Links are the pairs of sites that can read from each other, as
+	// "a-b"; none means every site reads from every other (a full mesh).
+	Links []string `yaml:"links,omitempty"`
+	// Mode is exactly_once (transactions; the default) or at_least_once.
+	Mode string `yaml:"mode"`
+	// SchemasPrimary names the site whose _schemas topic (the schema
+	// registry's log) every other site receives; empty: none.
+	SchemasPrimary string `yaml:"schemas_primary,omitempty"`
+	// Interest configures where interest comes from.
+	Interest Interest `yaml:"interest"`
+	// Flow tunes copying.
+	Flow Flow `yaml:"flow"`
+	// ReplicationFactor of topics the replicator creates; -1 uses the
+	// broker's default.
+	ReplicationFactor int16 `yaml:"replication_factor,omitempty"`
+	// Log configures logging.
+	Log telemetry.LogConfig `yaml:"log,omitempty"`
+}
+
+// Site is one site of the mesh.
+type Site struct {
+	Name  string             `yaml:"name"`
+	Kafka kafkaclient.Config `yaml:"kafka"`
+}
+
+// Interest configures the interest this replicator publishes for its site
+// and how it reads interest.
+type Interest struct {
+	// Declared lists topics (or patterns) this site wants whatever
+	// consumes them.
+	Declared []Declared `yaml:"declared,omitempty"`
+	// Discover turns on discovery of the site's consumer groups.
+	Discover bool `yaml:"discover"`
+	// DiscoveryInterval is how often consumer groups are scanned.
+	DiscoveryInterval time.Duration `yaml:"discovery_interval"`
+	// LeaseTTL is how long a lease lives without renewal.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// ExcludeGroups are group id prefixes that are not interest.
+	ExcludeGroups []string `yaml:"exclude_groups,omitempty"`
+}
+
+// Declared is an interest declared in the configuration.
+type Declared struct {
+	Topic   string `yaml:"topic"`
+	Pattern bool   `yaml:"pattern,omitempty"`
+	// Resume is checkpoint (default), latest, earliest or time:RFC3339.
+	Resume string `yaml:"resume,omitempty"`
+}
+
+// Flow tunes how records are copied.
+type Flow struct {
+	// Slots split the work among the site's replicator replicas: each
+	// source partition belongs to one slot, and each (source site, slot)
+	// is one transactional producer.
+	Slots int `yaml:"slots"`
+	// MaxBatchBytes bounds the records one transaction carries.
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// FetchMaxWait is how long a fetch from a source site waits for data;
+	// longer suits WAN links.
+	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
+	// BandwidthLimit caps the bytes per second read from each source site;
+	// 0 means no limit.
+	BandwidthLimit int64 `yaml:"bandwidth_limit,omitempty"`
+	// PlanInterval is how often the replicator looks again at topics and
+	// partitions at the other sites, besides every change of interest.
+	PlanInterval time.Duration `yaml:"plan_interval"`
+	// CheckpointInterval bounds how long progress over records that are
+	// not copied (they came from elsewhere) waits to be checkpointed.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Modes of copying.
+const (
+	ExactlyOnce = "exactly_once"
+	AtLeastOnce = "at_least_once"
+)
+
+// DefaultConfig returns the defaults a configuration file overrides.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8084",
+		Mode:   ExactlyOnce,
+		Interest: Interest{
+			Discover:          true,
+			DiscoveryInterval: 10 * time.Second,
+			LeaseTTL:          30 * time.Second,
+		},
+		Flow: Flow{
+			Slots:              8,
+			MaxBatchBytes:      8 << 20,
+			FetchMaxWait:       100 * time.Millisecond,
+			PlanInterval:       10 * time.Second,
+			CheckpointInterval: 5 * time.Second,
+		},
+		ReplicationFactor: -1,
+		Log:               telemetry.DefaultLogConfig(),
+	}
+}
+
+// Validate checks the configuration; errors name fields by YAML path.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := envelope.ValidSite(c.Site); err != nil {
+		errs = append(errs, config.Errorf("site", "%v", err))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
+	}
+	names := map[string]bool{}
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		if err := envelope.ValidSite(s.Name); err != nil {
+			errs = append(errs, config.Errorf(fmt.Sprintf("sites[%d].name", i), "%v", err))
+		}
+		if names[s.Name] {
+			errs = append(errs, config.Errorf(fmt.Sprintf("sites[%d].name", i), "site %q is listed twice", s.Name))
+		}
+		names[s.Name] = true
+		errs = append(errs, config.Nest(fmt.Sprintf("sites[%d].kafka", i), s.Kafka.Validate()))
+	}
+	if !names[c.Site] && c.Site != "" {
+		errs = append(errs, config.Errorf("sites", "site %q (this replicator's) is not listed; add it with its Kafka cluster", c.Site))
+	}
+	if len(c.Sites) > 0 {
+		if _, err := c.topology(); err != nil {
+			errs = append(errs, config.Errorf("links", "%v", err))
+		}
+	}
+	if c.Mode != ExactlyOnce && c.Mode != AtLeastOnce {
+		errs = append(errs, config.Errorf("mode", "want %s or %s, got %q", ExactlyOnce, AtLeastOnce, c.Mode))
+	}
+	if c.SchemasPrimary != "" && !names[c.SchemasPrimary] {
+		errs = append(errs, config.Errorf("schemas_primary", "no site %q in sites", c.SchemasPrimary))
+	}
+	for i, d := range c.Interest.Declared {
+		if d.Topic == "" {
+			errs = append(errs, config.Errorf(fmt.Sprintf("interest.declared[%d].topic", i), "required"))
+		}
+		if _, _, err := parseResume(d.Resume); err != nil {
+			errs = append(errs, config.Errorf(fmt.Sprintf("interest.declared[%d].resume", i), "%v", err))
+		}
+	}
+	if c.Interest.LeaseTTL < time.Second {
+		errs = append(errs, config.Errorf("interest.lease_ttl", "must be at least 1s, got %s", c.Interest.LeaseTTL))
+	}
+	if c.Interest.Discover && c.Interest.DiscoveryInterval <= 0 {
+		errs = append(errs, config.Errorf("interest.discovery_interval", "must be positive"))
+	}
+	if c.Flow.Slots < 1 || c.Flow.Slots > 1024 {
+		errs = append(errs, config.Errorf("flow.slots", "want 1 to 1024, got %d", c.Flow.Slots))
+	}
+	if c.Flow.MaxBatchBytes < 1<<10 {
+		errs = append(errs, config.Errorf("flow.max_batch_bytes", "must be at least 1024, got %d", c.Flow.MaxBatchBytes))
+	}
+	if c.Flow.FetchMaxWait < 10*time.Millisecond {
+		errs = append(errs, config.Errorf("flow.fetch_max_wait", "must be at least 10ms (Kafka's minimum), got %s", c.Flow.FetchMaxWait))
+	}
+	if c.Flow.BandwidthLimit < 0 {
+		errs = append(errs, config.Errorf("flow.bandwidth_limit", "must not be negative"))
+	}
+	if c.Flow.PlanInterval <= 0 || c.Flow.CheckpointInterval <= 0 {
+		errs = append(errs, config.Errorf("flow", "plan_interval and checkpoint_interval must be positive"))
+	}
+	errs = append(errs, config.Nest("log", c.Log.Validate()))
+	return errors.Join(errs...)
+}
+
+// topology builds the mesh's topology from the configured sites and links.
+func (c *Config) topology() (*topology.Topology, error) {
+	names := make([]string, len(c.Sites))
+	for i, s := range c.Sites {
+		names[i] = s.Name
+	}
+	links := make([][2]string, 0, len(c.Links))
+	for _, l := range c.Links {
+		p, err := topology.ParseLink(l)
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, p)
+	}
+	return topology.New(names, links)
+}
+
+// site returns the configuration of the named site.
+func (c *Config) site(name string) (Site, bool) {
+	for _, s := range c.Sites {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Site{}, false
+}

@@ -1,0 +1,380 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+)
+
+// route says which records of a unit come to this site and where copying
+// starts when the unit had stopped.
+type route struct {
+	// Origins are the sites whose records this site takes from the unit's
+	// source (one hop in a full mesh: the source itself).
+	Origins []string
+	// Start applies when the unit starts after a pause: see startOffset.
+	Start start
+}
+
+func (r route) equal(o route) bool { return slices.Equal(r.Origins, o.Origins) && r.Start == o.Start }
+
+// flowKey names a flow: the units of one source site in one slot.
+type flowKey struct {
+	Source string
+	Slot   int
+}
+
+// slotOf spreads a site's units over its slots: by topic and partition, so
+// a unit keeps its slot (and its transactional id) whatever else changes.
+func slotOf(topic string, partition int32, slots int) int {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	h.Write([]byte{byte(partition >> 24), byte(partition >> 16), byte(partition >> 8), byte(partition)})
+	return int(h.Sum32() % uint32(slots))
+}
+
+// transactionalID is stable per (target site, source site, slot), so a
+// replica that takes a slot over fences the one that had it.
+func transactionalID(target string, k flowKey) string {
+	return fmt.Sprintf("meshwork-replicator.%s.from.%s.%d", target, k.Source, k.Slot)
+}
+
+// flow copies the units of one (source site, slot) into this site: it
+// reads them read_committed from the source and writes their copies, with
+// the source positions, in one transaction at a time.
+type flow struct {
+	r      *Replicator
+	key    flowKey
+	units  map[unit]route
+	log    *slog.Logger
+	source Site
+}
+
+// errRestart asks the manager to start the flow again from its checkpoints.
+var errRestart = errors.New("restart from the last checkpoint")
+
+func (f *flow) run(ctx context.Context) error {
+	cfg := f.r.cfg
+	var popts []kgo.Opt
+	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<20),
+		kgo.MaxBufferedBytes(4*cfg.Flow.MaxBatchBytes))
+	eos := cfg.Mode == ExactlyOnce
+	if eos {
+		popts = append(popts, kgo.TransactionalID(transactionalID(cfg.Site, f.key)), kgo.TransactionTimeout(time.Minute))
+	}
+	prod, err := kafkaclient.New(f.r.local.Kafka, "replicator", cfg.Site, append(popts, f.r.extra...)...)
+	if err != nil {
+		return fmt.Errorf("producer to %s: %w", cfg.Site, err)
+	}
+	defer prod.Close()
+	if eos {
+		// Fences any earlier owner of this slot: its open transaction is
+		// aborted before the checkpoints are read.
+		if _, _, err := prod.ProducerID(ctx); err != nil {
+			return fmt.Errorf("initialising transactional producer %s: %w", transactionalID(cfg.Site, f.key), err)
+		}
+	}
+	if err := f.r.cps.sync(ctx); err != nil {
+		return err
+	}
+	offsets, err := f.startOffsets(ctx)
+	if err != nil {
+		return err
+	}
+	cons, err := kafkaclient.New(f.source.Kafka, "replicator", cfg.Site, append([]kgo.Opt{
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(cfg.Flow.FetchMaxWait),
+		kgo.FetchMaxBytes(int32(cfg.Flow.MaxBatchBytes)),
+		kgo.FetchMaxPartitionBytes(int32(cfg.Flow.MaxBatchBytes)),
+	}, f.r.extra...)...)
+	if err != nil {
+		return fmt.Errorf("consumer of %s: %w", f.key.Source, err)
+	}
+	defer cons.Close()
+	f.log.Info("replicator: flow started", "units", len(f.units), "mode", cfg.Mode)
+	defer f.log.Info("replicator: flow stopped")
+
+	state := map[unit]*unitState{}
+	for u := range f.units {
+		cp, _ := f.r.cps.get(u)
+		state[u] = &unitState{copied: cp.Copied}
+	}
+	var lastCheckpoint time.Time
+	for {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return ctx.Err()
+		}
+		var fetchErr error
+		fs.EachError(func(t string, p int32, err error) {
+			f.r.m.fetchErrors.WithLabelValues(f.key.Source, t).Inc()
+			f.log.Warn("replicator: fetch failed", "topic", t, "partition", p, "error", err)
+			fetchErr = err
+		})
+		b := f.batch(fs, state)
+		if err := f.r.limit(ctx, f.key.Source, b.bytes); err != nil {
+			return err
+		}
+		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(lastCheckpoint) < cfg.Flow.CheckpointInterval) {
+			if fetchErr != nil {
+				select { // a source that is down: do not spin
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			continue
+		}
+		// Skipped records advance positions too; those are checkpointed
+		// with the next copies, or on their own every checkpoint_interval.
+		if err := f.commit(ctx, prod, b, state, eos); err != nil {
+			return err
+		}
+		lastCheckpoint = time.Now()
+	}
+}
+
+// unitState is a unit's progress within a running flow.
+type unitState struct {
+	next     int64 // next source offset, once something was read
+	read     bool
+	pending  bool // read past next's last checkpoint
+	copied   int64
+	lastTime time.Time // timestamp of the last record read
+}
+
+type batch struct {
+	copies  []*kgo.Record
+	touched []unit
+	bytes   int
+}
+
+// batch turns one poll into the copies this site takes and the positions
+// they reach.
+func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
+	var b batch
+	site := f.r.cfg.Site
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		u := unit{Source: f.key.Source, Topic: p.Topic, Partition: p.Partition}
+		st, ok := state[u]
+		rt := f.units[u]
+		if !ok {
+			return
+		}
+		for _, r := range p.Records {
+			b.bytes += len(r.Key) + len(r.Value)
+			st.next, st.read, st.pending, st.lastTime = r.Offset+1, true, true, r.Timestamp
+			origin, path := meshHeaders(r.Headers)
+			if origin == "" {
+				origin = f.key.Source // produced at the source by a plain Kafka client
+			}
+			if !slices.Contains(rt.Origins, origin) || !f.r.topo.Accept(site, f.key.Source, origin, path) {
+				f.r.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
+				continue
+			}
+			b.copies = append(b.copies, copyRecord(r, f.key.Source, origin, site))
+			st.copied++
+		}
+		if st.pending {
+			b.touched = append(b.touched, u)
+		}
+		if p.HighWatermark >= 0 && st.read {
+			lag := max(0, p.HighWatermark-st.next)
+			f.r.m.lagRecords.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
+			secs := 0.0
+			if lag > 0 {
+				secs = time.Since(st.lastTime).Seconds()
+			}
+			f.r.m.lagSeconds.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(secs)
+		}
+	})
+	return b
+}
+
+// commit writes the copies and the positions: in one transaction
+// (exactly-once), or the copies first and the positions after them
+// (at-least-once).
+func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[unit]*unitState, eos bool) error {
+	now := time.Now()
+	cps := make([]*kgo.Record, 0, len(b.touched))
+	for _, u := range b.touched {
+		st := state[u]
+		cps = append(cps, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}))
+	}
+	if eos {
+		if err := prod.BeginTransaction(); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+	}
+	produce := func(recs []*kgo.Record) error {
+		res := make(chan error, 1)
+		var first error
+		n := len(recs)
+		if n == 0 {
+			return nil
+		}
+		for _, r := range recs {
+			prod.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil && first == nil {
+					first = err
+				}
+				n--
+				if n == 0 {
+					res <- first
+				}
+			})
+		}
+		return <-res
+	}
+	err := produce(b.copies)
+	if err == nil && !eos {
+		err = produce(cps)
+	}
+	if eos {
+		if err == nil {
+			err = produce(cps)
+		}
+		commit := kgo.TryCommit
+		if err != nil {
+			commit = kgo.TryAbort
+		}
+		if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
+			err = endErr
+		}
+		if err != nil {
+			f.r.m.aborts.WithLabelValues(f.key.Source).Inc()
+			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+				return fmt.Errorf("fenced by another replica of %s: %w", f.r.cfg.Site, err)
+			}
+			return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("produce (%w): %w", errRestart, err)
+	}
+	for _, u := range b.touched {
+		state[u].pending = false
+	}
+	bytes := 0
+	perTopic := map[string]int{}
+	for _, r := range b.copies {
+		bytes += len(r.Key) + len(r.Value)
+		perTopic[r.Topic]++
+	}
+	for t, n := range perTopic {
+		f.r.m.copied.WithLabelValues(f.key.Source, t).Add(float64(n))
+	}
+	f.r.m.copiedBytes.WithLabelValues(f.key.Source).Add(float64(bytes))
+	f.r.m.transactions.WithLabelValues(f.key.Source).Inc()
+	return nil
+}
+
+// startOffsets says where each unit's copying starts: at its checkpoint,
+// unless the interest began after the checkpoint was written (it returned
+// after a pause) and asks for the latest, earliest or a time; a unit never
+// copied starts at the source's earliest offset (nothing written before the
+// interest is missed, as a new consumer group would read from the start).
+func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
+	out := map[string]map[int32]kgo.Offset{}
+	var byTime []unit
+	for u, rt := range f.units {
+		if out[u.Topic] == nil {
+			out[u.Topic] = map[int32]kgo.Offset{}
+		}
+		cp, ok := f.r.cps.get(u)
+		o := kgo.NewOffset().AtStart()
+		switch {
+		case ok && (rt.Start.Policy == resumeCheckpoint || !rt.Start.Since.After(cp.Time)):
+			o = kgo.NewOffset().At(cp.NextOffset)
+		case rt.Start.Policy == resumeLatest:
+			o = kgo.NewOffset().AtEnd()
+		case rt.Start.Policy == resumeTime:
+			byTime = append(byTime, u)
+		}
+		out[u.Topic][u.Partition] = o
+	}
+	if len(byTime) == 0 {
+		return out, nil
+	}
+	// Offsets by time are looked up at the source.
+	adm := f.r.admin(f.key.Source)
+	for _, u := range byTime {
+		at := f.units[u].Start.At
+		res, err := adm.ListOffsetsAfterMilli(ctx, at.UnixMilli(), u.Topic)
+		if err != nil {
+			return nil, fmt.Errorf("offsets after %s of %s at %s: %w", at.Format(time.RFC3339), u.Topic, u.Source, err)
+		}
+		if lo, ok := res.Lookup(u.Topic, u.Partition); ok && lo.Err == nil {
+			out[u.Topic][u.Partition] = kgo.NewOffset().At(lo.Offset)
+		}
+	}
+	return out, nil
+}
+
+// meshHeaders returns a record's mesh_origin and mesh_path.
+func meshHeaders(hs []kgo.RecordHeader) (origin string, path []string) {
+	for _, h := range hs {
+		switch h.Key {
+		case envelope.HeaderOrigin:
+			origin = string(h.Value)
+		case envelope.HeaderPath:
+			if len(h.Value) > 0 {
+				path = strings.Split(string(h.Value), ",")
+			}
+		}
+	}
+	return origin, path
+}
+
+// copyRecord is r as this site receives it: same key, value, timestamp,
+// partition and headers, with this site appended to mesh_path (and, for a
+// record a plain Kafka client produced at the source, mesh_origin set to the
+// source).
+func copyRecord(r *kgo.Record, source, origin, site string) *kgo.Record {
+	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+2)
+	var hasOrigin, hasPath bool
+	for _, h := range r.Headers {
+		switch h.Key {
+		case envelope.HeaderOrigin:
+			hasOrigin = true
+		case envelope.HeaderPath:
+			hasPath = true
+			v := make([]byte, 0, len(h.Value)+1+len(site))
+			if len(h.Value) == 0 {
+				v = append(v, origin...)
+			} else {
+				v = append(v, h.Value...)
+			}
+			h = kgo.RecordHeader{Key: h.Key, Value: append(append(v, ','), site...)}
+		}
+		hs = append(hs, h)
+	}
+	if !hasOrigin {
+		hs = append(hs, kgo.RecordHeader{Key: envelope.HeaderOrigin, Value: []byte(origin)})
+	}
+	if !hasPath {
+		path := origin
+		if source != origin {
+			path += "," + source
+		}
+		hs = append(hs, kgo.RecordHeader{Key: envelope.HeaderPath, Value: []byte(path + "," + site)})
+	}
+	return &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: hs}
+}
+
+// sameUnits reports whether two flows copy the same units the same way.
+func sameUnits(a, b map[unit]route) bool {
+	return maps.EqualFunc(a, b, route.equal)
+}

@@ -1,0 +1,387 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/replicator/topology"
+)
+
+// System topics the replicator carries besides the topics of interest.
+const (
+	// SchemasTopic is the schema registry's log: copied from the primary
+	// site to every site, so schema ids are the same everywhere.
+	SchemasTopic = "_schemas"
+	// TraceTopic holds trace hops; every site receives every site's, so
+	// one event's path can be followed from any of them.
+	TraceTopic = "_mesh.trace"
+)
+
+// Replicator copies into one site the records of the topics that site (or a
+// site that reads through it) is interested in, from the other sites. Its
+// lifecycle: New, then Run until its context ends.
+type Replicator struct {
+	cfg   Config
+	log   *slog.Logger
+	m     *metrics
+	topo  *topology.Topology
+	local Site
+	extra []kgo.Opt // for every client (tests shorten timeouts)
+
+	localCl  *kgo.Client
+	localAdm *kadm.Client
+	admins   map[string]*kadm.Client // the other sites'
+	cps      *checkpoints
+	cpsCl    *kgo.Client
+	limiters map[string]*rate.Limiter // per source site; nil without a limit
+	interest *interestState
+
+	mu      sync.Mutex
+	flows   map[flowKey]*running
+	created map[string]int32 // topics known to exist here, with their partition count
+	sources map[string]map[string]int32 // per other site: its topics and partition counts, as last seen
+
+	planned atomic.Bool // the first plan ran
+	kick    chan struct{}
+}
+
+// running is a started flow.
+type running struct {
+	units  map[unit]route
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New builds the replicator of cfg.Site, which it validates. extra options
+// go to every Kafka client.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kgo.Opt) (*Replicator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("replicator config: %w", err)
+	}
+	topo, err := cfg.topology()
+	if err != nil {
+		return nil, err
+	}
+	local, _ := cfg.site(cfg.Site)
+	r := &Replicator{
+		cfg: cfg, log: logger, m: newMetrics(reg, cfg.Site), topo: topo, local: local, extra: extra,
+		admins: map[string]*kadm.Client{}, limiters: map[string]*rate.Limiter{},
+		flows: map[flowKey]*running{}, created: map[string]int32{}, sources: map[string]map[string]int32{},
+		kick: make(chan struct{}, 1),
+	}
+	if r.localCl, err = kafkaclient.New(local.Kafka, "replicator", cfg.Site, extra...); err != nil {
+		return nil, err
+	}
+	r.localAdm = kadm.NewClient(r.localCl)
+	for _, n := range topo.Neighbors(cfg.Site) {
+		s, _ := cfg.site(n)
+		cl, err := kafkaclient.New(s.Kafka, "replicator", cfg.Site, extra...)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("site %s: %w", n, err)
+		}
+		r.admins[n] = kadm.NewClient(cl)
+		if l := cfg.Flow.BandwidthLimit; l > 0 {
+			r.limiters[n] = rate.NewLimiter(rate.Limit(l), int(max(l, int64(cfg.Flow.MaxBatchBytes))))
+		}
+	}
+	if r.cpsCl, err = kafkaclient.New(local.Kafka, "replicator", cfg.Site, append([]kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{CheckpointTopic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	}, extra...)...); err != nil {
+		r.close()
+		return nil, err
+	}
+	r.cps = newCheckpoints(r.cpsCl)
+	if r.interest, err = newInterestState(r); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Replicator) close() {
+	if r.cpsCl != nil {
+		r.cpsCl.Close()
+	}
+	for _, a := range r.admins {
+		a.Close()
+	}
+	if r.localCl != nil {
+		r.localCl.Close()
+	}
+}
+
+// admin returns the admin client of another site.
+func (r *Replicator) admin(site string) *kadm.Client { return r.admins[site] }
+
+// limit waits until n more bytes may be read from source.
+func (r *Replicator) limit(ctx context.Context, source string, n int) error {
+	l := r.limiters[source]
+	if l == nil || n == 0 {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, l.Burst())
+		if err := l.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// Run copies until ctx ends, then stops every flow (each finishes or aborts
+// its transaction) and closes the clients.
+func (r *Replicator) Run(ctx context.Context) error {
+	defer r.close()
+	if err := r.ensureSystemTopics(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { r.cps.run(ctx) })
+	wg.Go(func() { r.interest.run(ctx) })
+	defer r.stopFlows()
+
+	tick := time.NewTicker(r.cfg.Flow.PlanInterval)
+	defer tick.Stop()
+	for {
+		if r.interest.ready() {
+			if err := r.plan(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("replicator: planning failed; trying again", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-r.kick:
+		case <-r.interest.changed():
+		}
+	}
+}
+
+// Ready reports whether the replicator has read its site's interest and
+// started the flows it asks for.
+func (r *Replicator) Ready(context.Context) error {
+	if !r.planned.Load() {
+		return errors.New("replicator: interest not read yet")
+	}
+	return nil
+}
+
+// ensureSystemTopics creates the topics the replicator itself writes at
+// its site.
+func (r *Replicator) ensureSystemTopics(ctx context.Context) error {
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	res, err := r.localAdm.CreateTopic(ctx, 1, r.cfg.ReplicationFactor, compact, CheckpointTopic)
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil && !errors.Is(err, errTopicExists) {
+		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	}
+	return r.interest.ensureTopic(ctx)
+}
+
+// plan works out the flows this site needs and starts and stops flows to
+// match.
+func (r *Replicator) plan(ctx context.Context) error {
+	r.refreshSources(ctx)
+	var known []string
+	r.mu.Lock()
+	for _, ts := range r.sources {
+		for t := range ts {
+			known = append(known, t)
+		}
+	}
+	r.mu.Unlock()
+	wants, starts := r.interest.resolve(known)
+	for site, n := range countBySite(wants) {
+		r.m.interest.WithLabelValues(site).Set(float64(n))
+	}
+	// The mesh's own topics go everywhere.
+	all := r.topo.Sites()
+	wants[r.interest.topic()] = all
+	wants[TraceTopic] = all
+	if r.cfg.SchemasPrimary != "" {
+		wants[SchemasTopic] = all
+	}
+
+	desired := map[flowKey]map[unit]route{}
+	for _, p := range r.topo.Plan(r.cfg.Site, wants) {
+		r.mu.Lock()
+		n, ok := r.sources[p.From][p.Topic]
+		r.mu.Unlock()
+		if !ok {
+			continue // not (yet) at that site
+		}
+		origins := p.Origins
+		if p.Topic == SchemasTopic {
+			// Only the primary's registry writes schemas: a stray local
+			// _schemas elsewhere must never spread.
+			if !slices.Contains(origins, r.cfg.SchemasPrimary) {
+				continue
+			}
+			origins = []string{r.cfg.SchemasPrimary}
+		}
+		if err := r.ensureTopic(ctx, p.From, p.Topic, n); err != nil {
+			r.log.Warn("replicator: cannot create topic here; not copying it", "topic", p.Topic, "from", p.From, "error", err)
+			continue
+		}
+		for part := range n {
+			k := flowKey{Source: p.From, Slot: slotOf(p.Topic, part, r.cfg.Flow.Slots)}
+			if desired[k] == nil {
+				desired[k] = map[unit]route{}
+			}
+			desired[k][unit{Source: p.From, Topic: p.Topic, Partition: part}] = route{Origins: origins, Start: starts[p.Topic]}
+		}
+	}
+	r.apply(ctx, desired)
+	r.planned.Store(true)
+	return nil
+}
+
+func countBySite(wants map[string][]string) map[string]int {
+	n := map[string]int{}
+	for _, sites := range wants {
+		for _, s := range sites {
+			n[s]++
+		}
+	}
+	return n
+}
+
+// refreshSources looks at the topics of every site this one reads from. A
+// site that does not answer keeps its last known topics, so its flows go
+// on (and catch up when it returns) and the others are not held up.
+func (r *Replicator) refreshSources(ctx context.Context) {
+	var wg sync.WaitGroup
+	for site, adm := range r.admins {
+		wg.Go(func() {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			td, err := adm.ListTopics(lctx)
+			if err == nil {
+				err = td.Error()
+			}
+			if err != nil {
+				r.m.siteUp.WithLabelValues(site).Set(0)
+				r.log.Warn("replicator: site does not answer; keeping its flows as they are", "of_site", site, "error", err)
+				return
+			}
+			r.m.siteUp.WithLabelValues(site).Set(1)
+			ts := map[string]int32{}
+			for _, t := range td {
+				if !t.IsInternal && len(t.Partitions) > 0 {
+					ts[t.Topic] = int32(len(t.Partitions))
+				}
+			}
+			r.mu.Lock()
+			r.sources[site] = ts
+			r.mu.Unlock()
+		})
+	}
+	wg.Wait()
+}
+
+// apply starts, restarts and stops flows so that the running ones are
+// desired.
+func (r *Replicator) apply(ctx context.Context, desired map[flowKey]map[unit]route) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, f := range r.flows {
+		if d, ok := desired[k]; !ok || !sameUnits(d, f.units) {
+			f.cancel()
+			<-f.done
+			delete(r.flows, k)
+			r.logUnits("replicator: flow stops", k, f.units, d)
+		}
+	}
+	for k, units := range desired {
+		if _, ok := r.flows[k]; ok {
+			continue
+		}
+		fctx, cancel := context.WithCancel(ctx)
+		f := &running{units: units, cancel: cancel, done: make(chan struct{})}
+		r.flows[k] = f
+		go r.supervise(fctx, k, f)
+	}
+	perSource := map[string][2]int{}
+	for k, f := range r.flows {
+		c := perSource[k.Source]
+		perSource[k.Source] = [2]int{c[0] + 1, c[1] + len(f.units)}
+	}
+	for _, s := range r.topo.Neighbors(r.cfg.Site) {
+		r.m.flows.WithLabelValues(s).Set(float64(perSource[s][0]))
+		r.m.units.WithLabelValues(s).Set(float64(perSource[s][1]))
+	}
+}
+
+// logUnits says which topics a flow change starts or stops copying, and why.
+func (r *Replicator) logUnits(msg string, k flowKey, before, after map[unit]route) {
+	var stopped []string
+	for u := range before {
+		if _, ok := after[u]; !ok {
+			stopped = append(stopped, u.String())
+		}
+	}
+	if len(stopped) > 0 {
+		r.log.Info(msg, "from", k.Source, "slot", k.Slot, "stopped_units", stopped, "reason", "no interest left at this site or the sites it serves")
+	}
+}
+
+// supervise runs a flow until its context ends, restarting it after
+// errors with backoff.
+func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
+	defer close(f.done)
+	src, _ := r.cfg.site(k.Source)
+	log := r.log.With("from", k.Source, "slot", k.Slot)
+	var topics []string
+	for u := range f.units {
+		if !slices.Contains(topics, u.Topic) {
+			topics = append(topics, u.Topic)
+		}
+	}
+	slices.Sort(topics)
+	log = log.With("topics", topics)
+	for attempt := 0; ; attempt++ {
+		fl := &flow{r: r, key: k, units: f.units, log: log, source: src}
+		err := fl.run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.m.restarts.WithLabelValues(k.Source).Inc()
+		d := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
+		log.Warn("replicator: flow failed; restarting from its checkpoints", "error", err, "in", d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *Replicator) stopFlows() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, f := range r.flows {
+		f.cancel()
+		<-f.done
+		delete(r.flows, k)
+	}
+}

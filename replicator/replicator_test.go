@@ -1,0 +1,251 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const testWait = 30 * time.Second
+
+func newCluster(t testing.TB, seed ...string) *kfake.Cluster {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if len(seed) > 0 {
+		opts = append(opts, kfake.SeedTopics(3, seed...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("REPLICATOR_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// mesh is a set of sites, each a kfake cluster.
+type mesh map[string]*kfake.Cluster
+
+func (m mesh) config(site string, links ...string) Config {
+	cfg := DefaultConfig()
+	cfg.Site = site
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Links = links
+	for _, name := range sortedKeys(m) {
+		s := Site{Name: name}
+		s.Kafka.Brokers = m[name].ListenAddrs()
+		cfg.Sites = append(cfg.Sites, s)
+	}
+	cfg.Interest.Discover = false
+	cfg.Interest.LeaseTTL = 2 * time.Second
+	cfg.Flow.FetchMaxWait = 20 * time.Millisecond
+	cfg.Flow.PlanInterval = 200 * time.Millisecond
+	cfg.Flow.CheckpointInterval = 200 * time.Millisecond
+	return cfg
+}
+
+func sortedKeys(m mesh) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// startReplicator runs a replicator until the test ends or stop is called.
+func startReplicator(t *testing.T, cfg Config) (r *Replicator, stop func()) {
+	t.Helper()
+	r, err := New(cfg, testLogger().With("site", cfg.Site), prometheus.NewRegistry(),
+		kgo.RetryTimeout(5*time.Second), kgo.TransactionTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("replicator %s: %v", cfg.Site, err)
+			}
+		case <-time.After(testWait):
+			t.Errorf("replicator %s did not stop", cfg.Site)
+		}
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+func client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// produce writes n records numbered from first to topic at c, keyed k0..k4.
+func produce(t testing.TB, c *kfake.Cluster, topic string, first, n int) {
+	t.Helper()
+	cl := client(t, c, kgo.DefaultProduceTopic(topic))
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	for i := first; i < first+n; i++ {
+		r := &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("n=%d", i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAll returns every committed record of topic at c, waiting until
+// there are at least want (and a little longer, to catch extras).
+func readAll(t testing.TB, c *kfake.Cluster, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl := client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
+	var recs []*kgo.Record
+	deadline := time.Now().Add(testWait)
+	settle := time.Time{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if len(recs) >= want && settle.IsZero() {
+			settle = time.Now().Add(500 * time.Millisecond)
+		}
+		if !settle.IsZero() && time.Now().After(settle) {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d records, want %d", topic, len(recs), want)
+		}
+	}
+}
+
+// checkOnce asserts records are n=first..first+n-1 each exactly once, in
+// order per key.
+func checkOnce(t testing.TB, recs []*kgo.Record, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	last := map[string]int{}
+	for _, r := range recs {
+		v := string(r.Value)
+		seen[v]++
+		var i int
+		fmt.Sscanf(v, "n=%d", &i)
+		k := string(r.Key) + "/" + fmt.Sprint(r.Partition)
+		if prev, ok := last[k]; ok && i <= prev {
+			t.Fatalf("key %s: n=%d after n=%d", r.Key, i, prev)
+		}
+		last[k] = i
+	}
+	for v, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s copied %d times", v, c)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct records, want %d", len(seen), n)
+	}
+}
+
+func topicExists(t testing.TB, c *kfake.Cluster, topic string) bool {
+	t.Helper()
+	adm := kadm.NewClient(client(t, c))
+	td, err := adm.ListTopics(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := td[topic]
+	return ok && d.Err == nil
+}
+
+func TestCopiesDeclaredInterestExactlyOnceWithEnvelope(t *testing.T) {
+	m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t)}
+	cfg := m.config("west")
+	cfg.Interest.Declared = []Declared{{Topic: "shop.order.created"}}
+	startReplicator(t, cfg)
+	produce(t, m["east"], "shop.order.created", 0, 100)
+	recs := readAll(t, m["west"], "shop.order.created", 100)
+	checkOnce(t, recs, 100)
+	for _, r := range recs {
+		if v, _ := header(r, "mesh_path"); v != "east,west" {
+			t.Fatalf("mesh_path %q", v)
+		}
+		if v, _ := header(r, "mesh_origin"); v != "east" {
+			t.Fatalf("mesh_origin %q", v)
+		}
+	}
+	if topicExists(t, m["west"], "nobody.reads.this") {
+		t.Fatal("a topic without interest was created")
+	}
+}
+
+func TestBothWaysWithoutLoopsAndAcrossRestarts(t *testing.T) {
+	m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t, "shop.order.created")}
+	for _, site := range []string{"east", "west"} {
+		cfg := m.config(site)
+		cfg.Interest.Declared = []Declared{{Topic: "shop.order.created"}}
+		startReplicator(t, cfg)
+	}
+	produce(t, m["east"], "shop.order.created", 0, 50)
+	produce(t, m["west"], "shop.order.created", 1000, 50)
+	for _, site := range []string{"east", "west"} {
+		recs := readAll(t, m[site], "shop.order.created", 100)
+		if len(recs) != 100 {
+			t.Fatalf("%s holds %d records, want 100 (50 own, 50 copied, none copied back)", site, len(recs))
+		}
+		for _, r := range recs {
+			if p, _ := header(r, "mesh_path"); strings.Count(p, ",") > 1 {
+				t.Fatalf("%s: record crossed %q", site, p)
+			}
+		}
+	}
+}
+
+func TestResumesFromCheckpointAfterRestart(t *testing.T) {
+	m := mesh{"east": newCluster(t, "plant.sensor.temperature"), "west": newCluster(t)}
+	cfg := m.config("west")
+	cfg.Interest.Declared = []Declared{{Topic: "plant.sensor.temperature"}}
+	_, stop := startReplicator(t, cfg)
+	produce(t, m["east"], "plant.sensor.temperature", 0, 40)
+	readAll(t, m["west"], "plant.sensor.temperature", 40)
+	stop()
+	produce(t, m["east"], "plant.sensor.temperature", 40, 40)
+	startReplicator(t, cfg)
+	checkOnce(t, readAll(t, m["west"], "plant.sensor.temperature", 80), 80)
+}

@@ -1,0 +1,92 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var errTopicExists = kerr.TopicAlreadyExists
+
+// mirroredConfigs are the topic configs a created copy takes from its
+// source when they were set there: they change what the topic keeps and
+// accepts, so the copy must agree.
+var mirroredConfigs = []string{
+	"cleanup.policy", "retention.ms", "retention.bytes", "max.message.bytes",
+	"min.compaction.lag.ms", "max.compaction.lag.ms", "delete.retention.ms",
+	"message.timestamp.type", "compression.type", "min.cleanable.dirty.ratio",
+}
+
+// ensureTopic makes sure topic exists here with at least the source's n
+// partitions, so that every record keeps its partition: a missing topic is
+// created with the source's count and configs; one with fewer partitions is
+// grown (with a warning: keys of local producers may map elsewhere).
+func (r *Replicator) ensureTopic(ctx context.Context, source, topic string, n int32) error {
+	r.mu.Lock()
+	have, ok := r.created[topic]
+	r.mu.Unlock()
+	if ok && have >= n {
+		return nil
+	}
+	td, err := r.localAdm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("looking up %s: %w", topic, err)
+	}
+	if d, ok := td[topic]; ok && d.Err == nil {
+		have = int32(len(d.Partitions))
+		if have < n {
+			r.log.Warn("replicator: topic has fewer partitions here than at its source; adding partitions so records keep theirs",
+				"topic", topic, "here", have, "source", source, "at_source", n)
+			if _, err := r.localAdm.UpdatePartitions(ctx, int(n), topic); err != nil {
+				return fmt.Errorf("adding partitions to %s: %w", topic, err)
+			}
+			have = n
+		}
+	} else {
+		configs, err := r.sourceConfigs(ctx, source, topic)
+		if err != nil {
+			return err
+		}
+		res, err := r.localAdm.CreateTopic(ctx, n, r.cfg.ReplicationFactor, configs, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil && !errors.Is(err, errTopicExists) {
+			return fmt.Errorf("creating %s with %d partitions: %w", topic, n, err)
+		}
+		r.log.Info("replicator: created topic like its source", "topic", topic, "partitions", n, "source", source, "configs", len(configs))
+		have = n
+	}
+	r.mu.Lock()
+	r.created[topic] = have
+	r.mu.Unlock()
+	return nil
+}
+
+// sourceConfigs returns the mirrored configs set on topic at source.
+func (r *Replicator) sourceConfigs(ctx context.Context, source, topic string) (map[string]*string, error) {
+	rcs, err := r.admin(source).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
+	}
+	out := map[string]*string{}
+	for _, c := range rc.Configs {
+		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Value == nil {
+			continue
+		}
+		for _, name := range mirroredConfigs {
+			if c.Key == name {
+				out[name] = kadm.StringPtr(*c.Value)
+			}
+		}
+	}
+	return out, nil
+}

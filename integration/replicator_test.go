@@ -74,7 +74,9 @@ func saramaGroup(ctx context.Context, t *testing.T, broker, group, topic string)
 	return out
 }
 
-type groupHandler struct{ out chan<- *sarama.ConsumerMessage }
+type groupHandler struct {
+	out chan<- *sarama.ConsumerMessage
+}
 
 func (groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }

@@ -50,7 +50,7 @@ type Replicator struct {
 
 	mu      sync.Mutex
 	flows   map[flowKey]*running
-	created map[string]int32 // topics known to exist here, with their partition count
+	created map[string]int32            // topics known to exist here, with their partition count
 	sources map[string]map[string]int32 // per other site: its topics and partition counts, as last seen
 
 	planned atomic.Bool // the first plan ran

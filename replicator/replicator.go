@@ -47,6 +47,7 @@ type Replicator struct {
 	cpsCl    *kgo.Client
 	limiters map[string]*rate.Limiter // per source site; nil without a limit
 	interest *interestState
+	slots    *slotGroup
 
 	mu      sync.Mutex
 	flows   map[flowKey]*running
@@ -110,10 +111,17 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		r.close()
 		return nil, err
 	}
+	if r.slots, err = newSlotGroup(r); err != nil {
+		r.close()
+		return nil, err
+	}
 	return r, nil
 }
 
 func (r *Replicator) close() {
+	if r.slots != nil {
+		r.slots.cl.Close()
+	}
 	if r.cpsCl != nil {
 		r.cpsCl.Close()
 	}
@@ -155,12 +163,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Go(func() { r.cps.run(ctx) })
 	wg.Go(func() { r.interest.run(ctx) })
+	wg.Go(func() { r.slots.run(ctx) })
 	defer r.stopFlows()
 
 	tick := time.NewTicker(r.cfg.Flow.PlanInterval)
 	defer tick.Stop()
 	for {
-		if r.interest.ready() {
+		if r.interest.ready() && r.slots.ready() {
 			if err := r.plan(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("replicator: planning failed; trying again", "error", err)
 			}
@@ -194,6 +203,9 @@ func (r *Replicator) ensureSystemTopics(ctx context.Context) error {
 	}
 	if err != nil && !errors.Is(err, errTopicExists) {
 		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	}
+	if err := r.ensureSlotsTopic(ctx); err != nil {
+		return err
 	}
 	return r.interest.ensureTopic(ctx)
 }
@@ -245,6 +257,9 @@ func (r *Replicator) plan(ctx context.Context) error {
 		}
 		for part := range n {
 			k := flowKey{Source: p.From, Slot: slotOf(p.Topic, part, r.cfg.Flow.Slots)}
+			if !r.slots.owns(k.Slot) {
+				continue // another replica's
+			}
 			if desired[k] == nil {
 				desired[k] = map[unit]route{}
 			}
@@ -372,6 +387,19 @@ func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 		case <-time.After(d):
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// stopSlots stops the flows of slots this replica no longer owns.
+func (r *Replicator) stopSlots(slots []int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, f := range r.flows {
+		if slices.Contains(slots, int32(k.Slot)) {
+			f.cancel()
+			<-f.done
+			delete(r.flows, k)
 		}
 	}
 }

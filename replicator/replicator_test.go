@@ -249,3 +249,34 @@ func TestResumesFromCheckpointAfterRestart(t *testing.T) {
 	startReplicator(t, cfg)
 	checkOnce(t, readAll(t, m["west"], "plant.sensor.temperature", 80), 80)
 }
+
+func TestReplicasSplitSlotsAndTakeOverExactlyOnce(t *testing.T) {
+	east := newCluster(t)
+	admEast := kadm.NewClient(client(t, east))
+	if _, err := admEast.CreateTopic(context.Background(), 8, 1, nil, "shop.order.created"); err != nil {
+		t.Fatal(err)
+	}
+	m := mesh{"east": east, "west": newCluster(t)}
+	cfg := m.config("west")
+	cfg.Interest.Declared = []Declared{{Topic: "shop.order.created"}}
+	a, stopA := startReplicator(t, cfg)
+	b, _ := startReplicator(t, cfg)
+	deadline := time.Now().Add(testWait)
+	for len(a.slots.ownedList()) == 0 || len(b.slots.ownedList()) == 0 || len(a.slots.ownedList())+len(b.slots.ownedList()) != cfg.Flow.Slots {
+		if time.Now().After(deadline) {
+			t.Fatalf("slots not split: %v and %v", a.slots.ownedList(), b.slots.ownedList())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	produce(t, east, "shop.order.created", 0, 100)
+	readAll(t, m["west"], "shop.order.created", 100)
+	stopA()
+	for len(b.slots.ownedList()) != cfg.Flow.Slots {
+		if time.Now().After(deadline.Add(testWait)) {
+			t.Fatalf("the remaining replica owns %v after the other left", b.slots.ownedList())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	produce(t, east, "shop.order.created", 100, 100)
+	checkOnce(t, readAll(t, m["west"], "shop.order.created", 200), 200)
+}

@@ -75,13 +75,28 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		}
 	}
 	for _, s := range m.sites {
-		if err := s.waitRegistry(ctx, 60*time.Second); err != nil {
+		// The registry must have loaded the schema log and know its
+		// leader, so the first request a user sends succeeds.
+		if err := waitReady(ctx, s.name+" registry", s.registryReady, 60*time.Second); err != nil {
 			return nil, err
 		}
 		if err := s.startMQTTAdapter(ctx, logger.With("site", s.name), reg); err != nil {
 			return nil, err
 		}
 		m.endpoints.Sites[s.name] = s.endpoints
+	}
+	for _, s := range m.sites {
+		if err := s.startReplicator(ctx, m.sites, m.sites[0].name, logger.With("site", s.name), reg); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range m.sites {
+		if err := waitReady(ctx, s.name+" mqtt adapter", s.adapter.Ready, 60*time.Second); err != nil {
+			return nil, err
+		}
+		if err := waitReady(ctx, s.name+" replicator", s.replicatorReady, 60*time.Second); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.AdminPort >= 0 {
 		if err := m.startAdmin(ctx, reg); err != nil {
@@ -105,6 +120,7 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 		srv.AddCheck(s.name+".mqtt", s.mqttReady)
 		srv.AddCheck(s.name+".registry", s.registryReady)
 		srv.AddCheck(s.name+".mqtt-adapter", s.adapter.Ready)
+		srv.AddCheck(s.name+".replicator", s.replicatorReady)
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln
@@ -141,6 +157,24 @@ func (m *Mesh) Close() error {
 		m.lock = nil
 	}
 	return errors.Join(errs...)
+}
+
+// waitReady waits until check passes, so that the endpoints Start prints
+// are ready to use.
+func waitReady(ctx context.Context, what string, check func(context.Context) error, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := check(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dev mesh: %s not ready after %s: %w", what, timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // lockDir takes an exclusive lock on dir, so two dev meshes never share (and

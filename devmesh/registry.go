@@ -56,24 +56,6 @@ func (s *site) startRegistry(ctx context.Context, port int, primary *site, logge
 	return nil
 }
 
-// waitRegistry waits until the registry has loaded the schema log and knows
-// its leader, so the first request a user sends succeeds.
-func (s *site) waitRegistry(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := s.registry.reg.Ready(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("dev mesh: site %s registry not ready after %s: %w", s.name, timeout, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 func (s *site) registryReady(ctx context.Context) error {
 	if err := s.registry.reg.Ready(ctx); err != nil {
 		return err

@@ -22,12 +22,13 @@ import (
 
 // site is one running site: an embedded Kafka cluster and MQTT broker.
 type site struct {
-	name      string
-	kafka     *kfake.Cluster
-	mqtt      *mochi.Server
-	registry  *siteRegistry
-	adapter   *mqtt.Adapter
-	endpoints SiteEndpoints
+	name       string
+	kafka      *kfake.Cluster
+	mqtt       *mochi.Server
+	registry   *siteRegistry
+	adapter    *mqtt.Adapter
+	replicator *siteReplicator
+	endpoints  SiteEndpoints
 }
 
 func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err error) {
@@ -95,6 +96,7 @@ func portFree(port int) error {
 
 func (s *site) close() error {
 	var errs []error
+	errs = append(errs, s.closeReplicator())
 	errs = append(errs, s.closeMQTTAdapter())
 	if s.registry != nil {
 		errs = append(errs, s.registry.close())

@@ -157,6 +157,9 @@ func (r *Replicator) limit(ctx context.Context, source string, n int) error {
 func (r *Replicator) Run(ctx context.Context) error {
 	defer r.close()
 	if err := r.ensureSystemTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	var wg sync.WaitGroup

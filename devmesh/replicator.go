@@ -1,0 +1,69 @@
+package devmesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/replicator"
+)
+
+// siteReplicator is a site's replicator, running until cancelled.
+type siteReplicator struct {
+	rep    *replicator.Replicator
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startReplicator runs the site's replicator: it copies into the site the
+// topics consumer groups there read (discovered every few seconds, leases
+// of 10 s so a deleted group's flow stops soon), from every other site, and
+// the primary's schema log.
+func (s *site) startReplicator(ctx context.Context, sites []*site, primary string, logger *slog.Logger, metrics prometheus.Registerer) error {
+	cfg := replicator.DefaultConfig()
+	cfg.Site = s.name
+	cfg.Listen = "127.0.0.1:0" // served by the dev mesh's admin server
+	for _, o := range sites {
+		kc := kafkaclient.Defaults()
+		kc.Brokers = []string{o.endpoints.Kafka}
+		cfg.Sites = append(cfg.Sites, replicator.Site{Name: o.name, Kafka: kc})
+	}
+	cfg.SchemasPrimary = primary
+	cfg.Interest.DiscoveryInterval = 2 * time.Second
+	cfg.Interest.LeaseTTL = 10 * time.Second
+	cfg.Flow.PlanInterval = 2 * time.Second
+	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
+	rep, err := replicator.New(cfg, logger.With("service", "replicator"), metrics)
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.replicator = &siteReplicator{rep: rep, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.replicator.done <- rep.Run(rctx) }()
+	return nil
+}
+
+func (s *site) replicatorReady(ctx context.Context) error {
+	if s.replicator == nil {
+		return errors.New("replicator not started")
+	}
+	return s.replicator.rep.Ready(ctx)
+}
+
+func (s *site) closeReplicator() error {
+	if s.replicator == nil {
+		return nil
+	}
+	s.replicator.cancel()
+	err := <-s.replicator.done
+	s.replicator = nil
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+	}
+	return nil
+}

@@ -327,3 +327,78 @@ kill:
 	}
 	t.Logf("after %d SIGKILLs of the replicator: %d of %d records at west, each once", kills, len(seen), n)
 }
+
+// TestIntegrationReplicatorSourceOutage stops the source cluster (east)
+// while the west replicator copies a backlog from it, and after east returns
+// finds every record at west exactly once: the flow waits, retries and
+// drains the rest.
+func TestIntegrationReplicatorSourceOutage(t *testing.T) {
+	east, west := env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_KAFKA_WEST")
+	down, up := deployScript(t, "down.sh"), deployScript(t, "up.sh")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	suffix := uniq("outage")
+	topic := "shop.payment.settled." + suffix
+	createTopics(t, east, 4, topic)
+	const n = 20000
+	prod := mustClient(t, east, kgo.DefaultProduceTopic(topic))
+	for i := range n {
+		prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("p%d", i%13)), Value: []byte(fmt.Sprintf("n=%d", i))}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-replicator")
+	port := freePorts(t, 1)[0]
+	// A bandwidth limit (about 40 kB/s: some 6 s for the backlog) keeps
+	// the copy under way while east goes down.
+	cfg := strings.Replace(replicatorConfig("west", port, east, west, "exactly_once", topic), "flow:\n",
+		"flow:\n  max_batch_bytes: 16384\n  bandwidth_limit: 40000\n", 1)
+	rep := startService(t, bin, "replicator-west", cfg, port)
+	copied := func() float64 { return scrape(t, rep.url+"/metrics")["meshwork_replicator_records_copied_total"] }
+	waitFor(t, 60*time.Second, "the copy to begin", func() error {
+		if copied() == 0 {
+			return errors.New("nothing yet")
+		}
+		return nil
+	})
+	run(ctx, t, nil, down, "kafka-east")
+	restarted := false
+	defer func() {
+		if !restarted {
+			run(context.Background(), t, nil, up, "kafka-east")
+		}
+	}()
+	during := copied()
+	if during >= n {
+		t.Fatalf("the copy finished (%v records) before east stopped; slow it down further", during)
+	}
+	// East stays down until the replicator has noticed.
+	waitFor(t, 60*time.Second, "the replicator to notice east is gone", func() error {
+		if scrape(t, rep.url+"/metrics")["meshwork_replicator_site_up"] != 0 {
+			return errors.New("east still counts as up")
+		}
+		return nil
+	})
+	run(ctx, t, nil, up, "kafka-east")
+	restarted = true
+
+	cons := mustClient(t, west, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]int{}
+	total := 0
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d records at west after east returned", n), func() error {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		defer pcancel()
+		cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)]++; total++ })
+		if len(seen) < n {
+			return fmt.Errorf("%d of %d", len(seen), n)
+		}
+		return nil
+	})
+	if total != n {
+		t.Fatalf("%d records for %d distinct after the outage", total, n)
+	}
+	t.Logf("east stopped with %v of %d records copied; after it returned: %d of %d at west, each once", during, n, len(seen), n)
+}

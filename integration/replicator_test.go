@@ -402,3 +402,83 @@ func TestIntegrationReplicatorSourceOutage(t *testing.T) {
 	}
 	t.Logf("east stopped with %v of %d records copied; after it returned: %d of %d at west, each once", during, n, len(seen), n)
 }
+
+// TestIntegrationReplicatorChain runs three real clusters linked in a chain
+// east - west - north (north reads only from west, east only from west).
+// Every site declares interest in one topic; records produced at east and at
+// north reach every site exactly once, the ends' records by way of west
+// (mesh_path east,west,north and north,west,east), and none returns to where
+// it came from.
+func TestIntegrationReplicatorChain(t *testing.T) {
+	sites := map[string]string{"east": env(t, "MESH_E2E_KAFKA_EAST"), "west": env(t, "MESH_E2E_KAFKA_WEST"), "north": env(t, "MESH_E2E_KAFKA_NORTH")}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	suffix := uniq("chain")
+	topic := "plant.line.stopped." + suffix
+	createTopics(t, sites["east"], 2, topic)
+	createTopics(t, sites["north"], 2, topic)
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-replicator")
+	ports := freePorts(t, 3)
+	for i, site := range []string{"east", "west", "north"} {
+		cfg := fmt.Sprintf(`site: %s
+listen: 127.0.0.1:%d
+sites:
+  - {name: east, kafka: {brokers: [%q]}}
+  - {name: west, kafka: {brokers: [%q]}}
+  - {name: north, kafka: {brokers: [%q]}}
+links: [east-west, west-north]
+interest:
+  discover: false
+  lease_ttl: 6s
+  declared: [{topic: %s}]
+flow: {fetch_max_wait: 50ms, plan_interval: 1s, checkpoint_interval: 1s}
+`, site, ports[i], sites["east"], sites["west"], sites["north"], topic)
+		startService(t, bin, "replicator-"+site, cfg, ports[i])
+	}
+	const n = 300
+	for _, from := range []string{"east", "north"} {
+		prod := mustClient(t, sites[from], kgo.DefaultProduceTopic(topic))
+		for i := range n {
+			prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("line-%d", i%3)), Value: []byte(fmt.Sprintf("%s-%d", from, i))}, nil)
+		}
+		if err := prod.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPath := map[string]map[string]string{ // at site, records from origin come by
+		"east":  {"north": "north,west,east"},
+		"west":  {"east": "east,west", "north": "north,west"},
+		"north": {"east": "east,west,north"},
+	}
+	for site, broker := range sites {
+		cons := mustClient(t, broker, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		seen := map[string]int{}
+		total := 0
+		waitFor(t, 2*time.Minute, fmt.Sprintf("%d records at %s", 2*n, site), func() error {
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			defer pcancel()
+			cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+				v := string(r.Value)
+				seen[v]++
+				total++
+				origin, _, _ := strings.Cut(v, "-")
+				path := ""
+				for _, h := range r.Headers {
+					if h.Key == "mesh_path" {
+						path = string(h.Value)
+					}
+				}
+				if want := wantPath[site][origin]; origin != site && path != want {
+					t.Errorf("at %s, %s came by %q, want %q", site, v, path, want)
+				}
+			})
+			if len(seen) < 2*n {
+				return fmt.Errorf("%d of %d", len(seen), 2*n)
+			}
+			return nil
+		})
+		if total != 2*n {
+			t.Fatalf("%s holds %d records for %d distinct: a record arrived twice or came back", site, total, 2*n)
+		}
+	}
+}

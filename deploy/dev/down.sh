@@ -2,7 +2,7 @@
 # Stop the end-to-end services started by up.sh.
 #
 # usage: deploy/dev/down.sh [--kill] [--wipe] [service...]
-#   services: kafka-east kafka-west mosquitto rabbitmq activemq (default: all)
+#   services: kafka-east kafka-west kafka-north mosquitto rabbitmq activemq (default: all)
 #   --kill   SIGKILL at once (a crash, e.g. for recovery tests) instead of
 #            SIGTERM, a grace period, then SIGKILL
 #   --wipe   also delete the services' data and configs (logs are kept)

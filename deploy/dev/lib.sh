@@ -24,13 +24,16 @@ ACTIVEMQ_HEAP="${MESHWORK_ACTIVEMQ_HEAP:-256M}"
 VENV_DIR="$MESHWORK_CACHE/venv"
 NODE_DIR="$MESHWORK_CACHE/node"
 
-ALL_SERVICES=(kafka-east kafka-west mosquitto rabbitmq activemq)
+ALL_SERVICES=(kafka-east kafka-west kafka-north mosquitto rabbitmq activemq)
 
 # Ports, loopback only.
 KAFKA_EAST_PORT=9092
 KAFKA_EAST_CONTROLLER_PORT=9093
 KAFKA_WEST_PORT=9192
 KAFKA_WEST_CONTROLLER_PORT=9193
+# A third site, for the replicator's topology tests (chains, hub and spoke).
+KAFKA_NORTH_PORT=9292
+KAFKA_NORTH_CONTROLLER_PORT=9293
 MQTT_PORT=1884
 RABBITMQ_AMQP_PORT=5672
 RABBITMQ_DIST_PORT=25672

@@ -18,6 +18,7 @@ svc_ports() {
   case "$1" in
     kafka-east) echo "$KAFKA_EAST_PORT $KAFKA_EAST_CONTROLLER_PORT" ;;
     kafka-west) echo "$KAFKA_WEST_PORT $KAFKA_WEST_CONTROLLER_PORT" ;;
+    kafka-north) echo "$KAFKA_NORTH_PORT $KAFKA_NORTH_CONTROLLER_PORT" ;;
     mosquitto) echo "$MQTT_PORT" ;;
     rabbitmq) echo "$RABBITMQ_AMQP_PORT $RABBITMQ_DIST_PORT" ;;
     activemq) echo "$ACTIVEMQ_AMQP_PORT $ACTIVEMQ_OPENWIRE_PORT" ;;
@@ -66,8 +67,8 @@ svc_ready() {
 # ---------------------------------------------------------------------------
 # Kafka (KRaft, one combined broker+controller node per site)
 
-kafka_port() { case "$1" in kafka-east) echo "$KAFKA_EAST_PORT" ;; kafka-west) echo "$KAFKA_WEST_PORT" ;; esac; }
-kafka_controller_port() { case "$1" in kafka-east) echo "$KAFKA_EAST_CONTROLLER_PORT" ;; kafka-west) echo "$KAFKA_WEST_CONTROLLER_PORT" ;; esac; }
+kafka_port() { case "$1" in kafka-east) echo "$KAFKA_EAST_PORT" ;; kafka-west) echo "$KAFKA_WEST_PORT" ;; kafka-north) echo "$KAFKA_NORTH_PORT" ;; esac; }
+kafka_controller_port() { case "$1" in kafka-east) echo "$KAFKA_EAST_CONTROLLER_PORT" ;; kafka-west) echo "$KAFKA_WEST_CONTROLLER_PORT" ;; kafka-north) echo "$KAFKA_NORTH_CONTROLLER_PORT" ;; esac; }
 
 kafka_prepare() {
   local name="$1" dir="$E2E/$1"

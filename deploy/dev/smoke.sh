@@ -78,6 +78,7 @@ producer_perf() {
 mkdir -p "$E2E"
 check "kafka-east kcat produce/consume" kafka_roundtrip "127.0.0.1:$KAFKA_EAST_PORT"
 check "kafka-west kcat produce/consume" kafka_roundtrip "127.0.0.1:$KAFKA_WEST_PORT"
+check "kafka-north kcat produce/consume" kafka_roundtrip "127.0.0.1:$KAFKA_NORTH_PORT"
 check "mosquitto pub/sub on $MQTT_PORT" mqtt_roundtrip
 check "rabbitmq AMQP 1.0 round trip" amqp_roundtrip "amqp://guest:guest@127.0.0.1:$RABBITMQ_AMQP_PORT" "/queue/smoke" 10
 check "activemq AMQP 1.0 round trip" amqp_roundtrip "amqp://127.0.0.1:$ACTIVEMQ_AMQP_PORT" "queue://smoke" 10

@@ -2,7 +2,7 @@
 # Start the end-to-end services as background processes and wait until they serve.
 #
 # usage: deploy/dev/up.sh [--timeout SECONDS] [service...]
-#   services: kafka-east kafka-west mosquitto rabbitmq activemq (default: all)
+#   services: kafka-east kafka-west kafka-north mosquitto rabbitmq activemq (default: all)
 #
 # A service that is already up is left alone. Data survives restarts
 # (down.sh, then up.sh). Logs: $MESHWORK_E2E_DIR/logs/<service>.log.
@@ -51,6 +51,7 @@ write_env() {
     echo "# Usage: . $(printf '%q' "$f")"
     printf 'export MESH_E2E_KAFKA_EAST=%q\n' "127.0.0.1:$KAFKA_EAST_PORT"
     printf 'export MESH_E2E_KAFKA_WEST=%q\n' "127.0.0.1:$KAFKA_WEST_PORT"
+    printf 'export MESH_E2E_KAFKA_NORTH=%q\n' "127.0.0.1:$KAFKA_NORTH_PORT"
     printf 'export MESH_E2E_MQTT=%q\n' "tcp://127.0.0.1:$MQTT_PORT"
     printf 'export MESH_E2E_RABBITMQ_AMQP=%q\n' "amqp://guest:guest@127.0.0.1:$RABBITMQ_AMQP_PORT"
     printf 'export MESH_E2E_ACTIVEMQ_AMQP=%q\n' "amqp://127.0.0.1:$ACTIVEMQ_AMQP_PORT"

@@ -1,0 +1,268 @@
+package interest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Watcher follows Topic of one cluster from its beginning into a Table. It
+// reads the partitions directly (no consumer group), read_committed, and
+// keeps control records so it knows when it reached the end even when the
+// topic's last offset is a transaction marker.
+type Watcher struct {
+	cl    *kgo.Client
+	adm   *kadm.Client
+	table *Table
+	cfg   cfg
+
+	changes   chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
+	poke      chan struct{} // tells the expiry loop the table changed
+}
+
+// NewWatcher returns a watcher reading with a client built from clientOpts
+// (seed brokers, TLS, SASL: see internal/kafkaclient) plus the consuming
+// options it needs. Call Run to read, and Close when done.
+func NewWatcher(clientOpts []kgo.Opt, opts ...WatcherOpt) (*Watcher, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	codec, err := NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
+		kgo.ConsumeTopics(Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(time.Second),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("interest: client to read %s: %w", Topic, err)
+	}
+	return &Watcher{
+		cl:      cl,
+		adm:     kadm.NewClient(cl),
+		table:   NewTable(codec, c.log),
+		cfg:     c,
+		changes: make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+		poke:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Table returns the table the watcher fills.
+func (w *Watcher) Table() *Table { return w.table }
+
+// Ready is closed once the watcher has read everything committed to the
+// topic when Run started (at once if the topic does not exist). Until then
+// the table may lack leases that are in force: do not stop flows for want
+// of interest before Ready.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Changes receives a value, coalesced, after the active interest changed:
+// a lease appeared, disappeared, changed or expired; and once when Ready
+// closes. Renewals alone are not changes.
+func (w *Watcher) Changes() <-chan struct{} { return w.changes }
+
+// Close closes the watcher's client; Run returns.
+func (w *Watcher) Close() { w.cl.Close() }
+
+// Run reads the topic until ctx ends or the watcher is closed. Errors are
+// logged and retried.
+func (w *Watcher) Run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { w.expiryLoop(ctx) })
+
+	targets, err := w.catchUpTargets(ctx)
+	if err != nil {
+		return // ctx ended
+	}
+	pos := map[int32]int64{}
+	w.checkReady(targets, pos)
+	for {
+		fs := w.cl.PollFetches(ctx)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		failed := false
+		fs.EachError(func(topic string, p int32, err error) {
+			failed = true
+			w.cfg.log.Warn("interest: reading leases failed; retrying", "topic", topic, "partition", p, "error", err)
+		})
+		before := w.table.Invalid()
+		changed := false
+		fs.EachRecord(func(r *kgo.Record) {
+			pos[r.Partition] = r.Offset + 1
+			if w.table.Apply(r) {
+				changed = true
+			}
+		})
+		w.cfg.metrics.addInvalid(w.table.Invalid() - before)
+		if fs.NumRecords() > 0 {
+			w.signal(w.poke)
+		}
+		if changed {
+			w.notify()
+		}
+		w.checkReady(targets, pos)
+		if failed && fs.NumRecords() == 0 {
+			sleep(ctx, time.Second)
+		}
+	}
+}
+
+// catchUpTargets returns, per partition holding committed records, the
+// offset reading must reach to be caught up; it retries until ctx ends.
+func (w *Watcher) catchUpTargets(ctx context.Context) (map[int32]int64, error) {
+	for {
+		targets, err := w.listTargets(ctx)
+		if err == nil {
+			return targets, nil
+		}
+		w.cfg.log.Warn("interest: listing the end offsets of the lease topic failed; retrying", "topic", Topic, "error", err)
+		if !sleep(ctx, time.Second) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (w *Watcher) listTargets(ctx context.Context) (map[int32]int64, error) {
+	ends, err := w.adm.ListCommittedOffsets(ctx, Topic)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := w.adm.ListStartOffsets(ctx, Topic)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[int32]int64{}
+	for p, end := range ends[Topic] {
+		if errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
+			return map[int32]int64{}, nil // no topic, no leases
+		}
+		if end.Err != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", Topic, p, end.Err)
+		}
+		start, ok := starts.Lookup(Topic, p)
+		if !ok || start.Err != nil {
+			return nil, fmt.Errorf("start offset of %s/%d: %v", Topic, p, start.Err)
+		}
+		if start.Offset < end.Offset {
+			targets[p] = end.Offset
+		}
+	}
+	return targets, nil
+}
+
+func (w *Watcher) checkReady(targets map[int32]int64, pos map[int32]int64) {
+	select {
+	case <-w.ready:
+		return
+	default:
+	}
+	for p, end := range targets {
+		if pos[p] < end {
+			return
+		}
+	}
+	w.readyOnce.Do(func() {
+		close(w.ready)
+		w.cfg.log.Info("interest: leases loaded", "topic", Topic,
+			"leases", len(w.table.Leases()), "active", len(w.table.Active(time.Now())))
+		w.notify()
+	})
+}
+
+// expiryLoop notifies when a lease expires: it sleeps until the next expiry
+// the table knows of, waking early when the table changed.
+func (w *Watcher) expiryLoop(ctx context.Context) {
+	last := time.Now()
+	for {
+		var (
+			timer *time.Timer
+			fire  <-chan time.Time
+		)
+		if next, ok := w.table.nextExpiry(last); ok {
+			timer = time.NewTimer(time.Until(next))
+			fire = timer.C
+		}
+		stop := func() {
+			if timer != nil {
+				timer.Stop()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-w.poke:
+			stop()
+			continue
+		case <-fire:
+		}
+		now := time.Now()
+		if w.table.expiredBetween(last, now) {
+			w.notify()
+		}
+		last = now
+	}
+}
+
+func (w *Watcher) notify() {
+	w.cfg.metrics.setLeases(w.table.Active(time.Now()))
+	w.signal(w.changes)
+}
+
+func (w *Watcher) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Load reads Topic of the cluster clientOpts reach up to its end and
+// returns the table, for one-off reads like listing.
+func Load(ctx context.Context, clientOpts []kgo.Opt, opts ...WatcherOpt) (*Table, error) {
+	w, err := NewWatcher(clientOpts, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-w.Ready():
+		return w.Table(), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, ctx.Err())
+	}
+}

@@ -94,19 +94,20 @@ func (d *Discoverer) Run(ctx context.Context) {
 // Leases returns the leases the discoverer currently publishes.
 func (d *Discoverer) Leases() []Lease { return d.pub.Leases() }
 
-// Scan looks at the groups once, publishes what it found and returns it.
+// Scan looks at the groups once, publishes what it found and returns the
+// leases published, sorted by key.
 func (d *Discoverer) Scan(ctx context.Context) ([]Lease, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	leases, err := d.scan(ctx)
+	found, err := d.scan(ctx)
 	if err == nil {
-		err = d.pub.Set(ctx, leases)
+		err = d.pub.Set(ctx, found)
 	}
-	d.cfg.metrics.scanned(err, len(leases))
+	d.cfg.metrics.scanned(err, len(found))
 	if err != nil {
 		return nil, fmt.Errorf("interest: discovering the consumer groups of site %s: %w", d.site, err)
 	}
-	return leases, nil
+	return d.pub.Leases(), nil
 }
 
 func (d *Discoverer) scan(ctx context.Context) ([]Lease, error) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -33,11 +34,13 @@ type Publisher struct {
 	leases   map[string]Lease // published and renewed
 	retiring map[string]Lease // no longer renewed, tombstoned once expired
 	closed   bool
+	ensured  bool // Topic exists
 }
 
 // NewPublisher returns a publisher of site's leases, producing with cl
-// (which it does not close; acks=all is best). Renewal runs in the
-// background until Close or Remove.
+// (which it does not close; acks=all is best). Its first write creates
+// Topic if missing (EnsureTopic). Renewal runs in the background until
+// Close or Remove.
 func NewPublisher(cl *kgo.Client, site string, opts ...PublisherOpt) (*Publisher, error) {
 	c := defaultCfg()
 	for _, o := range opts {
@@ -269,6 +272,12 @@ func (p *Publisher) renew(ctx context.Context) error {
 func (p *Publisher) write(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	if !p.ensured {
+		if err := EnsureTopic(ctx, kadm.NewClient(p.cl)); err != nil {
+			return err
+		}
+		p.ensured = true
 	}
 	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		p.cfg.metrics.publishFailed()

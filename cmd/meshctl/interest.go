@@ -70,7 +70,9 @@ func (c *cluster) clientOpts() ([]kgo.Opt, error) {
 	return cfg.Options("meshctl", c.site)
 }
 
-func (c *cluster) client() (*kgo.Client, error) { return kafkaclient.New(c.config(), "meshctl", c.site) }
+func (c *cluster) client() (*kgo.Client, error) {
+	return kafkaclient.New(c.config(), "meshctl", c.site)
+}
 
 // load reads the cluster's leases.
 func (c *cluster) load(ctx context.Context) (*interest.Table, error) {

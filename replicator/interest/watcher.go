@@ -181,10 +181,10 @@ func (w *Watcher) checkReady(targets map[int32]int64, pos map[int32]int64) {
 		}
 	}
 	w.readyOnce.Do(func() {
-		close(w.ready)
 		w.cfg.log.Info("interest: leases loaded", "topic", Topic,
 			"leases", len(w.table.Leases()), "active", len(w.table.Active(time.Now())))
-		w.notify()
+		w.notify() // before Ready closes, so a reader that waited for Ready sees only later changes
+		close(w.ready)
 	})
 }
 

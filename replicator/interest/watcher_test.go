@@ -124,11 +124,12 @@ func TestWatcherNotifiesChangesAndExpiry(t *testing.T) {
 	// A lease that nobody renews: its expiry is a change by itself.
 	short := declared("west", "billing.invoice", "temp")
 	short.Since = ms(time.Now())
-	short.Expires = short.Since.Add(400 * time.Millisecond)
+	short.Expires = short.Since.Add(time.Second)
 	if err := cl.ProduceSync(ctx, record(t, codec, short)).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitChange(t, w.Changes(), "the short lease")
+	waitFor(t, 5*time.Second, "the short lease", func() bool { return len(w.Table().Active(time.Now())) == 2 })
+	drain(w.Changes())
 	waitChange(t, w.Changes(), "the short lease's expiry")
 	if now := time.Now(); now.Before(short.Expires) {
 		t.Fatalf("notified %s before the expiry", short.Expires.Sub(now))

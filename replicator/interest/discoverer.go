@@ -65,7 +65,6 @@ func NewDiscoverer(cl *kgo.Client, site string, opts ...DiscovererOpt) (*Discove
 		c.log.Warn("interest: the lease TTL is not longer than the discovery interval; leases may lapse between scans",
 			"ttl", c.ttl, "interval", c.interval)
 	}
-	c.expireRemoved = true
 	popts := []PublisherOpt{TTL(c.ttl), Logger(c.log), WithMetrics(c.metrics), ExpireRemoved()}
 	if c.continueFrom != nil {
 		popts = append(popts, Continue(c.continueFrom))
@@ -78,7 +77,8 @@ func NewDiscoverer(cl *kgo.Client, site string, opts ...DiscovererOpt) (*Discove
 }
 
 // Run scans now and every interval until ctx ends, then stops renewing
-// (without tombstoning: a restart within the TTL keeps the interest).
+// (without tombstoning: a restart within the TTL keeps the interest). A
+// discoverer runs once: after Run, Scan fails with ErrClosed.
 func (d *Discoverer) Run(ctx context.Context) {
 	defer func() { _ = d.pub.Close(context.Background()) }()
 	for {
@@ -90,9 +90,6 @@ func (d *Discoverer) Run(ctx context.Context) {
 		}
 	}
 }
-
-// Leases returns the leases the discoverer currently publishes.
-func (d *Discoverer) Leases() []Lease { return d.pub.Leases() }
 
 // Scan looks at the groups once, publishes what it found and returns the
 // leases published, sorted by key.

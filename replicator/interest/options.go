@@ -69,20 +69,24 @@ type CommonOpt interface {
 	WatcherOpt
 }
 
-type commonOpt func(*cfg)
+// The option types, by what they configure.
+type (
+	commonOpt     func(*cfg)
+	publisherOpt  func(*cfg)
+	discovererOpt func(*cfg)
+)
 
-func (o commonOpt) apply(c *cfg)     { o(c) }
-func (commonOpt) discovererOpt()     {}
-func (commonOpt) publisherOpt()      {}
-func (commonOpt) watcherOpt()        {}
-func (o publisherOpt) apply(c *cfg)  { o(c) }
-func (publisherOpt) discovererOpt()  {}
-func (publisherOpt) publisherOpt()   {}
+func (o commonOpt) apply(c *cfg) { o(c) }
+func (commonOpt) discovererOpt() {}
+func (commonOpt) publisherOpt()  {}
+func (commonOpt) watcherOpt()    {}
+
+func (o publisherOpt) apply(c *cfg) { o(c) }
+func (publisherOpt) discovererOpt() {}
+func (publisherOpt) publisherOpt()  {}
+
 func (o discovererOpt) apply(c *cfg) { o(c) }
 func (discovererOpt) discovererOpt() {}
-
-type publisherOpt func(*cfg)
-type discovererOpt func(*cfg)
 
 // Logger sets the logger (default: none).
 func Logger(l *slog.Logger) CommonOpt {
@@ -104,7 +108,8 @@ func TTL(d time.Duration) PublisherOpt { return publisherOpt(func(c *cfg) { c.tt
 
 // Continue makes the publisher keep the Since of an unexpired lease with the
 // same key found in t, so interest held before a restart of its holder (or by
-// another replica of it) continues instead of starting again.
+// another replica of it) continues instead of starting again. Use the table
+// of a Watcher of the same cluster once it is Ready.
 func Continue(t *Table) PublisherOpt { return publisherOpt(func(c *cfg) { c.continueFrom = t }) }
 
 // ExpireRemoved makes Set stop renewing the leases it no longer lists

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/envelope"
 )
 
 // ErrClosed is returned by a Publisher's Set after Close or Remove.
@@ -45,6 +47,9 @@ func NewPublisher(cl *kgo.Client, site string, opts ...PublisherOpt) (*Publisher
 	c := defaultCfg()
 	for _, o := range opts {
 		o.apply(&c)
+	}
+	if err := envelope.ValidSite(site); err != nil {
+		return nil, fmt.Errorf("interest: publisher site %q: %w", site, err)
 	}
 	if c.ttl < 0 {
 		return nil, fmt.Errorf("interest: TTL %s is negative; use 0 for leases that never expire", c.ttl)

@@ -191,6 +191,9 @@ func TestPublisherRejects(t *testing.T) {
 	if _, err := NewPublisher(cl, "east", TTL(-time.Second)); err == nil {
 		t.Fatal("negative TTL accepted")
 	}
+	if _, err := NewPublisher(cl, "East"); err == nil {
+		t.Fatal("invalid site accepted")
+	}
 	p, err := NewPublisher(cl, "east", TTL(0))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ type Watcher struct {
 	table *Table
 	cfg   cfg
 
+	life context.Context // ends with Close
+	end  context.CancelFunc
+
 	changes   chan struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -51,7 +54,10 @@ func NewWatcher(clientOpts []kgo.Opt, opts ...WatcherOpt) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interest: client to read %s: %w", Topic, err)
 	}
+	life, end := context.WithCancel(context.Background())
 	return &Watcher{
+		life:    life,
+		end:     end,
 		cl:      cl,
 		adm:     kadm.NewClient(cl),
 		table:   NewTable(codec, c.log),
@@ -76,13 +82,17 @@ func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 // closes. Renewals alone are not changes.
 func (w *Watcher) Changes() <-chan struct{} { return w.changes }
 
-// Close closes the watcher's client; Run returns.
-func (w *Watcher) Close() { w.cl.Close() }
+// Close ends Run and closes the watcher's client.
+func (w *Watcher) Close() {
+	w.end()
+	w.cl.Close()
+}
 
 // Run reads the topic until ctx ends or the watcher is closed. Errors are
 // logged and retried.
 func (w *Watcher) Run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(w.life, cancel)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -90,7 +100,7 @@ func (w *Watcher) Run(ctx context.Context) {
 
 	targets, err := w.catchUpTargets(ctx)
 	if err != nil {
-		return // ctx ended
+		return // ctx ended or the watcher was closed
 	}
 	pos := map[int32]int64{}
 	w.checkReady(targets, pos)
@@ -127,7 +137,8 @@ func (w *Watcher) Run(ctx context.Context) {
 }
 
 // catchUpTargets returns, per partition holding committed records, the
-// offset reading must reach to be caught up; it retries until ctx ends.
+// offset reading must reach to be caught up; it retries until ctx ends or
+// the watcher is closed.
 func (w *Watcher) catchUpTargets(ctx context.Context) (map[int32]int64, error) {
 	for {
 		targets, err := w.listTargets(ctx)

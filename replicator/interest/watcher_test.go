@@ -170,3 +170,19 @@ func TestLoad(t *testing.T) {
 		t.Fatal("Load from nowhere succeeded")
 	}
 }
+
+func TestWatcherCloseEndsRun(t *testing.T) {
+	w, err := NewWatcher([]kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}) // nothing listens: still catching up
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // let Run start; it ends either way
+	w.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running after Close")
+	}
+}

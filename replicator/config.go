@@ -10,6 +10,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/replicator/interest"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 
@@ -173,7 +174,7 @@ func (c *Config) Validate() error {
 		if d.Topic == "" {
 			errs = append(errs, config.Errorf(fmt.Sprintf("interest.declared[%d].topic", i), "required"))
 		}
-		if _, _, err := parseResume(d.Resume); err != nil {
+		if _, _, err := interest.ParseResume(d.Resume); err != nil {
 			errs = append(errs, config.Errorf(fmt.Sprintf("interest.declared[%d].resume", i), "%v", err))
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/replicator/interest"
 )
 
 // route says which records of a unit come to this site and where copying
@@ -24,8 +25,8 @@ type route struct {
 	// Origins are the sites whose records this site takes from the unit's
 	// source (one hop in a full mesh: the source itself).
 	Origins []string
-	// Start applies when the unit starts after a pause: see startOffset.
-	Start start
+	// Start applies when the unit starts after a pause: see startOffsets.
+	Start interest.Start
 }
 
 func (r route) equal(o route) bool { return slices.Equal(r.Origins, o.Origins) && r.Start == o.Start }
@@ -296,11 +297,11 @@ func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offse
 		cp, ok := f.r.cps.get(u)
 		o := kgo.NewOffset().AtStart()
 		switch {
-		case ok && (rt.Start.Policy == resumeCheckpoint || !rt.Start.Since.After(cp.Time)):
+		case ok && (rt.Start.Resume == interest.ResumeCheckpoint || !rt.Start.Since.After(cp.Time)):
 			o = kgo.NewOffset().At(cp.NextOffset)
-		case rt.Start.Policy == resumeLatest:
+		case rt.Start.Resume == interest.ResumeLatest:
 			o = kgo.NewOffset().AtEnd()
-		case rt.Start.Policy == resumeTime:
+		case rt.Start.Resume == interest.ResumeTimestamp:
 			byTime = append(byTime, u)
 		}
 		out[u.Topic][u.Partition] = o

@@ -78,17 +78,3 @@ func TestSlotsAreStableAndSpread(t *testing.T) {
 		t.Fatalf("64 partitions fell into only %d of 8 slots", len(seen))
 	}
 }
-
-func TestParseResume(t *testing.T) {
-	for in, want := range map[string]resumePolicy{"": resumeCheckpoint, "checkpoint": resumeCheckpoint, "latest": resumeLatest, "earliest": resumeEarliest, "time:2026-01-02T03:04:05Z": resumeTime} {
-		got, _, err := parseResume(in)
-		if err != nil || got != want {
-			t.Errorf("parseResume(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"now", "time:yesterday"} {
-		if _, _, err := parseResume(bad); err == nil {
-			t.Errorf("parseResume(%q) accepted", bad)
-		}
-	}
-}

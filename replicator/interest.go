@@ -2,32 +2,136 @@ package replicator
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/replicator/interest"
 )
 
-// interestState is what the replicator knows of the mesh's interest.
-// TEMPORARY: declared interest only, until the lease topic is wired in.
+// interestState is what the replicator knows of the mesh's interest: the
+// leases in its site's _mesh.interest (its own site's, and every other
+// site's, which the replicators copy there), and the leases it publishes
+// for its site: the declared ones of its configuration and, with
+// interest.discover, those of the site's consumer groups.
 type interestState struct {
-	r  *Replicator
-	ch chan struct{}
+	r        *Replicator
+	watcher  *interest.Watcher
+	declared *interest.Publisher
+	disc     *interest.Discoverer // nil without discovery
 }
 
-func newInterestState(r *Replicator) (*interestState, error) {
-	return &interestState{r: r, ch: make(chan struct{})}, nil
+func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState, error) {
+	cfg := r.cfg
+	// Each replicator watches its own cluster: label its interest metrics
+	// so, so that several replicators can share a registry.
+	m, err := interest.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"cluster": cfg.Site}, reg))
+	if err != nil {
+		return nil, err
+	}
+	log := r.log.With("component", "interest")
+	opts, err := r.local.Kafka.Options("replicator", cfg.Site)
+	if err != nil {
+		return nil, err
+	}
+	s := &interestState{r: r}
+	if s.watcher, err = interest.NewWatcher(append(opts, r.extra...), interest.Logger(log), interest.WithMetrics(m)); err != nil {
+		return nil, fmt.Errorf("interest watcher: %w", err)
+	}
+	s.declared, err = interest.NewPublisher(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),
+		interest.Continue(s.watcher.Table()), interest.Logger(log), interest.WithMetrics(m))
+	if err != nil {
+		s.watcher.Close()
+		return nil, fmt.Errorf("interest publisher: %w", err)
+	}
+	if cfg.Interest.Discover {
+		excl := append(interest.DefaultExcludeGroups(), cfg.Interest.ExcludeGroups...)
+		s.disc, err = interest.NewDiscoverer(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),
+			interest.DiscoveryInterval(cfg.Interest.DiscoveryInterval), interest.ExcludeGroups(excl...),
+			interest.Continue(s.watcher.Table()), interest.Logger(log), interest.WithMetrics(m))
+		if err != nil {
+			s.watcher.Close()
+			return nil, fmt.Errorf("interest discovery: %w", err)
+		}
+	}
+	return s, nil
 }
 
-func (s *interestState) run(ctx context.Context)               { <-ctx.Done() }
-func (s *interestState) ready() bool                           { return true }
-func (s *interestState) changed() <-chan struct{}              { return s.ch }
-func (s *interestState) topic() string                         { return "_mesh.interest" }
-func (s *interestState) ensureTopic(ctx context.Context) error { return nil }
-func (s *interestState) resolve(known []string) (map[string][]string, map[string]start) {
-	wants := map[string][]string{}
-	starts := map[string]start{}
+// declaredLeases are the leases of the configuration's declarations.
+func (s *interestState) declaredLeases() []interest.Lease {
+	var out []interest.Lease
 	for _, d := range s.r.cfg.Interest.Declared {
-		wants[d.Topic] = append(wants[d.Topic], s.r.cfg.Site)
-		p, at, _ := parseResume(d.Resume)
-		starts[d.Topic] = start{Policy: p, At: at, Since: time.Time{}}
+		res, at, _ := interest.ParseResume(d.Resume) // checked by Validate
+		out = append(out, interest.Lease{
+			Topic: d.Topic, Pattern: d.Pattern, Site: s.r.cfg.Site,
+			Kind: interest.KindDeclared, SourceID: "replicator-config",
+			Resume: res, ResumeAt: at,
+		})
+	}
+	return out
+}
+
+// run watches, publishes and discovers until ctx ends.
+func (s *interestState) run(ctx context.Context) {
+	go func() {
+		<-ctx.Done()
+		s.watcher.Close()
+	}()
+	done := make(chan struct{})
+	go func() { defer close(done); s.watcher.Run(ctx) }()
+	if s.disc != nil {
+		go s.disc.Run(ctx)
+	}
+	// The declarations are written once (and renewed by the publisher);
+	// a Kafka that does not answer yet is waited for.
+	for attempt := 1; ; attempt++ {
+		err := s.declared.Set(ctx, s.declaredLeases())
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		s.r.log.Warn("replicator: publishing declared interest failed; trying again", "error", err, "attempt", attempt)
+		select {
+		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
+		case <-ctx.Done():
+		}
+	}
+	<-ctx.Done()
+	_ = s.declared.Close(context.Background())
+	<-done
+}
+
+// ready reports whether the first read of the interest topic reached its
+// end: before that, missing leases would stop flows that should go on.
+func (s *interestState) ready() bool {
+	select {
+	case <-s.watcher.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *interestState) changed() <-chan struct{} { return s.watcher.Changes() }
+
+func (s *interestState) topic() string { return interest.Topic }
+
+func (s *interestState) ensureTopic(ctx context.Context) error {
+	return interest.EnsureTopic(ctx, s.r.localAdm)
+}
+
+// resolve returns which sites want which topics (patterns expanded against
+// known), and where this site's flows of each topic start; a topic carried
+// only for other sites resumes from its checkpoint.
+func (s *interestState) resolve(known []string) (map[string][]string, map[string]interest.Start) {
+	now := time.Now()
+	t := s.watcher.Table()
+	wants := t.Resolve(now, known)
+	starts := map[string]interest.Start{}
+	for topic := range wants {
+		if p, ok := t.Policy(now, s.r.cfg.Site, topic); ok {
+			starts[topic] = p
+		}
 	}
 	return wants, starts
 }

@@ -107,7 +107,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		return nil, err
 	}
 	r.cps = newCheckpoints(r.cpsCl)
-	if r.interest, err = newInterestState(r); err != nil {
+	if r.interest, err = newInterestState(r, reg); err != nil {
 		r.close()
 		return nil, err
 	}
@@ -392,6 +392,20 @@ func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 			return
 		}
 	}
+}
+
+// copying reports whether a running flow copies topic.
+func (r *Replicator) copying(topic string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.flows {
+		for u := range f.units {
+			if u.Topic == topic {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stopSlots stops the flows of slots this replica no longer owns.

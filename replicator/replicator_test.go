@@ -280,3 +280,71 @@ func TestReplicasSplitSlotsAndTakeOverExactlyOnce(t *testing.T) {
 	produce(t, east, "shop.order.created", 100, 100)
 	checkOnce(t, readAll(t, m["west"], "shop.order.created", 200), 200)
 }
+
+func TestConsumerGroupInterestStartsAndStopsTheFlow(t *testing.T) {
+	// The topic exists (empty) at west, so that the franz-go group joins;
+	// a group of a client that joins before its topics exist counts too
+	// (see the interest package's tests and the end-to-end test's sarama
+	// group).
+	m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t, "shop.order.created")}
+	cfg := m.config("west")
+	cfg.Interest.Discover = true
+	cfg.Interest.DiscoveryInterval = 200 * time.Millisecond
+	cfg.Interest.LeaseTTL = time.Second
+	r, _ := startReplicator(t, cfg)
+	produce(t, m["east"], "shop.order.created", 0, 10)
+	if r.copying("shop.order.created") {
+		t.Fatal("a flow runs before anyone at west is interested")
+	}
+	group := client(t, m["west"], kgo.ConsumerGroup("orders-team"), kgo.ConsumeTopics("shop.order.created"), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(250*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	got := 0
+	deadline := time.Now().Add(testWait)
+	for got < 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		got += group.PollFetches(ctx).NumRecords()
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("the group at west received %d of 10 records", got)
+		}
+	}
+	if err := group.CommitUncommittedOffsets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	group.Close()
+	adm := kadm.NewClient(client(t, m["west"]))
+	if _, err := adm.DeleteGroups(context.Background(), "orders-team"); err != nil {
+		t.Fatal(err)
+	}
+	// Once the lease expired, the flow stops: a new record stays at east.
+	for r.copying("shop.order.created") {
+		if time.Now().After(deadline) {
+			t.Fatal("the flow did not stop after the group was deleted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	produce(t, m["east"], "shop.order.created", 10, 1)
+	if n := len(readAll(t, m["west"], "shop.order.created", 10)); n != 10 {
+		t.Fatalf("west holds %d records after interest ended, want 10", n)
+	}
+}
+
+func TestChainCarriesInterestOfTheFarSite(t *testing.T) {
+	m := mesh{"east": newCluster(t, "plant.line.stopped"), "west": newCluster(t), "north": newCluster(t)}
+	links := []string{"east-west", "west-north"}
+	for _, site := range []string{"east", "west", "north"} {
+		cfg := m.config(site, links...)
+		if site == "north" {
+			cfg.Interest.Declared = []Declared{{Topic: "plant.line.stopped"}}
+		}
+		startReplicator(t, cfg)
+	}
+	produce(t, m["east"], "plant.line.stopped", 0, 30)
+	recs := readAll(t, m["north"], "plant.line.stopped", 30)
+	checkOnce(t, recs, 30)
+	for _, r := range recs {
+		if p, _ := header(r, "mesh_path"); p != "east,west,north" {
+			t.Fatalf("mesh_path %q", p)
+		}
+	}
+}

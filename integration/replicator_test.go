@@ -51,7 +51,11 @@ func saramaGroup(ctx context.Context, t *testing.T, broker, group, topic string)
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
-	cfg.Metadata.AllowAutoTopicCreation = false
+	// sarama joins a group only once its topics exist: with Kafka's default
+	// auto.create.topics.enable its metadata request creates the topic (one
+	// partition), and the replicator then adds the source's partitions;
+	// the frequent refresh lets the group see them soon.
+	cfg.Metadata.RefreshFrequency = time.Second
 	cg, err := sarama.NewConsumerGroup([]string{broker}, group, cfg)
 	if err != nil {
 		t.Fatal(err)

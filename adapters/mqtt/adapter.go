@@ -20,6 +20,7 @@ import (
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/registry/serde"
+	"github.com/meshwork/meshwork/replicator/interest"
 )
 
 // Adapter bridges one MQTT broker session and one Kafka cluster. Its
@@ -35,6 +36,8 @@ type Adapter struct {
 	in    *ingress
 	out   []*egress
 	v5    *sessionV5 // egress's MQTT 5 session; nil with egress_protocol 3.1.1 or no egress
+	// interest leases the egress topics at the site; nil without egress.
+	interest *interest.Publisher
 
 	subscribed atomic.Bool
 	// conn is the latest connection to the broker: the one the messages
@@ -229,6 +232,13 @@ func (a *Adapter) Start(context.Context) error {
 			return err
 		}
 	}
+	if len(a.out) > 0 {
+		var err error
+		if a.interest, err = interest.NewPublisher(a.kafka, a.cfg.Site, interest.Logger(a.log)); err != nil {
+			return fmt.Errorf("mqtt egress: %w", err)
+		}
+		a.wg.Go(func() { a.publishInterest(a.work) })
+	}
 	for _, e := range a.out {
 		a.egressWG.Go(func() { e.run(a.poll, a.work) })
 	}
@@ -282,6 +292,9 @@ func (a *Adapter) Close(ctx context.Context) error {
 	a.wg.Wait()
 	for _, e := range a.out {
 		errs = append(errs, e.close(ctx))
+	}
+	if a.interest != nil {
+		errs = append(errs, a.interest.Close(ctx)) // the leases lapse unless the adapter returns
 	}
 	a.mqtt.Disconnect(250) // lets the last PUBACKs out
 	a.m.connected.Set(0)

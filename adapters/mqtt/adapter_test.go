@@ -31,6 +31,7 @@ import (
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/registry/serde"
+	"github.com/meshwork/meshwork/replicator/interest"
 )
 
 const testWait = 15 * time.Second
@@ -421,6 +422,19 @@ func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	if v := testutil.ToFloat64(a.m.egress.WithLabelValues("cmds", resultPublished)); v != 1 {
 		t.Fatalf("published metric %v", v)
 	}
+	// The egress rule leases its topic, so the replicator brings it here.
+	eventually(t, "the egress rule's interest lease", func() bool {
+		tab, err := interest.Load(ctx, []kgo.Opt{kgo.SeedBrokers(kafka.ListenAddrs()...)})
+		if err != nil {
+			return false
+		}
+		for _, l := range tab.Active(time.Now()) {
+			if l.Topic == "cmds" && l.Kind == interest.KindAdapterEgress && l.Site == cfg.Site && l.SourceID == cfg.Broker.ClientID+"/cmds" {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func TestNoEchoWhenIngressAndEgressShareATopic(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
@@ -50,6 +51,10 @@ type Config struct {
 	// AdminPort serves /metrics, /healthz and /readyz for the whole mesh;
 	// 0 picks a free port, -1 disables it.
 	AdminPort int `yaml:"admin_port"`
+	// InterestTTL is how long a site's interest outlives its holder (a
+	// deleted consumer group, a stopped adapter) before the replicators
+	// stop copying for it.
+	InterestTTL time.Duration `yaml:"interest_ttl"`
 	// Log configures the logger meshd builds; ignored when Logger is set.
 	Log telemetry.LogConfig `yaml:"log"`
 	// Logger receives the mesh's logs; nil discards them.
@@ -66,8 +71,9 @@ func DefaultConfig() Config {
 			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081}},
 			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081}},
 		},
-		AdminPort: 18000,
-		Log:       telemetry.DefaultLogConfig(),
+		AdminPort:   18000,
+		InterestTTL: 10 * time.Second,
+		Log:         telemetry.DefaultLogConfig(),
 	}
 }
 
@@ -110,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminPort < -1 || c.AdminPort > 65535 {
 		errs = append(errs, config.Errorf("admin_port", "%d is not a port number (0 picks a free port, -1 disables)", c.AdminPort))
+	}
+	if c.InterestTTL < time.Second {
+		errs = append(errs, config.Errorf("interest_ttl", "must be at least 1s, got %s", c.InterestTTL))
 	}
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	used := map[int]string{}

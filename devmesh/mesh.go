@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		m.endpoints.Sites[s.name] = s.endpoints
 	}
 	for _, s := range m.sites {
-		if err := s.startReplicator(ctx, m.sites, m.sites[0].name, logger.With("site", s.name), reg); err != nil {
+		if err := s.startReplicator(ctx, m.sites, m.sites[0].name, cfg.InterestTTL, logger.With("site", s.name), reg); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/replicator"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -326,4 +327,75 @@ func TestMQTTAdapterPerSite(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the egress record did not reach the MQTT subscriber")
 	}
+}
+
+// TestReplicatesWhatAGroupReads: a consumer group at west reads a topic
+// produced at east; the records appear at west within seconds, and the
+// flow stops once the group is deleted and its lease has expired.
+func TestReplicatesWhatAGroupReads(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(t)
+	cfg.InterestTTL = 2 * time.Second
+	m, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ep := m.Endpoints()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["east"].Kafka), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("shop.order.created"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte("o-1"), Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The group's metadata request creates the topic at west, as Kafka's
+	// auto-creation does for most clients; then it joins.
+	group, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka), kgo.AllowAutoTopicCreation(),
+		kgo.ConsumerGroup("west-orders"), kgo.ConsumeTopics("shop.order.created"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var got *kgo.Record
+	for got == nil && ctx.Err() == nil {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		group.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = r })
+		pcancel()
+	}
+	if got == nil || string(got.Value) != "first" {
+		t.Fatalf("west's group received %v", got)
+	}
+	t.Logf("the record produced at east reached the group at west in %s", time.Since(start).Round(10*time.Millisecond))
+	if err := group.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	group.Close()
+	wadm, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wadm.Close()
+	if _, err := kadm.NewClient(wadm).DeleteGroups(ctx, "west-orders"); err != nil {
+		t.Fatal(err)
+	}
+	west := m.sites[1].replicator.rep
+	for copying(west, "shop.order.created") {
+		if ctx.Err() != nil {
+			t.Fatal("west still copies shop.order.created after its only group was deleted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func copying(r *replicator.Replicator, topic string) bool {
+	for _, c := range r.Copying() {
+		if c.Topic == topic {
+			return true
+		}
+	}
+	return false
 }

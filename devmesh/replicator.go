@@ -22,9 +22,9 @@ type siteReplicator struct {
 
 // startReplicator runs the site's replicator: it copies into the site the
 // topics consumer groups there read (discovered every few seconds, leases
-// of 10 s so a deleted group's flow stops soon), from every other site, and
-// the primary's schema log.
-func (s *site) startReplicator(ctx context.Context, sites []*site, primary string, logger *slog.Logger, metrics prometheus.Registerer) error {
+// with a short lease, so a deleted group's flow stops soon), from every
+// other site, and the primary's schema log.
+func (s *site) startReplicator(ctx context.Context, sites []*site, primary string, ttl time.Duration, logger *slog.Logger, metrics prometheus.Registerer) error {
 	cfg := replicator.DefaultConfig()
 	cfg.Site = s.name
 	cfg.Listen = "127.0.0.1:0" // served by the dev mesh's admin server
@@ -34,8 +34,8 @@ func (s *site) startReplicator(ctx context.Context, sites []*site, primary strin
 		cfg.Sites = append(cfg.Sites, replicator.Site{Name: o.name, Kafka: kc})
 	}
 	cfg.SchemasPrimary = primary
-	cfg.Interest.DiscoveryInterval = 2 * time.Second
-	cfg.Interest.LeaseTTL = 10 * time.Second
+	cfg.Interest.DiscoveryInterval = min(2*time.Second, ttl/3)
+	cfg.Interest.LeaseTTL = ttl
 	cfg.Flow.PlanInterval = 2 * time.Second
 	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
 	rep, err := replicator.New(cfg, logger.With("service", "replicator"), metrics)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -394,15 +395,43 @@ func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 	}
 }
 
-// copying reports whether a running flow copies topic.
-func (r *Replicator) copying(topic string) bool {
+// Copying is one topic this replicator copies from one site.
+type Copying struct {
+	From       string  `json:"from"`
+	Topic      string  `json:"topic"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// Copying lists what the running flows copy, by source site and topic.
+func (r *Replicator) Copying() []Copying {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	byKey := map[[2]string][]int32{}
 	for _, f := range r.flows {
 		for u := range f.units {
-			if u.Topic == topic {
-				return true
-			}
+			k := [2]string{u.Source, u.Topic}
+			byKey[k] = append(byKey[k], u.Partition)
+		}
+	}
+	r.mu.Unlock()
+	out := make([]Copying, 0, len(byKey))
+	for k, ps := range byKey {
+		slices.Sort(ps)
+		out = append(out, Copying{From: k[0], Topic: k[1], Partitions: ps})
+	}
+	slices.SortFunc(out, func(a, b Copying) int {
+		if a.From != b.From {
+			return strings.Compare(a.From, b.From)
+		}
+		return strings.Compare(a.Topic, b.Topic)
+	})
+	return out
+}
+
+// copying reports whether a running flow copies topic.
+func (r *Replicator) copying(topic string) bool {
+	for _, c := range r.Copying() {
+		if c.Topic == topic {
+			return true
 		}
 	}
 	return false

@@ -354,7 +354,7 @@ func TestReplicatesWhatAGroupReads(t *testing.T) {
 	// The group's metadata request creates the topic at west, as Kafka's
 	// auto-creation does for most clients; then it joins.
 	group, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka), kgo.AllowAutoTopicCreation(),
-		kgo.ConsumerGroup("west-orders"), kgo.ConsumeTopics("shop.order.created"),
+		kgo.ConsumerGroup("west-orders"), kgo.ConsumeTopics("shop.order.created"), kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)

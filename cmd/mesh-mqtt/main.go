@@ -12,16 +12,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
@@ -29,16 +25,7 @@ import (
 // redelivered by the broker or Kafka.
 const shutdownTimeout = 20 * time.Second
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "mesh-mqtt:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { service.Main("mesh-mqtt", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := mqtt.DefaultConfig()

@@ -12,25 +12,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/meshwork/meshwork/devmesh"
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "meshd:", err)
-		}
-		os.Exit(2)
-	}
+	service.Main("meshd", func(ctx context.Context, args []string, stderr io.Writer) error {
+		return run(ctx, args, os.Stdout, stderr)
+	})
 }
 
 const usage = `Usage: meshd <command> [flags]

@@ -63,6 +63,9 @@ type flow struct {
 	source Site
 }
 
+// commitTimeout bounds the writing and commit of one batch.
+const commitTimeout = 30 * time.Second
+
 // errRestart asks the manager to start the flow again from its checkpoints.
 var errRestart = errors.New("restart from the last checkpoint")
 
@@ -73,7 +76,7 @@ func (f *flow) run(ctx context.Context) error {
 		kgo.MaxBufferedBytes(4*cfg.Flow.MaxBatchBytes))
 	eos := cfg.Mode == ExactlyOnce
 	if eos {
-		popts = append(popts, kgo.TransactionalID(transactionalID(cfg.Site, f.key)), kgo.TransactionTimeout(time.Minute))
+		popts = append(popts, kgo.TransactionalID(transactionalID(cfg.Site, f.key)), kgo.TransactionTimeout(2*commitTimeout))
 	}
 	prod, err := kafkaclient.New(f.r.local.Kafka, "replicator", cfg.Site, append(popts, f.r.extra...)...)
 	if err != nil {
@@ -126,6 +129,11 @@ func (f *flow) run(ctx context.Context) error {
 			fetchErr = err
 		})
 		b := f.batch(fs, state)
+		for u, st := range state {
+			if st.pending {
+				b.touched = append(b.touched, u)
+			}
+		}
 		if err := f.r.limit(ctx, f.key.Source, b.bytes); err != nil {
 			return err
 		}
@@ -141,7 +149,13 @@ func (f *flow) run(ctx context.Context) error {
 		}
 		// Skipped records advance positions too; those are checkpointed
 		// with the next copies, or on their own every checkpoint_interval.
-		if err := f.commit(ctx, prod, b, state, eos); err != nil {
+		// A transaction under way is finished even when the flow is told
+		// to stop: one left open would hold back every read_committed
+		// reader of its partitions here until the transaction timeout.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		err := f.commit(cctx, prod, b, state, eos)
+		cancel()
+		if err != nil {
 			return err
 		}
 		lastCheckpoint = time.Now()
@@ -188,9 +202,6 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 			}
 			b.copies = append(b.copies, copyRecord(r, f.key.Source, origin, site))
 			st.copied++
-		}
-		if st.pending {
-			b.touched = append(b.touched, u)
 		}
 		if p.HighWatermark >= 0 && st.read {
 			lag := max(0, p.HighWatermark-st.next)

@@ -348,3 +348,39 @@ func TestChainCarriesInterestOfTheFarSite(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemasComeFromThePrimaryOnly(t *testing.T) {
+	m := mesh{"east": newCluster(t), "west": newCluster(t), "north": newCluster(t)}
+	for _, site := range []string{"east", "north"} {
+		adm := kadm.NewClient(client(t, m[site]))
+		if _, err := adm.CreateTopic(context.Background(), 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, SchemasTopic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(t, m["east"], SchemasTopic, 0, 5)
+	produce(t, m["north"], SchemasTopic, 100, 3) // a stray registry log: must not spread
+	cfg := m.config("west")
+	cfg.SchemasPrimary = "east"
+	startReplicator(t, cfg)
+	recs := readAll(t, m["west"], SchemasTopic, 5)
+	checkOnce(t, recs, 5)
+	for _, r := range recs {
+		if o, _ := header(r, "mesh_origin"); o != "east" {
+			t.Fatalf("a _schemas record from %q reached west", o)
+		}
+	}
+	// Created at west like its source: compacted.
+	rcs, err := kadm.NewClient(client(t, m["west"])).DescribeTopicConfigs(context.Background(), SchemasTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(SchemasTopic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
+			t.Fatalf("west's %s has cleanup.policy %v", SchemasTopic, c.MaybeValue())
+		}
+	}
+}

@@ -72,8 +72,9 @@ var errRestart = errors.New("restart from the last checkpoint")
 func (f *flow) run(ctx context.Context) error {
 	cfg := f.r.cfg
 	var popts []kgo.Opt
-	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<20),
-		kgo.MaxBufferedBytes(4*cfg.Flow.MaxBatchBytes))
+	// Batches keep the client's default size limit, which matches the
+	// brokers' default max.message.bytes.
+	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedBytes(4*cfg.Flow.MaxBatchBytes))
 	eos := cfg.Mode == ExactlyOnce
 	if eos {
 		popts = append(popts, kgo.TransactionalID(transactionalID(cfg.Site, f.key)), kgo.TransactionTimeout(2*commitTimeout))

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -61,6 +63,7 @@ type flow struct {
 	units  map[unit]route
 	log    *slog.Logger
 	source Site
+	cpErr  atomic.Pointer[error] // at-least-once: a position write failed
 }
 
 // commitTimeout bounds the writing and commit of one batch.
@@ -68,6 +71,14 @@ const commitTimeout = 30 * time.Second
 
 // errRestart asks the manager to start the flow again from its checkpoints.
 var errRestart = errors.New("restart from the last checkpoint")
+
+// checkpointFailed notes an at-least-once position write that failed; the
+// flow then restarts from the last position written.
+func (f *flow) checkpointFailed(_ *kgo.Record, err error) {
+	if err != nil {
+		f.cpErr.CompareAndSwap(nil, &err)
+	}
+}
 
 func (f *flow) run(ctx context.Context) error {
 	cfg := f.r.cfg
@@ -83,7 +94,13 @@ func (f *flow) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("producer to %s: %w", cfg.Site, err)
 	}
-	defer prod.Close()
+	defer func() {
+		// At-least-once positions still buffered go out before the end.
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = prod.Flush(fctx)
+		cancel()
+		prod.Close()
+	}()
 	if eos {
 		// Fences any earlier owner of this slot: its open transaction is
 		// aborted before the checkpoints are read.
@@ -153,6 +170,9 @@ func (f *flow) run(ctx context.Context) error {
 		// A transaction under way is finished even when the flow is told
 		// to stop: one left open would hold back every read_committed
 		// reader of its partitions here until the transaction timeout.
+		if e := f.cpErr.Load(); e != nil {
+			return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 		err := f.commit(cctx, prod, b, state, eos)
 		cancel()
@@ -217,9 +237,12 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 	return b
 }
 
-// commit writes the copies and the positions: in one transaction
-// (exactly-once), or the copies first and the positions after them
-// (at-least-once).
+// commit writes the copies and the positions. Exactly-once: both in one
+// transaction, produced together (the transaction makes them atomic, so the
+// positions need not wait for the copies' acknowledgements), then flushed
+// and committed. At-least-once: the copies, flushed; then the positions,
+// which the next commit flushes (a position lost with a crash only means
+// copying some records again).
 func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[unit]*unitState, eos bool) error {
 	now := time.Now()
 	cps := make([]*kgo.Record, 0, len(b.touched))
@@ -227,42 +250,55 @@ func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[
 		st := state[u]
 		cps = append(cps, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}))
 	}
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	failed := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}
+	}
+	result := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
 	if eos {
 		if err := prod.BeginTransaction(); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
 	}
-	produce := func(recs []*kgo.Record) error {
-		res := make(chan error, 1)
-		var first error
-		n := len(recs)
-		if n == 0 {
-			return nil
-		}
-		for _, r := range recs {
-			prod.Produce(ctx, r, func(_ *kgo.Record, err error) {
-				if err != nil && first == nil {
-					first = err
-				}
-				n--
-				if n == 0 {
-					res <- first
-				}
-			})
-		}
-		return <-res
-	}
-	err := produce(b.copies)
-	if err == nil && !eos {
-		err = produce(cps)
+	for _, r := range b.copies {
+		prod.Produce(ctx, r, failed)
 	}
 	if eos {
-		if err == nil {
-			err = produce(cps)
+		for _, r := range cps {
+			prod.Produce(ctx, r, failed)
 		}
+	}
+	err := prod.Flush(ctx)
+	if err == nil {
+		err = result()
+	}
+	if !eos {
+		if err != nil {
+			return fmt.Errorf("produce (%w): %w", errRestart, err)
+		}
+		for _, r := range cps {
+			// Not bound to ctx, which ends with this call: the next
+			// commit, or the flow's end, flushes them.
+			prod.Produce(context.Background(), r, f.checkpointFailed)
+		}
+	} else {
 		commit := kgo.TryCommit
 		if err != nil {
 			commit = kgo.TryAbort
+			_ = prod.AbortBufferedRecords(ctx)
 		}
 		if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
 			err = endErr
@@ -274,8 +310,6 @@ func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[
 			}
 			return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
 		}
-	} else if err != nil {
-		return fmt.Errorf("produce (%w): %w", errRestart, err)
 	}
 	for _, u := range b.touched {
 		state[u].pending = false

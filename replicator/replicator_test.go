@@ -238,8 +238,18 @@ func TestBothWaysWithoutLoopsAndAcrossRestarts(t *testing.T) {
 }
 
 func TestResumesFromCheckpointAfterRestart(t *testing.T) {
+	for _, mode := range []string{ExactlyOnce, AtLeastOnce} {
+		t.Run(mode, func(t *testing.T) { testResumesFromCheckpoint(t, mode) })
+	}
+}
+
+// testResumesFromCheckpoint stops the replicator gracefully between two
+// batches of records: in either mode, the second run copies only the new
+// ones.
+func testResumesFromCheckpoint(t *testing.T, mode string) {
 	m := mesh{"east": newCluster(t, "plant.sensor.temperature"), "west": newCluster(t)}
 	cfg := m.config("west")
+	cfg.Mode = mode
 	cfg.Interest.Declared = []Declared{{Topic: "plant.sensor.temperature"}}
 	_, stop := startReplicator(t, cfg)
 	produce(t, m["east"], "plant.sensor.temperature", 0, 40)

@@ -182,7 +182,7 @@ func DefaultConfig() Config {
 			PublishTimeout:       30 * time.Second,
 			EgressProtocol:       Protocol5,
 		},
-		Kafka:       kafkaclient.Defaults(),
+		Kafka:       adapterKafkaDefaults(),
 		MaxInFlight: 1024,
 		MaxQueued:   4096,
 		Log:         telemetry.DefaultLogConfig(),
@@ -413,4 +413,14 @@ func (r *EgressRule) compile() error {
 		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))
 	}
 	return errors.Join(errs...)
+}
+
+// adapterKafkaDefaults are the Kafka client defaults with a short linger:
+// the ingress holds each message's PUBACK until Kafka acknowledged it
+// anyway, and a millisecond of batching halves the produce requests the
+// brokers handle at thousands of messages a second.
+func adapterKafkaDefaults() kafkaclient.Config {
+	c := kafkaclient.Defaults()
+	c.Producer.Linger = time.Millisecond
+	return c
 }

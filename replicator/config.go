@@ -96,6 +96,10 @@ type Flow struct {
 	// FetchMaxWait is how long a fetch from a source site waits for data;
 	// longer suits WAN links.
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
+	// Linger gathers, in exactly-once mode, what arrives within it into
+	// one transaction, trading that much latency for fewer transactions
+	// (which lowers the latency under load); 0 commits each fetch at once.
+	Linger time.Duration `yaml:"linger"`
 	// BandwidthLimit caps the bytes per second read from each source site;
 	// 0 means no limit.
 	BandwidthLimit int64 `yaml:"bandwidth_limit,omitempty"`
@@ -127,6 +131,7 @@ func DefaultConfig() Config {
 			Slots:              8,
 			MaxBatchBytes:      8 << 20,
 			FetchMaxWait:       100 * time.Millisecond,
+			Linger:             5 * time.Millisecond,
 			PlanInterval:       10 * time.Second,
 			CheckpointInterval: 5 * time.Second,
 		},
@@ -192,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Flow.FetchMaxWait < 10*time.Millisecond {
 		errs = append(errs, config.Errorf("flow.fetch_max_wait", "must be at least 10ms (Kafka's minimum), got %s", c.Flow.FetchMaxWait))
+	}
+	if c.Flow.Linger < 0 || c.Flow.Linger > time.Minute {
+		errs = append(errs, config.Errorf("flow.linger", "want 0 to 1m, got %s", c.Flow.Linger))
 	}
 	if c.Flow.BandwidthLimit < 0 {
 		errs = append(errs, config.Errorf("flow.bandwidth_limit", "must not be negative"))

@@ -129,7 +129,7 @@ func DefaultConfig() Config {
 		},
 		Flow: Flow{
 			Slots:              8,
-			MaxBatchBytes:      8 << 20,
+			MaxBatchBytes:      1 << 20,
 			FetchMaxWait:       100 * time.Millisecond,
 			Linger:             5 * time.Millisecond,
 			PlanInterval:       10 * time.Second,

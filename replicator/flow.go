@@ -85,7 +85,7 @@ func (f *flow) run(ctx context.Context) error {
 	var popts []kgo.Opt
 	// Batches keep the client's default size limit, which matches the
 	// brokers' default max.message.bytes.
-	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedBytes(4*cfg.Flow.MaxBatchBytes))
+	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedBytes(2*cfg.Flow.MaxBatchBytes))
 	eos := cfg.Mode == ExactlyOnce
 	if eos {
 		popts = append(popts, kgo.TransactionalID(transactionalID(cfg.Site, f.key)), kgo.TransactionTimeout(2*commitTimeout))

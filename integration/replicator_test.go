@@ -167,7 +167,7 @@ func TestIntegrationReplicatorFollowsInterest(t *testing.T) {
 		}
 		return nil
 	})
-	westCount := func() int64 { return written(ctx, adm, topic) }
+	westCount := func() int64 { n, _ := endOffsets(ctx, adm, topic); return n }
 	waitFor(t, 60*time.Second, "copying to stop after the lease expired", func() error {
 		before := westCount()
 		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte("probe"), Value: []byte("after")}).FirstErr(); err != nil {
@@ -190,23 +190,6 @@ func TestIntegrationReplicatorFollowsInterest(t *testing.T) {
 	if d, ok := td[unread]; ok && d.Err == nil {
 		t.Fatalf("%s was created at west though nothing there reads it", unread)
 	}
-}
-
-// written sums the end offsets of topic's partitions: the records
-// written so far, committed or not, with transaction markers; 0 when the
-// cluster does not answer.
-func written(ctx context.Context, adm *kadm.Client, topic string) int64 {
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return 0
-	}
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil {
-			total += o.Offset
-		}
-	})
-	return total
 }
 
 func mustClient(t *testing.T, broker string, opts ...kgo.Opt) *kgo.Client {
@@ -267,7 +250,7 @@ func TestIntegrationReplicatorKill9ExactlyOnce(t *testing.T) {
 		produced <- prod.Flush(ctx)
 	})
 	westAdm := kadm.NewClient(mustClient(t, west))
-	westEnd := func() int64 { return written(ctx, westAdm, topic) }
+	westEnd := func() int64 { n, _ := endOffsets(ctx, westAdm, topic); return n }
 	kills := 0
 kill:
 	for kills < 4 {

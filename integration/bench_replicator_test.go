@@ -1,0 +1,824 @@
+package integration
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BenchmarkReplicator copies the same backlog from east to west with
+// MirrorMaker 2 (dedicated mode) and with mesh-replicator, each at least
+// once and exactly once, on the same two Kafka clusters in the same run.
+//
+// Every run creates a fresh topic at east (8 partitions) and preloads it with
+// N records of 1 KiB (null key) using Kafka's own ProducerPerformance. N is
+// MESH_BENCH_RECORDS, default 2,000,000 (2 GB: on 2 cores mesh-replicator
+// copies it in about 10 s, MirrorMaker 2 in 35 to 70 s); on a bigger machine
+// use several million, e.g. `MESH_BENCH_RECORDS=5000000 make bench-e2e`.
+// Then the copier starts as a process and copies the topic to west under the
+// same name (MirrorMaker 2 with IdentityReplicationPolicy; mesh-replicator
+// for site west with a declared interest in the topic). Reported:
+//
+//   - MB/s: key+value bytes of the N records / seconds from the copier's
+//     process start until west holds all N records (the sum of the end
+//     offsets at least once; the records a read_committed consumer would
+//     get exactly once);
+//   - CPU-s/GB: user+system CPU of the copier process and its children at
+//     that moment, per 10^9 bytes copied;
+//   - peak-RSS-MiB: the copier's VmHWM at the end of the run;
+//   - p50-lag-ms, p99-lag-ms: after the backlog, a franz-go producer writes
+//     2000 records/s for 10 s at east and a franz-go consumer at west takes
+//     each record's lag as its arrival time minus its timestamp (which both
+//     copiers keep).
+//
+// MirrorMaker 2 runs from the cached Maven classpath (deploy/dev/kafka-class.sh)
+// with the heap of Kafka's own connect-mirror-maker.sh, -Xms256M -Xmx2G, or
+// MESH_BENCH_MM2_HEAP (with -Xmx512M it ran out of heap at 8 tasks); each
+// result line logs the heap and tasks.max. It copies with a task per core (up
+// to one per partition) and without what mesh-replicator does not do
+// (heartbeats, checkpoints, offset syncs, topic config and ACL sync), so it
+// does only the copy. Its checkpoint connector then logs a configuration
+// error at startup, which is harmless. mesh-replicator runs with 8 slots and
+// its default flow settings.
+// Another replicator of site west on the same clusters would share the slots
+// and the work: the run waits for none to be there and fails if one joins.
+//
+// Each run deletes its topic at both clusters (and MirrorMaker 2's internal
+// topics) when it ends, so disk use stays bounded. Run it with
+// `make bench-e2e`, or after `make services-up`:
+//
+//	. .e2e/env.sh && cd integration && MESH_BENCH_RECORDS=5000000 \
+//	    go test -run '^$' -bench Replicator -benchtime 1x -count 3 -timeout 3h .
+func BenchmarkReplicator(b *testing.B) {
+	s := &replicatorBench{
+		east:       benchEnv(b, "MESH_E2E_KAFKA_EAST"),
+		west:       benchEnv(b, "MESH_E2E_KAFKA_WEST"),
+		kafkaClass: benchEnv(b, "MESH_E2E_KAFKA_CLASS"),
+		n:          benchRecords(b),
+		heap:       os.Getenv("MESH_BENCH_MM2_HEAP"),
+	}
+	if s.heap == "" {
+		s.heap = "-Xms256M -Xmx2G" // Kafka's bin/connect-mirror-maker.sh default
+	}
+	s.bin = buildBenchBinary(b, "github.com/meshwork/meshwork/cmd/mesh-replicator")
+	for _, tool := range []string{"mirrormaker2", "meshwork"} {
+		for _, eos := range []bool{false, true} {
+			mode := "at-least-once"
+			if eos {
+				mode = "exactly-once"
+			}
+			b.Run(tool+"/"+mode, func(b *testing.B) { s.bench(b, tool, eos) })
+		}
+	}
+}
+
+const (
+	benchPartitions = 8
+	benchRecordSize = 1024
+	benchSlots      = 8
+	liveRate        = 2000 // records/s in the lag phase
+	liveFor         = 10 * time.Second
+	userHZ          = 100 // clock ticks per second in /proc/<pid>/stat (USER_HZ)
+)
+
+// benchEnv returns a required environment variable or skips the benchmark.
+func benchEnv(b *testing.B, name string) string {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		b.Skipf("%s is not set: run `make bench-e2e`, which starts the services (deploy/dev/up.sh) and loads .e2e/env.sh", name)
+	}
+	return v
+}
+
+func benchRecords(b *testing.B) int {
+	v := os.Getenv("MESH_BENCH_RECORDS")
+	if v == "" {
+		return 2_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < benchPartitions {
+		b.Fatalf("MESH_BENCH_RECORDS=%q: want a number of records, at least %d", v, benchPartitions)
+	}
+	return n
+}
+
+func buildBenchBinary(b *testing.B, pkg string) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	run(ctx, b, nil, "go", "build", "-o", bin, pkg)
+	return bin
+}
+
+type replicatorBench struct {
+	east, west, kafkaClass string
+	n                      int
+	heap                   string
+	bin                    string
+}
+
+// copyResult is what one copy measured.
+type copyResult struct {
+	mbps, cpuPerGB, rssMiB, p50, p99 float64
+}
+
+func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
+	b.StopTimer()
+	var sum copyResult
+	for range b.N {
+		r := s.once(b, tool, eos)
+		sum.mbps += r.mbps
+		sum.cpuPerGB += r.cpuPerGB
+		sum.rssMiB += r.rssMiB
+		sum.p50 += r.p50
+		sum.p99 += r.p99
+	}
+	n := float64(b.N)
+	b.ReportMetric(sum.mbps/n, "MB/s")
+	b.ReportMetric(sum.cpuPerGB/n, "CPU-s/GB")
+	b.ReportMetric(sum.rssMiB/n, "peak-RSS-MiB")
+	b.ReportMetric(sum.p50/n, "p50-lag-ms")
+	b.ReportMetric(sum.p99/n, "p99-lag-ms")
+}
+
+// once preloads a fresh topic, copies it with the tool, measures the live
+// lag and cleans up.
+func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
+	preloadTimeout := 2*time.Minute + time.Duration(s.n/5000)*time.Second // at least 5 MB/s
+	copyTimeout := 2*time.Minute + time.Duration(s.n/2000)*time.Second    // at least 2 MB/s
+	ctx, cancel := context.WithTimeout(context.Background(), preloadTimeout+copyTimeout+liveFor+5*time.Minute)
+	defer cancel()
+	eastAdm := kadm.NewClient(benchClient(b, s.east))
+	westAdm := kadm.NewClient(benchClient(b, s.west))
+
+	topic := uniq("bench.replicator")
+	createTopics(b, s.east, benchPartitions, topic)
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer dcancel()
+		deleteTopics(dctx, b, eastAdm, topic)
+		deleteTopics(dctx, b, westAdm, topic)
+	}()
+
+	// The backlog, written by Kafka's own load generator.
+	t0 := time.Now()
+	pctx, pcancel := context.WithTimeout(ctx, preloadTimeout)
+	run(pctx, b, nil, s.kafkaClass, "org.apache.kafka.tools.ProducerPerformance",
+		"--topic", topic, "--num-records", strconv.Itoa(s.n), "--record-size", strconv.Itoa(benchRecordSize),
+		"--throughput", "-1", "--producer-props", "bootstrap.servers="+s.east, "acks=all", "linger.ms=10", "batch.size=262144")
+	pcancel()
+	if got, err := endOffsets(ctx, eastAdm, topic); err != nil || got != int64(s.n) {
+		b.Fatalf("preload: %d records at east, want %d (%v)", got, s.n, err)
+	}
+	preloaded := time.Since(t0)
+
+	var p *benchProc
+	if tool == "mirrormaker2" {
+		p = s.startMirrorMaker(b, topic, eos)
+		defer s.cleanMirrorMaker(b, eastAdm, westAdm)
+	} else {
+		s.checkNoOtherReplicator(ctx, b, westAdm)
+		p = s.startMeshwork(b, topic, eos)
+	}
+	defer p.stop(b)
+	b.StartTimer()
+
+	// Copy: from the process start until west holds every record.
+	count := func() (int64, error) { return endOffsets(ctx, westAdm, topic) }
+	if eos {
+		cl := benchClient(b, s.west)
+		cc := &committedCounter{cl: cl, adm: kadm.NewClient(cl), topic: topic}
+		count = func() (int64, error) { return cc.poll(ctx) }
+	}
+	var copied int64
+	for deadline := p.started.Add(copyTimeout); ; {
+		if err := p.exited(); err != nil {
+			b.Fatal(err)
+		}
+		c, err := count()
+		if err == nil {
+			copied = c
+		}
+		if copied >= int64(s.n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s copied %d of %d records to west in %s (%v); its log ends:\n%s", p.name, copied, s.n, copyTimeout, err, p.logTail(8192))
+		}
+		time.Sleep(100 * time.Millisecond) // polling the condition, bounded by the deadline
+	}
+	elapsed := time.Since(p.started)
+	cpu, err := cpuTime(p.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if eos && copied != int64(s.n) {
+		b.Errorf("exactly once: %d committed records at west for %d at east", copied, s.n)
+	}
+
+	// Live: lag of a paced stream once the backlog is copied.
+	lags := liveLag(ctx, b, s.east, s.west, westAdm, topic)
+	rss, err := peakRSS(p.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if tool == "meshwork" && strings.Contains(p.logTail(0), `assigned=false slots="[`) {
+		b.Fatalf("another replicator of site west joined the slot group during the run and took slots from the one measured: stop other replicators on these clusters and run again\n%s", p.logTail(8192))
+	}
+	b.StopTimer()
+	p.stop(b)
+
+	bytes := float64(s.n) * benchRecordSize
+	r := copyResult{
+		mbps:     bytes / 1e6 / elapsed.Seconds(),
+		cpuPerGB: cpu.Seconds() / (bytes / 1e9),
+		rssMiB:   float64(rss) / (1 << 20),
+		p50:      ms(lags[len(lags)/2]),
+		p99:      ms(lags[len(lags)*99/100]),
+	}
+	setup := fmt.Sprintf("%d slots, default flow settings", benchSlots)
+	if tool == "mirrormaker2" {
+		setup = fmt.Sprintf("tasks.max %d, heap %s", mm2Tasks(), s.heap)
+	}
+	b.Logf("%s (%s): preload %.1fs; copy of %d records %.1fs, CPU %.1fs; %d live records; %.1f MB/s, %.2f CPU-s/GB, peak RSS %.0f MiB, lag p50 %.1f ms p99 %.1f ms",
+		tool, setup, preloaded.Seconds(), copied, elapsed.Seconds(), cpu.Seconds(), len(lags), r.mbps, r.cpuPerGB, r.rssMiB, r.p50, r.p99)
+	return r
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchClient(b *testing.B, broker string, opts ...kgo.Opt) *kgo.Client {
+	b.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	return cl
+}
+
+// endOffsets returns the sum of topic's end offsets (high watermarks).
+func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	parts := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			total += o.Offset
+			parts++
+		} else {
+			err = o.Err
+		}
+	})
+	if err != nil {
+		return total, err
+	}
+	if parts == 0 {
+		return 0, fmt.Errorf("topic %s not found", topic)
+	}
+	return total, nil
+}
+
+// deleteTopics deletes topics, reporting failures other than a topic that
+// is already gone.
+func deleteTopics(ctx context.Context, b *testing.B, adm *kadm.Client, topics ...string) {
+	if len(topics) == 0 {
+		return
+	}
+	res, err := adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		b.Errorf("delete topics %v: %v", topics, err)
+		return
+	}
+	for _, r := range res {
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			b.Errorf("delete topic %s: %v", r.Topic, r.Err)
+		}
+	}
+}
+
+// startMirrorMaker runs MirrorMaker 2 in dedicated mode, copying topic from
+// east to west under the same name.
+func (s *replicatorBench) startMirrorMaker(b *testing.B, topic string, eos bool) *benchProc {
+	dir := b.TempDir()
+	var props strings.Builder
+	fmt.Fprintf(&props, `clusters = east, west
+east.bootstrap.servers = %s
+west.bootstrap.servers = %s
+east->west.enabled = true
+east->west.topics = %s
+west->east.enabled = false
+replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
+tasks.max = %d
+replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+emit.heartbeats.enabled = false
+emit.checkpoints.enabled = false
+emit.offset-syncs.enabled = false
+sync.group.offsets.enabled = false
+sync.topic.configs.enabled = false
+sync.topic.acls.enabled = false
+`, s.east, s.west, strings.ReplaceAll(regexp.QuoteMeta(topic), `\`, `\\`), mm2Tasks())
+	if eos {
+		// As in deploy/dev/kafka/mm2.properties.example: the target-prefixed
+		// switch, read_committed at the source and the internal REST server
+		// that the exactly-once task handshake needs.
+		fmt.Fprintf(&props, `west.exactly.once.source.support = enabled
+east.consumer.isolation.level = read_committed
+dedicated.mode.enable.internal.rest = true
+listeners = http://127.0.0.1:%d
+`, freePorts(b, 1)[0])
+	}
+	path := filepath.Join(dir, "mm2.properties")
+	if err := os.WriteFile(path, []byte(props.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(s.kafkaClass, "org.apache.kafka.connect.mirror.MirrorMaker", path, "--clusters", "west")
+	cmd.Env = append(os.Environ(), "KAFKA_HEAP_OPTS="+s.heap)
+	return startBenchProc(b, "mirrormaker2", cmd)
+}
+
+// mm2Tasks is MirrorMaker 2's tasks.max: a task per core, up to one per
+// partition (on 2 cores, 1 or 2 tasks copy faster than 8 and need less heap).
+func mm2Tasks() int { return min(runtime.NumCPU(), benchPartitions) }
+
+// mm2Internal reports whether a topic is one MirrorMaker 2 creates for
+// itself: its Connect worker's config, offset and status topics, heartbeats,
+// checkpoints and offset syncs.
+func mm2Internal(topic string) bool {
+	return strings.HasPrefix(topic, "mm2-") && strings.HasSuffix(topic, ".internal") ||
+		strings.HasSuffix(topic, ".checkpoints.internal") || topic == "heartbeats"
+}
+
+// cleanMirrorMaker deletes MirrorMaker 2's internal topics and its worker
+// group, once it stopped, so the next run starts from nothing.
+func (s *replicatorBench) cleanMirrorMaker(b *testing.B, eastAdm, westAdm *kadm.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, adm := range []*kadm.Client{eastAdm, westAdm} {
+		td, err := adm.ListTopics(ctx)
+		if err != nil {
+			b.Errorf("list topics: %v", err)
+			continue
+		}
+		var internal []string
+		for _, t := range td.Names() {
+			if mm2Internal(t) {
+				internal = append(internal, t)
+			}
+		}
+		deleteTopics(ctx, b, adm, internal...)
+	}
+	// The worker group goes once its member left (at once after a clean
+	// stop; after a crash, when its session times out).
+	const group = "east-mm2"
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		res, err := westAdm.DeleteGroups(ctx, group)
+		if err == nil {
+			err = res[group].Err
+		}
+		if err == nil || errors.Is(err, kerr.GroupIDNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Logf("delete group %s at west: %v", group, err)
+			return
+		}
+		time.Sleep(time.Second) // polling, bounded by the deadline
+	}
+}
+
+// checkNoOtherReplicator fails when another replicator of site west runs on
+// these clusters: it would share the slots (and so the work) with the one
+// measured. The previous run's replicator may still be leaving the group.
+func (s *replicatorBench) checkNoOtherReplicator(ctx context.Context, b *testing.B, westAdm *kadm.Client) {
+	const group = "meshwork-replicator-west"
+	waitFor(b, 30*time.Second, "no other replicator of site west", func() error {
+		dg, err := westAdm.DescribeGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		if g := dg[group]; len(g.Members) > 0 {
+			return fmt.Errorf("group %s at west has %d members (state %s): another replicator of site west runs against these clusters and would share the work; stop it first", group, len(g.Members), g.State)
+		}
+		return nil
+	})
+}
+
+// startMeshwork runs mesh-replicator for site west with a declared interest
+// in topic.
+func (s *replicatorBench) startMeshwork(b *testing.B, topic string, eos bool) *benchProc {
+	mode := "at_least_once"
+	if eos {
+		mode = "exactly_once"
+	}
+	port := freePorts(b, 1)[0]
+	cfg := fmt.Sprintf(`site: west
+listen: 127.0.0.1:%d
+sites:
+  - name: east
+    kafka: {brokers: [%q]}
+  - name: west
+    kafka: {brokers: [%q]}
+mode: %s
+interest:
+  declared:
+    - topic: %q
+  discover: false
+flow:
+  slots: %d
+log: {level: info}
+`, port, s.east, s.west, mode, topic, benchSlots)
+	path := filepath.Join(b.TempDir(), "replicator.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return startBenchProc(b, "mesh-replicator", exec.Command(s.bin, "-config", path))
+}
+
+// benchProc is a copier process.
+type benchProc struct {
+	name    string
+	cmd     *exec.Cmd
+	log     string
+	started time.Time
+	done    chan struct{} // closed once the process exited
+	err     error         // its exit status, once done is closed
+	once    sync.Once
+}
+
+func startBenchProc(b *testing.B, name string, cmd *exec.Cmd) *benchProc {
+	b.Helper()
+	logPath := filepath.Join(b.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	p := &benchProc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		b.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p
+}
+
+// exited returns an error with the end of the log if the process ended.
+func (p *benchProc) exited() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.logTail(8192))
+	default:
+		return nil
+	}
+}
+
+// logTail returns the last limit bytes of the log, all of it for 0.
+func (p *benchProc) logTail(limit int) string {
+	data, _ := os.ReadFile(p.log)
+	if limit > 0 && len(data) > limit {
+		data = data[len(data)-limit:]
+	}
+	return string(data)
+}
+
+// stop sends SIGTERM, waits up to a minute for the process to end, then
+// kills it. mesh-replicator must exit cleanly; a JVM ends with 143.
+func (p *benchProc) stop(b *testing.B) {
+	p.once.Do(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(time.Minute):
+				_ = p.cmd.Process.Kill()
+				<-p.done
+				b.Errorf("%s did not stop within a minute of SIGTERM\n%s", p.name, p.logTail(8192))
+				return
+			}
+		}
+		if p.name == "mesh-replicator" && p.err != nil {
+			b.Errorf("%s exited with %v\n%s", p.name, p.err, p.logTail(8192))
+		}
+	})
+}
+
+// procStat returns the CPU clock ticks of pid (user and system, its own and
+// its waited-for children's) and its parent's pid.
+func procStat(pid int) (ticks int64, ppid int, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 15 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	for _, k := range []int{14, 15, 16, 17} { // utime, stime, cutime, cstime
+		v, err := strconv.ParseInt(f[k-3], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/stat field %d: %v", pid, k, err)
+		}
+		ticks += v
+	}
+	return ticks, ppid, nil
+}
+
+// cpuTime returns the user+system CPU time of pid and its children, the
+// ended ones and those still running.
+func cpuTime(pid int) (time.Duration, error) {
+	ticks, _, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, err := procStat(c); err == nil {
+			children[ppid] = append(children[ppid], c)
+		}
+	}
+	queue := slices.Clone(children[pid])
+	for len(queue) > 0 && len(queue) < 1<<16 {
+		c := queue[0]
+		queue = append(queue[1:], children[c]...)
+		if t, _, err := procStat(c); err == nil {
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func peakRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// committedCounter counts the committed records of a topic (what a
+// read_committed consumer would receive) from the record batch headers of
+// raw read_committed fetches, without decoding the records, so that
+// watching the copy costs little CPU beside the copier.
+type committedCounter struct {
+	cl    *kgo.Client
+	adm   *kadm.Client
+	topic string
+
+	id      [16]byte
+	leaders map[int32][]int32 // partitions by leader
+	next    map[int32]int64
+	count   int64
+	// The consumer's bookkeeping of aborted transactions, per partition:
+	// those announced by fetch responses and not yet reached, and the
+	// producers whose data batches are aborted until their marker.
+	pending map[int32][]kmsg.FetchResponseTopicPartitionAbortedTransaction
+	abort   map[int32]map[int64]bool
+}
+
+// poll reads what was committed since the last poll (at most 64 fetches)
+// and returns the count so far.
+func (c *committedCounter) poll(ctx context.Context) (int64, error) {
+	if c.leaders == nil {
+		td, err := c.adm.ListTopics(ctx, c.topic)
+		if err != nil {
+			return 0, err
+		}
+		d, ok := td[c.topic]
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
+			return 0, fmt.Errorf("topic %s not at west yet", c.topic)
+		}
+		c.id = d.ID
+		c.leaders, c.next = map[int32][]int32{}, map[int32]int64{}
+		c.pending, c.abort = map[int32][]kmsg.FetchResponseTopicPartitionAbortedTransaction{}, map[int32]map[int64]bool{}
+		for _, p := range d.Partitions {
+			c.leaders[p.Leader] = append(c.leaders[p.Leader], p.Partition)
+			c.next[p.Partition] = 0
+			c.abort[p.Partition] = map[int64]bool{}
+		}
+	}
+	for range 64 {
+		progressed := false
+		for leader, parts := range c.leaders {
+			n, err := c.fetch(ctx, leader, parts)
+			if err != nil {
+				return c.count, err
+			}
+			progressed = progressed || n > 0
+		}
+		if !progressed {
+			break
+		}
+	}
+	return c.count, nil
+}
+
+// fetch fetches parts once from their leader and returns the bytes read.
+func (c *committedCounter) fetch(ctx context.Context, leader int32, parts []int32) (int, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 0
+	req.MinBytes = 1
+	req.MaxBytes = 64 << 20
+	req.IsolationLevel = 1 // read_committed
+	req.SessionEpoch = -1  // no fetch session
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = c.topic, c.id
+	for _, p := range parts {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = p
+		rp.FetchOffset = c.next[p]
+		rp.PartitionMaxBytes = 8 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(leader)))
+	if err != nil {
+		return 0, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, err
+	}
+	read := 0
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return read, fmt.Errorf("fetch %s/%d: %w", c.topic, p.Partition, err)
+			}
+			c.pending[p.Partition] = append(c.pending[p.Partition], p.AbortedTransactions...)
+			slices.SortFunc(c.pending[p.Partition], func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
+				return cmp.Compare(a.FirstOffset, b.FirstOffset)
+			})
+			read += c.batches(p.Partition, p.RecordBatches)
+		}
+	}
+	return read, nil
+}
+
+// batches counts the committed records in raw record batches (format v2)
+// and returns the bytes of the complete batches.
+func (c *committedCounter) batches(part int32, raw []byte) int {
+	read := 0
+	for len(raw) >= 61 {
+		base := int64(binary.BigEndian.Uint64(raw[0:]))
+		size := 12 + int(int32(binary.BigEndian.Uint32(raw[8:])))
+		if size > len(raw) || size < 61 {
+			break // a partial batch at the end of the response
+		}
+		attrs := binary.BigEndian.Uint16(raw[21:])
+		last := base + int64(int32(binary.BigEndian.Uint32(raw[23:])))
+		producer := int64(binary.BigEndian.Uint64(raw[43:]))
+		records := int64(int32(binary.BigEndian.Uint32(raw[57:])))
+		raw, read = raw[size:], read+size
+		if base < c.next[part] {
+			continue // already counted (a fetch may start inside a batch)
+		}
+		c.next[part] = last + 1
+		for len(c.pending[part]) > 0 && c.pending[part][0].FirstOffset <= last {
+			c.abort[part][c.pending[part][0].ProducerID] = true
+			c.pending[part] = c.pending[part][1:]
+		}
+		switch {
+		case attrs&0x20 != 0: // a control batch: the producer's transaction ends
+			delete(c.abort[part], producer)
+		case attrs&0x10 != 0 && c.abort[part][producer]: // data of an aborted transaction
+		default:
+			c.count += records
+		}
+	}
+	return read
+}
+
+// liveLag produces liveRate records/s for liveFor at east and returns the
+// sorted lags of their copies at west.
+func liveLag(ctx context.Context, b *testing.B, east, west string, westAdm *kadm.Client, topic string) []time.Duration {
+	ends, err := westAdm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	cons := benchClient(b, west, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	prod := benchClient(b, east, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+
+	total := int(liveRate * liveFor / time.Second)
+	lags := make([]time.Duration, 0, total)
+	received := make(chan error, 1)
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		seen := make([]bool, total)
+		var lastErr error
+		for len(lags) < total && cctx.Err() == nil {
+			fs := cons.PollFetches(cctx)
+			now := time.Now()
+			fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
+			fs.EachRecord(func(r *kgo.Record) {
+				if len(r.Value) < 8 {
+					return
+				}
+				// A duplicate (at least once) counts at its first arrival.
+				if i := binary.BigEndian.Uint64(r.Value); i < uint64(total) && !seen[i] {
+					seen[i] = true
+					lags = append(lags, now.Sub(r.Timestamp))
+				}
+			})
+		}
+		if len(lags) < total {
+			received <- fmt.Errorf("%d of %d live records reached west (last fetch error: %v)", len(lags), total, lastErr)
+			return
+		}
+		received <- nil
+	}()
+
+	var produceErr error
+	var mu sync.Mutex
+	start := time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / liveRate)); d > 0 {
+			time.Sleep(d) // pacing
+		}
+		v := make([]byte, benchRecordSize)
+		binary.BigEndian.PutUint64(v, uint64(i))
+		prod.Produce(ctx, &kgo.Record{Value: v, Timestamp: time.Now()}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				produceErr = err
+				mu.Unlock()
+			}
+		})
+	}
+	if err := prod.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	mu.Lock()
+	if produceErr != nil {
+		b.Fatalf("live produce: %v", produceErr)
+	}
+	mu.Unlock()
+	select {
+	case err := <-received:
+		if err != nil {
+			b.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		ccancel()
+		b.Fatal(<-received)
+	}
+	slices.Sort(lags)
+	return lags
+}

@@ -79,7 +79,7 @@ func BenchmarkReplicator(b *testing.B) {
 	if s.heap == "" {
 		s.heap = "-Xms256M -Xmx2G" // Kafka's bin/connect-mirror-maker.sh default
 	}
-	s.bin = buildBenchBinary(b, "github.com/meshwork/meshwork/cmd/mesh-replicator")
+	s.bin = buildBinary(b, "github.com/meshwork/meshwork/cmd/mesh-replicator")
 	for _, tool := range []string{"mirrormaker2", "meshwork"} {
 		for _, eos := range []bool{false, true} {
 			mode := "at-least-once"
@@ -120,15 +120,6 @@ func benchRecords(b *testing.B) int {
 		b.Fatalf("MESH_BENCH_RECORDS=%q: want a number of records, at least %d", v, benchPartitions)
 	}
 	return n
-}
-
-func buildBenchBinary(b *testing.B, pkg string) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	run(ctx, b, nil, "go", "build", "-o", bin, pkg)
-	return bin
 }
 
 type replicatorBench struct {

@@ -29,12 +29,12 @@ type serviceProc struct {
 	err  error         // its exit status, once done is closed
 }
 
-func buildBinary(t *testing.T, pkg string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+func buildBinary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), filepath.Base(pkg))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	run(ctx, t, nil, "go", "build", "-o", bin, pkg)
+	run(ctx, tb, nil, "go", "build", "-o", bin, pkg)
 	return bin
 }
 

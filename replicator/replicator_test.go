@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/replicator/interest"
 )
 
 const testWait = 30 * time.Second
@@ -392,5 +394,87 @@ func TestSchemasComeFromThePrimaryOnly(t *testing.T) {
 		if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
 			t.Fatalf("west's %s has cleanup.policy %v", SchemasTopic, c.MaybeValue())
 		}
+	}
+}
+
+func TestInterestReturningResumesByItsPolicy(t *testing.T) {
+	for _, c := range []struct {
+		resume   interest.Resume
+		pauseToo bool // the records written during the pause arrive
+	}{
+		{interest.ResumeCheckpoint, true},
+		{interest.ResumeLatest, false},
+	} {
+		t.Run(c.resume.String(), func(t *testing.T) {
+			m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t)}
+			rep, _ := startReplicator(t, m.config("west"))
+			pub, err := interest.NewPublisher(client(t, m["west"]), "west", interest.TTL(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), testWait)
+			defer cancel()
+			lease := interest.Lease{Topic: "shop.order.created", Kind: interest.KindDeclared, SourceID: "test", Resume: c.resume}
+			west := client(t, m["west"], kgo.ConsumeTopics("shop.order.created"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
+			got := map[int]bool{}
+			// produceUntilCopied writes numbered records from first on, one
+			// at a time, until one arrives at west (a flow that starts at
+			// the latest offset copies only what comes after its start).
+			produceUntilCopied := func(first int) {
+				for i := first; ; i++ {
+					if ctx.Err() != nil {
+						t.Fatalf("nothing from n=%d on reached west", first)
+					}
+					produce(t, m["east"], "shop.order.created", i, 1)
+					pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+					west.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+						var n int
+						fmt.Sscanf(string(r.Value), "n=%d", &n)
+						got[n] = true
+					})
+					pcancel()
+					for n := range got {
+						if n >= first {
+							return
+						}
+					}
+				}
+			}
+			if err := pub.Set(ctx, []interest.Lease{lease}); err != nil {
+				t.Fatal(err)
+			}
+			produceUntilCopied(0)
+			// The interest ends (tombstone), records are written meanwhile
+			// (n=1000..1004), and it returns with its policy.
+			if err := pub.Set(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			for rep.copying("shop.order.created") {
+				if ctx.Err() != nil {
+					t.Fatal("the flow did not stop when the interest ended")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			produce(t, m["east"], "shop.order.created", 1000, 5)
+			if err := pub.Set(ctx, []interest.Lease{lease}); err != nil {
+				t.Fatal(err)
+			}
+			produceUntilCopied(2000)
+			for _, rec := range readAll(t, m["west"], "shop.order.created", 1) {
+				var n int
+				fmt.Sscanf(string(rec.Value), "n=%d", &n)
+				got[n] = true
+			}
+			pause := 0
+			for n := 1000; n < 1005; n++ {
+				if got[n] {
+					pause++
+				}
+			}
+			if c.pauseToo && pause != 5 || !c.pauseToo && pause != 0 {
+				t.Fatalf("%d of the 5 records written during the pause reached west", pause)
+			}
+		})
 	}
 }

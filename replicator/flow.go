@@ -64,6 +64,7 @@ type flow struct {
 	log    *slog.Logger
 	source Site
 	cpErr  atomic.Pointer[error] // at-least-once: a position write failed
+	lastCp time.Time             // when positions were last written
 }
 
 // commitTimeout bounds the writing and commit of one batch.
@@ -134,10 +135,12 @@ func (f *flow) run(ctx context.Context) error {
 		cp, _ := f.r.cps.get(u)
 		state[u] = &unitState{copied: cp.Copied}
 	}
-	var lastCheckpoint time.Time
 	for {
 		fs := f.poll(ctx, cons)
 		if ctx.Err() != nil || fs.IsClientClosed() {
+			if !eos {
+				f.finalPositions(prod, state)
+			}
 			return ctx.Err()
 		}
 		var fetchErr error
@@ -155,7 +158,7 @@ func (f *flow) run(ctx context.Context) error {
 		if err := f.r.limit(ctx, f.key.Source, b.bytes); err != nil {
 			return err
 		}
-		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(lastCheckpoint) < cfg.Flow.CheckpointInterval) {
+		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(f.lastCp) < cfg.Flow.CheckpointInterval) {
 			if fetchErr != nil {
 				select { // a source that is down: do not spin
 				case <-time.After(time.Second):
@@ -179,8 +182,19 @@ func (f *flow) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		lastCheckpoint = time.Now()
 	}
+}
+
+// finalPositions writes, when an at-least-once flow stops, the positions
+// not yet written, so that the next start copies nothing twice.
+func (f *flow) finalPositions(prod *kgo.Client, state map[unit]*unitState) {
+	now := time.Now()
+	for u, st := range state {
+		if st.pending {
+			prod.Produce(context.Background(), u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}), f.checkpointFailed)
+		}
+	}
+	// The deferred flush sends them.
 }
 
 // poll returns the next records of the flow's units. In exactly-once mode,
@@ -274,13 +288,21 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 // commit writes the copies and the positions. Exactly-once: both in one
 // transaction, produced together (the transaction makes them atomic, so the
 // positions need not wait for the copies' acknowledgements), then flushed
-// and committed. At-least-once: the copies, flushed; then the positions,
-// which the next commit flushes (a position lost with a crash only means
-// copying some records again).
+// and committed. At-least-once: the copies, flushed; then, every
+// checkpoint_interval and when the flow stops, the positions, which the
+// next commit flushes (a position lost with a crash only means copying some
+// records again).
 func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[unit]*unitState, eos bool) error {
 	now := time.Now()
+	// At-least-once positions go at most every checkpoint_interval: each
+	// write is a produce request to the one checkpoint partition, which all
+	// flows share, and a lost one only means copying some records again.
+	positions := eos || now.Sub(f.lastCp) >= f.r.cfg.Flow.CheckpointInterval
 	cps := make([]*kgo.Record, 0, len(b.touched))
 	for _, u := range b.touched {
+		if !positions {
+			break
+		}
 		st := state[u]
 		cps = append(cps, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}))
 	}
@@ -345,8 +367,11 @@ func (f *flow) commit(ctx context.Context, prod *kgo.Client, b batch, state map[
 			return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
 		}
 	}
-	for _, u := range b.touched {
-		state[u].pending = false
+	if positions {
+		for _, u := range b.touched {
+			state[u].pending = false
+		}
+		f.lastCp = now
 	}
 	bytes := 0
 	perTopic := map[string]int{}

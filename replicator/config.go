@@ -107,7 +107,8 @@ type Flow struct {
 	// partitions at the other sites, besides every change of interest.
 	PlanInterval time.Duration `yaml:"plan_interval"`
 	// CheckpointInterval bounds how long progress over records that are
-	// not copied (they came from elsewhere) waits to be checkpointed.
+	// not copied (they came from elsewhere) waits to be checkpointed; in
+	// at-least-once mode it is how often any positions are written.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 

@@ -210,6 +210,19 @@ func createTopics(tb testing.TB, kafka string, partitions int32, topics ...strin
 	if err != nil {
 		tb.Fatalf("create topics %v: %v", topics, err)
 	}
+	// Topics go when the test does: benchmarks create hundreds, and a
+	// broker's heap and metadata grow with every partition it keeps.
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+		if err != nil {
+			tb.Error(err)
+			return
+		}
+		defer cl.Close()
+		deleteTopics(ctx, tb, kadm.NewClient(cl), topics...)
+	})
 }
 
 // startAdapter runs an MQTT adapter in this process until the test ends

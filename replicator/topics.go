@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,9 +37,11 @@ func (r *Replicator) ensureTopic(ctx context.Context, source, topic string, n in
 	if err != nil {
 		return fmt.Errorf("looking up %s: %w", topic, err)
 	}
+	changed := false
 	if d, ok := td[topic]; ok && d.Err == nil {
 		have = int32(len(d.Partitions))
 		if have < n {
+			changed = true
 			r.log.Warn("replicator: topic has fewer partitions here than at its source; adding partitions so records keep theirs",
 				"topic", topic, "here", have, "source", source, "at_source", n)
 			if _, err := r.localAdm.UpdatePartitions(ctx, int(n), topic); err != nil {
@@ -58,13 +61,55 @@ func (r *Replicator) ensureTopic(ctx context.Context, source, topic string, n in
 		if err != nil && !errors.Is(err, errTopicExists) {
 			return fmt.Errorf("creating %s with %d partitions: %w", topic, n, err)
 		}
+		changed = true
 		r.log.Info("replicator: created topic like its source", "topic", topic, "partitions", n, "source", source, "configs", len(configs))
 		have = n
+	}
+	if changed {
+		if err := r.awaitPartitions(ctx, topic, n); err != nil {
+			return err
+		}
 	}
 	r.mu.Lock()
 	r.created[topic] = have
 	r.mu.Unlock()
 	return nil
+}
+
+// awaitPartitions waits until the local brokers serve n partitions of a
+// topic just created or grown, each with a leader. A producer that meets
+// the topic before then hears "unknown topic" and looks again only after
+// its metadata minimum age (5 s): the first copies would wait that long.
+func (r *Replicator) awaitPartitions(ctx context.Context, topic string, n int32) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// A metadata request of our own: kadm's lookups answer from a
+		// cache that keeps "unknown topic" for the same 5 s.
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, r.localCl)
+		if err == nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == 0 {
+			led := 0
+			for _, p := range resp.Topics[0].Partitions {
+				if p.ErrorCode == 0 && p.Leader >= 0 {
+					led++
+				}
+			}
+			if led >= int(n) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d partitions of %s at %s: %w", n, topic, r.cfg.Site, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // sourceConfigs returns the mirrored configs set on topic at source.

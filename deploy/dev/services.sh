@@ -102,6 +102,11 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
+# The log cleaner allocates its dedupe buffer (128 MiB by default) on the
+# heap at startup. In the small dev heap that alone is over G1's initiating
+# occupancy (35%), so the broker ran concurrent marking cycles, with their
+# 10-30 ms remark pauses, all the time. 16 MiB dedupes ~500k keys per pass.
+log.cleaner.dedupe.buffer.size=16777216
 EOF
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id t0

@@ -46,9 +46,14 @@ import (
 //     that moment, per 10^9 bytes copied;
 //   - peak-RSS-MiB: the copier's VmHWM at the end of the run;
 //   - p50-lag-ms, p99-lag-ms: after the backlog, a franz-go producer writes
-//     2000 records/s for 10 s at east and a franz-go consumer at west takes
-//     each record's lag as its arrival time minus its timestamp (which both
-//     copiers keep).
+//     2000 records/s for 30 s at east and a franz-go consumer at west
+//     (read_committed) takes each record's lag as its arrival time minus its
+//     timestamp (which both copiers keep);
+//   - p50-direct-ms, p99-direct-ms: the same records read at east by a
+//     consumer like the one at west, the path without a copier. What the
+//     brokers add (a young GC pause of a broker, 10-25 ms on 2 shared cores,
+//     stalls every record on its way) shows here as well as in both
+//     copiers' lag.
 //
 // MirrorMaker 2 runs from the cached Maven classpath (deploy/dev/kafka-class.sh)
 // with the heap of Kafka's own connect-mirror-maker.sh, -Xms256M -Xmx2G, or
@@ -96,7 +101,7 @@ const (
 	benchRecordSize = 1024
 	benchSlots      = 8
 	liveRate        = 2000 // records/s in the lag phase
-	liveFor         = 10 * time.Second
+	liveFor         = 30 * time.Second
 	userHZ          = 100 // clock ticks per second in /proc/<pid>/stat (USER_HZ)
 )
 
@@ -132,6 +137,7 @@ type replicatorBench struct {
 // copyResult is what one copy measured.
 type copyResult struct {
 	mbps, cpuPerGB, rssMiB, p50, p99 float64
+	directP50, directP99             float64 // the live stream read at east
 }
 
 func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
@@ -144,6 +150,8 @@ func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
 		sum.rssMiB += r.rssMiB
 		sum.p50 += r.p50
 		sum.p99 += r.p99
+		sum.directP50 += r.directP50
+		sum.directP99 += r.directP99
 	}
 	n := float64(b.N)
 	b.ReportMetric(sum.mbps/n, "MB/s")
@@ -151,6 +159,8 @@ func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
 	b.ReportMetric(sum.rssMiB/n, "peak-RSS-MiB")
 	b.ReportMetric(sum.p50/n, "p50-lag-ms")
 	b.ReportMetric(sum.p99/n, "p99-lag-ms")
+	b.ReportMetric(sum.directP50/n, "p50-direct-ms")
+	b.ReportMetric(sum.directP99/n, "p99-direct-ms")
 }
 
 // once preloads a fresh topic, copies it with the tool, measures the live
@@ -161,14 +171,15 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 	ctx, cancel := context.WithTimeout(context.Background(), preloadTimeout+copyTimeout+liveFor+5*time.Minute)
 	defer cancel()
 	eastAdm := kadm.NewClient(benchClient(b, s.east))
-	westAdm := kadm.NewClient(benchClient(b, s.west))
+	// West's topic appears during the copy: a lookup that finds it unknown
+	// must not be answered from the client's cache for the default 5 s.
+	westAdm := kadm.NewClient(benchClient(b, s.west, kgo.MetadataMinAge(250*time.Millisecond)))
 
 	topic := uniq("bench.replicator")
-	createTopics(b, s.east, benchPartitions, topic)
+	createTopics(b, s.east, benchPartitions, topic) // deleted at east when the run ends
 	defer func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
 		defer dcancel()
-		deleteTopics(dctx, b, eastAdm, topic)
 		deleteTopics(dctx, b, westAdm, topic)
 	}()
 
@@ -198,7 +209,7 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 	// Copy: from the process start until west holds every record.
 	count := func() (int64, error) { return endOffsets(ctx, westAdm, topic) }
 	if eos {
-		cl := benchClient(b, s.west)
+		cl := benchClient(b, s.west, kgo.MetadataMinAge(250*time.Millisecond))
 		cc := &committedCounter{cl: cl, adm: kadm.NewClient(cl), topic: topic}
 		count = func() (int64, error) { return cc.poll(ctx) }
 	}
@@ -229,7 +240,7 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 	}
 
 	// Live: lag of a paced stream once the backlog is copied.
-	lags := liveLag(ctx, b, s.east, s.west, westAdm, topic)
+	live := liveLag(ctx, b, s.east, s.west, topic)
 	rss, err := peakRSS(p.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
@@ -242,18 +253,20 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 
 	bytes := float64(s.n) * benchRecordSize
 	r := copyResult{
-		mbps:     bytes / 1e6 / elapsed.Seconds(),
-		cpuPerGB: cpu.Seconds() / (bytes / 1e9),
-		rssMiB:   float64(rss) / (1 << 20),
-		p50:      ms(lags[len(lags)/2]),
-		p99:      ms(lags[len(lags)*99/100]),
+		mbps:      bytes / 1e6 / elapsed.Seconds(),
+		cpuPerGB:  cpu.Seconds() / (bytes / 1e9),
+		rssMiB:    float64(rss) / (1 << 20),
+		p50:       ms(live.p50),
+		p99:       ms(live.p99),
+		directP50: ms(live.directP50),
+		directP99: ms(live.directP99),
 	}
 	setup := fmt.Sprintf("%d slots, default flow settings", benchSlots)
 	if tool == "mirrormaker2" {
 		setup = fmt.Sprintf("tasks.max %d, heap %s", mm2Tasks(), s.heap)
 	}
-	b.Logf("%s (%s): preload %.1fs; copy of %d records %.1fs, CPU %.1fs; %d live records; %.1f MB/s, %.2f CPU-s/GB, peak RSS %.0f MiB, lag p50 %.1f ms p99 %.1f ms",
-		tool, setup, preloaded.Seconds(), copied, elapsed.Seconds(), cpu.Seconds(), len(lags), r.mbps, r.cpuPerGB, r.rssMiB, r.p50, r.p99)
+	b.Logf("%s (%s): preload %.1fs; copy of %d records %.1fs, CPU %.1fs; %.1f MB/s, %.2f CPU-s/GB, peak RSS %.0f MiB; lag p50 %.1f ms p99 %.1f ms (east->east without a copier: p50 %.1f ms p99 %.1f ms)",
+		tool, setup, preloaded.Seconds(), copied, elapsed.Seconds(), cpu.Seconds(), r.mbps, r.cpuPerGB, r.rssMiB, r.p50, r.p99, r.directP50, r.directP99)
 	return r
 }
 
@@ -296,18 +309,18 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (int64, err
 
 // deleteTopics deletes topics, reporting failures other than a topic that
 // is already gone.
-func deleteTopics(ctx context.Context, b *testing.B, adm *kadm.Client, topics ...string) {
+func deleteTopics(ctx context.Context, tb testing.TB, adm *kadm.Client, topics ...string) {
 	if len(topics) == 0 {
 		return
 	}
 	res, err := adm.DeleteTopics(ctx, topics...)
 	if err != nil {
-		b.Errorf("delete topics %v: %v", topics, err)
+		tb.Errorf("delete topics %v: %v", topics, err)
 		return
 	}
 	for _, r := range res {
 		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
-			b.Errorf("delete topic %s: %v", r.Topic, r.Err)
+			tb.Errorf("delete topic %s: %v", r.Topic, r.Err)
 		}
 	}
 }
@@ -733,49 +746,23 @@ func (c *committedCounter) batches(part int32, raw []byte) int {
 	return read
 }
 
-// liveLag produces liveRate records/s for liveFor at east and returns the
-// sorted lags of their copies at west.
-func liveLag(ctx context.Context, b *testing.B, east, west string, westAdm *kadm.Client, topic string) []time.Duration {
-	ends, err := westAdm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		b.Fatal(err)
-	}
-	from := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
-	cons := benchClient(b, west, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	prod := benchClient(b, east, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+// lagStats are the percentiles of one live stream.
+type lagStats struct {
+	// p50, p99 are of the end-to-end lag: arrival at west minus the
+	// record's timestamp (taken just before it was produced at east).
+	p50, p99 time.Duration
+	// directP50, directP99 are of the same records read at east: the
+	// path without any copier, measured in the same run.
+	directP50, directP99 time.Duration
+}
 
+// liveLag produces liveRate records/s for liveFor at east and measures when
+// each arrives at west and, for reference, at east itself.
+func liveLag(ctx context.Context, b *testing.B, east, west, topic string) lagStats {
 	total := int(liveRate * liveFor / time.Second)
-	lags := make([]time.Duration, 0, total)
-	received := make(chan error, 1)
-	cctx, ccancel := context.WithCancel(ctx)
-	defer ccancel()
-	go func() {
-		seen := make([]bool, total)
-		var lastErr error
-		for len(lags) < total && cctx.Err() == nil {
-			fs := cons.PollFetches(cctx)
-			now := time.Now()
-			fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
-			fs.EachRecord(func(r *kgo.Record) {
-				if len(r.Value) < 8 {
-					return
-				}
-				// A duplicate (at least once) counts at its first arrival.
-				if i := binary.BigEndian.Uint64(r.Value); i < uint64(total) && !seen[i] {
-					seen[i] = true
-					lags = append(lags, now.Sub(r.Timestamp))
-				}
-			})
-		}
-		if len(lags) < total {
-			received <- fmt.Errorf("%d of %d live records reached west (last fetch error: %v)", len(lags), total, lastErr)
-			return
-		}
-		received <- nil
-	}()
-
+	ts := make([]time.Time, total)
+	eastArr, westArr := arrivals(ctx, b, east, topic, total), arrivals(ctx, b, west, topic, total)
+	prod := benchClient(b, east, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
 	var produceErr error
 	var mu sync.Mutex
 	start := time.Now()
@@ -785,7 +772,8 @@ func liveLag(ctx context.Context, b *testing.B, east, west string, westAdm *kadm
 		}
 		v := make([]byte, benchRecordSize)
 		binary.BigEndian.PutUint64(v, uint64(i))
-		prod.Produce(ctx, &kgo.Record{Value: v, Timestamp: time.Now()}, func(_ *kgo.Record, err error) {
+		ts[i] = time.Now()
+		prod.Produce(ctx, &kgo.Record{Value: v, Timestamp: ts[i]}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				mu.Lock()
 				produceErr = err
@@ -801,15 +789,70 @@ func liveLag(ctx context.Context, b *testing.B, east, west string, westAdm *kadm
 		b.Fatalf("live produce: %v", produceErr)
 	}
 	mu.Unlock()
-	select {
-	case err := <-received:
-		if err != nil {
-			b.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		ccancel()
-		b.Fatal(<-received)
+	ea, wa := eastArr(), westArr()
+	lags, direct := make([]time.Duration, total), make([]time.Duration, total)
+	for i := range total {
+		lags[i], direct[i] = wa[i].Sub(ts[i]), ea[i].Sub(ts[i])
 	}
 	slices.Sort(lags)
-	return lags
+	slices.Sort(direct)
+	return lagStats{
+		p50: lags[total/2], p99: lags[total*99/100],
+		directP50: direct[total/2], directP99: direct[total*99/100],
+	}
+}
+
+// arrivals consumes topic (read_committed) from its current end at broker
+// and returns a function that waits for records 0..total-1 of the live
+// stream and returns when each first arrived.
+func arrivals(ctx context.Context, b *testing.B, broker, topic string, total int) func() []time.Time {
+	adm := kadm.NewClient(benchClient(b, broker))
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	cons := benchClient(b, broker, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	at := make([]time.Time, total)
+	done := make(chan error, 1)
+	cctx, ccancel := context.WithCancel(ctx)
+	go func() {
+		n := 0
+		var lastErr error
+		for n < total && cctx.Err() == nil {
+			fs := cons.PollFetches(cctx)
+			now := time.Now()
+			fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
+			fs.EachRecord(func(r *kgo.Record) {
+				if len(r.Value) < 8 {
+					return
+				}
+				// A duplicate (at least once) counts at its first arrival.
+				if i := binary.BigEndian.Uint64(r.Value); i < uint64(total) && at[i].IsZero() {
+					at[i] = now
+					n++
+				}
+			})
+		}
+		if n < total {
+			done <- fmt.Errorf("%d of %d live records reached %s (last fetch error: %v)", n, total, broker, lastErr)
+			return
+		}
+		done <- nil
+	}()
+	return func() []time.Time {
+		defer ccancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			ccancel()
+			b.Fatal(<-done)
+		}
+		return at
+	}
 }

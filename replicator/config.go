@@ -96,10 +96,12 @@ type Flow struct {
 	// FetchMaxWait is how long a fetch from a source site waits for data;
 	// longer suits WAN links.
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
-	// Linger gathers, in exactly-once mode, what arrives within it into
-	// one transaction, trading that much latency for fewer transactions
-	// (which lowers the latency under load); 0 commits each fetch at once.
-	Linger time.Duration `yaml:"linger"`
+	// TransactionInterval spaces, in exactly-once mode, the transactions
+	// of a flow at least this far apart: what arrives in between joins the
+	// next one. Each transaction costs the brokers round trips and log
+	// writes, so bounding their rate lowers the latency under load, while
+	// a record that finds the flow idle goes at once. 0 commits each fetch.
+	TransactionInterval time.Duration `yaml:"transaction_interval"`
 	// BandwidthLimit caps the bytes per second read from each source site;
 	// 0 means no limit.
 	BandwidthLimit int64 `yaml:"bandwidth_limit,omitempty"`
@@ -129,12 +131,12 @@ func DefaultConfig() Config {
 			LeaseTTL:          30 * time.Second,
 		},
 		Flow: Flow{
-			Slots:              8,
-			MaxBatchBytes:      1 << 20,
-			FetchMaxWait:       100 * time.Millisecond,
-			Linger:             5 * time.Millisecond,
-			PlanInterval:       10 * time.Second,
-			CheckpointInterval: 5 * time.Second,
+			Slots:               8,
+			MaxBatchBytes:       1 << 20,
+			FetchMaxWait:        100 * time.Millisecond,
+			TransactionInterval: 5 * time.Millisecond,
+			PlanInterval:        10 * time.Second,
+			CheckpointInterval:  5 * time.Second,
 		},
 		ReplicationFactor: -1,
 		Log:               telemetry.DefaultLogConfig(),
@@ -199,8 +201,8 @@ func (c *Config) Validate() error {
 	if c.Flow.FetchMaxWait < 10*time.Millisecond {
 		errs = append(errs, config.Errorf("flow.fetch_max_wait", "must be at least 10ms (Kafka's minimum), got %s", c.Flow.FetchMaxWait))
 	}
-	if c.Flow.Linger < 0 || c.Flow.Linger > time.Minute {
-		errs = append(errs, config.Errorf("flow.linger", "want 0 to 1m, got %s", c.Flow.Linger))
+	if c.Flow.TransactionInterval < 0 || c.Flow.TransactionInterval > time.Minute {
+		errs = append(errs, config.Errorf("flow.transaction_interval", "want 0 to 1m, got %s", c.Flow.TransactionInterval))
 	}
 	if c.Flow.BandwidthLimit < 0 {
 		errs = append(errs, config.Errorf("flow.bandwidth_limit", "must not be negative"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,67 +59,32 @@ func (u unit) checkpointRecord(c checkpoint) *kgo.Record {
 	return &kgo.Record{Topic: CheckpointTopic, Key: []byte(u.key()), Value: v, Partition: 0}
 }
 
-// checkpoints follows the site's checkpoint topic (read_committed) and
-// knows the last committed checkpoint of every unit. Its client must keep
-// control records (kgo.KeepControlRecords): a transaction's commit marker is
-// the topic's last offset, and sync waits until it was read.
+// checkpoints knows the last committed checkpoint of every unit, as read
+// from the site's checkpoint topic (read_committed). It reads only when a
+// flow asks (sync, when it starts): every transaction of every flow writes
+// to the topic, and following it all the time cost a tenth of the
+// replicator's CPU and a fetch at the site for each transaction. Its client
+// must keep control records (kgo.KeepControlRecords): a transaction's
+// commit marker is the topic's last offset, and sync reads up to it.
 type checkpoints struct {
 	cl  *kgo.Client
 	adm *kadm.Client
+	log *slog.Logger
 
-	mu   sync.Mutex
-	cond *sync.Cond
-	at   int64 // offset read up to in partition 0
-	m    map[unit]checkpoint
-	bad  int // undecodable records seen
+	reading sync.Mutex // one sync reads at a time; the others then find little left
+
+	mu sync.Mutex
+	at int64 // offset read up to in partition 0
+	m  map[unit]checkpoint
 }
 
-func newCheckpoints(cl *kgo.Client) *checkpoints {
-	c := &checkpoints{cl: cl, adm: kadm.NewClient(cl), m: map[unit]checkpoint{}}
-	c.cond = sync.NewCond(&c.mu)
-	return c
+func newCheckpoints(cl *kgo.Client, log *slog.Logger) *checkpoints {
+	return &checkpoints{cl: cl, adm: kadm.NewClient(cl), log: log, m: map[unit]checkpoint{}}
 }
 
-// run reads the topic until ctx ends.
-func (c *checkpoints) run(ctx context.Context) {
-	for {
-		fs := c.cl.PollFetches(ctx)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			c.mu.Lock()
-			c.cond.Broadcast()
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Lock()
-		fs.EachRecord(func(r *kgo.Record) {
-			c.at = r.Offset + 1 // control records too (the client keeps them), so at reaches the end
-			if r.Attrs.IsControl() {
-				return
-			}
-			u, err := parseUnit(string(r.Key))
-			if err != nil {
-				c.bad++
-				return
-			}
-			if r.Value == nil {
-				delete(c.m, u)
-				return
-			}
-			var cp checkpoint
-			if err := json.Unmarshal(r.Value, &cp); err != nil {
-				c.bad++
-				return
-			}
-			c.m[u] = cp
-		})
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	}
-}
-
-// sync waits until everything committed to the topic so far has been read,
-// so that get returns the latest checkpoints; a flow calls it after its
-// producer fenced any previous owner of its slot.
+// sync reads everything committed to the topic so far, so that get returns
+// the latest checkpoints; a flow calls it after its producers fenced any
+// previous owner of its slot.
 func (c *checkpoints) sync(ctx context.Context) error {
 	ends, err := c.adm.ListEndOffsets(ctx, CheckpointTopic)
 	if err != nil {
@@ -128,21 +94,52 @@ func (c *checkpoints) sync(ctx context.Context) error {
 	if !ok || o.Err != nil {
 		return fmt.Errorf("checkpoints: end offset of %s: %v", CheckpointTopic, o.Err)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.at < o.Offset {
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	for c.offset() < o.Offset {
+		fs := c.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return fmt.Errorf("checkpoints: reading up to offset %d (at %d): %w", o.Offset, c.at, ctx.Err())
+			return fmt.Errorf("checkpoints: reading up to offset %d (at %d): %w", o.Offset, c.offset(), ctx.Err())
 		}
-		c.cond.Wait()
+		if fs.IsClientClosed() {
+			return fmt.Errorf("checkpoints: reading up to offset %d: %w", o.Offset, kgo.ErrClientClosed)
+		}
+		c.apply(fs)
 	}
 	return nil
+}
+
+func (c *checkpoints) offset() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+// apply takes in the records of one poll.
+func (c *checkpoints) apply(fs kgo.Fetches) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs.EachRecord(func(r *kgo.Record) {
+		c.at = r.Offset + 1 // control records too (the client keeps them), so at reaches the end
+		if r.Attrs.IsControl() {
+			return
+		}
+		u, err := parseUnit(string(r.Key))
+		if err != nil {
+			c.log.Warn("replicator: skipping a checkpoint record this replicator did not write", "offset", r.Offset, "error", err)
+			return
+		}
+		if r.Value == nil {
+			delete(c.m, u)
+			return
+		}
+		var cp checkpoint
+		if err := json.Unmarshal(r.Value, &cp); err != nil {
+			c.log.Warn("replicator: skipping an undecodable checkpoint; the unit resumes from its previous one", "unit", u.String(), "offset", r.Offset, "error", err)
+			return
+		}
+		c.m[u] = cp
+	})
 }
 
 func (c *checkpoints) get(u unit) (checkpoint, bool) {

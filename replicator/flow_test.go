@@ -1,6 +1,8 @@
 package replicator
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -76,5 +78,19 @@ func TestSlotsAreStableAndSpread(t *testing.T) {
 	}
 	if len(seen) < 6 {
 		t.Fatalf("64 partitions fell into only %d of 8 slots", len(seen))
+	}
+}
+
+func TestWithoutTimeoutKeepsRecordsAndOtherErrors(t *testing.T) {
+	recs := kgo.Fetch{Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{{Partition: 1, Records: []*kgo.Record{{Value: []byte("v")}}}}}}}
+	fs := append(kgo.Fetches{recs}, kgo.NewErrFetch(context.DeadlineExceeded)...)
+	got := withoutTimeout(append(fs, kgo.NewErrFetch(errors.New("broker gone"))...))
+	if len(got) != 2 || got.NumRecords() != 1 {
+		t.Fatalf("kept %d fetches with %d records, want the records and the other error", len(got), got.NumRecords())
+	}
+	n := 0
+	got.EachError(func(string, int32, error) { n++ })
+	if n != 1 {
+		t.Fatalf("%d errors kept, want 1", n)
 	}
 }

@@ -107,7 +107,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		r.close()
 		return nil, err
 	}
-	r.cps = newCheckpoints(r.cpsCl)
+	r.cps = newCheckpoints(r.cpsCl, logger)
 	if r.interest, err = newInterestState(r, reg); err != nil {
 		r.close()
 		return nil, err
@@ -165,7 +165,6 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { r.cps.run(ctx) })
 	wg.Go(func() { r.interest.run(ctx) })
 	wg.Go(func() { r.slots.run(ctx) })
 	defer r.stopFlows()

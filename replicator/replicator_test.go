@@ -80,7 +80,13 @@ func sortedKeys(m mesh) []string {
 // startReplicator runs a replicator until the test ends or stop is called.
 func startReplicator(t *testing.T, cfg Config) (r *Replicator, stop func()) {
 	t.Helper()
-	r, err := New(cfg, testLogger().With("site", cfg.Site), prometheus.NewRegistry(),
+	return startReplicatorWith(t, cfg, prometheus.NewRegistry())
+}
+
+// startReplicatorWith is startReplicator with the metrics in reg.
+func startReplicatorWith(t *testing.T, cfg Config, reg prometheus.Registerer) (r *Replicator, stop func()) {
+	t.Helper()
+	r, err := New(cfg, testLogger().With("site", cfg.Site), reg,
 		kgo.RetryTimeout(5*time.Second), kgo.TransactionTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -476,5 +482,71 @@ func TestInterestReturningResumesByItsPolicy(t *testing.T) {
 				t.Fatalf("%d of the 5 records written during the pause reached west", pause)
 			}
 		})
+	}
+}
+
+// A paced stream in exactly-once mode: every record once, several to a
+// transaction (transaction_interval gathers them), and no fetch errors (a
+// poll whose deadline ends the interval reports nothing).
+func TestExactlyOnceSteadyStreamGathersTransactionsWithoutFetchErrors(t *testing.T) {
+	m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t)}
+	cfg := m.config("west")
+	cfg.Interest.Declared = []Declared{{Topic: "shop.order.created"}}
+	cfg.Flow.TransactionInterval = 20 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	startReplicatorWith(t, cfg, reg)
+	cl := client(t, m["east"], kgo.DefaultProduceTopic("shop.order.created"), kgo.ProducerLinger(0))
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	const n = 300
+	for i := range n {
+		r := &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("n=%d", i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // pacing a stream, not waiting for a condition
+	}
+	checkOnce(t, readAll(t, m["west"], "shop.order.created", n), n)
+	sum := func(name string) float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0.0
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return total
+	}
+	if e := sum("meshwork_replicator_fetch_errors_total"); e != 0 {
+		t.Errorf("%v fetch errors reported for a healthy source", e)
+	}
+	// The stream lasts at least n ms, so the interval allows at most about
+	// n/20 transactions per flow; one per record would mean no gathering.
+	if txns := sum("meshwork_replicator_transactions_total"); txns == 0 || txns > n/2 {
+		t.Errorf("%v transactions for %d records", txns, n)
+	}
+}
+
+func TestTransactionalIDsKeepTheFirstAndDiffer(t *testing.T) {
+	ids := transactionalIDs("west", flowKey{Source: "east", Slot: 3})
+	if len(ids) != txnProducers {
+		t.Fatalf("%d ids, want %d", len(ids), txnProducers)
+	}
+	// The first is the id of a flow with a single producer, so a replica
+	// of an earlier version that still holds the slot is fenced too.
+	if ids[0] != "meshwork-replicator.west.from.east.3" {
+		t.Fatalf("first id %q", ids[0])
+	}
+	seen := map[string]bool{}
+	for _, id := range append(ids, transactionalIDs("west", flowKey{Source: "east", Slot: 4})...) {
+		if seen[id] || !strings.HasPrefix(id, "meshwork-replicator.") {
+			t.Fatalf("id %q repeated or outside the replicator's prefix", id)
+		}
+		seen[id] = true
 	}
 }

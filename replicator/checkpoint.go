@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // CheckpointTopic holds, at each site, where that site's replicator stands
@@ -44,6 +46,81 @@ func parseUnit(key string) (unit, error) {
 	return unit{Source: source, Topic: rest[:i], Partition: int32(p)}, nil
 }
 
+// checkpointTopicConfigs keep the checkpoint topic short. Every
+// transaction writes a checkpoint for each unit it touched, and a replicator
+// reads the whole topic when it starts. Compaction cleans only closed
+// segments, and the brokers' default segment (1 GiB or 7 days) hardly ever
+// closes at this rate: after a few days of copying, a start read millions
+// of checkpoints, seconds of CPU and time before the first copy.
+func checkpointTopicConfigs() map[string]string {
+	return map[string]string{
+		"cleanup.policy": "compact",
+		"segment.bytes":  strconv.Itoa(8 << 20),                       // about 50,000 checkpoints
+		"segment.ms":     strconv.Itoa(int(time.Hour.Milliseconds())), // when they come slowly
+	}
+}
+
+// ensureCheckpointTopic creates the checkpoint topic, or gives an existing
+// one the configs it lacks. A config set on the topic itself is the
+// operator's and stays.
+func (r *Replicator) ensureCheckpointTopic(ctx context.Context) error {
+	want := checkpointTopicConfigs()
+	configs := map[string]*string{}
+	for k, v := range want {
+		configs[k] = kadm.StringPtr(v)
+	}
+	res, err := r.localAdm.CreateTopic(ctx, 1, r.cfg.ReplicationFactor, configs, CheckpointTopic)
+	if err == nil {
+		err = res.Err
+	}
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errTopicExists) {
+		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	}
+	rcs, err := r.localAdm.DescribeTopicConfigs(ctx, CheckpointTopic)
+	if err == nil {
+		var rc kadm.ResourceConfig
+		rc, err = rcs.On(CheckpointTopic, nil)
+		if err == nil {
+			err = rc.Err
+		}
+		for _, c := range rc.Configs {
+			if _, ok := want[c.Key]; ok && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
+					r.log.Warn("replicator: the checkpoint topic is not compacted; it grows with every transaction and a start reads it all",
+						"topic", CheckpointTopic, "cleanup.policy", c.MaybeValue())
+				}
+				delete(want, c.Key)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("reading the configs of %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var alter []kadm.AlterConfig
+	for k, v := range want {
+		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+	}
+	ars, err := r.localAdm.AlterTopicConfigs(ctx, alter, CheckpointTopic)
+	if err == nil {
+		var ar kadm.AlterConfigsResponse
+		ar, err = ars.On(CheckpointTopic, nil)
+		if err == nil {
+			err = ar.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("setting %v on %s at %s: %w", want, CheckpointTopic, r.cfg.Site, err)
+	}
+	r.log.Info("replicator: set the checkpoint topic's configs", "topic", CheckpointTopic, "configs", want)
+	return nil
+}
+
 // checkpoint is the value of a checkpoint record.
 type checkpoint struct {
 	// NextOffset is the source offset to read next.
@@ -72,14 +149,18 @@ type checkpoints struct {
 	log *slog.Logger
 
 	reading sync.Mutex // one sync reads at a time; the others then find little left
+	at      int64      // offset read up to in partition 0; guarded by reading
 
 	mu sync.Mutex
-	at int64 // offset read up to in partition 0
 	m  map[unit]checkpoint
 }
 
-func newCheckpoints(cl *kgo.Client, log *slog.Logger) *checkpoints {
-	return &checkpoints{cl: cl, adm: kadm.NewClient(cl), log: log, m: map[unit]checkpoint{}}
+// newCheckpoints reads with cl and asks adm, a client of its own, for the
+// topic's end: cl's view of the topic may be older than the topic (it is
+// created after cl, and a client keeps a topic it found missing as missing
+// for a while).
+func newCheckpoints(cl *kgo.Client, adm *kadm.Client, log *slog.Logger) *checkpoints {
+	return &checkpoints{cl: cl, adm: adm, log: log, m: map[unit]checkpoint{}}
 }
 
 // sync reads everything committed to the topic so far, so that get returns
@@ -96,50 +177,52 @@ func (c *checkpoints) sync(ctx context.Context) error {
 	}
 	c.reading.Lock()
 	defer c.reading.Unlock()
-	for c.offset() < o.Offset {
+	// The topic holds many checkpoints per unit until compaction catches
+	// up; only the last of each is decoded.
+	latest := map[string]*kgo.Record{}
+	defer func() { c.apply(latest) }()
+	for c.at < o.Offset {
 		fs := c.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return fmt.Errorf("checkpoints: reading up to offset %d (at %d): %w", o.Offset, c.offset(), ctx.Err())
+			return fmt.Errorf("checkpoints: reading up to offset %d (at %d): %w", o.Offset, c.at, ctx.Err())
 		}
 		if fs.IsClientClosed() {
 			return fmt.Errorf("checkpoints: reading up to offset %d: %w", o.Offset, kgo.ErrClientClosed)
 		}
-		c.apply(fs)
+		fs.EachRecord(func(r *kgo.Record) {
+			c.at = r.Offset + 1 // control records too (the client keeps them), so at reaches the end
+			if !r.Attrs.IsControl() {
+				latest[string(r.Key)] = r
+			}
+		})
 	}
 	return nil
 }
 
-func (c *checkpoints) offset() int64 {
+// apply takes in the last record read of each key.
+func (c *checkpoints) apply(latest map[string]*kgo.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.at
-}
-
-// apply takes in the records of one poll.
-func (c *checkpoints) apply(fs kgo.Fetches) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fs.EachRecord(func(r *kgo.Record) {
-		c.at = r.Offset + 1 // control records too (the client keeps them), so at reaches the end
-		if r.Attrs.IsControl() {
-			return
-		}
-		u, err := parseUnit(string(r.Key))
+	for key, r := range latest {
+		u, err := parseUnit(key)
 		if err != nil {
 			c.log.Warn("replicator: skipping a checkpoint record this replicator did not write", "offset", r.Offset, "error", err)
-			return
+			continue
 		}
 		if r.Value == nil {
 			delete(c.m, u)
-			return
+			continue
 		}
 		var cp checkpoint
 		if err := json.Unmarshal(r.Value, &cp); err != nil {
-			c.log.Warn("replicator: skipping an undecodable checkpoint; the unit resumes from its previous one", "unit", u.String(), "offset", r.Offset, "error", err)
-			return
+			// Only this replicator writes the topic; a record that is not
+			// its own leaves the unit where this process knew it before
+			// (a unit it never knew starts anew).
+			c.log.Warn("replicator: skipping an undecodable checkpoint; the unit keeps the position it had before this read", "unit", u.String(), "offset", r.Offset, "error", err)
+			continue
 		}
 		c.m[u] = cp
-	})
+	}
 }
 
 func (c *checkpoints) get(u unit) (checkpoint, bool) {

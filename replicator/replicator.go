@@ -107,7 +107,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		r.close()
 		return nil, err
 	}
-	r.cps = newCheckpoints(r.cpsCl, logger)
+	r.cps = newCheckpoints(r.cpsCl, r.localAdm, logger)
 	if r.interest, err = newInterestState(r, reg); err != nil {
 		r.close()
 		return nil, err
@@ -199,13 +199,8 @@ func (r *Replicator) Ready(context.Context) error {
 // ensureSystemTopics creates the topics the replicator itself writes at
 // its site.
 func (r *Replicator) ensureSystemTopics(ctx context.Context) error {
-	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-	res, err := r.localAdm.CreateTopic(ctx, 1, r.cfg.ReplicationFactor, compact, CheckpointTopic)
-	if err == nil {
-		err = res.Err
-	}
-	if err != nil && !errors.Is(err, errTopicExists) {
-		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	if err := r.ensureCheckpointTopic(ctx); err != nil {
+		return err
 	}
 	if err := r.ensureSlotsTopic(ctx); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,16 +48,22 @@ func parseUnit(key string) (unit, error) {
 }
 
 // checkpointTopicConfigs keep the checkpoint topic short. Every
-// transaction writes a checkpoint for each unit it touched, and a replicator
-// reads the whole topic when it starts. Compaction cleans only closed
-// segments, and the brokers' default segment (1 GiB or 7 days) hardly ever
-// closes at this rate: after a few days of copying, a start read millions
-// of checkpoints, seconds of CPU and time before the first copy.
+// transaction writes a checkpoint for each unit it touched, and its commit
+// marker, and a replicator reads the whole topic when it starts.
+// Compaction cleans only closed segments, and the brokers' default segment
+// (1 GiB or 7 days) hardly ever closes at this rate: after a few days of
+// copying, a start read millions of checkpoints, seconds of CPU and time
+// before the first copy. Compaction keeps a commit marker for
+// delete.retention.ms after its checkpoints are gone (a day by default, a
+// million markers at a few hundred transactions a second); an hour bounds
+// them. The replicator writes no tombstones, so nothing else depends on it.
 func checkpointTopicConfigs() map[string]string {
+	hour := strconv.Itoa(int(time.Hour.Milliseconds()))
 	return map[string]string{
-		"cleanup.policy": "compact",
-		"segment.bytes":  strconv.Itoa(8 << 20),                       // about 50,000 checkpoints
-		"segment.ms":     strconv.Itoa(int(time.Hour.Milliseconds())), // when they come slowly
+		"cleanup.policy":      "compact",
+		"segment.bytes":       strconv.Itoa(8 << 20), // about 50,000 checkpoints
+		"segment.ms":          hour,                  // when they come slowly
+		"delete.retention.ms": hour,
 	}
 }
 
@@ -178,8 +185,9 @@ func (c *checkpoints) sync(ctx context.Context) error {
 	c.reading.Lock()
 	defer c.reading.Unlock()
 	// The topic holds many checkpoints per unit until compaction catches
-	// up; only the last of each is decoded.
-	latest := map[string]*kgo.Record{}
+	// up; only the last of each is decoded. It is copied: a record would
+	// hold on to the whole fetch it came in.
+	latest := map[string]rawCheckpoint{}
 	defer func() { c.apply(latest) }()
 	for c.at < o.Offset {
 		fs := c.cl.PollFetches(ctx)
@@ -192,33 +200,39 @@ func (c *checkpoints) sync(ctx context.Context) error {
 		fs.EachRecord(func(r *kgo.Record) {
 			c.at = r.Offset + 1 // control records too (the client keeps them), so at reaches the end
 			if !r.Attrs.IsControl() {
-				latest[string(r.Key)] = r
+				latest[string(r.Key)] = rawCheckpoint{offset: r.Offset, value: bytes.Clone(r.Value)}
 			}
 		})
 	}
 	return nil
 }
 
+// rawCheckpoint is a checkpoint record's value, not yet decoded.
+type rawCheckpoint struct {
+	offset int64
+	value  []byte // nil: a tombstone
+}
+
 // apply takes in the last record read of each key.
-func (c *checkpoints) apply(latest map[string]*kgo.Record) {
+func (c *checkpoints) apply(latest map[string]rawCheckpoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for key, r := range latest {
 		u, err := parseUnit(key)
 		if err != nil {
-			c.log.Warn("replicator: skipping a checkpoint record this replicator did not write", "offset", r.Offset, "error", err)
+			c.log.Warn("replicator: skipping a checkpoint record this replicator did not write", "offset", r.offset, "error", err)
 			continue
 		}
-		if r.Value == nil {
+		if r.value == nil {
 			delete(c.m, u)
 			continue
 		}
 		var cp checkpoint
-		if err := json.Unmarshal(r.Value, &cp); err != nil {
+		if err := json.Unmarshal(r.value, &cp); err != nil {
 			// Only this replicator writes the topic; a record that is not
 			// its own leaves the unit where this process knew it before
 			// (a unit it never knew starts anew).
-			c.log.Warn("replicator: skipping an undecodable checkpoint; the unit keeps the position it had before this read", "unit", u.String(), "offset", r.Offset, "error", err)
+			c.log.Warn("replicator: skipping an undecodable checkpoint; the unit keeps the position it had before this read", "unit", u.String(), "offset", r.offset, "error", err)
 			continue
 		}
 		c.m[u] = cp

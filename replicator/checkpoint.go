@@ -96,8 +96,10 @@ func (r *Replicator) ensureCheckpointTopic(ctx context.Context) error {
 		for _, c := range rc.Configs {
 			if _, ok := want[c.Key]; ok && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
 				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
-					r.log.Warn("replicator: the checkpoint topic is not compacted; it grows with every transaction and a start reads it all",
-						"topic", CheckpointTopic, "cleanup.policy", c.MaybeValue())
+					// Retention would delete the checkpoints, and flows would
+					// copy again from the start.
+					return fmt.Errorf("%s at %s has cleanup.policy=%s; it must be compacted (kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact)",
+						CheckpointTopic, r.cfg.Site, c.MaybeValue(), CheckpointTopic)
 				}
 				delete(want, c.Key)
 			}

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,21 @@ func TestCheckpointsSyncKeepsTheLastOfEachUnit(t *testing.T) {
 	}
 	if cp, _ := r.cps.get(a); cp.NextOffset != 1000 {
 		t.Fatalf("%s: next offset %d after an undecodable record, want 1000 kept", a, cp.NextOffset)
+	}
+}
+
+// A checkpoint topic that an operator set to delete would lose the
+// checkpoints with retention: the replicator refuses it and says how to fix
+// it.
+func TestCheckpointTopicMustBeCompacted(t *testing.T) {
+	m := mesh{"east": newCluster(t), "west": newCluster(t)}
+	adm := kadm.NewClient(client(t, m["west"]))
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, CheckpointTopic); err != nil {
+		t.Fatal(err)
+	}
+	err := newTestReplicator(t, m).ensureCheckpointTopic(ctx)
+	if err == nil || !strings.Contains(err.Error(), "cleanup.policy=compact") {
+		t.Fatalf("got %v, want an error that says to compact the topic", err)
 	}
 }

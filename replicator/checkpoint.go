@@ -14,7 +14,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // CheckpointTopic holds, at each site, where that site's replicator stands
@@ -89,27 +88,18 @@ func (r *Replicator) ensureCheckpointTopic(ctx context.Context) error {
 	if !errors.Is(err, errTopicExists) {
 		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
 	}
-	rcs, err := r.localAdm.DescribeTopicConfigs(ctx, CheckpointTopic)
-	if err == nil {
-		var rc kadm.ResourceConfig
-		rc, err = rcs.On(CheckpointTopic, nil)
-		if err == nil {
-			err = rc.Err
-		}
-		for _, c := range rc.Configs {
-			if _, ok := want[c.Key]; ok && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
-					// Retention would delete the checkpoints, and flows would
-					// copy again from the start.
-					return fmt.Errorf("%s at %s has cleanup.policy=%s; it must be compacted (kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact)",
-						CheckpointTopic, r.cfg.Site, c.MaybeValue(), CheckpointTopic)
-				}
-				delete(want, c.Key)
-			}
-		}
-	}
+	set, err := topicOverrides(ctx, r.localAdm, CheckpointTopic)
 	if err != nil {
 		return fmt.Errorf("reading the configs of %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+	}
+	if p, ok := set["cleanup.policy"]; ok && !strings.Contains(p, "compact") {
+		// Retention would delete the checkpoints, and flows would copy
+		// again from the start.
+		return fmt.Errorf("%s at %s has cleanup.policy=%s; it must be compacted (kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact)",
+			CheckpointTopic, r.cfg.Site, p, CheckpointTopic)
+	}
+	for k := range set {
+		delete(want, k)
 	}
 	if len(want) == 0 {
 		return nil

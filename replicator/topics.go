@@ -114,23 +114,37 @@ func (r *Replicator) awaitPartitions(ctx context.Context, topic string, n int32)
 
 // sourceConfigs returns the mirrored configs set on topic at source.
 func (r *Replicator) sourceConfigs(ctx context.Context, source, topic string) (map[string]*string, error) {
-	rcs, err := r.admin(source).DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
-	}
-	rc, err := rcs.On(topic, nil)
+	set, err := topicOverrides(ctx, r.admin(source), topic)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
 	}
 	out := map[string]*string{}
-	for _, c := range rc.Configs {
-		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Value == nil {
-			continue
+	for _, name := range mirroredConfigs {
+		if v, ok := set[name]; ok {
+			out[name] = kadm.StringPtr(v)
 		}
-		for _, name := range mirroredConfigs {
-			if c.Key == name {
-				out[name] = kadm.StringPtr(*c.Value)
-			}
+	}
+	return out, nil
+}
+
+// topicOverrides returns the configs set on topic itself, not those it
+// takes from its brokers' settings or defaults.
+func topicOverrides(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
+			out[c.Key] = *c.Value
 		}
 	}
 	return out, nil

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,7 +318,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 		for _, r := range p.Records {
 			b.bytes += len(r.Key) + len(r.Value)
 			st.next, st.read, st.pending, st.lastTime = r.Offset+1, true, true, r.Timestamp
-			origin, path := meshHeaders(r.Headers)
+			origin, path := envelope.Route(r.Headers)
 			if origin == "" {
 				origin = f.key.Source // produced at the source by a plain Kafka client
 			}
@@ -327,7 +326,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 				f.r.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
 				continue
 			}
-			b.copies = append(b.copies, copyRecord(r, f.key.Source, origin, site))
+			b.copies = append(b.copies, copyRecord(r, f.key.Source, site))
 			st.copied++
 		}
 		if p.HighWatermark >= 0 && st.read {
@@ -489,55 +488,11 @@ func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offse
 	return out, nil
 }
 
-// meshHeaders returns a record's mesh_origin and mesh_path.
-func meshHeaders(hs []kgo.RecordHeader) (origin string, path []string) {
-	for _, h := range hs {
-		switch h.Key {
-		case envelope.HeaderOrigin:
-			origin = string(h.Value)
-		case envelope.HeaderPath:
-			if len(h.Value) > 0 {
-				path = strings.Split(string(h.Value), ",")
-			}
-		}
-	}
-	return origin, path
-}
-
-// copyRecord is r as this site receives it: same key, value, timestamp,
-// partition and headers, with this site appended to mesh_path (and, for a
-// record a plain Kafka client produced at the source, mesh_origin set to the
-// source).
-func copyRecord(r *kgo.Record, source, origin, site string) *kgo.Record {
-	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+2)
-	var hasOrigin, hasPath bool
-	for _, h := range r.Headers {
-		switch h.Key {
-		case envelope.HeaderOrigin:
-			hasOrigin = true
-		case envelope.HeaderPath:
-			hasPath = true
-			v := make([]byte, 0, len(h.Value)+1+len(site))
-			if len(h.Value) == 0 {
-				v = append(v, origin...)
-			} else {
-				v = append(v, h.Value...)
-			}
-			h = kgo.RecordHeader{Key: h.Key, Value: append(append(v, ','), site...)}
-		}
-		hs = append(hs, h)
-	}
-	if !hasOrigin {
-		hs = append(hs, kgo.RecordHeader{Key: envelope.HeaderOrigin, Value: []byte(origin)})
-	}
-	if !hasPath {
-		path := origin
-		if source != origin {
-			path += "," + source
-		}
-		hs = append(hs, kgo.RecordHeader{Key: envelope.HeaderPath, Value: []byte(path + "," + site)})
-	}
-	return &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: hs}
+// copyRecord is r as this site receives it from source: same key, value,
+// timestamp, partition and headers, with the hop stamped into its envelope.
+func copyRecord(r *kgo.Record, source, site string) *kgo.Record {
+	return &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
+		Headers: envelope.StampHop(r.Headers, source, site)}
 }
 
 // sameUnits reports whether two flows copy the same units the same way.

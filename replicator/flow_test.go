@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -16,41 +15,6 @@ func header(r *kgo.Record, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func TestCopyRecordKeepsEverythingAndExtendsThePath(t *testing.T) {
-	ts := time.UnixMilli(1700000000123)
-	for _, c := range []struct {
-		name             string
-		headers          []kgo.RecordHeader
-		origin, wantPath string
-	}{
-		{"plain producer at the source", nil, "east", "east,west"},
-		{"mesh event from the source", []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("east")}, {Key: "mesh_path", Value: []byte("east")}}, "east", "east,west"},
-		{"mesh event through a hub", []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("north")}, {Key: "mesh_path", Value: []byte("north,east")}}, "north", "north,east,west"},
-		{"origin without a path", []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("north")}}, "north", "north,east,west"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			in := &kgo.Record{Topic: "shop.order.created", Partition: 5, Key: []byte("k"), Value: []byte("v"), Timestamp: ts,
-				Headers: append([]kgo.RecordHeader{{Key: "ce_id", Value: []byte("1")}}, c.headers...)}
-			out := copyRecord(in, "east", c.origin, "west")
-			if out.Topic != in.Topic || out.Partition != 5 || string(out.Key) != "k" || string(out.Value) != "v" || !out.Timestamp.Equal(ts) {
-				t.Fatalf("copy changed the record: %+v", out)
-			}
-			if v, _ := header(out, "ce_id"); v != "1" {
-				t.Fatal("ce_id lost")
-			}
-			if v, _ := header(out, "mesh_origin"); v != c.origin {
-				t.Fatalf("mesh_origin %q, want %q", v, c.origin)
-			}
-			if v, _ := header(out, "mesh_path"); v != c.wantPath {
-				t.Fatalf("mesh_path %q, want %q", v, c.wantPath)
-			}
-			if len(in.Headers) != 1+len(c.headers) {
-				t.Fatal("the source record's headers were changed")
-			}
-		})
-	}
 }
 
 func TestUnitKeysRoundTrip(t *testing.T) {

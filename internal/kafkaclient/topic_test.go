@@ -1,0 +1,92 @@
+package kafkaclient_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/kafkatest"
+)
+
+func TestEnsureTopicCreatesWithConfigs(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	ctx := context.Background()
+	spec := kafkaclient.Topic{Name: "_mesh.x", Partitions: 3, Configs: map[string]string{"cleanup.policy": "compact", "segment.ms": "3600000"},
+		Compacted: true, AddMissingConfigs: true, AwaitServed: true}
+	got, err := kafkaclient.EnsureTopic(ctx, cl, spec)
+	if err != nil || !got.Created || got.Partitions != 3 {
+		t.Fatalf("first: %+v %v", got, err)
+	}
+	set, err := kafkaclient.TopicConfigs(ctx, kadm.NewClient(cl), "_mesh.x")
+	if err != nil || set["cleanup.policy"] != "compact" || set["segment.ms"] != "3600000" {
+		t.Fatalf("configs %v %v", set, err)
+	}
+	// The second time finds the topic as it should be and does nothing.
+	got, err = kafkaclient.EnsureTopic(ctx, cl, spec)
+	if err != nil || got.Created || len(got.ConfigsSet) != 0 {
+		t.Fatalf("second: %+v %v", got, err)
+	}
+}
+
+// An existing topic gets the configs it lacks and keeps those its operator
+// set on it.
+func TestEnsureTopicAddsMissingConfigsAndKeepsTheOperators(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	own := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.ms": kadm.StringPtr("600000")}
+	if _, err := adm.CreateTopic(ctx, 1, 1, own, "t"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "t", Partitions: 1, AddMissingConfigs: true, Compacted: true,
+		Configs: map[string]string{"cleanup.policy": "compact", "segment.ms": "3600000", "delete.retention.ms": "600000"}})
+	if err != nil || !slices.Equal(got.ConfigsSet, []string{"delete.retention.ms"}) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	set, _ := kafkaclient.TopicConfigs(ctx, adm, "t")
+	if set["segment.ms"] != "600000" || set["delete.retention.ms"] != "600000" {
+		t.Fatalf("configs %v: want the operator's segment.ms kept and delete.retention.ms added", set)
+	}
+}
+
+func TestEnsureTopicRefusesWhatItCannotMend(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 2, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "t", Compacted: true})
+	if err == nil || !strings.Contains(err.Error(), "--add-config cleanup.policy=compact") {
+		t.Fatalf("delete policy: got %v, want the command that compacts the topic", err)
+	}
+	_, err = kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "t", Partitions: 8, Partitioning: kafkaclient.ExactPartitions})
+	if err == nil || !strings.Contains(err.Error(), "has 2 partitions, but 8 are needed") {
+		t.Fatalf("exact partitions: got %v", err)
+	}
+}
+
+func TestEnsureTopicGrowsPartitions(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	ctx := context.Background()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	spec := kafkaclient.Topic{Name: "t", Partitions: 3, Partitioning: kafkaclient.AtLeastPartitions, AwaitServed: true}
+	got, err := kafkaclient.EnsureTopic(ctx, cl, spec)
+	if err != nil || got.Grown != 1 || got.Partitions != 3 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	spec.Partitions = 2 // fewer than it has: left alone
+	if got, err = kafkaclient.EnsureTopic(ctx, cl, spec); err != nil || got.Grown != 0 || got.Partitions != 3 {
+		t.Fatalf("%+v %v", got, err)
+	}
+}

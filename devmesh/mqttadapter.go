@@ -2,13 +2,11 @@ package devmesh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -61,13 +59,9 @@ func (s *site) createTopics(ctx context.Context, topics ...string) error {
 		return err
 	}
 	defer cl.Close()
-	resps, err := kafkaclient.NewAdmin(cl).CreateTopics(ctx, 1, 1, nil, topics...)
-	if err != nil {
-		return fmt.Errorf("dev mesh: site %s: create topics: %w", s.name, err)
-	}
-	for _, r := range resps.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("dev mesh: site %s: create topic %s: %w", s.name, r.Topic, r.Err)
+	for _, t := range topics {
+		if _, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: t, Partitions: 1}); err != nil {
+			return fmt.Errorf("dev mesh: site %s: %w", s.name, err)
 		}
 	}
 	return nil

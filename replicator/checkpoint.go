@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // CheckpointTopic holds, at each site, where that site's replicator stands
@@ -71,55 +72,19 @@ func checkpointTopicConfigs() map[string]string {
 
 // ensureCheckpointTopic creates the checkpoint topic, or gives an existing
 // one the configs it lacks. A config set on the topic itself is the
-// operator's and stays.
+// operator's and stays; one that is not compacted is refused (retention
+// would delete the checkpoints, and flows would copy again from the start).
 func (r *Replicator) ensureCheckpointTopic(ctx context.Context) error {
-	want := checkpointTopicConfigs()
-	configs := map[string]*string{}
-	for k, v := range want {
-		configs[k] = kadm.StringPtr(v)
-	}
-	res, err := r.localAdm.CreateTopic(ctx, 1, r.cfg.ReplicationFactor, configs, CheckpointTopic)
-	if err == nil {
-		err = res.Err
-	}
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, errTopicExists) {
-		return fmt.Errorf("creating %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
-	}
-	set, err := topicOverrides(ctx, r.localAdm, CheckpointTopic)
+	got, err := kafkaclient.EnsureTopic(ctx, r.localCl, kafkaclient.Topic{
+		Name: CheckpointTopic, Partitions: 1, ReplicationFactor: r.cfg.ReplicationFactor,
+		Configs: checkpointTopicConfigs(), AddMissingConfigs: true, Compacted: true,
+	})
 	if err != nil {
-		return fmt.Errorf("reading the configs of %s at %s: %w", CheckpointTopic, r.cfg.Site, err)
+		return fmt.Errorf("replicator at %s: %w", r.cfg.Site, err)
 	}
-	if p, ok := set["cleanup.policy"]; ok && !strings.Contains(p, "compact") {
-		// Retention would delete the checkpoints, and flows would copy
-		// again from the start.
-		return fmt.Errorf("%s at %s has cleanup.policy=%s; it must be compacted (kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact)",
-			CheckpointTopic, r.cfg.Site, p, CheckpointTopic)
+	if len(got.ConfigsSet) > 0 {
+		r.log.Info("replicator: set the checkpoint topic's configs", "topic", CheckpointTopic, "configs", got.ConfigsSet)
 	}
-	for k := range set {
-		delete(want, k)
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	var alter []kadm.AlterConfig
-	for k, v := range want {
-		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-	}
-	ars, err := r.localAdm.AlterTopicConfigs(ctx, alter, CheckpointTopic)
-	if err == nil {
-		var ar kadm.AlterConfigsResponse
-		ar, err = ars.On(CheckpointTopic, nil)
-		if err == nil {
-			err = ar.Err
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("setting %v on %s at %s: %w", want, CheckpointTopic, r.cfg.Site, err)
-	}
-	r.log.Info("replicator: set the checkpoint topic's configs", "topic", CheckpointTopic, "configs", want)
 	return nil
 }
 

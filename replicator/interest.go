@@ -117,7 +117,7 @@ func (s *interestState) changed() <-chan struct{} { return s.watcher.Changes() }
 func (s *interestState) topic() string { return interest.Topic }
 
 func (s *interestState) ensureTopic(ctx context.Context) error {
-	return interest.EnsureTopic(ctx, s.r.localAdm)
+	return interest.EnsureTopic(ctx, s.r.localCl)
 }
 
 // resolve returns which sites want which topics (patterns expanded against

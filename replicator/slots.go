@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -121,23 +120,12 @@ func (g *slotGroup) run(ctx context.Context) {
 // count matches flow.slots: replicas that disagree on the slots would place
 // a unit in different slots.
 func (r *Replicator) ensureSlotsTopic(ctx context.Context) error {
-	n := int32(r.cfg.Flow.Slots)
-	res, err := r.localAdm.CreateTopic(ctx, n, r.cfg.ReplicationFactor, nil, SlotsTopic)
-	if err == nil {
-		err = res.Err
-	}
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, errTopicExists) {
-		return fmt.Errorf("creating %s at %s: %w", SlotsTopic, r.cfg.Site, err)
-	}
-	td, err := r.localAdm.ListTopics(ctx, SlotsTopic)
+	_, err := kafkaclient.EnsureTopic(ctx, r.localCl, kafkaclient.Topic{
+		Name: SlotsTopic, Partitions: int32(r.cfg.Flow.Slots), ReplicationFactor: r.cfg.ReplicationFactor,
+		Partitioning: kafkaclient.ExactPartitions,
+	})
 	if err != nil {
-		return fmt.Errorf("looking up %s: %w", SlotsTopic, err)
-	}
-	if have := int32(len(td[SlotsTopic].Partitions)); have != n {
-		return fmt.Errorf("%s at %s has %d partitions but flow.slots is %d: every replica of a site needs the same flow.slots (delete the topic to change it)", SlotsTopic, r.cfg.Site, have, n)
+		return fmt.Errorf("replicator at %s: %w (every replica of a site needs the same flow.slots)", r.cfg.Site, err)
 	}
 	return nil
 }

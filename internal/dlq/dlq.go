@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // TopicPrefix starts the name of every dead-letter topic.
@@ -57,7 +57,6 @@ type Failure struct {
 // Writer produces dead-lettered records, creating DLQ topics on first use.
 type Writer struct {
 	cl         *kgo.Client
-	adm        *kadm.Client
 	partitions int32
 	retention  time.Duration
 
@@ -80,7 +79,6 @@ func Retention(d time.Duration) Option { return func(w *Writer) { w.retention = 
 func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
 	w := &Writer{
 		cl:         cl,
-		adm:        kadm.NewClient(cl),
 		partitions: 1,
 		retention:  14 * 24 * time.Hour,
 		ensured:    make(map[string]bool),
@@ -153,13 +151,10 @@ func (w *Writer) ensure(ctx context.Context, topic string) error {
 	if done {
 		return nil
 	}
-	configs := map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(w.retention.Milliseconds(), 10))}
-	resp, err := w.adm.CreateTopic(ctx, w.partitions, -1, configs, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("dlq: create topic %s: %w", topic, err)
+	_, err := kafkaclient.EnsureTopic(ctx, w.cl, kafkaclient.Topic{Name: topic, Partitions: w.partitions,
+		Configs: map[string]string{"retention.ms": strconv.FormatInt(w.retention.Milliseconds(), 10)}})
+	if err != nil {
+		return fmt.Errorf("dlq: %w", err)
 	}
 	w.mu.Lock()
 	w.ensured[topic] = true

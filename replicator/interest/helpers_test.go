@@ -90,7 +90,7 @@ func startWatcher(t *testing.T, c *kfake.Cluster, opts ...WatcherOpt) *Watcher {
 // ensureTopic creates _mesh.interest at c.
 func ensureTopic(t *testing.T, cl *kgo.Client) {
 	t.Helper()
-	if err := EnsureTopic(testCtx(t), kadm.NewClient(cl)); err != nil {
+	if err := EnsureTopic(testCtx(t), cl); err != nil {
 		t.Fatal(err)
 	}
 }

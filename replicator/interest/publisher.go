@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/envelope"
@@ -279,7 +278,7 @@ func (p *Publisher) write(ctx context.Context, recs []*kgo.Record) error {
 		return nil
 	}
 	if !p.ensured {
-		if err := EnsureTopic(ctx, kadm.NewClient(p.cl)); err != nil {
+		if err := EnsureTopic(ctx, p.cl); err != nil {
 			return err
 		}
 		p.ensured = true

@@ -10,7 +10,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 

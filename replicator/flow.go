@@ -17,7 +17,8 @@ import (
 
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/replicator/demand"
 )
 
 // route says which records of a unit come to this site and where copying
@@ -27,7 +28,7 @@ type route struct {
 	// source (one hop in a full mesh: the source itself).
 	Origins []string
 	// Start applies when the unit starts after a pause: see startOffsets.
-	Start interest.Start
+	Start demand.Start
 }
 
 func (r route) equal(o route) bool { return slices.Equal(r.Origins, o.Origins) && r.Start == o.Start }

@@ -7,7 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/replicator/demand"
 )
 
 // interestState is what the replicator knows of the mesh's interest: the
@@ -17,16 +18,16 @@ import (
 // interest.discover, those of the site's consumer groups.
 type interestState struct {
 	r        *Replicator
-	watcher  *interest.Watcher
+	watcher  *demand.Watcher
 	declared *interest.Publisher
-	disc     *interest.Discoverer // nil without discovery
+	disc     *demand.Discoverer // nil without discovery
 }
 
 func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState, error) {
 	cfg := r.cfg
 	// Each replicator watches its own cluster: label its interest metrics
 	// so, so that several replicators can share a registry.
-	m, err := interest.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"cluster": cfg.Site}, reg))
+	m, err := demand.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"cluster": cfg.Site}, reg))
 	if err != nil {
 		return nil, err
 	}
@@ -36,20 +37,20 @@ func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState,
 		return nil, err
 	}
 	s := &interestState{r: r}
-	if s.watcher, err = interest.NewWatcher(append(opts, r.extra...), interest.Logger(log), interest.WithMetrics(m)); err != nil {
+	if s.watcher, err = demand.NewWatcher(append(opts, r.extra...), demand.Logger(log), demand.WithMetrics(m)); err != nil {
 		return nil, fmt.Errorf("interest watcher: %w", err)
 	}
 	s.declared, err = interest.NewPublisher(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),
-		interest.Continue(s.watcher.Table()), interest.Logger(log), interest.WithMetrics(m))
+		interest.Continue(s.watcher.Table()), interest.Logger(log), m.PublishOption())
 	if err != nil {
 		s.watcher.Close()
 		return nil, fmt.Errorf("interest publisher: %w", err)
 	}
 	if cfg.Interest.Discover {
-		excl := append(interest.DefaultExcludeGroups(), cfg.Interest.ExcludeGroups...)
-		s.disc, err = interest.NewDiscoverer(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),
-			interest.DiscoveryInterval(cfg.Interest.DiscoveryInterval), interest.ExcludeGroups(excl...),
-			interest.Continue(s.watcher.Table()), interest.Logger(log), interest.WithMetrics(m))
+		excl := append(demand.DefaultExcludeGroups(), cfg.Interest.ExcludeGroups...)
+		s.disc, err = demand.NewDiscoverer(r.localCl, cfg.Site, demand.TTL(cfg.Interest.LeaseTTL),
+			demand.DiscoveryInterval(cfg.Interest.DiscoveryInterval), demand.ExcludeGroups(excl...),
+			demand.Continue(s.watcher.Table()), demand.Logger(log), demand.WithMetrics(m))
 		if err != nil {
 			s.watcher.Close()
 			return nil, fmt.Errorf("interest discovery: %w", err)
@@ -123,11 +124,11 @@ func (s *interestState) ensureTopic(ctx context.Context) error {
 // resolve returns which sites want which topics (patterns expanded against
 // known), and where this site's flows of each topic start; a topic carried
 // only for other sites resumes from its checkpoint.
-func (s *interestState) resolve(known []string) (map[string][]string, map[string]interest.Start) {
+func (s *interestState) resolve(known []string) (map[string][]string, map[string]demand.Start) {
 	now := time.Now()
 	t := s.watcher.Table()
 	wants := t.Resolve(now, known)
-	starts := map[string]interest.Start{}
+	starts := map[string]demand.Start{}
 	for topic := range wants {
 		if p, ok := t.Policy(now, s.r.cfg.Site, topic); ok {
 			starts[topic] = p

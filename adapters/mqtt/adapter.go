@@ -20,7 +20,7 @@ import (
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/registry/serde"
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
 )
 
 // Adapter bridges one MQTT broker session and one Kafka cluster. Its

@@ -31,7 +31,7 @@ import (
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/registry/serde"
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
 )
 
 const testWait = 15 * time.Second
@@ -424,12 +424,12 @@ func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	}
 	// The egress rule leases its topic, so the replicator brings it here.
 	eventually(t, "the egress rule's interest lease", func() bool {
-		tab, err := interest.Load(ctx, []kgo.Opt{kgo.SeedBrokers(kafka.ListenAddrs()...)})
+		leases, err := interest.Read(ctx, []kgo.Opt{kgo.SeedBrokers(kafka.ListenAddrs()...)})
 		if err != nil {
 			return false
 		}
-		for _, l := range tab.Active(time.Now()) {
-			if l.Topic == "cmds" && l.Kind == interest.KindAdapterEgress && l.Site == cfg.Site && l.SourceID == cfg.Broker.ClientID+"/cmds" {
+		for _, l := range leases {
+			if !l.Expired(time.Now()) && l.Topic == "cmds" && l.Kind == interest.KindAdapterEgress && l.Site == cfg.Site && l.SourceID == cfg.Broker.ClientID+"/cmds" {
 				return true
 			}
 		}

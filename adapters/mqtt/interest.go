@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
 )
 
 // publishInterest leases the Kafka topics of the egress rules at the site

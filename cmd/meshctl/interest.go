@@ -14,7 +14,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/interest"
 )
 
 // defaultName is the source id of declarations made without -name.
@@ -75,12 +75,12 @@ func (c *cluster) client() (*kgo.Client, error) {
 }
 
 // load reads the cluster's leases.
-func (c *cluster) load(ctx context.Context) (*interest.Table, error) {
+func (c *cluster) load(ctx context.Context) (interest.Leases, error) {
 	opts, err := c.clientOpts()
 	if err != nil {
 		return nil, err
 	}
-	tb, err := interest.Load(ctx, opts)
+	tb, err := interest.Read(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("Kafka at %s: %w", c.kafka, err)
 	}
@@ -228,7 +228,7 @@ func interestList(ctx context.Context, io stdio, path string, args []string) err
 		return err
 	}
 	var leases []interest.Lease
-	for _, l := range tb.Leases() {
+	for _, l := range tb.Sorted() {
 		if c.site == "" || l.Site == c.site {
 			leases = append(leases, l)
 		}

@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"context"
 	"errors"
 	"reflect"
@@ -107,7 +108,7 @@ func joinClassic(t *testing.T, cl *kgo.Client, group string, topics ...string) {
 	})
 }
 
-func topicsOf(leases []Lease) map[string][]string {
+func topicsOf(leases []interest.Lease) map[string][]string {
 	out := map[string][]string{}
 	for _, l := range leases {
 		t := l.Topic
@@ -152,7 +153,7 @@ func TestDiscoverer(t *testing.T) {
 		t.Fatalf("discovered %v, want %v", got, want)
 	}
 	for _, l := range leases {
-		if l.Kind != KindConsumerGroup || l.Site != "east" || l.Resume != ResumeCheckpoint || l.Expires.IsZero() {
+		if l.Kind != interest.KindConsumerGroup || l.Site != "east" || l.Resume != interest.ResumeCheckpoint || l.Expires.IsZero() {
 			t.Fatalf("discovered lease %+v", l)
 		}
 	}
@@ -169,7 +170,7 @@ func TestDiscoverer(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(rctx) }()
 	defer func() { cancel(); <-done }()
-	billing := leases[slices.IndexFunc(leases, func(l Lease) bool { return l.SourceID == "billing" })]
+	billing := leases[slices.IndexFunc(leases, func(l interest.Lease) bool { return l.SourceID == "billing" })]
 	first, _ := w.Table().Lease(billing.Key())
 	waitFor(t, 5*time.Second, "a renewal", func() bool {
 		cur, _ := w.Table().Lease(billing.Key())

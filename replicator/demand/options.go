@@ -1,19 +1,15 @@
-package interest
+package demand
 
 import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 )
 
-// Defaults.
-const (
-	// DefaultTTL is how long a lease lives without renewal; a publisher
-	// renews every third of it.
-	DefaultTTL = 30 * time.Second
-	// DefaultDiscoveryInterval is how often a Discoverer scans the groups.
-	DefaultDiscoveryInterval = 10 * time.Second
-)
+// DefaultDiscoveryInterval is how often a Discoverer scans the groups.
+const DefaultDiscoveryInterval = 10 * time.Second
 
 // DefaultExcludeGroups are the group id prefixes a Discoverer ignores: the
 // mesh's own components (their client and group ids start with meshwork-)
@@ -25,8 +21,7 @@ type cfg struct {
 	log           *slog.Logger
 	metrics       *Metrics
 	ttl           time.Duration
-	continueFrom  *Table
-	expireRemoved bool
+	continueFrom  interest.Lookup
 	interval      time.Duration
 	excludeGroups []string
 }
@@ -34,7 +29,7 @@ type cfg struct {
 func defaultCfg() cfg {
 	return cfg{
 		log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ttl:           DefaultTTL,
+		ttl:           interest.DefaultTTL,
 		interval:      DefaultDiscoveryInterval,
 		excludeGroups: DefaultExcludeGroups(),
 	}
@@ -50,40 +45,26 @@ type DiscovererOpt interface {
 	discovererOpt()
 }
 
-// PublisherOpt configures a Publisher; a Discoverer passes the ones it is
-// given to its own publisher.
-type PublisherOpt interface {
-	DiscovererOpt
-	publisherOpt()
-}
-
 // WatcherOpt configures a Watcher.
 type WatcherOpt interface {
 	Opt
 	watcherOpt()
 }
 
-// CommonOpt configures every component.
+// CommonOpt configures both.
 type CommonOpt interface {
-	PublisherOpt
+	DiscovererOpt
 	WatcherOpt
 }
 
-// The option types, by what they configure.
 type (
 	commonOpt     func(*cfg)
-	publisherOpt  func(*cfg)
 	discovererOpt func(*cfg)
 )
 
 func (o commonOpt) apply(c *cfg) { o(c) }
 func (commonOpt) discovererOpt() {}
-func (commonOpt) publisherOpt()  {}
 func (commonOpt) watcherOpt()    {}
-
-func (o publisherOpt) apply(c *cfg) { o(c) }
-func (publisherOpt) discovererOpt() {}
-func (publisherOpt) publisherOpt()  {}
 
 func (o discovererOpt) apply(c *cfg) { o(c) }
 func (discovererOpt) discovererOpt() {}
@@ -100,23 +81,15 @@ func Logger(l *slog.Logger) CommonOpt {
 // WithMetrics counts into m (see NewMetrics); default: not counted.
 func WithMetrics(m *Metrics) CommonOpt { return commonOpt(func(c *cfg) { c.metrics = m }) }
 
-// TTL sets how long a published lease lives without renewal (default
-// DefaultTTL); the publisher renews every third of it. 0 publishes leases
-// that never expire and are never renewed: only for declared interest, which
-// must then be removed explicitly.
-func TTL(d time.Duration) PublisherOpt { return publisherOpt(func(c *cfg) { c.ttl = d }) }
+// TTL sets how long a discovered lease lives without renewal (default
+// interest.DefaultTTL); it must be longer than the discovery interval.
+func TTL(d time.Duration) DiscovererOpt { return discovererOpt(func(c *cfg) { c.ttl = d }) }
 
-// Continue makes the publisher keep the Since of an unexpired lease with the
-// same key found in t, so interest held before a restart of its holder (or by
-// another replica of it) continues instead of starting again. Use the table
-// of a Watcher of the same cluster once it is Ready.
-func Continue(t *Table) PublisherOpt { return publisherOpt(func(c *cfg) { c.continueFrom = t }) }
-
-// ExpireRemoved makes Set stop renewing the leases it no longer lists
-// instead of tombstoning them: they stay in force until they expire, which
-// bridges a holder that disappears for less than the TTL. The publisher
-// tombstones them once expired, to keep the topic small.
-func ExpireRemoved() PublisherOpt { return publisherOpt(func(c *cfg) { c.expireRemoved = true }) }
+// Continue keeps the Since of leases already in force in l (see
+// interest.Continue): use the table of a ready Watcher of the same cluster.
+func Continue(l interest.Lookup) DiscovererOpt {
+	return discovererOpt(func(c *cfg) { c.continueFrom = l })
+}
 
 // DiscoveryInterval sets how often a Discoverer scans (default
 // DefaultDiscoveryInterval).

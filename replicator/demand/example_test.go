@@ -1,4 +1,4 @@
-package interest_test
+package demand_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/meshwork/meshwork/replicator/interest"
+	"github.com/meshwork/meshwork/replicator/demand"
 )
 
 // How a replicator of site east wires the package: it follows its site's
@@ -22,7 +22,7 @@ func Example() {
 	}
 	defer cl.Close()
 
-	w, err := interest.NewWatcher(opts, interest.Logger(slog.Default()))
+	w, err := demand.NewWatcher(opts, demand.Logger(slog.Default()))
 	if err != nil {
 		panic(err)
 	}
@@ -30,7 +30,7 @@ func Example() {
 	go w.Run(ctx)
 	<-w.Ready() // never stop a flow before the leases were read
 
-	d, err := interest.NewDiscoverer(cl, "east", interest.Continue(w.Table()))
+	d, err := demand.NewDiscoverer(cl, "east", demand.Continue(w.Table()))
 	if err != nil {
 		panic(err)
 	}

@@ -24,7 +24,7 @@ type Publisher struct {
 	cl    *kgo.Client
 	codec *Codec
 	site  string
-	cfg   cfg
+	cfg   options
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -42,10 +42,10 @@ type Publisher struct {
 // (which it does not close; acks=all is best). Its first write creates
 // Topic if missing (EnsureTopic). Renewal runs in the background until
 // Close or Remove.
-func NewPublisher(cl *kgo.Client, site string, opts ...PublisherOpt) (*Publisher, error) {
-	c := defaultCfg()
+func NewPublisher(cl *kgo.Client, site string, opts ...Option) (*Publisher, error) {
+	c := defaultOptions()
 	for _, o := range opts {
-		o.apply(&c)
+		o(&c)
 	}
 	if err := envelope.ValidSite(site); err != nil {
 		return nil, fmt.Errorf("interest: publisher site %q: %w", site, err)
@@ -112,7 +112,7 @@ func (p *Publisher) Set(ctx context.Context, leases []Lease) error {
 
 	var recs []*kgo.Record
 	for key, l := range next {
-		if old, ok := p.leases[key]; ok && old.sameInterest(l) {
+		if old, ok := p.leases[key]; ok && old.SameInterest(l) {
 			next[key] = old // unchanged: the renewal loop keeps it fresh
 			continue
 		}
@@ -284,7 +284,9 @@ func (p *Publisher) write(ctx context.Context, recs []*kgo.Record) error {
 		p.ensured = true
 	}
 	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		p.cfg.metrics.publishFailed()
+		if p.cfg.failures != nil {
+			p.cfg.failures.Inc()
+		}
 		return fmt.Errorf("interest: writing %d lease records to %s: %w", len(recs), Topic, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"context"
 	"testing"
 	"time"
@@ -44,10 +45,10 @@ func TestWatcherCatchUp(t *testing.T) {
 		l := declared("west", "shop.order.created", "d"+string(rune('a'+i%26))+string(rune('a'+i/26)))
 		recs = append(recs, record(t, codec, l))
 		if i%2 == 1 {
-			recs = append(recs, Tombstone(l))
+			recs = append(recs, interest.Tombstone(l))
 		}
 	}
-	recs = append(recs, &kgo.Record{Topic: Topic, Key: []byte("west/declared/x/topic:y"), Value: []byte("not avro")})
+	recs = append(recs, &kgo.Record{Topic: interest.Topic, Key: []byte("west/declared/x/topic:y"), Value: []byte("not avro")})
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +93,11 @@ func TestWatcherMissingTopic(t *testing.T) {
 	}
 	// Leases written once the topic exists are seen.
 	cl := testClient(t, c)
-	p, err := NewPublisher(cl, "east", TTL(0))
+	p, err := interest.NewPublisher(cl, "east", interest.TTL(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Set(testCtx(t), []Lease{{Topic: "t", Kind: KindDeclared, SourceID: "x"}}); err != nil {
+	if err := p.Set(testCtx(t), []interest.Lease{{Topic: "t", Kind: interest.KindDeclared, SourceID: "x"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 15*time.Second, "the lease on the new topic", func() bool { return len(w.Table().Leases()) == 1 })
@@ -139,35 +140,12 @@ func TestWatcherNotifiesChangesAndExpiry(t *testing.T) {
 	}
 
 	// A tombstone is a change.
-	if err := cl.ProduceSync(ctx, Tombstone(permanent)).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, interest.Tombstone(permanent)).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitChange(t, w.Changes(), "the tombstone")
 	if len(w.Table().Active(time.Now())) != 0 {
 		t.Fatal("leases left")
-	}
-}
-
-func TestLoad(t *testing.T) {
-	c := testCluster(t)
-	cl := testClient(t, c)
-	ensureTopic(t, cl)
-	codec := testCodec(t)
-	l := declared("east", "shop.order.created", "ops")
-	if err := cl.ProduceSync(testCtx(t), record(t, codec, l)).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	tb, err := Load(testCtx(t), clientOpts(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := tb.Lease(l.Key()); !ok {
-		t.Fatal("Load missed the lease")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if _, err := Load(ctx, []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}); err == nil {
-		t.Fatal("Load from nowhere succeeded")
 	}
 }
 

@@ -33,7 +33,7 @@ func TestPublisherRenewsKeepingSince(t *testing.T) {
 	c := testCluster(t)
 	cl := testClient(t, c)
 	ensureTopic(t, cl)
-	w := startWatcher(t, c)
+	w := observe(t, c)
 	ctx := testCtx(t)
 
 	const ttl = 300 * time.Millisecond
@@ -55,14 +55,14 @@ func TestPublisherRenewsKeepingSince(t *testing.T) {
 	// Renewed several times, Since kept, Expires moving on: the lease
 	// outlives its first expiry.
 	waitFor(t, 5*time.Second, "three renewals", func() bool {
-		cur, _ := w.Table().Lease(key)
+		cur, _ := w.Lease(key)
 		return cur.Expires.Sub(first.Expires) >= ttl-time.Millisecond
 	})
-	cur, _ := w.Table().Lease(key)
+	cur, _ := w.Lease(key)
 	if !cur.Since.Equal(first.Since) {
 		t.Fatalf("since moved from %v to %v on renewal", first.Since, cur.Since)
 	}
-	if len(w.Table().Active(time.Now())) != 1 {
+	if len(w.Active(time.Now())) != 1 {
 		t.Fatal("renewed lease not active")
 	}
 
@@ -73,7 +73,7 @@ func TestPublisherRenewsKeepingSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the new policy", func() bool {
-		cur, _ := w.Table().Lease(key)
+		cur, _ := w.Lease(key)
 		return cur.Resume == ResumeLatest && cur.Since.Equal(first.Since)
 	})
 
@@ -81,7 +81,7 @@ func TestPublisherRenewsKeepingSince(t *testing.T) {
 	if err := p.Set(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the tombstone", func() bool { _, ok := w.Table().Lease(key); return !ok })
+	waitFor(t, 5*time.Second, "the tombstone", func() bool { _, ok := w.Lease(key); return !ok })
 	if _, h := history(t, c, key); h[len(h)-1] != nil {
 		t.Fatal("last record is not a tombstone")
 	}
@@ -91,7 +91,7 @@ func TestPublisherCloseAndRemove(t *testing.T) {
 	c := testCluster(t)
 	cl := testClient(t, c)
 	ensureTopic(t, cl)
-	w := startWatcher(t, c)
+	w := observe(t, c)
 	ctx := testCtx(t)
 
 	const ttl = 600 * time.Millisecond
@@ -104,7 +104,7 @@ func TestPublisherCloseAndRemove(t *testing.T) {
 	if err := p1.Set(ctx, []Lease{a, b}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "two leases", func() bool { return len(w.Table().Active(time.Now())) == 2 })
+	waitFor(t, 5*time.Second, "two leases", func() bool { return len(w.Active(time.Now())) == 2 })
 	leases := p1.Leases()
 	if err := p1.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestPublisherCloseAndRemove(t *testing.T) {
 	}
 
 	// A restart within the TTL continues the interest: same Since.
-	p2, err := NewPublisher(cl, "east", TTL(time.Minute), Continue(w.Table()))
+	p2, err := NewPublisher(cl, "east", TTL(time.Minute), Continue(w.read()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,8 @@ func TestPublisherCloseAndRemove(t *testing.T) {
 	}
 
 	// Close wrote no tombstone: b just expires.
-	waitFor(t, 5*time.Second, "b to expire", func() bool { return len(w.Table().Active(time.Now())) == 1 })
-	if _, ok := w.Table().Lease(leases[0].Key()); !ok {
+	waitFor(t, 5*time.Second, "b to expire", func() bool { return len(w.Active(time.Now())) == 1 })
+	if _, ok := w.Lease(leases[0].Key()); !ok {
 		t.Fatal("Close tombstoned a lease")
 	}
 	_, h := history(t, c, leases[0].Key())
@@ -141,7 +141,7 @@ func TestPublisherCloseAndRemove(t *testing.T) {
 	if err := p2.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a's tombstone", func() bool { _, ok := w.Table().Lease(leases[1].Key()); return !ok })
+	waitFor(t, 5*time.Second, "a's tombstone", func() bool { _, ok := w.Lease(leases[1].Key()); return !ok })
 	if len(p2.Leases()) != 0 {
 		t.Fatal("removed publisher still holds leases")
 	}
@@ -151,7 +151,7 @@ func TestPublisherExpireRemoved(t *testing.T) {
 	c := testCluster(t)
 	cl := testClient(t, c)
 	ensureTopic(t, cl)
-	w := startWatcher(t, c)
+	w := observe(t, c)
 	ctx := testCtx(t)
 
 	p, err := NewPublisher(cl, "east", TTL(300*time.Millisecond), ExpireRemoved())
@@ -164,7 +164,7 @@ func TestPublisherExpireRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := p.Leases()[0].Key()
-	waitFor(t, 5*time.Second, "the lease", func() bool { return len(w.Table().Active(time.Now())) == 1 })
+	waitFor(t, 5*time.Second, "the lease", func() bool { return len(w.Active(time.Now())) == 1 })
 	if err := p.Set(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestPublisherExpireRemoved(t *testing.T) {
 	}
 	// Once expired, the publisher tombstones it to keep the topic small:
 	// the tombstone comes after the last lease's expiry, never before.
-	waitFor(t, 5*time.Second, "the clean-up tombstone", func() bool { _, ok := w.Table().Lease(key); return !ok })
+	waitFor(t, 5*time.Second, "the clean-up tombstone", func() bool { _, ok := w.Lease(key); return !ok })
 	recs, h := history(t, c, key)
 	n := len(h)
 	if n < 2 || h[n-1] != nil || h[n-2] == nil {

@@ -1,15 +1,14 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -40,19 +39,19 @@ func NewWatcher(clientOpts []kgo.Opt, opts ...WatcherOpt) (*Watcher, error) {
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	codec, err := NewCodec()
+	codec, err := interest.NewCodec()
 	if err != nil {
 		return nil, err
 	}
 	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
-		kgo.ConsumeTopics(Topic),
+		kgo.ConsumeTopics(interest.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(time.Second),
 	)...)
 	if err != nil {
-		return nil, fmt.Errorf("interest: client to read %s: %w", Topic, err)
+		return nil, fmt.Errorf("interest: client to read %s: %w", interest.Topic, err)
 	}
 	life, end := context.WithCancel(context.Background())
 	return &Watcher{
@@ -141,43 +140,15 @@ func (w *Watcher) Run(ctx context.Context) {
 // the watcher is closed.
 func (w *Watcher) catchUpTargets(ctx context.Context) (map[int32]int64, error) {
 	for {
-		targets, err := w.listTargets(ctx)
+		targets, err := interest.EndTargets(ctx, w.adm)
 		if err == nil {
 			return targets, nil
 		}
-		w.cfg.log.Warn("interest: listing the end offsets of the lease topic failed; retrying", "topic", Topic, "error", err)
+		w.cfg.log.Warn("interest: listing the end offsets of the lease topic failed; retrying", "topic", interest.Topic, "error", err)
 		if !sleep(ctx, time.Second) {
 			return nil, ctx.Err()
 		}
 	}
-}
-
-func (w *Watcher) listTargets(ctx context.Context) (map[int32]int64, error) {
-	ends, err := w.adm.ListCommittedOffsets(ctx, Topic)
-	if err != nil {
-		return nil, err
-	}
-	starts, err := w.adm.ListStartOffsets(ctx, Topic)
-	if err != nil {
-		return nil, err
-	}
-	targets := map[int32]int64{}
-	for p, end := range ends[Topic] {
-		if errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
-			return map[int32]int64{}, nil // no topic, no leases
-		}
-		if end.Err != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", Topic, p, end.Err)
-		}
-		start, ok := starts.Lookup(Topic, p)
-		if !ok || start.Err != nil {
-			return nil, fmt.Errorf("start offset of %s/%d: %v", Topic, p, start.Err)
-		}
-		if start.Offset < end.Offset {
-			targets[p] = end.Offset
-		}
-	}
-	return targets, nil
 }
 
 func (w *Watcher) checkReady(targets map[int32]int64, pos map[int32]int64) {
@@ -192,7 +163,7 @@ func (w *Watcher) checkReady(targets map[int32]int64, pos map[int32]int64) {
 		}
 	}
 	w.readyOnce.Do(func() {
-		w.cfg.log.Info("interest: leases loaded", "topic", Topic,
+		w.cfg.log.Info("interest: leases loaded", "topic", interest.Topic,
 			"leases", len(w.table.Leases()), "active", len(w.table.Active(time.Now())))
 		w.notify() // before Ready closes, so a reader that waited for Ready sees only later changes
 		close(w.ready)
@@ -255,25 +226,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
-	}
-}
-
-// Load reads Topic of the cluster clientOpts reach up to its end and
-// returns the table, for one-off reads like listing.
-func Load(ctx context.Context, clientOpts []kgo.Opt, opts ...WatcherOpt) (*Table, error) {
-	w, err := NewWatcher(clientOpts, opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-w.Ready():
-		return w.Table(), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, ctx.Err())
 	}
 }

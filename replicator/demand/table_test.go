@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"reflect"
 	"testing"
 	"time"
@@ -8,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func record(t *testing.T, c *Codec, l Lease) *kgo.Record {
+func record(t *testing.T, c *interest.Codec, l interest.Lease) *kgo.Record {
 	t.Helper()
 	r, err := c.Record(l)
 	if err != nil {
@@ -21,12 +22,12 @@ func TestTableResolve(t *testing.T) {
 	c := testCodec(t)
 	tb := NewTable(c, nil)
 	now := ms(time.Now())
-	lease := func(site, topic string, pattern bool, expires time.Time) Lease {
-		return Lease{Topic: topic, Pattern: pattern, Site: site, Kind: KindDeclared, SourceID: "d",
+	lease := func(site, topic string, pattern bool, expires time.Time) interest.Lease {
+		return interest.Lease{Topic: topic, Pattern: pattern, Site: site, Kind: interest.KindDeclared, SourceID: "d",
 			Since: now.Add(-time.Hour), Expires: expires}
 	}
 	never := time.Time{}
-	for _, l := range []Lease{
+	for _, l := range []interest.Lease{
 		lease("west", "shop.order.created", false, now.Add(time.Minute)),
 		lease("east", "shop.order.created", false, never),
 		lease("north", `shop\.order\..*`, true, now.Add(time.Minute)),
@@ -66,13 +67,13 @@ func TestTableResolve(t *testing.T) {
 	}
 
 	// Tombstones remove.
-	if !tb.Apply(Tombstone(lease("east", "not.yet.anywhere", false, never))) {
+	if !tb.Apply(interest.Tombstone(lease("east", "not.yet.anywhere", false, never))) {
 		t.Fatal("removing an active lease is a change")
 	}
 	if _, ok := tb.Resolve(now, known)["not.yet.anywhere"]; ok {
 		t.Fatal("tombstoned lease still resolves")
 	}
-	if tb.Apply(Tombstone(lease("east", "no.such.lease", false, never))) {
+	if tb.Apply(interest.Tombstone(lease("east", "no.such.lease", false, never))) {
 		t.Fatal("removing a lease that is not there is no change")
 	}
 }
@@ -93,7 +94,7 @@ func TestTableApplyChanges(t *testing.T) {
 		t.Fatal("the renewal was not applied")
 	}
 	policy := renewed
-	policy.Resume = ResumeLatest
+	policy.Resume = interest.ResumeLatest
 	if !tb.Apply(record(t, c, policy)) {
 		t.Fatal("a new resume policy is a change")
 	}
@@ -103,7 +104,7 @@ func TestTableApplyChanges(t *testing.T) {
 	if !tb.Apply(record(t, c, lapsed)) {
 		t.Fatal("a lease replaced by an expired one is a change")
 	}
-	if tb.Apply(Tombstone(l)) {
+	if tb.Apply(interest.Tombstone(l)) {
 		t.Fatal("removing an expired lease changes no interest")
 	}
 	if tb.Apply(&kgo.Record{Key: []byte("x"), Attrs: kgo.RecordAttrs{}, Value: nil}) {
@@ -134,38 +135,38 @@ func TestTablePolicy(t *testing.T) {
 	now := ms(time.Now())
 	t0 := now.Add(-48 * time.Hour)
 	t1 := now.Add(-24 * time.Hour)
-	mk := func(site, name, topic string, pattern bool, r Resume, at time.Time, since time.Time) Lease {
-		return Lease{Topic: topic, Pattern: pattern, Site: site, Kind: KindDeclared, SourceID: name,
+	mk := func(site, name, topic string, pattern bool, r interest.Resume, at time.Time, since time.Time) interest.Lease {
+		return interest.Lease{Topic: topic, Pattern: pattern, Site: site, Kind: interest.KindDeclared, SourceID: name,
 			Since: since, Expires: now.Add(time.Hour), Resume: r, ResumeAt: at}
 	}
 	for _, tc := range []struct {
 		name   string
-		leases []Lease
+		leases []interest.Lease
 		want   Start
 		found  bool
 	}{
 		{"none", nil, Start{}, false},
-		{"one latest", []Lease{mk("east", "a", "t", false, ResumeLatest, time.Time{}, now)},
-			Start{Resume: ResumeLatest, Since: now}, true},
-		{"latest and timestamps: earliest time", []Lease{
-			mk("east", "a", "t", false, ResumeLatest, time.Time{}, now),
-			mk("east", "b", "t", false, ResumeTimestamp, t1, now.Add(-time.Minute)),
-			mk("east", "c", `t|u`, true, ResumeTimestamp, t0, now),
-		}, Start{Resume: ResumeTimestamp, At: t0, Since: now.Add(-time.Minute)}, true},
-		{"checkpoint beats timestamp", []Lease{
-			mk("east", "a", "t", false, ResumeTimestamp, t0, now),
-			mk("east", "b", "t", false, ResumeCheckpoint, time.Time{}, now),
-		}, Start{Resume: ResumeCheckpoint, Since: now}, true},
-		{"earliest beats all", []Lease{
-			mk("east", "a", "t", false, ResumeCheckpoint, time.Time{}, t1),
-			mk("east", "b", ".*", true, ResumeEarliest, time.Time{}, now),
-			mk("east", "c", "t", false, ResumeTimestamp, t0, now),
-		}, Start{Resume: ResumeEarliest, Since: t1}, true},
-		{"other sites and topics do not count", []Lease{
-			mk("west", "a", "t", false, ResumeEarliest, time.Time{}, t0),
-			mk("east", "b", "u", false, ResumeEarliest, time.Time{}, t0),
-			mk("east", "c", "t", false, ResumeLatest, time.Time{}, now),
-		}, Start{Resume: ResumeLatest, Since: now}, true},
+		{"one latest", []interest.Lease{mk("east", "a", "t", false, interest.ResumeLatest, time.Time{}, now)},
+			Start{Resume: interest.ResumeLatest, Since: now}, true},
+		{"latest and timestamps: earliest time", []interest.Lease{
+			mk("east", "a", "t", false, interest.ResumeLatest, time.Time{}, now),
+			mk("east", "b", "t", false, interest.ResumeTimestamp, t1, now.Add(-time.Minute)),
+			mk("east", "c", `t|u`, true, interest.ResumeTimestamp, t0, now),
+		}, Start{Resume: interest.ResumeTimestamp, At: t0, Since: now.Add(-time.Minute)}, true},
+		{"checkpoint beats timestamp", []interest.Lease{
+			mk("east", "a", "t", false, interest.ResumeTimestamp, t0, now),
+			mk("east", "b", "t", false, interest.ResumeCheckpoint, time.Time{}, now),
+		}, Start{Resume: interest.ResumeCheckpoint, Since: now}, true},
+		{"earliest beats all", []interest.Lease{
+			mk("east", "a", "t", false, interest.ResumeCheckpoint, time.Time{}, t1),
+			mk("east", "b", ".*", true, interest.ResumeEarliest, time.Time{}, now),
+			mk("east", "c", "t", false, interest.ResumeTimestamp, t0, now),
+		}, Start{Resume: interest.ResumeEarliest, Since: t1}, true},
+		{"other sites and topics do not count", []interest.Lease{
+			mk("west", "a", "t", false, interest.ResumeEarliest, time.Time{}, t0),
+			mk("east", "b", "u", false, interest.ResumeEarliest, time.Time{}, t0),
+			mk("east", "c", "t", false, interest.ResumeLatest, time.Time{}, now),
+		}, Start{Resume: interest.ResumeLatest, Since: now}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := NewTable(c, nil)
@@ -180,7 +181,7 @@ func TestTablePolicy(t *testing.T) {
 	}
 	// An expired lease does not count.
 	tb := NewTable(c, nil)
-	tb.Apply(record(t, c, mk("east", "a", "t", false, ResumeEarliest, time.Time{}, t0)))
+	tb.Apply(record(t, c, mk("east", "a", "t", false, interest.ResumeEarliest, time.Time{}, t0)))
 	if _, found := tb.Policy(now.Add(2*time.Hour), "east", "t"); found {
 		t.Fatal("an expired lease gave a policy")
 	}

@@ -10,35 +10,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
-// testCluster starts a one-broker fake Kafka with topics seeded.
-func testCluster(t *testing.T, topics ...string) *kfake.Cluster {
-	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if len(topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(1, topics...))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func testCluster(t *testing.T) *kfake.Cluster { return kafkatest.Cluster(t) }
 
-func clientOpts(c *kfake.Cluster) []kgo.Opt {
-	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
-}
+func clientOpts(c *kfake.Cluster) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)} }
 
 func testClient(t *testing.T, c *kfake.Cluster, extra ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append(clientOpts(c), extra...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return kafkatest.Client(t, c, extra...)
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -67,24 +48,34 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// startWatcher runs a watcher on c until the test ends and waits until it
-// is ready.
-func startWatcher(t *testing.T, c *kfake.Cluster, opts ...WatcherOpt) *Watcher {
-	t.Helper()
-	w, err := NewWatcher(clientOpts(c), append([]WatcherOpt{Logger(testLogger())}, opts...)...)
+// observer shows what a reader of c's Topic finds now: each question reads
+// the whole topic with Read.
+type observer struct {
+	t *testing.T
+	c *kfake.Cluster
+}
+
+func observe(t *testing.T, c *kfake.Cluster) observer { return observer{t, c} }
+
+func (o observer) read() Leases {
+	o.t.Helper()
+	ls, err := Read(testCtx(o.t), clientOpts(o.c))
 	if err != nil {
-		t.Fatal(err)
+		o.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; w.Close() })
-	select {
-	case <-w.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("watcher not ready within 10s")
+	return ls
+}
+
+func (o observer) Lease(key string) (Lease, bool) { return o.read().Lease(key) }
+
+func (o observer) Active(now time.Time) []Lease {
+	var out []Lease
+	for _, l := range o.read().Sorted() {
+		if !l.Expired(now) {
+			out = append(out, l)
+		}
 	}
-	return w
+	return out
 }
 
 // ensureTopic creates _mesh.interest at c.
@@ -120,9 +111,7 @@ func readAll(t *testing.T, c *kfake.Cluster) []*kgo.Record {
 	return out
 }
 
-func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
-
 func declared(site, topic, name string) Lease {
-	now := ms(time.Now())
+	now := time.Now().Truncate(time.Millisecond).UTC()
 	return Lease{Topic: topic, Site: site, Kind: KindDeclared, SourceID: name, Since: now, Expires: now.Add(time.Hour)}
 }

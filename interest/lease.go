@@ -164,7 +164,7 @@ func (l Lease) Validate() error {
 	case l.Topic == "":
 		add("topic is empty")
 	case l.Pattern:
-		if _, err := compilePattern(l.Topic); err != nil {
+		if _, err := CompilePattern(l.Topic); err != nil {
 			add("%v", err)
 		}
 	default:
@@ -216,15 +216,15 @@ func (l Lease) describe() string {
 	return fmt.Sprintf("(%s of %s %q at site %q)", what, l.Kind, l.SourceID, l.Site)
 }
 
-// sameInterest reports whether two leases with the same key say the same
+// SameInterest reports whether two leases with the same key say the same
 // thing but for when they expire.
-func (l Lease) sameInterest(o Lease) bool {
+func (l Lease) SameInterest(o Lease) bool {
 	return l.Topic == o.Topic && l.Pattern == o.Pattern && l.Site == o.Site && l.Kind == o.Kind &&
 		l.SourceID == o.SourceID && l.Since.Equal(o.Since) && l.Resume == o.Resume && l.ResumeAt.Equal(o.ResumeAt)
 }
 
-// compilePattern compiles a lease's pattern to match whole topic names.
-func compilePattern(p string) (*regexp.Regexp, error) {
+// CompilePattern compiles a lease's pattern to match whole topic names.
+func CompilePattern(p string) (*regexp.Regexp, error) {
 	if len(p) > maxPatternLen {
 		return nil, fmt.Errorf("pattern is longer than %d bytes", maxPatternLen)
 	}

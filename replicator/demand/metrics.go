@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"fmt"
 	"sync"
 
@@ -52,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // setLeases sets the leases gauge to the counts of active.
-func (m *Metrics) setLeases(active []Lease) {
+func (m *Metrics) setLeases(active []interest.Lease) {
 	if m == nil {
 		return
 	}
@@ -82,8 +83,11 @@ func (m *Metrics) scanned(err error, leases int) {
 	m.discovered.Set(float64(leases))
 }
 
-func (m *Metrics) publishFailed() {
-	if m != nil {
-		m.publishErrors.Inc()
+// PublishOption counts the failed writes of a Publisher in m (nil: not
+// counted).
+func (m *Metrics) PublishOption() interest.Option {
+	if m == nil {
+		return interest.CountFailures(nil)
 	}
+	return interest.CountFailures(m.publishErrors)
 }

@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ import (
 // one group cannot be read, the leases found before are kept.
 type Discoverer struct {
 	adm  *kadm.Client
-	pub  *Publisher
+	pub  *interest.Publisher
 	site string
 	cfg  cfg
 
@@ -65,11 +66,11 @@ func NewDiscoverer(cl *kgo.Client, site string, opts ...DiscovererOpt) (*Discove
 		c.log.Warn("interest: the lease TTL is not longer than the discovery interval; leases may lapse between scans",
 			"ttl", c.ttl, "interval", c.interval)
 	}
-	popts := []PublisherOpt{TTL(c.ttl), Logger(c.log), WithMetrics(c.metrics), ExpireRemoved()}
+	popts := []interest.Option{interest.TTL(c.ttl), interest.Logger(c.log), interest.ExpireRemoved(), c.metrics.PublishOption()}
 	if c.continueFrom != nil {
-		popts = append(popts, Continue(c.continueFrom))
+		popts = append(popts, interest.Continue(c.continueFrom))
 	}
-	pub, err := NewPublisher(cl, site, popts...)
+	pub, err := interest.NewPublisher(cl, site, popts...)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func (d *Discoverer) Run(ctx context.Context) {
 
 // Scan looks at the groups once, publishes what it found and returns the
 // leases published, sorted by key.
-func (d *Discoverer) Scan(ctx context.Context) ([]Lease, error) {
+func (d *Discoverer) Scan(ctx context.Context) ([]interest.Lease, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	found, err := d.scan(ctx)
@@ -107,7 +108,7 @@ func (d *Discoverer) Scan(ctx context.Context) ([]Lease, error) {
 	return d.pub.Leases(), nil
 }
 
-func (d *Discoverer) scan(ctx context.Context) ([]Lease, error) {
+func (d *Discoverer) scan(ctx context.Context) ([]interest.Lease, error) {
 	classic, err := d.adm.DescribeGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("describing classic groups: %w", err)
@@ -136,8 +137,8 @@ func (d *Discoverer) scan(ctx context.Context) ([]Lease, error) {
 	found, unsure := interestOf(groups, classic, consumer, offsets)
 
 	now := time.Now()
-	var leases []Lease
-	add := func(l Lease) {
+	var leases []interest.Lease
+	add := func(l interest.Lease) {
 		probe := l
 		probe.Site, probe.Since = d.site, now
 		if err := probe.Validate(); err != nil {
@@ -150,13 +151,13 @@ func (d *Discoverer) scan(ctx context.Context) ([]Lease, error) {
 		if slices.Contains(unsure, g) {
 			for _, l := range d.pub.Leases() {
 				if l.SourceID == g {
-					add(Lease{Topic: l.Topic, Pattern: l.Pattern, Kind: KindConsumerGroup, SourceID: g})
+					add(interest.Lease{Topic: l.Topic, Pattern: l.Pattern, Kind: interest.KindConsumerGroup, SourceID: g})
 				}
 			}
 			continue
 		}
 		for _, w := range found[g] {
-			add(Lease{Topic: w.topic, Pattern: w.pattern, Kind: KindConsumerGroup, SourceID: g, Resume: ResumeCheckpoint})
+			add(interest.Lease{Topic: w.topic, Pattern: w.pattern, Kind: interest.KindConsumerGroup, SourceID: g, Resume: interest.ResumeCheckpoint})
 		}
 	}
 	return leases, nil

@@ -1,6 +1,7 @@
-package interest
+package demand
 
 import (
+	"github.com/meshwork/meshwork/interest"
 	"io"
 	"log/slog"
 	"regexp"
@@ -16,7 +17,7 @@ import (
 // concurrent use. Expired leases stay until tombstoned (so they can be
 // listed), but count for nothing.
 type Table struct {
-	codec *Codec
+	codec *interest.Codec
 	log   *slog.Logger
 
 	mu      sync.RWMutex
@@ -25,13 +26,13 @@ type Table struct {
 }
 
 type entry struct {
-	lease Lease
+	lease interest.Lease
 	re    *regexp.Regexp // with lease.Pattern
 }
 
 // NewTable returns an empty table decoding with c and logging undecodable
 // records to log (nil: not logged).
-func NewTable(c *Codec, log *slog.Logger) *Table {
+func NewTable(c *interest.Codec, log *slog.Logger) *Table {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -65,14 +66,14 @@ func (t *Table) Apply(r *kgo.Record) bool {
 	}
 	e := entry{lease: *l}
 	if l.Pattern {
-		e.re, _ = compilePattern(l.Topic) // validated by Decode
+		e.re, _ = interest.CompilePattern(l.Topic) // validated by Decode
 	}
 	t.leases[key] = e
 	isActive := !l.Expired(now)
 	if wasActive != isActive {
 		return true
 	}
-	return isActive && !old.lease.sameInterest(*l)
+	return isActive && !old.lease.SameInterest(*l)
 }
 
 // Invalid returns how many records could not be decoded.
@@ -83,7 +84,7 @@ func (t *Table) Invalid() int64 {
 }
 
 // Lease returns the lease with key, expired or not.
-func (t *Table) Lease(key string) (Lease, bool) {
+func (t *Table) Lease(key string) (interest.Lease, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e, ok := t.leases[key]
@@ -91,14 +92,14 @@ func (t *Table) Lease(key string) (Lease, bool) {
 }
 
 // Leases returns every lease, expired ones included, sorted by key.
-func (t *Table) Leases() []Lease { return t.collect(func(Lease) bool { return true }) }
+func (t *Table) Leases() []interest.Lease { return t.collect(func(interest.Lease) bool { return true }) }
 
 // Active returns the leases in force at now, sorted by key.
-func (t *Table) Active(now time.Time) []Lease {
-	return t.collect(func(l Lease) bool { return !l.Expired(now) })
+func (t *Table) Active(now time.Time) []interest.Lease {
+	return t.collect(func(l interest.Lease) bool { return !l.Expired(now) })
 }
 
-func (t *Table) collect(keep func(Lease) bool) []Lease {
+func (t *Table) collect(keep func(interest.Lease) bool) []interest.Lease {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	keys := make([]string, 0, len(t.leases))
@@ -108,7 +109,7 @@ func (t *Table) collect(keep func(Lease) bool) []Lease {
 		}
 	}
 	slices.Sort(keys)
-	out := make([]Lease, len(keys))
+	out := make([]interest.Lease, len(keys))
 	for i, k := range keys {
 		out[i] = t.leases[k].lease
 	}
@@ -158,7 +159,7 @@ func (e entry) matches(topic string) bool {
 // Start says where a flow of one topic into one site starts.
 type Start struct {
 	// Resume and At (with ResumeTimestamp) are the policy chosen.
-	Resume Resume
+	Resume interest.Resume
 	At     time.Time
 	// Since is the earliest Since of the leases in force: the site's
 	// interest has been continuous since then. A checkpoint written after
@@ -179,7 +180,7 @@ type Start struct {
 //  3. else TIMESTAMP, from the earliest ResumeAt asked for;
 //  4. else LATEST.
 func (t *Table) Policy(now time.Time, site, topic string) (Start, bool) {
-	rank := [...]int{ResumeEarliest: 0, ResumeCheckpoint: 1, ResumeTimestamp: 2, ResumeLatest: 3}
+	rank := [...]int{interest.ResumeEarliest: 0, interest.ResumeCheckpoint: 1, interest.ResumeTimestamp: 2, interest.ResumeLatest: 3}
 	var (
 		s     Start
 		found bool
@@ -201,7 +202,7 @@ func (t *Table) Policy(now time.Time, site, topic string) (Start, bool) {
 		switch {
 		case rank[l.Resume] < rank[s.Resume]:
 			s.Resume, s.At = l.Resume, l.ResumeAt
-		case l.Resume == ResumeTimestamp && s.Resume == ResumeTimestamp && l.ResumeAt.Before(s.At):
+		case l.Resume == interest.ResumeTimestamp && s.Resume == interest.ResumeTimestamp && l.ResumeAt.Before(s.At):
 			s.At = l.ResumeAt
 		}
 	}

@@ -1,0 +1,124 @@
+package interest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Leases are the leases of one cluster's Topic at one moment, by key.
+type Leases map[string]Lease
+
+// Lease returns the lease with key, expired or not.
+func (ls Leases) Lease(key string) (Lease, bool) {
+	l, ok := ls[key]
+	return l, ok
+}
+
+// Sorted returns the leases sorted by key.
+func (ls Leases) Sorted() []Lease {
+	out := make([]Lease, 0, len(ls))
+	for _, k := range slices.Sorted(maps.Keys(ls)) {
+		out = append(out, ls[k])
+	}
+	return out
+}
+
+// Read reads Topic of the cluster that clientOpts (seed brokers, TLS, SASL:
+// see internal/kafkaclient) reach, from its start to its committed end,
+// and returns the leases in it: the last record of each key, tombstoned
+// keys removed, records that are not valid leases skipped. It is for
+// one-off reads (meshctl, the control plane); a replicator follows the
+// topic instead.
+func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
+	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
+		kgo.ConsumeTopics(Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("interest: client to read %s: %w", Topic, err)
+	}
+	defer cl.Close()
+	codec, err := NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	targets, err := EndTargets(ctx, kadm.NewClient(cl))
+	if err != nil {
+		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, err)
+	}
+	out := Leases{}
+	pos := map[int32]int64{}
+	for !reached(targets, pos) {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			pos[r.Partition] = r.Offset + 1 // control records too, so pos reaches the end
+			if r.Attrs.IsControl() {
+				return
+			}
+			key, l, err := codec.Decode(r)
+			switch {
+			case err != nil:
+			case l == nil:
+				delete(out, key)
+			default:
+				out[key] = *l
+			}
+		})
+	}
+	return out, nil
+}
+
+// EndTargets returns, for each partition of Topic that holds committed
+// records, the offset a reader (read_committed, keeping control records)
+// must reach to have read them all; none when the topic does not exist.
+func EndTargets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	ends, err := adm.ListCommittedOffsets(ctx, Topic)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, Topic)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[int32]int64{}
+	for p, end := range ends[Topic] {
+		if errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
+			return map[int32]int64{}, nil // no topic, no leases
+		}
+		if end.Err != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", Topic, p, end.Err)
+		}
+		start, ok := starts.Lookup(Topic, p)
+		if !ok || start.Err != nil {
+			return nil, fmt.Errorf("start offset of %s/%d: %v", Topic, p, start.Err)
+		}
+		if start.Offset < end.Offset {
+			targets[p] = end.Offset
+		}
+	}
+	return targets, nil
+}
+
+// reached reports whether pos is at or past every target.
+func reached(targets, pos map[int32]int64) bool {
+	for p, end := range targets {
+		if pos[p] < end {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,138 @@
+package demand
+
+import (
+	"github.com/meshwork/meshwork/interest"
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// testCluster starts a one-broker fake Kafka with topics seeded.
+func testCluster(t *testing.T, topics ...string) *kfake.Cluster {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if len(topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(1, topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func clientOpts(c *kfake.Cluster) []kgo.Opt {
+	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+}
+
+func testClient(t *testing.T, c *kfake.Cluster, extra ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append(clientOpts(c), extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func testLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds, failing the test at the deadline.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startWatcher runs a watcher on c until the test ends and waits until it
+// is ready.
+func startWatcher(t *testing.T, c *kfake.Cluster, opts ...WatcherOpt) *Watcher {
+	t.Helper()
+	w, err := NewWatcher(clientOpts(c), append([]WatcherOpt{Logger(testLogger())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
+	select {
+	case <-w.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("watcher not ready within 10s")
+	}
+	return w
+}
+
+// ensureTopic creates _mesh.interest at c.
+func ensureTopic(t *testing.T, cl *kgo.Client) {
+	t.Helper()
+	if err := interest.EnsureTopic(testCtx(t), cl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll returns every record of Topic at c, tombstones included.
+func readAll(t *testing.T, c *kfake.Cluster) []*kgo.Record {
+	t.Helper()
+	ctx := testCtx(t)
+	cl := testClient(t, c)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, interest.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(interest.Topic, 0)
+	if end.Offset == 0 {
+		return nil
+	}
+	rd := testClient(t, c, kgo.ConsumeTopics(interest.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var out []*kgo.Record
+	for len(out) == 0 || out[len(out)-1].Offset < end.Offset-1 {
+		fs := rd.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
+
+func declared(site, topic, name string) interest.Lease {
+	now := ms(time.Now())
+	return interest.Lease{Topic: topic, Site: site, Kind: interest.KindDeclared, SourceID: name, Since: now, Expires: now.Add(time.Hour)}
+}
+
+func testCodec(t testing.TB) *interest.Codec {
+	t.Helper()
+	c, err := interest.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

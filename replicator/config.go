@@ -6,11 +6,11 @@ import (
 	"net"
 	"time"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
-	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 

@@ -16,11 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/registry/serde"
-	"github.com/meshwork/meshwork/interest"
 )
 
 // Adapter bridges one MQTT broker session and one Kafka cluster. Its

@@ -28,10 +28,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/registry/serde"
-	"github.com/meshwork/meshwork/interest"
 )
 
 const testWait = 15 * time.Second

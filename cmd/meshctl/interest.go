@@ -12,9 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/interest"
 )
 
 // defaultName is the source id of declarations made without -name.

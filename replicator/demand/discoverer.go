@@ -1,10 +1,10 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meshwork/meshwork/interest"
 	"slices"
 	"strings"
 	"sync"

@@ -1,9 +1,9 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"context"
 	"errors"
+	"github.com/meshwork/meshwork/interest"
 	"reflect"
 	"slices"
 	"testing"

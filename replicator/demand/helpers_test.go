@@ -1,8 +1,8 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"context"
+	"github.com/meshwork/meshwork/interest"
 	"log/slog"
 	"os"
 	"testing"

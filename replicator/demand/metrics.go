@@ -1,8 +1,8 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"fmt"
+	"github.com/meshwork/meshwork/interest"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"

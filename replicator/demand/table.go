@@ -92,7 +92,9 @@ func (t *Table) Lease(key string) (interest.Lease, bool) {
 }
 
 // Leases returns every lease, expired ones included, sorted by key.
-func (t *Table) Leases() []interest.Lease { return t.collect(func(interest.Lease) bool { return true }) }
+func (t *Table) Leases() []interest.Lease {
+	return t.collect(func(interest.Lease) bool { return true })
+}
 
 // Active returns the leases in force at now, sorted by key.
 func (t *Table) Active(now time.Time) []interest.Lease {

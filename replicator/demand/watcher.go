@@ -1,9 +1,9 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"context"
 	"fmt"
+	"github.com/meshwork/meshwork/interest"
 	"slices"
 	"sync"
 	"time"

@@ -15,9 +15,7 @@ import (
 
 // siteReplicator is a site's replicator, running until cancelled.
 type siteReplicator struct {
-	rep    *replicator.Replicator
-	cancel context.CancelFunc
-	done   chan error
+	rep *replicator.Replicator
 }
 
 // startReplicator runs the site's replicator: it copies into the site the
@@ -38,13 +36,15 @@ func (s *site) startReplicator(ctx context.Context, sites []*site, primary strin
 	cfg.Interest.LeaseTTL = ttl
 	cfg.Flow.PlanInterval = 2 * time.Second
 	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
+	cfg.Kafka.Brokers = []string{s.endpoints.Kafka}
 	rep, err := replicator.New(cfg, logger.With("service", "replicator"), metrics)
 	if err != nil {
 		return fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.replicator = &siteReplicator{rep: rep, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.replicator.done <- rep.Run(rctx) }()
+	if err := rep.Start(ctx); err != nil {
+		return fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+	}
+	s.replicator = &siteReplicator{rep: rep}
 	return nil
 }
 
@@ -59,8 +59,9 @@ func (s *site) closeReplicator() error {
 	if s.replicator == nil {
 		return nil
 	}
-	s.replicator.cancel()
-	err := <-s.replicator.done
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.replicator.rep.Close(ctx)
 	s.replicator = nil
 	if err != nil {
 		return fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)

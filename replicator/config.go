@@ -3,14 +3,15 @@ package replicator
 import (
 	"errors"
 	"fmt"
-	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 
@@ -18,23 +19,21 @@ import (
 //
 //	site: west                      # the site this replicator writes to
 //	listen: 127.0.0.1:8084          # /metrics, /healthz, /readyz
+//	kafka: {brokers: [west-kafka:9092]}  # this site's cluster
 //	sites:                          # every site of the mesh and its Kafka
 //	  - name: east
 //	    kafka: {brokers: [east-kafka:9092]}
-//	  - name: west
-//	    kafka: {brokers: [west-kafka:9092]}
+//	  - name: west                  # this site: its cluster is kafka above
 //	links: []                       # empty: a full mesh; else like [east-west, west-north]
 //	mode: exactly_once              # or at_least_once
 //	schemas_primary: east           # _schemas is copied from here to every site
 //	interest:
 //	  declared: [{topic: shop.order.created}]
 type Config struct {
-	// Site is the site this replicator copies into.
-	Site string `yaml:"site"`
-	// Listen is the address of /metrics, /healthz and /readyz.
-	Listen string `yaml:"listen"`
-	// Sites lists every site of the mesh with its Kafka cluster, this one
-	// included.
+	service.Common `yaml:",inline"`
+	// Sites lists every site of the mesh, this one included, with the
+	// Kafka cluster of each other site. This site's entry may leave kafka
+	// out (its cluster is the kafka above) or repeat the same brokers.
 	Sites []Site `yaml:"sites"`
 	// Links are the pairs of sites that can read from each other, as
 	// "a-b"; none means every site reads from every other (a full mesh).
@@ -51,14 +50,15 @@ type Config struct {
 	// ReplicationFactor of topics the replicator creates; -1 uses the
 	// broker's default.
 	ReplicationFactor int16 `yaml:"replication_factor,omitempty"`
-	// Log configures logging.
-	Log telemetry.LogConfig `yaml:"log,omitempty"`
 }
 
 // Site is one site of the mesh.
 type Site struct {
-	Name  string             `yaml:"name"`
-	Kafka kafkaclient.Config `yaml:"kafka"`
+	// Name is the site's name, as its services give it in site.
+	Name string `yaml:"name"`
+	// Kafka is the site's cluster; this replicator reads from it. It may
+	// be left out for this replicator's own site.
+	Kafka kafkaclient.Config `yaml:"kafka,omitempty"`
 }
 
 // Interest configures the interest this replicator publishes for its site
@@ -123,7 +123,7 @@ const (
 // DefaultConfig returns the defaults a configuration file overrides.
 func DefaultConfig() Config {
 	return Config{
-		Listen: "127.0.0.1:8084",
+		Common: service.DefaultCommon("127.0.0.1:8084", kafkaclient.Defaults()),
 		Mode:   ExactlyOnce,
 		Interest: Interest{
 			Discover:          true,
@@ -139,19 +139,12 @@ func DefaultConfig() Config {
 			CheckpointInterval:  5 * time.Second,
 		},
 		ReplicationFactor: -1,
-		Log:               telemetry.DefaultLogConfig(),
 	}
 }
 
 // Validate checks the configuration; errors name fields by YAML path.
 func (c *Config) Validate() error {
-	var errs []error
-	if err := envelope.ValidSite(c.Site); err != nil {
-		errs = append(errs, config.Errorf("site", "%v", err))
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
-	}
+	errs := []error{c.Common.Validate()}
 	names := map[string]bool{}
 	for i := range c.Sites {
 		s := &c.Sites[i]
@@ -162,7 +155,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf(fmt.Sprintf("sites[%d].name", i), "site %q is listed twice", s.Name))
 		}
 		names[s.Name] = true
-		errs = append(errs, config.Nest(fmt.Sprintf("sites[%d].kafka", i), s.Kafka.Validate()))
+		field := fmt.Sprintf("sites[%d].kafka", i)
+		switch {
+		case s.Name != c.Site:
+			errs = append(errs, config.Nest(field, s.Kafka.Validate()))
+		case len(s.Kafka.Brokers) > 0 && !slices.Equal(s.Kafka.Brokers, c.Kafka.Brokers):
+			errs = append(errs, config.Errorf(field, "this is the replicator's own site, whose cluster is kafka (%s); leave it out here or give the same brokers",
+				strings.Join(c.Kafka.Brokers, ",")))
+		}
 	}
 	if !names[c.Site] && c.Site != "" {
 		errs = append(errs, config.Errorf("sites", "site %q (this replicator's) is not listed; add it with its Kafka cluster", c.Site))
@@ -210,7 +210,6 @@ func (c *Config) Validate() error {
 	if c.Flow.PlanInterval <= 0 || c.Flow.CheckpointInterval <= 0 {
 		errs = append(errs, config.Errorf("flow", "plan_interval and checkpoint_interval must be positive"))
 	}
-	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	return errors.Join(errs...)
 }
 
@@ -231,8 +230,12 @@ func (c *Config) topology() (*topology.Topology, error) {
 	return topology.New(names, links)
 }
 
-// site returns the configuration of the named site.
+// site returns the configuration of the named site; this replicator's own
+// site has the cluster of kafka.
 func (c *Config) site(name string) (Site, bool) {
+	if name == c.Site {
+		return Site{Name: name, Kafka: c.Kafka}, true
+	}
 	for _, s := range c.Sites {
 		if s.Name == name {
 			return s, true

@@ -3,11 +3,13 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/internal/retry"
 	"github.com/meshwork/meshwork/replicator/demand"
 )
 
@@ -73,33 +75,24 @@ func (s *interestState) declaredLeases() []interest.Lease {
 	return out
 }
 
-// run watches, publishes and discovers until ctx ends.
+// run watches, publishes and discovers until ctx ends, and returns once
+// each of them has stopped.
 func (s *interestState) run(ctx context.Context) {
-	go func() {
-		<-ctx.Done()
-		s.watcher.Close()
-	}()
-	done := make(chan struct{})
-	go func() { defer close(done); s.watcher.Run(ctx) }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.watcher.Run(ctx) })
 	if s.disc != nil {
-		go s.disc.Run(ctx)
+		wg.Go(func() { s.disc.Run(ctx) })
 	}
 	// The declarations are written once (and renewed by the publisher);
 	// a Kafka that does not answer yet is waited for.
-	for attempt := 1; ; attempt++ {
-		err := s.declared.Set(ctx, s.declaredLeases())
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		s.r.log.Warn("replicator: publishing declared interest failed; trying again", "error", err, "attempt", attempt)
-		select {
-		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
-		case <-ctx.Done():
-		}
-	}
+	_ = retry.Until(ctx, 10*time.Second, func() error { return s.declared.Set(ctx, s.declaredLeases()) },
+		func(err error, attempt int, wait time.Duration) {
+			s.r.log.Warn("replicator: publishing declared interest failed; trying again", "error", err, "attempt", attempt, "in", wait)
+		})
 	<-ctx.Done()
 	_ = s.declared.Close(context.Background())
-	<-done
+	s.watcher.Close()
 }
 
 // ready reports whether the first read of the interest topic reached its

@@ -13,10 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/retry"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 
@@ -31,8 +33,8 @@ const (
 )
 
 // Replicator copies into one site the records of the topics that site (or a
-// site that reads through it) is interested in, from the other sites. Its
-// lifecycle: New, then Run until its context ends.
+// site that reads through it) is interested in, from the other sites. It is
+// a service.Service: New, Start, Ready, Close.
 type Replicator struct {
 	cfg   Config
 	log   *slog.Logger
@@ -57,6 +59,9 @@ type Replicator struct {
 
 	planned atomic.Bool // the first plan ran
 	kick    chan struct{}
+
+	stop context.CancelFunc // ends the work Start began
+	done chan struct{}      // closed when that work has ended
 }
 
 // running is a started flow.
@@ -153,16 +158,58 @@ func (r *Replicator) limit(ctx context.Context, source string, n int) error {
 	return nil
 }
 
-// Run copies until ctx ends, then stops every flow (each finishes or aborts
-// its transaction) and closes the clients.
-func (r *Replicator) Run(ctx context.Context) error {
-	defer r.close()
-	if err := r.ensureSystemTopics(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
+// Start creates the topics the replicator writes at its site, waiting out
+// a cluster that does not answer yet (a topic it cannot use fails the
+// start), then follows the mesh's interest and copies until Close.
+func (r *Replicator) Start(ctx context.Context) error {
+	err := retry.Until(ctx, 10*time.Second, func() error {
+		err := r.ensureSystemTopics(ctx)
+		if permanent(err) {
+			return retry.Permanent(err)
 		}
 		return err
+	}, func(err error, attempt int, wait time.Duration) {
+		r.log.Warn("replicator: cannot set up the site's topics yet; trying again", "attempt", attempt, "in", wait, "error", err)
+	})
+	if err != nil {
+		return err
 	}
+	life, stop := context.WithCancel(context.Background())
+	r.stop, r.done = stop, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.run(life)
+	}()
+	return nil
+}
+
+// permanent reports whether trying again cannot mend err: a topic that is
+// not as the replicator needs it, or a refusal Kafka says is final (an
+// authorization failure, say).
+func permanent(err error) bool {
+	var ke *kerr.Error
+	return errors.Is(err, kafkaclient.ErrTopicMismatch) || errors.As(err, &ke) && !ke.Retriable
+}
+
+// Close stops every flow (each finishes or aborts its transaction) and
+// closes the clients, waiting at most until ctx ends.
+func (r *Replicator) Close(ctx context.Context) error {
+	if r.done == nil { // never started
+		r.close()
+		return nil
+	}
+	r.stop()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("replicator: flows still stopping: %w", ctx.Err())
+	}
+}
+
+// run copies until ctx ends, then stops every flow and closes the clients.
+func (r *Replicator) run(ctx context.Context) {
+	defer r.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { r.interest.run(ctx) })
@@ -179,7 +226,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		case <-r.kick:
 		case <-r.interest.changed():

@@ -48,6 +48,7 @@ func (m mesh) config(site string, links ...string) Config {
 	cfg := DefaultConfig()
 	cfg.Site = site
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Brokers = m[site].ListenAddrs()
 	cfg.Links = links
 	for _, name := range sortedKeys(m) {
 		s := Site{Name: name}
@@ -91,23 +92,21 @@ func startReplicatorWith(t *testing.T, cfg Config, reg prometheus.Registerer) (r
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	stopped := false
 	stop = func() {
 		if stopped {
 			return
 		}
 		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("replicator %s: %v", cfg.Site, err)
-			}
-		case <-time.After(testWait):
-			t.Errorf("replicator %s did not stop", cfg.Site)
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Errorf("replicator %s: %v", cfg.Site, err)
 		}
 	}
 	t.Cleanup(stop)

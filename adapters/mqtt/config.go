@@ -3,15 +3,13 @@ package mqtt
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/meshwork/meshwork/internal/config"
-	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
@@ -20,11 +18,7 @@ import (
 // Kafka client. DefaultConfig holds every default; Validate checks it all
 // and compiles the rules' filters and templates.
 type Config struct {
-	// Site is the site this adapter serves; it becomes mesh_origin of the
-	// events it produces.
-	Site string `yaml:"site"`
-	// Listen is the address of /metrics, /healthz and /readyz.
-	Listen string `yaml:"listen"`
+	service.Common `yaml:",inline"`
 	// Broker is the MQTT broker to connect to.
 	Broker Broker `yaml:"broker"`
 	// Ingress lists the rules that carry MQTT messages into Kafka. A message
@@ -34,9 +28,6 @@ type Config struct {
 	Egress []EgressRule `yaml:"egress"`
 	// Registry is the schema registry that rules with a schema use.
 	Registry Registry `yaml:"registry,omitempty"`
-	// Kafka is the Kafka client configuration; the producer must use acks
-	// all for the delivery guarantee to hold.
-	Kafka kafkaclient.Config `yaml:"kafka"`
 	// MaxInFlight bounds the messages handed to Kafka and not yet
 	// acknowledged to the broker (ingress), and the MQTT publishes awaiting
 	// their PUBACK per partition (egress).
@@ -46,8 +37,6 @@ type Config struct {
 	// are dropped (and counted) and QoS 1 and 2 messages wait in the
 	// broker's client connection (see the package documentation).
 	MaxQueued int `yaml:"max_queued"`
-	// Log configures the service's logger.
-	Log telemetry.LogConfig `yaml:"log"`
 }
 
 // Broker configures the connection to the MQTT broker (MQTT 3.1.1).
@@ -173,7 +162,7 @@ type EgressRule struct {
 // adapter's client as high: it, not the adapter, then bounds throughput).
 func DefaultConfig() Config {
 	return Config{
-		Listen: "127.0.0.1:8083",
+		Common: service.DefaultCommon("127.0.0.1:8083", adapterKafkaDefaults()),
 		Broker: Broker{
 			URL:                  "tcp://127.0.0.1:1883",
 			KeepAlive:            30 * time.Second,
@@ -182,10 +171,8 @@ func DefaultConfig() Config {
 			PublishTimeout:       30 * time.Second,
 			EgressProtocol:       Protocol5,
 		},
-		Kafka:       adapterKafkaDefaults(),
 		MaxInFlight: 1024,
 		MaxQueued:   4096,
-		Log:         telemetry.DefaultLogConfig(),
 	}
 }
 
@@ -221,13 +208,7 @@ func (r *EgressRule) UnmarshalYAML(unmarshal func(any) error) error {
 // Validate checks the configuration and compiles the rules; errors name
 // fields by YAML path.
 func (c *Config) Validate() error {
-	var errs []error
-	if err := envelope.ValidSite(c.Site); err != nil {
-		errs = append(errs, config.Errorf("site", "%v", err))
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
-	}
+	errs := []error{c.Common.Validate()}
 	errs = append(errs, config.Nest("broker", c.Broker.validate()))
 	if len(c.Ingress) == 0 && len(c.Egress) == 0 {
 		errs = append(errs, config.Errorf("ingress", "no rules: add ingress or egress rules"))
@@ -271,7 +252,6 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
 	}
-	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the MQTT adapter acknowledges devices only after Kafka did: it needs acks all, got %q", a))
 	}
@@ -281,7 +261,6 @@ func (c *Config) Validate() error {
 	if c.MaxQueued < 1 {
 		errs = append(errs, config.Errorf("max_queued", "must be at least 1, got %d", c.MaxQueued))
 	}
-	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	return errors.Join(errs...)
 }
 

@@ -72,7 +72,7 @@ kafka:
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-config", file}, &stderr) }()
+	go func() { done <- command.Run(ctx, []string{"-config", file}, io.Discard, &stderr) }()
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -104,7 +104,7 @@ func TestRunReportsConfigErrors(t *testing.T) {
 	if err := os.WriteFile(file, []byte("site: east\nbroker:\n  url: tcp://127.0.0.1:1883\n  client_id: a\ningress:\n  - filter: a/#/b\n    topic: t\nkafka:\n  brokers: [\"127.0.0.1:9092\"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := run(context.Background(), []string{"-config", file}, &bytes.Buffer{})
+	err := command.Run(context.Background(), []string{"-config", file}, io.Discard, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "mqtt.yaml:6:5: field ingress[0].filter") {
 		t.Fatalf("got %v", err)
 	}

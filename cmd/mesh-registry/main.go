@@ -20,7 +20,7 @@ import (
 
 func main() { service.Main("mesh-registry", run) }
 
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	cfg := registry.DefaultConfig()
 	if err := config.FromFlags("mesh-registry", args, stderr, &cfg); err != nil {
 		return err

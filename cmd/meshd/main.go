@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
 	"strings"
 
@@ -21,11 +20,7 @@ import (
 	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
-func main() {
-	service.Main("meshd", func(ctx context.Context, args []string, stderr io.Writer) error {
-		return run(ctx, args, os.Stdout, stderr)
-	})
-}
+func main() { service.Main("meshd", run) }
 
 const usage = `Usage: meshd <command> [flags]
 

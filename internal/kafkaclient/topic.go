@@ -68,6 +68,19 @@ type Ensured struct {
 	ConfigsSet []string
 }
 
+// ErrTopicMismatch is wrapped by EnsureTopic's errors about an existing
+// topic that is not as it must be and that it cannot mend (a policy that
+// does not compact, another partition count): trying again cannot help.
+var ErrTopicMismatch = errors.New("topic does not match what the service needs")
+
+// mismatch is an ErrTopicMismatch with its own message.
+type mismatch struct{ msg string }
+
+func (m mismatch) Error() string        { return m.msg }
+func (m mismatch) Is(target error) bool { return target == ErrTopicMismatch }
+
+func mismatchf(format string, args ...any) error { return mismatch{fmt.Sprintf(format, args...)} }
+
 // awaitTimeout bounds AwaitServed.
 const awaitTimeout = 30 * time.Second
 
@@ -114,7 +127,7 @@ func ensureExisting(ctx context.Context, cl *kgo.Client, adm *kadm.Client, t Top
 			return out, fmt.Errorf("reading the configs of topic %s: %w", t.Name, err)
 		}
 		if p, ok := set["cleanup.policy"]; t.Compacted && ok && !strings.Contains(p, "compact") {
-			return out, fmt.Errorf("topic %s has cleanup.policy=%s but must be compacted, or retention would delete what it keeps; fix it with: kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact",
+			return out, mismatchf("topic %s has cleanup.policy=%s but must be compacted, or retention would delete what it keeps; fix it with: kafka-configs --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact",
 				t.Name, p, t.Name)
 		}
 		if t.AddMissingConfigs {
@@ -138,7 +151,7 @@ func ensureExisting(ctx context.Context, cl *kgo.Client, adm *kadm.Client, t Top
 	switch {
 	case have == t.Partitions:
 	case t.Partitioning == ExactPartitions:
-		return out, fmt.Errorf("topic %s has %d partitions, but %d are needed; delete it to have it created again, or configure %d", t.Name, have, t.Partitions, have)
+		return out, mismatchf("topic %s has %d partitions, but %d are needed; delete it to have it created again, or configure %d", t.Name, have, t.Partitions, have)
 	case have < t.Partitions:
 		if _, err := adm.UpdatePartitions(ctx, int(t.Partitions), t.Name); err != nil {
 			return out, fmt.Errorf("adding partitions to topic %s (%d -> %d): %w", t.Name, have, t.Partitions, err)

@@ -2,6 +2,7 @@ package kafkaclient_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -64,11 +65,11 @@ func TestEnsureTopicRefusesWhatItCannotMend(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "t", Compacted: true})
-	if err == nil || !strings.Contains(err.Error(), "--add-config cleanup.policy=compact") {
+	if !errors.Is(err, kafkaclient.ErrTopicMismatch) || !strings.Contains(err.Error(), "--add-config cleanup.policy=compact") {
 		t.Fatalf("delete policy: got %v, want the command that compacts the topic", err)
 	}
 	_, err = kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "t", Partitions: 8, Partitioning: kafkaclient.ExactPartitions})
-	if err == nil || !strings.Contains(err.Error(), "has 2 partitions, but 8 are needed") {
+	if !errors.Is(err, kafkaclient.ErrTopicMismatch) || !strings.Contains(err.Error(), "has 2 partitions, but 8 are needed") {
 		t.Fatalf("exact partitions: got %v", err)
 	}
 }

@@ -1,0 +1,53 @@
+package service
+
+import (
+	"errors"
+	"net"
+
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/telemetry"
+)
+
+// Common is the block every service's configuration starts with. A
+// service's config type embeds it inline, so its YAML file begins:
+//
+//	site: east
+//	listen: 127.0.0.1:8083
+//	log: {level: info, format: text}
+//	kafka: {brokers: [127.0.0.1:9092]}
+type Common struct {
+	// Site names the site this service serves: lower-case letters,
+	// digits and '-'. Events that enter the mesh here carry it as
+	// mesh_origin.
+	Site string `yaml:"site"`
+	// Listen is the host:port of /metrics, /healthz and /readyz, and of
+	// the service's API when it has one.
+	Listen string `yaml:"listen"`
+	// Log configures the service's log on stderr.
+	Log telemetry.LogConfig `yaml:"log"`
+	// Kafka is the site's Kafka cluster.
+	Kafka kafkaclient.Config `yaml:"kafka"`
+}
+
+// DefaultCommon returns the common defaults with the service's own listen
+// address and Kafka client defaults.
+func DefaultCommon(listen string, kafka kafkaclient.Config) Common {
+	return Common{Listen: listen, Log: telemetry.DefaultLogConfig(), Kafka: kafka}
+}
+
+// Validate checks the common block; field paths are those of the YAML file
+// (the block is inlined at its top).
+func (c *Common) Validate() error {
+	var errs []error
+	if err := envelope.ValidSite(c.Site); err != nil {
+		errs = append(errs, config.Errorf("site", "%v", err))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
+	}
+	errs = append(errs, config.Nest("log", c.Log.Validate()))
+	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
+	return errors.Join(errs...)
+}

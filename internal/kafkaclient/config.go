@@ -34,6 +34,7 @@ type Config struct {
 
 // TLS configures transport encryption.
 type TLS struct {
+	// Enabled turns TLS on; the files below are used only then.
 	Enabled         bool `yaml:"enabled" json:"enabled"`
 	tlsconfig.Files `yaml:",inline" json:",inline"`
 }
@@ -49,10 +50,13 @@ const (
 type SASL struct {
 	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL.
 	Mechanism string `yaml:"mechanism,omitempty" json:"mechanism,omitempty"`
-	Username  string `yaml:"username,omitempty" json:"username,omitempty"`
+	// Username is the SASL user; required with a mechanism.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
 	// Password is the secret; prefer PasswordFile so it stays out of the
 	// configuration file.
-	Password     string `yaml:"password,omitempty" json:"-"`
+	Password string `yaml:"password,omitempty" json:"-"`
+	// PasswordFile names a file holding the password (its trailing newline
+	// is dropped), read when the service starts.
 	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
 }
 

@@ -73,15 +73,20 @@ type Interest struct {
 	DiscoveryInterval time.Duration `yaml:"discovery_interval"`
 	// LeaseTTL is how long a lease lives without renewal.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
-	// ExcludeGroups are group id prefixes that are not interest.
+	// ExcludeGroups are group id prefixes that are not interest, besides
+	// meshwork- (the mesh's own groups) and _ (internal ones).
 	ExcludeGroups []string `yaml:"exclude_groups,omitempty"`
 }
 
 // Declared is an interest declared in the configuration.
 type Declared struct {
-	Topic   string `yaml:"topic"`
-	Pattern bool   `yaml:"pattern,omitempty"`
-	// Resume is checkpoint (default), latest, earliest or time:RFC3339.
+	// Topic is the topic this site wants, or with pattern an RE2 regular
+	// expression matched against whole topic names.
+	Topic string `yaml:"topic"`
+	// Pattern makes topic a regular expression.
+	Pattern bool `yaml:"pattern,omitempty"`
+	// Resume says where copying starts when the interest returns after a
+	// pause: checkpoint (default), latest, earliest or time:RFC3339.
 	Resume string `yaml:"resume,omitempty"`
 }
 
@@ -228,6 +233,18 @@ func (c *Config) topology() (*topology.Topology, error) {
 		links = append(links, p)
 	}
 	return topology.New(names, links)
+}
+
+// UnmarshalYAML gives a site's kafka block the same defaults as the
+// service's own before decoding.
+func (s *Site) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Site
+	p := plain{Kafka: kafkaclient.Defaults()}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*s = Site(p)
+	return nil
 }
 
 // site returns the configuration of the named site; this replicator's own

@@ -1,6 +1,27 @@
-// Package adapters holds the protocol adapters, one package each, that move
-// events between a site's Kafka cluster and the protocols its users speak:
-// mqtt (devices), amqp (legacy applications over AMQP 1.0) and rest (web
-// services over HTTP). Every adapter acknowledges upstream only after Kafka
-// acknowledged, and commits offsets downstream only after the peer confirmed.
+// Package adapters is the core every protocol adapter is built on, and
+// holds the adapters themselves, one package each: mqtt (devices), amqp
+// (legacy applications over AMQP 1.0) and rest (web services over HTTP).
+//
+// An adapter maps its protocol's messages to Kafka records and back; this
+// package does the rest, the same way for every protocol:
+//
+//   - Ingress (ingress.go): a received message becomes a Message carrying
+//     its record, its envelope and a Settle function. The pipeline produces
+//     with acks=all in a bounded window and settles messages in the order
+//     they arrived, each only once Kafka has it (or its dead letter), so an
+//     adapter acknowledges upstream (PUBACK, disposition, HTTP response)
+//     only for what Kafka holds. A message that can never be written goes
+//     to the dead-letter topic; one that may be written later is tried
+//     again with backoff; a slow Kafka means withheld acknowledgements,
+//     never unbounded memory.
+//   - Egress (egress.go): a consumer group per rule hands records to a
+//     Sender (the protocol's publish) and commits a partition's offset only
+//     past records the peer confirmed, in order.
+//   - Templates (template.go) render Kafka topics, keys and protocol
+//     addresses from a message's parts; a rendered Kafka topic is checked
+//     (Topic): it may never name a topic of the mesh, the registry or Kafka.
+//   - Schemas (schema.go) encode or check payloads against the registry;
+//     DeadLetters (deadletter.go) writes what cannot be delivered, with its
+//     reason; LeaseTopics (lease.go) makes egress topics interest, so the
+//     replicator brings them to the site.
 package adapters

@@ -455,6 +455,7 @@ func (s *replicatorBench) startMeshwork(b *testing.B, topic string, eos bool) *b
 	port := freePorts(b, 1)[0]
 	cfg := fmt.Sprintf(`site: west
 listen: 127.0.0.1:%d
+kafka: {brokers: [%q]}
 sites:
   - name: east
     kafka: {brokers: [%q]}
@@ -468,7 +469,7 @@ interest:
 flow:
   slots: %d
 log: {level: info}
-`, port, s.east, s.west, mode, topic, benchSlots)
+`, port, s.west, s.east, s.west, mode, topic, benchSlots)
 	path := filepath.Join(b.TempDir(), "replicator.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)

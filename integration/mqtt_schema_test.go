@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/registry/serde"
@@ -48,7 +49,7 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	cfg.Broker.ClientID = "meshwork-it-" + suffix
 	cfg.Kafka.Brokers = []string{kafka}
 	cfg.Registry.URL = reg.url
-	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{sensor}/temp", QoS: 1, Topic: topic, Schema: &mqtt.RuleSchema{Format: mqtt.FormatJSON}}}
+	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{sensor}/temp", QoS: 1, Topic: topic, Schema: &mqtt.RuleSchema{Format: adapters.FormatJSON}}}
 	startAdapter(ctx, t, cfg)
 
 	pub := func(payload string) {

@@ -22,8 +22,10 @@ func replicatorConfig(site string, port int, east, west, mode string, declared .
 	for _, d := range declared {
 		fmt.Fprintf(&decl, "    - topic: %s\n", d)
 	}
+	local := map[string]string{"east": east, "west": west}[site]
 	return fmt.Sprintf(`site: %s
 listen: 127.0.0.1:%d
+kafka: {brokers: [%q]}
 sites:
   - name: east
     kafka: {brokers: [%q]}
@@ -40,7 +42,7 @@ flow:
   plan_interval: 1s
   checkpoint_interval: 1s
 log: {level: debug}
-`, site, port, east, west, mode, decl.String())
+`, site, port, local, east, west, mode, decl.String())
 }
 
 // saramaGroup runs a sarama consumer group on topic at broker until ctx
@@ -406,6 +408,7 @@ func TestIntegrationReplicatorChain(t *testing.T) {
 	for i, site := range []string{"east", "west", "north"} {
 		cfg := fmt.Sprintf(`site: %s
 listen: 127.0.0.1:%d
+kafka: {brokers: [%q]}
 sites:
   - {name: east, kafka: {brokers: [%q]}}
   - {name: west, kafka: {brokers: [%q]}}
@@ -416,7 +419,7 @@ interest:
   lease_ttl: 6s
   declared: [{topic: %s}]
 flow: {fetch_max_wait: 50ms, plan_interval: 1s, checkpoint_interval: 1s}
-`, site, ports[i], sites["east"], sites["west"], sites["north"], topic)
+`, site, ports[i], sites[site], sites["east"], sites["west"], sites["north"], topic)
 		startService(t, bin, "replicator-"+site, cfg, ports[i])
 	}
 	const n = 300

@@ -10,21 +10,6 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
-// message is a received PUBLISH as the ackWriter sees it.
-type message struct {
-	id    uint16
-	qos   byte
-	acked func()
-}
-
-func (m message) Duplicate() bool   { return false }
-func (m message) Qos() byte         { return m.qos }
-func (m message) Retained() bool    { return false }
-func (m message) Topic() string     { return "t" }
-func (m message) MessageID() uint16 { return m.id }
-func (m message) Payload() []byte   { return nil }
-func (m message) Ack()              { m.acked() }
-
 // peer reads what one connection receives until it closes.
 func peer(t *testing.T) (*coalescingConn, <-chan []byte) {
 	t.Helper()
@@ -42,12 +27,13 @@ func TestAckWriterBatchesPubacksPerConnectionInOrder(t *testing.T) {
 	b, gotB := peer(t)
 	var order []string
 	var w ackWriter
-	w.add(a, message{id: 1, qos: 1})
-	w.add(a, message{id: 0x0102, qos: 1})
-	// QoS 2 goes through paho, after what was gathered before it.
-	w.add(a, message{id: 7, qos: 2, acked: func() { order = append(order, "qos2") }})
-	w.add(a, message{id: 3, qos: 1})
-	w.add(b, message{id: 4, qos: 1})
+	w.qos1(a, 1)
+	w.qos1(a, 0x0102)
+	// QoS 2 goes through the client library, after what was gathered
+	// before it.
+	w.through(func() { order = append(order, "qos2") })
+	w.qos1(a, 3)
+	w.qos1(b, 4)
 	w.flush()
 	_ = a.Close()
 	_ = b.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -28,9 +30,11 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 	"github.com/meshwork/meshwork/registry/serde"
 )
 
@@ -233,7 +237,7 @@ func TestIngressToKafkaWithEnvelope(t *testing.T) {
 		t.Fatalf("no %s header: %v", HeaderAdapter, r.Headers)
 	}
 	eventually(t, "metrics", func() bool {
-		return testutil.ToFloat64(a.m.ingress.WithLabelValues("temp", "1", resultProduced)) == 1
+		return testutil.ToFloat64(a.m.IngressCount("temp", adapters.ResultProduced)) == 1
 	})
 }
 
@@ -315,64 +319,6 @@ func TestIngressStreamInOrder(t *testing.T) {
 	}
 }
 
-// fakeMessage records its acknowledgement.
-type fakeMessage struct {
-	id    uint16
-	acked func(uint16)
-}
-
-func (m *fakeMessage) Duplicate() bool   { return false }
-func (m *fakeMessage) Qos() byte         { return 1 }
-func (m *fakeMessage) Retained() bool    { return false }
-func (m *fakeMessage) Topic() string     { return "t" }
-func (m *fakeMessage) MessageID() uint16 { return m.id }
-func (m *fakeMessage) Payload() []byte   { return nil }
-func (m *fakeMessage) Ack()              { m.acked(m.id) }
-
-// Kafka completes produces out of order across partitions; PUBACKs must
-// still leave in the order the PUBLISHes arrived.
-func TestAcksReleasedInArrivalOrder(t *testing.T) {
-	cfg := DefaultConfig()
-	a := &Adapter{cfg: cfg, log: quiet, m: newMetrics(prometheus.NewRegistry(), cfg.Site)}
-	rule := &IngressRule{Name: "r"}
-	in := newIngress(a, nil, "broker")
-	var mu sync.Mutex
-	var acked []uint16
-	record := func(id uint16) { mu.Lock(); acked = append(acked, id); mu.Unlock() }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go in.acks(ctx)
-	es := make([]*entry, 5)
-	for i := range es {
-		es[i] = &entry{msg: &fakeMessage{id: uint16(i + 1), acked: record}, rule: rule, received: time.Now()}
-		in.window <- struct{}{}
-		in.pending.Add(1)
-		in.order = append(in.order, es[i])
-	}
-	ackedN := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	for _, i := range []int{4, 2, 1} {
-		in.complete(es[i], nil, resultProduced)
-	}
-	// Only 2..5 are done, so nothing may leave; then 1 completes.
-	in.complete(es[3], nil, resultProduced)
-	for range 3 {
-		in.kick <- struct{}{} // give the acker every chance to misbehave
-	}
-	if n := ackedN(); n != 0 {
-		t.Fatalf("%d PUBACKs left before the first message was in Kafka", n)
-	}
-	in.complete(es[0], nil, resultProduced)
-	eventually(t, "all acks", func() bool { return ackedN() == 5 })
-	for i, id := range acked {
-		if id != uint16(i+1) {
-			t.Fatalf("PUBACK order %v", acked)
-		}
-	}
-	if in.pending.Load() != 0 || len(in.window) != 0 {
-		t.Fatalf("pipeline not released: pending %d, window %d", in.pending.Load(), len(in.window))
-	}
-}
-
 func TestEgressPublishesAndCommitsAfterPuback(t *testing.T) {
 	for _, protocol := range []string{Protocol5, Protocol311} {
 		t.Run("mqtt"+protocol, func(t *testing.T) { testEgressPublishesAndCommits(t, protocol) })
@@ -382,7 +328,7 @@ func TestEgressPublishesAndCommitsAfterPuback(t *testing.T) {
 func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	broker, kafka := startBroker(t), startKafka(t, "cmds")
 	cfg := testConfig(broker, kafka)
-	cfg.Broker.EgressProtocol = protocol
+	cfg.Broker.Protocol = protocol
 	cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, MQTTTopic: "devices/{key}/{header.verb}", QoS: 1}}
 	a := startAdapter(t, cfg)
 
@@ -412,14 +358,14 @@ func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	}
 	adm := kadm.NewClient(prod)
 	eventually(t, "offset commit", func() bool {
-		os, err := adm.FetchOffsets(ctx, cfg.Egress[0].Group)
+		os, err := adm.FetchOffsets(ctx, a.rules[0].group)
 		if err != nil {
 			return false
 		}
 		o, ok := os.Lookup("cmds", 0)
 		return ok && o.At == 1
 	})
-	if v := testutil.ToFloat64(a.m.egress.WithLabelValues("cmds", resultPublished)); v != 1 {
+	if v := testutil.ToFloat64(a.m.EgressCount("cmds", adapters.ResultPublished)); v != 1 {
 		t.Fatalf("published metric %v", v)
 	}
 	// The egress rule leases its topic, so the replicator brings it here.
@@ -437,39 +383,53 @@ func testEgressPublishesAndCommits(t *testing.T, protocol string) {
 	})
 }
 
+// A topic bridged both ways does not loop: egress skips the records of its
+// own ingress. Over MQTT 5 what egress publishes never comes back in (No
+// Local); over MQTT 3.1.1 the broker sends it back once, and egress skips
+// that copy.
 func TestNoEchoWhenIngressAndEgressShareATopic(t *testing.T) {
-	broker, kafka := startBroker(t), startKafka(t, "mqtt.bridge")
-	cfg := testConfig(broker, kafka)
-	cfg.Ingress = []IngressRule{{Name: "in", Filter: "#", Topic: "mqtt.bridge", QoS: 1}}
-	cfg.Egress = []EgressRule{{Name: "out", Topics: []string{"mqtt.bridge"}, QoS: 1}}
-	a := startAdapter(t, cfg)
+	for _, c := range []struct {
+		protocol              string
+		records, skippedAfter int
+	}{{Protocol5, 2, 1}, {Protocol311, 3, 2}} {
+		t.Run("mqtt"+c.protocol, func(t *testing.T) {
+			broker, kafka := startBroker(t), startKafka(t, "mqtt.bridge")
+			cfg := testConfig(broker, kafka)
+			cfg.Broker.Protocol = c.protocol
+			cfg.Ingress = []IngressRule{{Name: "in", Filter: "#", Topic: "mqtt.bridge", QoS: 1}}
+			cfg.Egress = []EgressRule{{Name: "out", Topics: []string{"mqtt.bridge"}, QoS: 1}}
+			a := startAdapter(t, cfg)
 
-	pub := mqttClient(t, broker, "device-3")
-	if tok := pub.Publish("a/b", 1, false, "once"); !tok.WaitTimeout(testWait) || tok.Error() != nil {
-		t.Fatalf("publish: %v", tok.Error())
-	}
-	eventually(t, "egress to skip the adapter's own record", func() bool {
-		return testutil.ToFloat64(a.m.egress.WithLabelValues("out", resultSkipped)) == 1
-	})
-	// A record from elsewhere (no mesh_adapter header) is carried out, and
-	// comes back in once through ingress, which the egress then skips.
-	prod, err := kgo.NewClient(kgo.SeedBrokers(kafka.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
-	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "mqtt.bridge", Key: []byte("c/d"), Value: []byte("x")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the foreign record out and its copy skipped", func() bool {
-		return testutil.ToFloat64(a.m.egress.WithLabelValues("out", resultPublished)) == 1 &&
-			testutil.ToFloat64(a.m.egress.WithLabelValues("out", resultSkipped)) == 2
-	})
-	recs := consume(t, kafka, "mqtt.bridge", 3)
-	if len(recs) != 3 {
-		t.Fatalf("%d records in the bridged topic, want 3 (no loop)", len(recs))
+			pub := mqttClient(t, broker, "device-3")
+			if tok := pub.Publish("a/b", 1, false, "once"); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+			eventually(t, "egress to skip the adapter's own record", func() bool {
+				return testutil.ToFloat64(a.m.EgressCount("out", adapters.ResultSkipped)) == 1
+			})
+			// A record from elsewhere (no mesh_adapter header) is carried out.
+			prod := kafkatest.Client(t, kafka)
+			kafkatest.Produce(t, prod, &kgo.Record{Topic: "mqtt.bridge", Key: []byte("c/d"), Value: []byte("x")})
+			eventually(t, "the foreign record out", func() bool {
+				return testutil.ToFloat64(a.m.EgressCount("out", adapters.ResultPublished)) == 1 &&
+					testutil.ToFloat64(a.m.EgressCount("out", adapters.ResultSkipped)) == float64(c.skippedAfter)
+			})
+			// A device's message after it: the broker dispatched any echo of
+			// the foreign record to the adapter before this, so once it is in
+			// Kafka, every echo is too.
+			if tok := pub.Publish("a/after", 1, false, "after"); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+			var echoes int
+			for _, r := range consume(t, kafka, "mqtt.bridge", c.records+1) {
+				if string(r.Value) == "x" {
+					echoes++
+				}
+			}
+			if want := c.records - 1; echoes != want {
+				t.Fatalf("the foreign record is in the bridged topic %d times, want %d", echoes, want)
+			}
+		})
 	}
 }
 
@@ -490,7 +450,7 @@ func TestEgressCommitsOnlyAfterPuback(t *testing.T) {
 	a := startAdapter(t, cfg)
 
 	first.Close()
-	eventually(t, "the adapter to see the broker gone", func() bool { return !a.mqtt.IsConnectionOpen() })
+	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.ready() != nil })
 	prod, err := kgo.NewClient(kgo.SeedBrokers(kafka.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
@@ -502,11 +462,11 @@ func TestEgressCommitsOnlyAfterPuback(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a publish without PUBACK", func() bool {
-		return testutil.ToFloat64(a.m.retries.WithLabelValues("egress")) >= 2
+		return testutil.ToFloat64(a.m.RetryCount("egress")) >= 2
 	})
 	adm := kadm.NewClient(prod)
 	committed := func() int64 {
-		os, err := adm.FetchOffsets(ctx, cfg.Egress[0].Group)
+		os, err := adm.FetchOffsets(ctx, a.rules[0].group)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -521,7 +481,7 @@ func TestEgressCommitsOnlyAfterPuback(t *testing.T) {
 
 	second, _ := startBrokerAt(t, addr)
 	defer second.Close()
-	eventually(t, "a counted reconnect", func() bool { return testutil.ToFloat64(a.m.reconnects) >= 1 })
+	eventually(t, "a counted reconnect", func() bool { return testutil.ToFloat64(a.sm.reconnects) >= 1 })
 	eventually(t, "the offset commit after the PUBACK", func() bool { return committed() == 1 })
 	sub := mqttClient(t, "tcp://"+addr, "device-9")
 	got := make(chan paho.Message, 10)
@@ -553,7 +513,7 @@ func TestIngressResubscribesAfterReconnect(t *testing.T) {
 	cfg.Ingress = []IngressRule{{Filter: "$share/adapters/dev/#", Topic: "mqtt.ingress", QoS: 1}}
 	a := startAdapter(t, cfg)
 	first.Close()
-	eventually(t, "the adapter to see the broker gone", func() bool { return !a.mqtt.IsConnectionOpen() })
+	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.ready() != nil })
 	second, acks := startBrokerAt(t, addr)
 	defer second.Close()
 	eventually(t, "subscriptions renewed", func() bool {
@@ -600,9 +560,7 @@ func TestCloseFinishesInFlight(t *testing.T) {
 		closed <- a.Close(ctx)
 	}()
 	eventually(t, "Close to begin", func() bool {
-		a.in.stopMu.RLock()
-		defer a.in.stopMu.RUnlock()
-		return a.in.stopping
+		return a.in.pipe.Stopping()
 	})
 	fail.Store(false)
 	if err := <-closed; err != nil {
@@ -631,7 +589,7 @@ func TestSchemaEnforcementAndDeadLetters(t *testing.T) {
 	}
 	cfg := testConfig(broker, kafka)
 	cfg.Registry.URL = reg.URL()
-	cfg.Ingress = []IngressRule{{Name: "r", Filter: "sensors/#", Topic: "plant.reading", QoS: 1, Schema: &RuleSchema{Format: FormatJSON}}}
+	cfg.Ingress = []IngressRule{{Name: "r", Filter: "sensors/#", Topic: "plant.reading", QoS: 1, Schema: &RuleSchema{Format: adapters.FormatJSON}}}
 	a := startAdapter(t, cfg)
 
 	pub := mqttClient(t, broker, "device-6")
@@ -644,7 +602,7 @@ func TestSchemaEnforcementAndDeadLetters(t *testing.T) {
 	if id, _, err := serde.ParseHeader(r.Value); err != nil || id == 0 {
 		t.Fatalf("value not in the wire format: %v (%x)", err, r.Value)
 	}
-	if ct := header(r, envelope.HeaderContentType); ct != avroContentType {
+	if ct := header(r, envelope.HeaderContentType); ct != adapters.AvroContentType {
 		t.Fatalf("content-type %q", ct)
 	}
 	d := consume(t, kafka, dlq.Topic("plant.reading"), 1)[0]
@@ -652,7 +610,7 @@ func TestSchemaEnforcementAndDeadLetters(t *testing.T) {
 		t.Fatalf("dead letter %q, headers %v", d.Value, d.Headers)
 	}
 	eventually(t, "both messages acknowledged", func() bool { return acks.of(cfg.Broker.ClientID) == 2 })
-	if testutil.ToFloat64(a.m.dlq.WithLabelValues("r")) != 1 || testutil.ToFloat64(a.m.ingress.WithLabelValues("r", "1", resultDLQ)) != 1 {
+	if testutil.ToFloat64(a.m.IngressCount("r", adapters.ResultDLQ)) != 1 {
 		t.Fatal("dead letter not counted")
 	}
 }
@@ -712,7 +670,7 @@ func TestPermanentKafkaRefusalIsDeadLettered(t *testing.T) {
 	}
 	eventually(t, "the PUBACK after the dead letter", func() bool { return acks.of(cfg.Broker.ClientID) == 1 })
 	eventually(t, "QoS 0 counted", func() bool {
-		return testutil.ToFloat64(a.m.ingress.WithLabelValues("all", "0", resultProduced)) == 1
+		return testutil.ToFloat64(a.m.IngressCount("all", adapters.ResultProduced)) == 1
 	})
 }
 
@@ -745,4 +703,132 @@ func TestCloseWhileConnecting(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("Close took until its deadline")
 	}
+}
+
+// A rule whose Kafka topic is a template never writes into the topics of
+// the mesh, the registry or Kafka, whatever a device publishes to: such a
+// message goes to the unroutable dead-letter topic with the reason, is
+// acknowledged, and the stream goes on.
+func TestRenderedTopicNeverNamesAnInternalTopic(t *testing.T) {
+	broker, acks := startBrokerCounting(t)
+	kafka := startKafka(t)
+	cfg := testConfig(broker, kafka)
+	cfg.Ingress = []IngressRule{{Name: "by-kind", Filter: "{kind}/#", Topic: "{kind}", QoS: 1}}
+	a := startAdapter(t, cfg)
+	pub := mqttClient(t, broker, "attacker")
+	for _, topic := range []string{"_schemas/x", "_mesh.interest/x", "__consumer_offsets/x", "/x", "plant.ok/x"} {
+		if tok := pub.Publish(topic, 1, false, topic); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", topic, tok.Error())
+		}
+	}
+	if r := consume(t, kafka, "plant.ok", 1)[0]; string(r.Value) != "plant.ok/x" {
+		t.Fatalf("record %q", r.Value)
+	}
+	var dead []string
+	for _, r := range consume(t, kafka, dlq.UnroutableTopic, 4) {
+		l, err := dlq.Read(r)
+		if err != nil || !strings.Contains(l.Reason, "gives no Kafka topic") || l.Source == "" {
+			t.Fatalf("dead letter %+v %v", l, err)
+		}
+		dead = append(dead, string(r.Value))
+	}
+	slices.Sort(dead)
+	if strings.Join(dead, ",") != "/x,__consumer_offsets/x,_mesh.interest/x,_schemas/x" {
+		t.Fatalf("dead letters %v", dead)
+	}
+	eventually(t, "every message acknowledged", func() bool { return acks.of(cfg.Broker.ClientID) == 5 })
+	adm := kadm.NewClient(kafkatest.Client(t, kafka))
+	topics, err := adm.ListTopics(context.Background(), "_schemas", "_mesh.interest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range topics {
+		if td.Err == nil {
+			t.Fatalf("%s exists: a device wrote into it", td.Topic)
+		}
+	}
+	if testutil.ToFloat64(a.m.IngressCount("by-kind", adapters.ResultDLQ)) != 4 {
+		t.Fatal("dead letters not counted")
+	}
+}
+
+// A record whose key is no MQTT topic (not UTF-8, a wildcard) is
+// dead-lettered; the records after it are published.
+func TestEgressDeadLettersAnUnpublishableTopic(t *testing.T) {
+	for _, protocol := range []string{Protocol5, Protocol311} {
+		t.Run("mqtt"+protocol, func(t *testing.T) {
+			broker, kafka := startBroker(t), startKafka(t, "cmds")
+			cfg := testConfig(broker, kafka)
+			cfg.Broker.Protocol = protocol
+			cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, QoS: 1}}
+			a := startAdapter(t, cfg)
+			sub := mqttClient(t, broker, "device-8")
+			got := make(chan string, 10)
+			if tok := sub.Subscribe("devices/#", 1, func(_ paho.Client, m paho.Message) { got <- m.Topic() }); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			prod := kafkatest.Client(t, kafka)
+			kafkatest.Produce(t, prod,
+				&kgo.Record{Topic: "cmds", Key: []byte("devices/\xff"), Value: []byte("bad utf-8")},
+				&kgo.Record{Topic: "cmds", Key: []byte("devices/+"), Value: []byte("wildcard")},
+				&kgo.Record{Topic: "cmds", Key: []byte("devices/8"), Value: []byte("good")})
+			select {
+			case topic := <-got:
+				if topic != "devices/8" {
+					t.Fatalf("got %q", topic)
+				}
+			case <-time.After(testWait):
+				t.Fatal("the good record never arrived")
+			}
+			for _, r := range consume(t, kafka, dlq.Topic("cmds"), 2) {
+				l, err := dlq.Read(r)
+				if err != nil || !strings.Contains(l.Reason, "mqtt_topic") || l.Component != "mqtt-adapter/east" {
+					t.Fatalf("dead letter %+v %v", l, err)
+				}
+			}
+			eventually(t, "counted", func() bool {
+				return testutil.ToFloat64(a.m.EgressCount("cmds", adapters.ResultDLQ)) == 2 &&
+					testutil.ToFloat64(a.m.EgressCount("cmds", adapters.ResultPublished)) == 1
+			})
+		})
+	}
+}
+
+// Over MQTT 5 a device's CloudEvents attributes (user properties, Content
+// Type) become the event's; where it entered the mesh is the mesh's to say.
+// A QoS 2 message is acknowledged through the client library once Kafka
+// has it.
+func TestMQTT5DeviceEnvelopeAndQoS2(t *testing.T) {
+	broker, acks := startBrokerCounting(t)
+	kafka := startKafka(t, "plant.in")
+	cfg := testConfig(broker, kafka)
+	cfg.Ingress = []IngressRule{{Name: "in", Filter: "dev/#", Topic: "plant.in", QoS: 2}}
+	startAdapter(t, cfg)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(broker, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := paho5.NewClient(paho5.ClientConfig{Conn: conn})
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	if _, err := dev.Connect(ctx, &paho5.Connect{ClientID: "device-5", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Disconnect(&paho5.Disconnect{})
+	props := &paho5.PublishProperties{ContentType: "application/json"}
+	props.User.Add("id", "dev-event-1").Add("type", "plant.door.opened").Add("mesh_origin", "north").Add("mesh_path", "north")
+	if _, err := dev.Publish(ctx, &paho5.Publish{Topic: "dev/5", QoS: 2, Payload: []byte(`{"open":true}`), Properties: props}); err != nil {
+		t.Fatal(err)
+	}
+	r := consume(t, kafka, "plant.in", 1)[0]
+	env, err := envelope.FromKafka(r.Headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.ID != "dev-event-1" || env.Type != "plant.door.opened" || env.ContentType != "application/json" ||
+		env.Origin != "east" || strings.Join(env.Path, ",") != "east" {
+		t.Fatalf("envelope %+v", env)
+	}
+	eventually(t, "the QoS 2 exchange completed", func() bool { return acks.of(cfg.Broker.ClientID) == 1 })
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -15,8 +16,8 @@ import (
 
 // Config configures one MQTT adapter: the broker it connects to, the rules
 // that carry messages into Kafka (ingress) and out of it (egress), and the
-// Kafka client. DefaultConfig holds every default; Validate checks it all
-// and compiles the rules' filters and templates.
+// common block of every service (site, listen, log, kafka). DefaultConfig
+// holds every default; Validate checks it all and changes nothing.
 type Config struct {
 	service.Common `yaml:",inline"`
 	// Broker is the MQTT broker to connect to.
@@ -33,30 +34,46 @@ type Config struct {
 	// their PUBACK per partition (egress).
 	MaxInFlight int `yaml:"max_in_flight"`
 	// MaxQueued bounds the messages received from the broker and waiting
-	// for a place in the in-flight window. When it is full, QoS 0 messages
-	// are dropped (and counted) and QoS 1 and 2 messages wait in the
-	// broker's client connection (see the package documentation).
+	// for a place in the in-flight window. Over MQTT 5 the adapter asks the
+	// broker to send no more than max_in_flight + max_queued
+	// unacknowledged messages (its Receive Maximum); beyond max_queued, QoS
+	// 0 messages are dropped (and counted) and QoS 1 and 2 messages wait
+	// in the broker.
 	MaxQueued int `yaml:"max_queued"`
 }
 
-// Broker configures the connection to the MQTT broker (MQTT 3.1.1).
+// Broker configures the session with the MQTT broker.
 type Broker struct {
-	// URL is tcp://host:port, or ssl://host:port (also tls://, mqtts://)
-	// for TLS.
+	// URL is tcp://host:port (also mqtt://), or ssl://host:port (also
+	// tls://, mqtts://) for TLS.
 	URL string `yaml:"url"`
 	// ClientID identifies the adapter's session at the broker. It must be
 	// stable across restarts: the broker keeps the session (subscriptions
-	// and unacknowledged messages) under it.
+	// and unacknowledged messages) under it. Each replica of an adapter
+	// needs its own.
 	ClientID string `yaml:"client_id"`
-	// Username and Password (or PasswordFile, read at start) authenticate.
-	Username     string `yaml:"username,omitempty"`
-	Password     string `yaml:"password,omitempty" json:"-"`
+	// Username authenticates the session, with password or password_file.
+	Username string `yaml:"username,omitempty"`
+	// Password is the secret; prefer password_file.
+	Password string `yaml:"password,omitempty" json:"-"`
+	// PasswordFile names a file holding the password (its trailing newline
+	// dropped), read when the adapter starts.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	// TLS applies to ssl:// URLs.
-	TLS BrokerTLS `yaml:"tls,omitempty"`
+	// TLS applies to ssl://, tls:// and mqtts:// URLs.
+	TLS tlsconfig.Files `yaml:"tls,omitempty"`
+	// Protocol is the MQTT version of the session: "5" (the default)
+	// subscribes with No Local, so that what egress publishes never comes
+	// back through ingress, and carries each record's envelope as user
+	// properties; "3.1.1" is for brokers that do not speak MQTT 5 (see the
+	// README for what echoes then).
+	Protocol string `yaml:"protocol"`
 	// CleanSession discards the session at connect. Off by default: with a
 	// clean session the broker forgets unacknowledged messages.
 	CleanSession bool `yaml:"clean_session"`
+	// SessionExpiry is how long an MQTT 5 broker keeps the session (its
+	// subscriptions and unacknowledged messages) while the adapter is away;
+	// 0 keeps it until the adapter returns, as an MQTT 3.1.1 session does.
+	SessionExpiry time.Duration `yaml:"session_expiry"`
 	// KeepAlive is the MQTT keep-alive interval.
 	KeepAlive time.Duration `yaml:"keep_alive"`
 	// ConnectTimeout bounds one connection attempt.
@@ -64,25 +81,15 @@ type Broker struct {
 	// MaxReconnectInterval caps the backoff between reconnection attempts.
 	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
 	// PublishTimeout bounds the wait for one egress PUBACK before the
-	// message is published again.
+	// record is published again.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
-	// EgressProtocol is the MQTT version egress publishes with: "5" (the
-	// default) carries each record's envelope as MQTT 5 user properties and
-	// its content type in the Content Type property, over a second session
-	// named ClientID + ".egress"; "3.1.1" publishes the payload alone over
-	// the ingress session, for brokers that do not speak MQTT 5. Ingress
-	// always speaks 3.1.1, which every broker accepts.
-	EgressProtocol string `yaml:"egress_protocol"`
 }
 
-// MQTT protocol versions for Broker.EgressProtocol.
+// MQTT protocol versions for Broker.Protocol.
 const (
 	Protocol311 = "3.1.1"
 	Protocol5   = "5"
 )
-
-// BrokerTLS configures TLS to the broker.
-type BrokerTLS = tlsconfig.Files
 
 // Registry locates the schema registry (Confluent-compatible API).
 type Registry struct {
@@ -90,28 +97,19 @@ type Registry struct {
 	URL string `yaml:"url"`
 }
 
-// Schema formats of ingress payloads.
-const (
-	// FormatJSON: the payload is a JSON document, encoded to Avro in the
-	// Confluent wire format with the latest schema registered under the
-	// subject <kafka topic>-value.
-	FormatJSON = "json"
-	// FormatAvro: the payload is already Avro in the Confluent wire format
-	// and must decode with the registered schema it names.
-	FormatAvro = "avro"
-)
-
 // RuleSchema makes a rule enforce the Kafka topic's schema. A payload that
 // does not fit goes to the topic's dead-letter topic with the reason, and
 // the message is acknowledged once the dead letter is in Kafka.
 type RuleSchema struct {
-	// Format is what devices send: json or avro.
+	// Format is what devices send: json (encoded to Avro with the latest
+	// schema of the subject <kafka topic>-value) or avro (already in the
+	// Confluent wire format, checked against the schema it names).
 	Format string `yaml:"format"`
 }
 
 // IngressRule carries the messages of one topic filter into Kafka.
 type IngressRule struct {
-	// Name labels the rule in metrics and logs; defaults to ingress[i].
+	// Name labels the rule in metrics and logs; ingress[i] when left out.
 	Name string `yaml:"name,omitempty"`
 	// Filter is the MQTT topic filter to subscribe to: + and # wildcards,
 	// {name} for a single-level wildcard whose value the templates can use,
@@ -121,59 +119,71 @@ type IngressRule struct {
 	// QoS is the maximum QoS of the subscription (0, 1 or 2).
 	QoS byte `yaml:"qos"`
 	// Topic is the Kafka topic template, e.g. plant.{site}.temperature.
-	// Characters a Kafka topic cannot hold become _ (see kafkaTopic).
+	// Characters a Kafka topic cannot hold become _; a message whose topic
+	// renders empty, with an empty placeholder, or to a name starting with
+	// _ (the mesh's, the registry's and Kafka's own topics) goes to
+	// _mesh.dlq.unroutable instead.
 	Topic string `yaml:"topic"`
-	// Key is the record key template; defaults to {topic}, the MQTT topic.
+	// Key is the record key template; {topic}, the MQTT topic, when left
+	// out.
 	Key string `yaml:"key,omitempty"`
-	// Type is the ce_type template; defaults to the Kafka topic.
+	// Type is the ce_type template; the Kafka topic when left out.
 	Type string `yaml:"type,omitempty"`
 	// ContentType, when set, becomes the events' content-type (rules with a
-	// schema write application/vnd.apache.avro+binary).
+	// schema write application/vnd.apache.avro+binary; over MQTT 5 a
+	// message's own Content Type wins).
 	ContentType string `yaml:"content_type,omitempty"`
 	// Schema, when set, enforces the Kafka topic's registered schema.
 	Schema *RuleSchema `yaml:"schema,omitempty"`
-
-	filter        *filter
-	topic, key, t *template
 }
 
 // EgressRule carries the records of Kafka topics to MQTT.
 type EgressRule struct {
-	// Name labels the rule in metrics and logs; defaults to egress[i].
+	// Name labels the rule in metrics and logs; egress[i] when left out.
 	Name string `yaml:"name,omitempty"`
 	// Topics are the Kafka topics to consume.
 	Topics []string `yaml:"topics"`
-	// Group is the Kafka consumer group; defaults to
-	// meshwork-mqtt-<site>-<name>.
+	// Group is the Kafka consumer group; meshwork-mqtt-<site>-<name> when
+	// left out.
 	Group string `yaml:"group,omitempty"`
 	// MQTTTopic is the MQTT topic template: {key}, {topic} (the Kafka
-	// topic) and {header.NAME}; defaults to {key}.
+	// topic) and {header.NAME}; {key} when left out. A record whose topic
+	// renders to no valid MQTT topic goes to its dead-letter topic.
 	MQTTTopic string `yaml:"mqtt_topic,omitempty"`
 	// QoS is the QoS of the publishes (0, 1 or 2).
 	QoS byte `yaml:"qos"`
 	// Retain sets the retain flag of the publishes.
 	Retain bool `yaml:"retain"`
-
-	mqttTopic *template
 }
 
-// DefaultConfig returns the defaults: QoS 1 everywhere, a persistent session,
-// and a window of 1024 messages (set the broker's in-flight limit for the
-// adapter's client as high: it, not the adapter, then bounds throughput).
+// DefaultConfig returns the defaults: MQTT 5, QoS 1 everywhere, a
+// persistent session, and a window of 1024 messages (let the broker allow
+// the adapter's client as many in flight: the broker, not the adapter, then
+// bounds throughput).
 func DefaultConfig() Config {
 	return Config{
 		Common: service.DefaultCommon("127.0.0.1:8083", adapterKafkaDefaults()),
 		Broker: Broker{
 			URL:                  "tcp://127.0.0.1:1883",
+			Protocol:             Protocol5,
 			KeepAlive:            30 * time.Second,
 			ConnectTimeout:       10 * time.Second,
 			MaxReconnectInterval: 30 * time.Second,
 			PublishTimeout:       30 * time.Second,
-			EgressProtocol:       Protocol5,
 		},
 		MaxInFlight: 1024,
 		MaxQueued:   4096,
 	}
+}
+
+// adapterKafkaDefaults are the Kafka client defaults with a short linger:
+// the ingress holds each message's PUBACK until Kafka acknowledged it
+// anyway, and a millisecond of batching halves the produce requests the
+// brokers handle at thousands of messages a second.
+func adapterKafkaDefaults() kafkaclient.Config {
+	c := kafkaclient.Defaults()
+	c.Producer.Linger = time.Millisecond
+	return c
 }
 
 // DefaultIngressQoS and DefaultEgressQoS apply to rules read from YAML that
@@ -205,42 +215,14 @@ func (r *EgressRule) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
-// Validate checks the configuration and compiles the rules; errors name
-// fields by YAML path.
+// Validate checks the configuration; errors name fields by YAML path.
 func (c *Config) Validate() error {
-	errs := []error{c.Common.Validate()}
-	errs = append(errs, config.Nest("broker", c.Broker.validate()))
+	errs := []error{c.Common.Validate(), config.Nest("broker", c.Broker.validate())}
 	if len(c.Ingress) == 0 && len(c.Egress) == 0 {
 		errs = append(errs, config.Errorf("ingress", "no rules: add ingress or egress rules"))
 	}
-	names := make(map[string]string)
-	for i := range c.Ingress {
-		field := fmt.Sprintf("ingress[%d]", i)
-		r := &c.Ingress[i]
-		if r.Name == "" {
-			r.Name = field
-		}
-		if prev, dup := names[r.Name]; dup {
-			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", r.Name, prev))
-		}
-		names[r.Name] = field
-		errs = append(errs, config.Nest(field, r.compile()))
-	}
-	for i := range c.Egress {
-		field := fmt.Sprintf("egress[%d]", i)
-		r := &c.Egress[i]
-		if r.Name == "" {
-			r.Name = field
-		}
-		if prev, dup := names[r.Name]; dup {
-			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", r.Name, prev))
-		}
-		names[r.Name] = field
-		if r.Group == "" {
-			r.Group = "meshwork-mqtt-" + c.Site + "-" + kafkaTopic(r.Name)
-		}
-		errs = append(errs, config.Nest(field, r.compile()))
-	}
+	_, _, err := c.rules()
+	errs = append(errs, err)
 	for i, r := range c.Ingress {
 		if r.Schema != nil && c.Registry.URL == "" {
 			errs = append(errs, config.Errorf("registry.url", "required: ingress[%d] has a schema", i))
@@ -255,8 +237,8 @@ func (c *Config) Validate() error {
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the MQTT adapter acknowledges devices only after Kafka did: it needs acks all, got %q", a))
 	}
-	if c.MaxInFlight < 1 {
-		errs = append(errs, config.Errorf("max_in_flight", "must be at least 1, got %d", c.MaxInFlight))
+	if c.MaxInFlight < 1 || c.MaxInFlight > 65535 {
+		errs = append(errs, config.Errorf("max_in_flight", "want 1 to 65535, got %d", c.MaxInFlight))
 	}
 	if c.MaxQueued < 1 {
 		errs = append(errs, config.Errorf("max_queued", "must be at least 1, got %d", c.MaxQueued))
@@ -291,17 +273,20 @@ func (b *Broker) validate() error {
 	if !b.tlsScheme() && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
 		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", b.URL))
 	}
-	if b.KeepAlive < time.Second {
-		errs = append(errs, config.Errorf("keep_alive", "must be at least 1s, got %s", b.KeepAlive))
+	if b.Protocol != Protocol5 && b.Protocol != Protocol311 {
+		errs = append(errs, config.Errorf("protocol", "want %q or %q, got %q", Protocol5, Protocol311, b.Protocol))
+	}
+	if b.SessionExpiry < 0 || b.SessionExpiry > 0xFFFFFFFE*time.Second {
+		errs = append(errs, config.Errorf("session_expiry", "want 0 (until the adapter returns) up to %s, got %s", 0xFFFFFFFE*time.Second, b.SessionExpiry))
+	}
+	if b.KeepAlive < time.Second || b.KeepAlive > 65535*time.Second {
+		errs = append(errs, config.Errorf("keep_alive", "want 1s to 18h12m15s, got %s", b.KeepAlive))
 	}
 	if b.ConnectTimeout <= 0 {
 		errs = append(errs, config.Errorf("connect_timeout", "must be positive"))
 	}
 	if b.MaxReconnectInterval <= 0 {
 		errs = append(errs, config.Errorf("max_reconnect_interval", "must be positive"))
-	}
-	if b.EgressProtocol != Protocol5 && b.EgressProtocol != Protocol311 {
-		errs = append(errs, config.Errorf("egress_protocol", "want %q or %q, got %q", Protocol5, Protocol311, b.EgressProtocol))
 	}
 	if b.PublishTimeout <= 0 {
 		errs = append(errs, config.Errorf("publish_timeout", "must be positive"))
@@ -321,31 +306,90 @@ func (b *Broker) tlsScheme() bool {
 	return false
 }
 
-func (r *IngressRule) compile() error {
+// ingressRule is an IngressRule ready to match and render.
+type ingressRule struct {
+	name        string
+	qos         byte
+	filter      *filter
+	topic, key  *adapters.Template
+	typ         *adapters.Template // nil: the Kafka topic
+	contentType string
+	schema      string // "" or adapters.FormatJSON, FormatAvro
+}
+
+// egressRule is an EgressRule ready to render.
+type egressRule struct {
+	name, group string
+	topics      []string
+	mqttTopic   *adapters.Template
+	qos         byte
+	retain      bool
+}
+
+// rules compiles the rules, with their defaults applied, and reports every
+// problem by the field it concerns.
+func (c *Config) rules() ([]ingressRule, []egressRule, error) {
+	var errs []error
+	names := make(map[string]string)
+	name := func(field, given string) string {
+		n := given
+		if n == "" {
+			n = field
+		}
+		if prev, dup := names[n]; dup {
+			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", n, prev))
+		}
+		names[n] = field
+		return n
+	}
+	var in []ingressRule
+	for i, r := range c.Ingress {
+		field := fmt.Sprintf("ingress[%d]", i)
+		cr, err := r.compile(name(field, r.Name))
+		errs = append(errs, config.Nest(field, err))
+		in = append(in, cr)
+	}
+	var out []egressRule
+	for i, r := range c.Egress {
+		field := fmt.Sprintf("egress[%d]", i)
+		n := name(field, r.Name)
+		group := r.Group
+		if group == "" {
+			group = "meshwork-mqtt-" + c.Site + "-" + adapters.SanitizeTopic(n)
+		}
+		cr, err := r.compile(n, group)
+		errs = append(errs, config.Nest(field, err))
+		out = append(out, cr)
+	}
+	return in, out, errors.Join(errs...)
+}
+
+func (r IngressRule) compile(name string) (ingressRule, error) {
+	out := ingressRule{name: name, qos: r.QoS, contentType: r.ContentType}
 	var errs []error
 	f, err := compileFilter(r.Filter)
 	if err != nil {
 		errs = append(errs, config.Errorf("filter", "%v", err))
-	} else {
-		r.filter = f
 	}
+	out.filter = f
 	known := func(name string) bool { return name == varTopic || f != nil && f.has(name) }
-	if r.topic, err = parseTemplate(r.Topic, known); err != nil {
+	switch out.topic, err = adapters.ParseTemplate(r.Topic, known); {
+	case err != nil:
 		errs = append(errs, config.Errorf("topic", "%v", err))
-	} else if strings.HasPrefix(r.Topic, "_mesh.") {
-		errs = append(errs, config.Errorf("topic", "%q: topics beginning _mesh. belong to the mesh itself", r.Topic))
-	} else if r.topic.literal() && kafkaTopic(r.Topic) != r.Topic {
+	case strings.HasPrefix(r.Topic, "_"):
+		errs = append(errs, config.Errorf("topic", "%q: topics beginning with _ belong to the mesh, the registry and Kafka itself", r.Topic))
+	case out.topic.Literal() && !adapters.LegalTopic(r.Topic):
 		errs = append(errs, config.Errorf("topic", "%q is not a legal Kafka topic: use letters, digits, '.', '_' and '-'", r.Topic))
 	}
 	key := r.Key
 	if key == "" {
 		key = "{" + varTopic + "}"
 	}
-	if r.key, err = parseTemplate(key, known); err != nil {
+	if out.key, err = adapters.ParseTemplate(key, known); err != nil {
 		errs = append(errs, config.Errorf("key", "%v", err))
 	}
 	if r.Type != "" {
-		if r.t, err = parseTemplate(r.Type, known); err != nil {
+		if out.typ, err = adapters.ParseTemplate(r.Type, known); err != nil {
 			errs = append(errs, config.Errorf("type", "%v", err))
 		}
 	}
@@ -354,7 +398,8 @@ func (r *IngressRule) compile() error {
 	}
 	if r.Schema != nil {
 		switch r.Schema.Format {
-		case FormatJSON, FormatAvro:
+		case adapters.FormatJSON, adapters.FormatAvro:
+			out.schema = r.Schema.Format
 		default:
 			errs = append(errs, config.Errorf("schema.format", "want json or avro, got %q", r.Schema.Format))
 		}
@@ -362,16 +407,17 @@ func (r *IngressRule) compile() error {
 			errs = append(errs, config.Errorf("content_type", "a rule with a schema writes Avro: leave content_type out"))
 		}
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
-func (r *EgressRule) compile() error {
+func (r EgressRule) compile(name, group string) (egressRule, error) {
+	out := egressRule{name: name, group: group, topics: r.Topics, qos: r.QoS, retain: r.Retain}
 	var errs []error
 	if len(r.Topics) == 0 {
 		errs = append(errs, config.Errorf("topics", "at least one Kafka topic is required"))
 	}
 	for i, t := range r.Topics {
-		if t == "" || kafkaTopic(t) != t {
+		if !adapters.LegalTopic(t) {
 			errs = append(errs, config.Errorf(fmt.Sprintf("topics[%d]", i), "%q is not a legal Kafka topic", t))
 		}
 	}
@@ -383,7 +429,7 @@ func (r *EgressRule) compile() error {
 		return name == varKey || name == varTopic || strings.HasPrefix(name, headerPrefix) && len(name) > len(headerPrefix)
 	}
 	var err error
-	if r.mqttTopic, err = parseTemplate(tmpl, known); err != nil {
+	if out.mqttTopic, err = adapters.ParseTemplate(tmpl, known); err != nil {
 		errs = append(errs, config.Errorf("mqtt_topic", "%v", err))
 	} else if strings.ContainsAny(tmpl, "+#") {
 		errs = append(errs, config.Errorf("mqtt_topic", "%q: a topic to publish to cannot hold the wildcards + or #", tmpl))
@@ -391,15 +437,5 @@ func (r *EgressRule) compile() error {
 	if r.QoS > 2 {
 		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))
 	}
-	return errors.Join(errs...)
-}
-
-// adapterKafkaDefaults are the Kafka client defaults with a short linger:
-// the ingress holds each message's PUBACK until Kafka acknowledged it
-// anyway, and a millisecond of batching halves the produce requests the
-// brokers handle at thousands of messages a second.
-func adapterKafkaDefaults() kafkaclient.Config {
-	c := kafkaclient.Defaults()
-	c.Producer.Linger = time.Millisecond
-	return c
+	return out, errors.Join(errs...)
 }

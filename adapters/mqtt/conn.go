@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // maxCoalesced bounds the bytes a coalescingConn holds before a Write waits
@@ -118,15 +116,15 @@ func (c *coalescingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// openConnection dials the broker as paho would for tcp and TLS URLs and
-// wraps the connection to coalesce writes.
-func openConnection(uri *url.URL, opts paho.ClientOptions) (*coalescingConn, error) {
-	d := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+// openConnection dials the broker of a tcp or TLS URL and wraps the
+// connection to coalesce writes.
+func openConnection(uri *url.URL, tc *tls.Config, timeout time.Duration) (*coalescingConn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	var conn net.Conn
 	var err error
 	switch uri.Scheme {
 	case "ssl", "tls", "mqtts", "tcps":
-		conn, err = tls.DialWithDialer(d, "tcp", uri.Host, opts.TLSConfig)
+		conn, err = tls.DialWithDialer(d, "tcp", uri.Host, tc)
 	default:
 		conn, err = d.Dial("tcp", uri.Host)
 	}

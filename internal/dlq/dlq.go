@@ -2,6 +2,8 @@ package dlq
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -27,6 +30,25 @@ const (
 	HeaderSource    = "mesh_dlq_source"
 	HeaderAttempts  = "mesh_dlq_attempts"
 	HeaderTime      = "mesh_dlq_time"
+	// HeaderSize and HeaderSHA256 describe the original of a dead letter
+	// that could not be kept whole (see Write); HeaderTruncated is then
+	// "true".
+	HeaderSize      = "mesh_dlq_original_size"
+	HeaderSHA256    = "mesh_dlq_original_sha256"
+	HeaderTruncated = "mesh_dlq_truncated"
+)
+
+// UnroutableTopic receives what could not be given an event topic at all
+// (a message whose address renders to no topic an adapter may write): its
+// HeaderTopic holds what the address rendered to.
+const UnroutableTopic = TopicPrefix + "unroutable"
+
+// Limits of a dead letter that stands for a record too large to copy.
+const (
+	// MaxKeptBytes of the original key and value each are kept.
+	MaxKeptBytes = 16 << 10
+	// MaxKeptHeaderBytes of the original headers are kept; beyond, none.
+	MaxKeptHeaderBytes = 32 << 10
 )
 
 // Topic returns the dead-letter topic for records of topic.
@@ -52,6 +74,9 @@ type Failure struct {
 	Attempts int
 	// Time is when the record was dead-lettered.
 	Time time.Time
+	// Unroutable sends the record to UnroutableTopic: Topic is not an
+	// event topic but what a message's address rendered to.
+	Unroutable bool
 }
 
 // Writer produces dead-lettered records, creating DLQ topics on first use.
@@ -92,14 +117,23 @@ func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
 // Write dead-letters rec: it copies key, value, headers and timestamp into
 // the DLQ topic of f.Topic, adds the failure headers, and returns once Kafka
 // acknowledged the write. rec itself is not modified.
+//
+// A record too large for the dead-letter topic (Kafka refused the original
+// as too large, so its copy usually is too) is replaced by a reference: its
+// size and SHA-256, the first MaxKeptBytes of its key and value, and its
+// headers when they are small, so that one oversized message is recorded
+// and never stops the stream it came from.
 func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 	if f.Topic == "" {
 		f.Topic = rec.Topic
 	}
-	if f.Topic == "" {
+	if f.Topic == "" && !f.Unroutable {
 		return errors.New("dlq: the failure names no topic; set Failure.Topic")
 	}
 	topic := Topic(f.Topic)
+	if f.Unroutable {
+		topic = UnroutableTopic
+	}
 	if err := w.ensure(ctx, topic); err != nil {
 		return err
 	}
@@ -110,10 +144,48 @@ func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 		Timestamp: rec.Timestamp,
 		Headers:   append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+8), rec.Headers...), f.headers()...),
 	}
-	if err := w.cl.ProduceSync(ctx, out).FirstErr(); err != nil {
+	err := w.cl.ProduceSync(ctx, out).FirstErr()
+	if tooLarge(err) {
+		err = w.cl.ProduceSync(ctx, reference(rec, topic, f)).FirstErr()
+	}
+	if err != nil {
 		return fmt.Errorf("dlq: write to %s: %w", topic, err)
 	}
 	return nil
+}
+
+// tooLarge reports whether Kafka refused a record for its size.
+func tooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+}
+
+// reference is the dead letter of a record too large to copy whole.
+func reference(rec *kgo.Record, topic string, f Failure) *kgo.Record {
+	sum := sha256.New()
+	sum.Write(rec.Value)
+	size := len(rec.Key) + len(rec.Value)
+	var hs []kgo.RecordHeader
+	n := 0
+	for _, h := range rec.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	if n <= MaxKeptHeaderBytes {
+		hs = append(hs, rec.Headers...)
+	}
+	hs = append(hs, f.headers()...)
+	hs = append(hs,
+		kgo.RecordHeader{Key: HeaderSize, Value: []byte(strconv.Itoa(size))},
+		kgo.RecordHeader{Key: HeaderSHA256, Value: []byte(hex.EncodeToString(sum.Sum(nil)))},
+		kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")},
+	)
+	return &kgo.Record{Topic: topic, Key: head(rec.Key), Value: head(rec.Value), Timestamp: rec.Timestamp, Headers: hs}
+}
+
+func head(b []byte) []byte {
+	if len(b) > MaxKeptBytes {
+		return b[:MaxKeptBytes]
+	}
+	return b
 }
 
 func (f Failure) headers() []kgo.RecordHeader {
@@ -170,6 +242,9 @@ type Letter struct {
 	// Record is the original record: its topic is the original topic, and
 	// its headers are the original headers without the DLQ headers.
 	Record *kgo.Record
+	// Truncated is set when the dead letter only refers to an original too
+	// large to keep whole (see Write): Record holds its beginning.
+	Truncated bool
 }
 
 // Read parses a record consumed from a DLQ topic.
@@ -200,6 +275,8 @@ func Read(rec *kgo.Record) (Letter, error) {
 			o, err := strconv.ParseInt(v, 10, 64)
 			errs = append(errs, headerErr(h.Key, v, err))
 			l.Offset = o
+		case HeaderSize, HeaderSHA256, HeaderTruncated:
+			l.Truncated = true
 		case HeaderAttempts:
 			n, err := strconv.Atoi(v)
 			errs = append(errs, headerErr(h.Key, v, err))
@@ -212,7 +289,8 @@ func Read(rec *kgo.Record) (Letter, error) {
 			orig.Headers = append(orig.Headers, h)
 		}
 	}
-	if l.Topic == "" {
+	l.Unroutable = rec.Topic == UnroutableTopic
+	if l.Topic == "" && !l.Unroutable {
 		l.Topic = strings.TrimPrefix(rec.Topic, TopicPrefix)
 	}
 	orig.Topic = l.Topic

@@ -1,7 +1,10 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -114,5 +117,63 @@ func TestReadRejectsOtherTopics(t *testing.T) {
 	_, err := Read(&kgo.Record{Topic: "_mesh.dlq.t", Headers: []kgo.RecordHeader{{Key: HeaderOffset, Value: []byte("x")}}})
 	if err == nil {
 		t.Fatal("a malformed offset header must be reported")
+	}
+}
+
+// A record too large to copy is dead-lettered as a reference: its size,
+// digest and beginning, so one oversized message never stops its stream.
+func TestTooLargeRecordBecomesAReference(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	big := &kgo.Record{Topic: "plant.image", Key: []byte("cam/1"), Value: bytes.Repeat([]byte{'x'}, 2<<20),
+		Headers: []kgo.RecordHeader{{Key: "ce_id", Value: []byte("e9")}}}
+	w := NewWriter(cl)
+	if err := w.Write(ctx, big, Failure{Err: errors.New("too large"), Component: "test", Offset: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, &kgo.Record{Topic: "__consumer_offsets", Value: []byte("v")},
+		Failure{Err: errors.New("unroutable"), Component: "test", Offset: -1, Unroutable: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ topic string }{{Topic("plant.image")}, {UnroutableTopic}} {
+		rd, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics(c.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := rd.PollFetches(ctx)
+		rd.Close()
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Read(fs.Records()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch c.topic {
+		case UnroutableTopic:
+			if !l.Unroutable || l.Topic != "__consumer_offsets" || l.Truncated {
+				t.Fatalf("unroutable letter %+v", l)
+			}
+		default:
+			sum := sha256.Sum256(big.Value)
+			h := map[string]string{}
+			for _, hd := range fs.Records()[0].Headers {
+				h[hd.Key] = string(hd.Value)
+			}
+			if !l.Truncated || len(l.Record.Value) != MaxKeptBytes || h[HeaderSize] != "2097157" ||
+				h[HeaderSHA256] != hex.EncodeToString(sum[:]) || len(l.Record.Headers) != 1 {
+				t.Fatalf("reference letter: truncated %v, %d value bytes, headers %v", l.Truncated, len(l.Record.Value), h)
+			}
+		}
 	}
 }

@@ -1,12 +1,13 @@
 package mqtt
 
 import (
+	"fmt"
 	"maps"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/config/reference"
 )
 
 func TestCompileFilter(t *testing.T) {
@@ -45,28 +46,6 @@ func TestCompileFilter(t *testing.T) {
 	}
 }
 
-func TestTemplate(t *testing.T) {
-	known := func(n string) bool { return n == "site" || n == "topic" }
-	tm, err := parseTemplate("plant.{site}.x/{topic}", known)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := tm.render(func(n string) string { return map[string]string{"site": "f1", "topic": "a/b"}[n] })
-	if got != "plant.f1.x/a/b" {
-		t.Fatalf("got %q", got)
-	}
-	for _, bad := range []string{"", "a{", "a}", "{nope}", "{site", "{{site}}"} {
-		if _, err := parseTemplate(bad, known); err == nil {
-			t.Errorf("%q: want an error", bad)
-		}
-	}
-	for in, want := range map[string]string{"plant.f 1/x": "plant.f_1_x", "": "_", "..": "_..", strings.Repeat("a", 300): strings.Repeat("a", maxTopicLen)} {
-		if got := kafkaTopic(in); got != want {
-			t.Errorf("kafkaTopic(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestConfigErrorsNameFileLineField(t *testing.T) {
 	base := "site: east\nbroker:\n  url: tcp://127.0.0.1:1883\n  client_id: a1\nkafka:\n  brokers: [\"127.0.0.1:9092\"]\n"
 	for _, tc := range []struct{ doc, want string }{
@@ -86,30 +65,53 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 		}
 	}
 	cfg := DefaultConfig()
-	if err := config.Parse("mqtt.yaml", []byte(base+"ingress:\n  - filter: f/+\n    topic: t\n"), &cfg); err != nil {
+	if err := config.Parse("mqtt.yaml", []byte(base+"ingress:\n  - filter: f/+\n    topic: t\negress:\n  - topics: [c]\n"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if r := cfg.Ingress[0]; r.QoS != 1 || r.Name != "ingress[0]" || r.key.src != "{topic}" {
-		t.Fatalf("defaults not applied: %+v", r)
-	}
-}
-
-// The example in README.md is a valid configuration.
-func TestReadmeExampleParses(t *testing.T) {
-	b, err := os.ReadFile("README.md")
+	before := fmt.Sprintf("%+v", cfg)
+	in, out, err := cfg.rules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "```yaml\n")
-	doc, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("no yaml block in README.md")
+	if r := in[0]; r.qos != 1 || r.name != "ingress[0]" || r.key.String() != "{topic}" {
+		t.Fatalf("ingress defaults not applied: %+v", r)
 	}
-	cfg := DefaultConfig()
-	if err := config.Parse("README.md", []byte(doc), &cfg); err != nil {
-		t.Fatal(err)
+	if r := out[0]; r.name != "egress[0]" || r.group != "meshwork-mqtt-east-egress_0_" || r.mqttTopic.String() != "{key}" {
+		t.Fatalf("egress defaults not applied: %+v", r)
 	}
-	if len(cfg.Ingress) != 2 || cfg.Ingress[1].filter.subscription != "$share/adapters/meters/#" || cfg.Egress[0].Group != "mesh-mqtt-east-commands" {
-		t.Fatalf("unexpected %+v", cfg)
+	if err := cfg.Validate(); err != nil || fmt.Sprintf("%+v", cfg) != before {
+		t.Fatalf("Validate changed the configuration or failed: %v", err)
 	}
+}
+
+// Rules may not name the mesh's, the registry's or Kafka's own topics.
+func TestConfigRefusesInternalTopics(t *testing.T) {
+	base := "site: east\nbroker:\n  url: tcp://127.0.0.1:1883\n  client_id: a1\nkafka:\n  brokers: [\"127.0.0.1:9092\"]\n"
+	for _, topic := range []string{"_schemas", "_mesh.interest", "__consumer_offsets", "_x.{topic}"} {
+		cfg := DefaultConfig()
+		err := config.Parse("mqtt.yaml", []byte(base+"ingress:\n  - filter: f/+\n    topic: \""+topic+"\"\n"), &cfg)
+		if err == nil || !strings.Contains(err.Error(), "field ingress[0].topic") || !strings.Contains(err.Error(), "belong to the mesh") {
+			t.Errorf("%s: got %v", topic, err)
+		}
+	}
+}
+
+// The examples in README.md are valid configurations.
+func TestReadmeExamples(t *testing.T) {
+	reference.CheckExamples(t, "README.md", "mesh-mqtt", func(name string, data []byte) error {
+		cfg := DefaultConfig()
+		return config.Parse(name, data, &cfg)
+	})
+}
+
+// TestConfigReference keeps CONFIG.md in step with Config; regenerate it
+// with UPDATE_REFERENCE=1 go test ./adapters/mqtt.
+func TestConfigReference(t *testing.T) {
+	reference.Check(t, "CONFIG.md", reference.Doc{
+		Title: "mesh-mqtt configuration",
+		Intro: "The MQTT adapter reads one YAML file (`mesh-mqtt -config mqtt.yaml`). Unknown fields are errors, " +
+			"and every error names the file, line and field. `kafka` is the Kafka client block described in " +
+			"[internal/kafkaclient/CONFIG.md](../../internal/kafkaclient/CONFIG.md); the adapter needs its " +
+			"producer to keep `acks: all`. [README.md](README.md) explains rules, templates and delivery.",
+	}, DefaultConfig())
 }

@@ -4,90 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
-
-// Templates name Kafka topics, keys, event types and MQTT topics from the
-// parts of a message. A template is literal text with placeholders in
-// braces: {name}. Which names exist depends on where the template is used:
-//
-//   - ingress: {topic} is the whole MQTT topic, and every {name} level of
-//     the rule's filter is that level's value, e.g. the filter
-//     factory/{site}/{sensor}/temp gives {site} and {sensor};
-//   - egress: {key} is the record key, {topic} the Kafka topic and
-//     {header.NAME} the value of the record header NAME.
-//
-// Braces cannot appear as literal text.
-
-// part is one piece of a template: literal text or a placeholder.
-type part struct {
-	lit  string
-	name string // placeholder name; empty for literal text
-}
-
-type template struct {
-	src   string
-	parts []part
-}
-
-// parseTemplate compiles s, accepting only the placeholders for which known
-// returns true.
-func parseTemplate(s string, known func(name string) bool) (*template, error) {
-	if s == "" {
-		return nil, errors.New("must not be empty")
-	}
-	t := &template{src: s}
-	rest := s
-	for rest != "" {
-		open := strings.IndexAny(rest, "{}")
-		if open < 0 {
-			t.parts = append(t.parts, part{lit: rest})
-			break
-		}
-		if rest[open] == '}' {
-			return nil, fmt.Errorf("template %q: unmatched }", s)
-		}
-		if open > 0 {
-			t.parts = append(t.parts, part{lit: rest[:open]})
-		}
-		end := strings.IndexAny(rest[open+1:], "{}")
-		if end < 0 || rest[open+1+end] != '}' {
-			return nil, fmt.Errorf("template %q: unclosed {", s)
-		}
-		name := rest[open+1 : open+1+end]
-		if !known(name) {
-			return nil, fmt.Errorf("template %q: unknown placeholder {%s}", s, name)
-		}
-		t.parts = append(t.parts, part{name: name})
-		rest = rest[open+2+end:]
-	}
-	return t, nil
-}
-
-// literal reports whether the template has no placeholders.
-func (t *template) literal() bool {
-	for _, p := range t.parts {
-		if p.name != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// render fills the placeholders with lookup's values.
-func (t *template) render(lookup func(name string) string) string {
-	if len(t.parts) == 1 && t.parts[0].name == "" {
-		return t.parts[0].lit
-	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.name == "" {
-			b.WriteString(p.lit)
-		} else {
-			b.WriteString(lookup(p.name))
-		}
-	}
-	return b.String()
-}
 
 // filter is a compiled ingress topic filter. Its source is an MQTT topic
 // filter in which a level may also be a named single-level wildcard {name},
@@ -221,43 +139,30 @@ func (f *filter) match(topic string) (map[string]string, bool) {
 	return nil, false
 }
 
-// maxTopicLen keeps a rendered topic short enough for Kafka (249) with
-// room for the dead-letter prefix.
-const maxTopicLen = 249 - len("_mesh.dlq.")
+// maxTopicBytes is the longest topic name an MQTT packet can carry.
+const maxTopicBytes = 65535
 
-// kafkaTopic makes a rendered name a legal Kafka topic: characters other
-// than ASCII letters, digits, '.', '_' and '-' become '_', an empty name
-// (or "." or "..") gets a leading '_', and a longer name than maxTopicLen
-// is cut.
-func kafkaTopic(s string) string {
-	switch s {
-	case "", ".", "..":
-		return "_" + s
+// checkPublishTopic says why topic cannot be published to, or nil: a topic
+// name is non-empty UTF-8 without U+0000, no longer than 65535 bytes, and
+// holds no wildcard (MQTT 3.1.1 §4.7 and 5 §4.7); a broker that meets one
+// that is not does not acknowledge it, so it would be sent again forever.
+// Topics starting with $ are the broker's own.
+func checkPublishTopic(topic string) error {
+	switch {
+	case topic == "":
+		return errors.New("the topic is empty")
+	case len(topic) > maxTopicBytes:
+		return fmt.Errorf("the topic is %d bytes long; MQTT allows %d", len(topic), maxTopicBytes)
+	case !utf8.ValidString(topic):
+		return fmt.Errorf("the topic %q is not valid UTF-8", topic)
+	case strings.ContainsRune(topic, 0):
+		return fmt.Errorf("the topic %q holds U+0000", topic)
+	case strings.ContainsAny(topic, "+#"):
+		return fmt.Errorf("the topic %q holds a wildcard (+ or #), which only subscriptions may", topic)
+	case strings.HasPrefix(topic, "$"):
+		return fmt.Errorf("the topic %q starts with $, which marks the broker's own topics", topic)
 	}
-	if len(s) > maxTopicLen {
-		s = s[:maxTopicLen]
-	}
-	ok := true
-	for i := 0; i < len(s); i++ {
-		if !kafkaChar(s[i]) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	b := []byte(s)
-	for i := range b {
-		if !kafkaChar(b[i]) {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-func kafkaChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+	return nil
 }
 
 // Placeholder names with a fixed meaning.

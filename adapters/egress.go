@@ -1,0 +1,231 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/dlq"
+	"github.com/meshwork/meshwork/internal/retry"
+)
+
+// Confirm is the peer's confirmation of one record handed to it: done when
+// the peer acknowledged it (PUBACK, Accepted, 2xx), or failed. A paho MQTT
+// token is one.
+type Confirm interface {
+	Done() <-chan struct{}
+	Error() error
+}
+
+// Sender hands records to the peer of an egress rule.
+type Sender interface {
+	// Send hands r to the peer and returns its confirmation. It may block
+	// until the peer confirmed (the returned Confirm is then done). A
+	// Confirm failing with ErrSkip means the record is not for the peer
+	// (an echo of the adapter's own ingress); with an error wrapped by
+	// Undeliverable, that it never can be (it is dead-lettered).
+	Send(ctx context.Context, r *kgo.Record) Confirm
+}
+
+// ErrSkip is the Confirm error of a record that is not for the peer: it is
+// counted as skipped, and committed.
+var ErrSkip = errors.New("not for the peer")
+
+// errUndeliverable marks errors wrapped by Undeliverable.
+var errUndeliverable = errors.New("undeliverable")
+
+type undeliverable struct{ err error }
+
+func (u undeliverable) Error() string   { return u.err.Error() }
+func (u undeliverable) Unwrap() []error { return []error{u.err, errUndeliverable} }
+
+// Undeliverable marks err as a reason the record can never be delivered
+// (an invalid address, a refusal the peer says is final): it goes to the
+// dead-letter topic and the stream goes on.
+func Undeliverable(err error) error { return undeliverable{err} }
+
+// Confirmed returns a Confirm that is already done with err.
+func Confirmed(err error) Confirm { return doneConfirm{err} }
+
+type doneConfirm struct{ err error }
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (doneConfirm) Done() <-chan struct{} { return closed }
+func (d doneConfirm) Error() error        { return d.err }
+
+// ErrNoConfirm is the error of a record the peer did not confirm within
+// EgressConfig.Timeout; it is sent again.
+var ErrNoConfirm = errors.New("no confirmation from the peer in time")
+
+// EgressConfig is what one egress rule needs.
+type EgressConfig struct {
+	// Rule names the rule in metrics and logs.
+	Rule string
+	// Client is the rule's own consumer-group client; Egress closes it.
+	// It must be built with kgo.ConsumerGroup, kgo.ConsumeTopics,
+	// kgo.AutoCommitMarks and kgo.BlockRebalanceOnPoll (see GroupOptions).
+	Client *kgo.Client
+	// MaxInFlight bounds the records of a partition handed to the peer and
+	// not yet confirmed.
+	MaxInFlight int
+	// Timeout bounds the wait for one confirmation.
+	Timeout     time.Duration
+	Sender      Sender
+	DeadLetters *DeadLetters
+	Metrics     *Metrics
+	Log         *slog.Logger
+}
+
+// GroupOptions are the consumer options an egress client needs: group,
+// topics, commits of marked records only, and rebalances held while
+// polled records are delivered.
+func GroupOptions(group string, topics ...string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+		kgo.AutoCommitMarks(),
+		kgo.BlockRebalanceOnPoll(),
+	}
+}
+
+// Egress carries the records of one rule's Kafka topics to the peer.
+// Records of one partition are handed over in order, up to MaxInFlight at a
+// time, and marked for commit only once the peer confirmed them, in order:
+// the committed offset of a partition never passes a record the peer did
+// not confirm. A failed or unconfirmed record is tried again from that
+// record on, with backoff (duplicates are possible, as with any
+// at-least-once delivery). The group is polled with rebalances held until
+// the fetched records are done, so no record of a revoked partition is
+// marked after another member took it over.
+type Egress struct {
+	cfg     EgressConfig
+	trouble trouble // deliveries failing now
+}
+
+// NewEgress returns the egress of one rule; Run runs it.
+func NewEgress(cfg EgressConfig) *Egress { return &Egress{cfg: cfg} }
+
+// Run polls until poll ends, delivering what it fetched; deliveries in
+// progress stop waiting when work ends.
+func (e *Egress) Run(poll, work context.Context) {
+	cl := e.cfg.Client
+	for {
+		fs := cl.PollRecords(poll, e.cfg.MaxInFlight)
+		if fs.IsClientClosed() || poll.Err() != nil {
+			cl.AllowRebalance()
+			return
+		}
+		fs.EachError(func(topic string, p int32, err error) {
+			e.cfg.Log.Warn("egress: fetch failed", "rule", e.cfg.Rule, "topic", topic, "partition", p, "error", err)
+		})
+		// Partitions are delivered side by side, each in order.
+		var wg sync.WaitGroup
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if work.Err() == nil {
+				wg.Go(func() { e.deliver(work, p.Records) })
+			}
+		})
+		wg.Wait()
+		cl.AllowRebalance()
+	}
+}
+
+// deliver hands the records of one partition to the peer in order and
+// marks each for commit once confirmed, until all are done or ctx ends.
+func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
+	bo := retry.Backoff(5 * time.Second)
+	for len(recs) > 0 {
+		n := min(len(recs), e.cfg.MaxInFlight)
+		start := time.Now()
+		confirms := make([]Confirm, n)
+		for i, r := range recs[:n] {
+			confirms[i] = e.cfg.Sender.Send(ctx, r)
+		}
+		done := 0
+		var err error
+		for i, c := range confirms {
+			if err = e.settle(ctx, recs[i], c, start); err != nil {
+				break
+			}
+			e.cfg.Client.MarkCommitRecords(recs[i])
+			done++
+		}
+		recs = recs[done:]
+		if err == nil {
+			e.trouble.succeeded()
+			bo.Reset()
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		e.trouble.failed(err)
+		e.cfg.Metrics.Retry("egress")
+		wait := bo.NextBackOff()
+		e.cfg.Log.Warn("egress: delivery failed; trying again", "rule", e.cfg.Rule, "topic", recs[0].Topic,
+			"partition", recs[0].Partition, "offset", recs[0].Offset, "in", wait, "error", err)
+		if !retry.Sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// settle waits for one record's confirmation and counts its outcome; it
+// returns an error when the record must be sent again.
+func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start time.Time) error {
+	err := e.wait(ctx, c)
+	switch {
+	case err == nil:
+		e.cfg.Metrics.publish.WithLabelValues(e.cfg.Rule).Observe(time.Since(start).Seconds())
+		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultPublished).Inc()
+	case errors.Is(err, ErrSkip):
+		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultSkipped).Inc()
+	case errors.Is(err, errUndeliverable):
+		if dlqErr := e.cfg.DeadLetters.Write(ctx, r, dlq.Failure{Err: err, Partition: r.Partition, Offset: r.Offset, Attempts: 1}); dlqErr != nil {
+			return dlqErr
+		}
+		e.cfg.Log.Info("egress: record dead-lettered", "rule", e.cfg.Rule, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", err)
+		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultDLQ).Inc()
+	default:
+		return err
+	}
+	return nil
+}
+
+func (e *Egress) wait(ctx context.Context, c Confirm) error {
+	select {
+	case <-c.Done():
+		return c.Error()
+	default:
+	}
+	timer := time.NewTimer(e.cfg.Timeout)
+	defer timer.Stop()
+	select {
+	case <-c.Done():
+		return c.Error()
+	case <-timer.C:
+		return ErrNoConfirm
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close commits what was marked and leaves the group.
+func (e *Egress) Close(ctx context.Context) error {
+	err := e.cfg.Client.CommitMarkedOffsets(ctx)
+	e.cfg.Client.Close()
+	if err != nil {
+		return fmt.Errorf("egress %s: commit at shutdown: %w", e.cfg.Rule, err)
+	}
+	return nil
+}
+
+// Ready reports an error while deliveries of the last 10 seconds failed:
+// the records are kept (not committed) and retried, but the rule is stuck.
+func (e *Egress) Ready() error { return e.trouble.err("egress " + e.cfg.Rule + ": deliveries") }

@@ -22,11 +22,17 @@ const (
 	ServiceRegistry = "registry"
 )
 
-// services lists the services every site runs, in start order.
+// services lists the services whose ports a site configures.
 var services = []string{ServiceKafka, ServiceMQTT, ServiceRegistry}
+
+// Services lists the services whose ports a site configures (-port
+// site.service=port).
+func Services() []string { return slices.Clone(services) }
 
 // SiteConfig is one site of the dev mesh.
 type SiteConfig struct {
+	// Name is the site's name: lower-case letters, digits and '-'. The
+	// first site is the primary one, whose registry writes the schemas.
 	Name string `yaml:"name"`
 	// Ports by service (kafka, mqtt, registry); 0 picks a free port.
 	Ports map[string]int `yaml:"ports"`
@@ -43,8 +49,8 @@ type SiteConfig struct {
 //	  - name: west
 //	    ports: {kafka: 29092, mqtt: 21883, registry: 28081}
 type Config struct {
-	// Dir holds the mesh's state: one directory per site, endpoints.json
-	// and a lock file.
+	// Dir holds the mesh's state: one directory per site, endpoints.json,
+	// meshd.log and a lock file.
 	Dir string `yaml:"dir"`
 	// Sites to run; the first is the primary site.
 	Sites []SiteConfig `yaml:"sites"`
@@ -55,7 +61,8 @@ type Config struct {
 	// deleted consumer group, a stopped adapter) before the replicators
 	// stop copying for it.
 	InterestTTL time.Duration `yaml:"interest_ttl"`
-	// Log configures the logger meshd builds; ignored when Logger is set.
+	// Log configures the log meshd dev writes to meshd.log in dir
+	// (warnings and errors also to stderr).
 	Log telemetry.LogConfig `yaml:"log"`
 	// Logger receives the mesh's logs; nil discards them.
 	Logger *slog.Logger `yaml:"-"`
@@ -75,6 +82,15 @@ func DefaultConfig() Config {
 		InterestTTL: 10 * time.Second,
 		Log:         telemetry.DefaultLogConfig(),
 	}
+}
+
+// SiteNames returns the names of the sites, in order.
+func (c *Config) SiteNames() []string {
+	out := make([]string, len(c.Sites))
+	for i, s := range c.Sites {
+		out[i] = s.Name
+	}
+	return out
 }
 
 // SetPort applies an override written site.service=port, as given to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -326,6 +327,24 @@ func TestMQTTAdapterPerSite(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the egress record did not reach the MQTT subscriber")
+	}
+
+	// The command never comes back into Kafka through the adapter's own
+	// ingress (its "#" filter matches it): a device's message published
+	// after it is the next record of mqtt.ingress.
+	if tok := pub.Publish("factory/1/after", 1, false, "after"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	var keys []string
+	for !slices.Contains(keys, "factory/1/after") {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("mqtt.ingress holds %v, never the device's second message", keys)
+		}
+		fs.EachRecord(func(r *kgo.Record) { keys = append(keys, string(r.Key)) })
+	}
+	if slices.Contains(keys, "devices/7/cmd") {
+		t.Fatalf("the egress command came back into mqtt.ingress: %v", keys)
 	}
 }
 

@@ -1,0 +1,9 @@
+package devmesh
+
+import _ "embed"
+
+// ConfigReference documents every field of meshd dev's configuration file,
+// its default and meaning; it is generated from Config (see CONFIG.md).
+//
+//go:embed CONFIG.md
+var ConfigReference string

@@ -44,9 +44,14 @@ func (s *site) startRegistry(ctx context.Context, port int, primary *site, logge
 		pk.Brokers = []string{primary.endpoints.Kafka}
 		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry, Kafka: &pk}
 	}
-	reg, err := registry.New(ctx, cfg, logger.With("service", "registry"), metrics)
+	reg, err := registry.New(cfg, logger.With("service", "registry"), metrics)
 	if err != nil {
 		ln.Close()
+		return fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
+	}
+	if err := reg.Start(ctx); err != nil {
+		ln.Close()
+		_ = reg.Close(ctx)
 		return fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -78,9 +83,10 @@ func (s *site) registryReady(ctx context.Context) error {
 func (r *siteRegistry) close() error {
 	r.cancel()
 	err := <-r.done
-	r.reg.Close()
 	if errors.Is(err, context.Canceled) {
-		return nil
+		err = nil
 	}
-	return err
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, r.reg.Close(ctx))
 }

@@ -65,6 +65,28 @@ func (r *Registry) Handler() http.Handler {
 	return r.forwarding(mux)
 }
 
+// rawSchema is an answer written as a schema's text itself, not as JSON.
+type rawSchema string
+
+// answer runs f under the state's read lock and writes what it returns,
+// or its error, once the lock is released: a slow client never holds up
+// the log's apply, nor the readers queued behind it.
+func (r *Registry) answer(w http.ResponseWriter, f func(v *view) (any, error)) {
+	var out any
+	var err error
+	r.state.read(func(v *view) { out, err = f(v) })
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if s, ok := out.(rawSchema); ok {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write([]byte(s))
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // decodeBody reads a JSON request body into dst, keeping unknown fields
 // out of the way rather than rejecting them, as Confluent's clients send
 // fields (metadata, ruleSet) that older registries do not know.

@@ -17,15 +17,15 @@ type setting struct {
 	field    string // the JSON field GET answers with
 	what     string // how errors name it
 	notSet   int    // the error code for a subject without its own value
-	values   func(*state) map[string]string
-	fallback func(*state) string // the global value, defaults applied
+	own      func(v *view, subject string) (string, bool)
+	fallback func(v *view) string // the global value, defaults applied
 }
 
 var (
 	compatibilitySetting = setting{"compatibilityLevel", "compatibility", codeSubjectLevelCompatNotSet,
-		func(s *state) map[string]string { return s.config }, func(s *state) string { return s.compatibility("") }}
+		(*view).subjectConfig, func(v *view) string { return v.compatibility("") }}
 	modeSetting = setting{"mode", "mode", codeSubjectLevelModeNotSet,
-		func(s *state) map[string]string { return s.mode }, func(s *state) string { return s.modeOf("") }}
+		(*view).subjectMode, func(v *view) string { return v.modeOf("") }}
 )
 
 // get answers GET /config[/{s}] or /mode[/{s}]: the subject's own value,
@@ -33,18 +33,18 @@ var (
 func (st setting) get(r *Registry) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		subject := subjectOf(req)
-		r.state.mu.RLock()
-		defer r.state.mu.RUnlock()
-		v, ok := st.values(r.state)[subject]
-		switch {
-		case ok:
-		case subject == "" || boolParam(req, "defaultToGlobal"):
-			v = st.fallback(r.state)
-		default:
-			writeErr(w, apiErr(http.StatusNotFound, st.notSet, "Subject '%s' does not have subject-level %s configured", subject, st.what))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{st.field: v})
+		toGlobal := subject == "" || boolParam(req, "defaultToGlobal")
+		r.answer(w, func(v *view) (any, error) {
+			val, ok := st.own(v, subject)
+			switch {
+			case ok:
+			case toGlobal:
+				val = st.fallback(v)
+			default:
+				return nil, apiErr(http.StatusNotFound, st.notSet, "Subject '%s' does not have subject-level %s configured", subject, st.what)
+			}
+			return map[string]string{st.field: val}, nil
+		})
 	}
 }
 
@@ -62,8 +62,8 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rec := logRecord{key: configKey(subject), value: configValue{CompatibilityLevel: string(level)}}
-	if err := r.store.write(req.Context(), rec); err != nil {
-		writeErr(w, errStore(err))
+	if err := r.store.update(req.Context(), func(*view) ([]logRecord, error) { return []logRecord{rec}, nil }); err != nil {
+		writeErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"compatibility": string(level)})
@@ -71,19 +71,21 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 
 func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
-	r.state.mu.RLock()
-	old, ok := r.state.config[subject]
-	if !ok {
-		old = r.state.compatibility(subject)
-	}
-	r.state.mu.RUnlock()
-	if !ok && subject != "" {
-		writeErr(w, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
-			"Subject '%s' does not have subject-level compatibility configured", subject))
-		return
-	}
-	if err := r.store.write(req.Context(), logRecord{key: configKey(subject)}); err != nil {
-		writeErr(w, errStore(err))
+	var old string
+	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+		l, ok := v.subjectConfig(subject)
+		if !ok && subject != "" {
+			return nil, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
+				"Subject '%s' does not have subject-level compatibility configured", subject)
+		}
+		if !ok {
+			l = v.compatibility(subject)
+		}
+		old = l
+		return []logRecord{{key: configKey(subject)}}, nil
+	})
+	if err != nil {
+		writeErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"compatibilityLevel": old})
@@ -108,21 +110,22 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 			"Invalid mode %q. Valid values are READWRITE, READONLY, IMPORT", mr.Mode))
 		return
 	}
-	if mode == ModeImport && !boolParam(req, "force") {
-		r.state.mu.RLock()
-		n := len(r.state.subjectNames("", true))
-		if subject != "" {
-			n = len(r.state.subjects[subject])
+	force := boolParam(req, "force")
+	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+		if mode == ModeImport && !force {
+			n := len(v.subjectNames("", true))
+			if subject != "" {
+				n = len(v.history(subject))
+			}
+			if n > 0 {
+				return nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
+					"Cannot import since found existing subjects; set force=true to switch to IMPORT mode anyway")
+			}
 		}
-		r.state.mu.RUnlock()
-		if n > 0 {
-			writeErr(w, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
-				"Cannot import since found existing subjects; set force=true to switch to IMPORT mode anyway"))
-			return
-		}
-	}
-	if err := r.store.write(req.Context(), logRecord{key: modeKey(subject), value: modeValue{Mode: mode}}); err != nil {
-		writeErr(w, errStore(err))
+		return []logRecord{{key: modeKey(subject), value: modeValue{Mode: mode}}}, nil
+	})
+	if err != nil {
+		writeErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"mode": mode})
@@ -130,16 +133,18 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 
 func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
-	r.state.mu.RLock()
-	old, ok := r.state.mode[subject]
-	r.state.mu.RUnlock()
-	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
-			"Subject '%s' does not have subject-level mode configured", subject))
-		return
-	}
-	if err := r.store.write(req.Context(), logRecord{key: modeKey(subject)}); err != nil {
-		writeErr(w, errStore(err))
+	var old string
+	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+		m, ok := v.subjectMode(subject)
+		if !ok {
+			return nil, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
+				"Subject '%s' does not have subject-level mode configured", subject)
+		}
+		old = m
+		return []logRecord{{key: modeKey(subject)}}, nil
+	})
+	if err != nil {
+		writeErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"mode": old})

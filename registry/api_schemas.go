@@ -15,19 +15,15 @@ type schemaByID struct {
 }
 
 // entryFor returns the schema of id, optionally only if registered under
-// subject. Call with the state read-locked.
-func (r *Registry) entryFor(req *http.Request) (*schemaEntry, error) {
-	id, err := intPath(req, "id")
-	if err != nil {
-		return nil, err
-	}
-	e := r.state.schemas[id]
+// subject.
+func (v *view) entryFor(id int, subject string) (*schemaEntry, error) {
+	e := v.schema(id)
 	if e == nil {
 		return nil, errSchemaNotFound(strconv.Itoa(id))
 	}
-	if subject := req.URL.Query().Get("subject"); subject != "" {
+	if subject != "" {
 		found := false
-		for _, ve := range r.state.subjects[subject] {
+		for _, ve := range v.history(subject) {
 			found = found || ve.id == id
 		}
 		if !found {
@@ -37,34 +33,38 @@ func (r *Registry) entryFor(req *http.Request) (*schemaEntry, error) {
 	return e, nil
 }
 
-// withSchema resolves the {id} of a request (and its ?subject= filter)
-// under the state's read lock, then calls h.
-func (r *Registry) withSchema(h func(http.ResponseWriter, *http.Request, *schemaEntry)) http.HandlerFunc {
+// withSchema resolves the {id} of a request (and its ?subject= filter) and
+// answers with what h makes of it, all from one view of the state.
+func (r *Registry) withSchema(h func(req *http.Request, v *view, e *schemaEntry) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		r.state.mu.RLock()
-		defer r.state.mu.RUnlock()
-		e, err := r.entryFor(req)
+		id, err := intPath(req, "id")
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		h(w, req, e)
+		subject := req.URL.Query().Get("subject")
+		r.answer(w, func(v *view) (any, error) {
+			e, err := v.entryFor(id, subject)
+			if err != nil {
+				return nil, err
+			}
+			return h(req, v, e), nil
+		})
 	}
 }
 
-func (r *Registry) getSchemaByID(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
+func (r *Registry) getSchemaByID(_ *http.Request, _ *view, e *schemaEntry) any {
 	out := schemaByID{Schema: e.schema, References: e.refs}
 	if e.schemaType != schemaTypeAvro {
 		out.SchemaType = e.schemaType
 	}
 	r.metrics.lookups.Inc()
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
-func (r *Registry) getSchemaByIDRaw(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
+func (r *Registry) getSchemaByIDRaw(_ *http.Request, _ *view, e *schemaEntry) any {
 	r.metrics.lookups.Inc()
-	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write([]byte(e.schema))
+	return rawSchema(e.schema)
 }
 
 type subjectVersionRef struct {
@@ -72,10 +72,10 @@ type subjectVersionRef struct {
 	Version int    `json:"version"`
 }
 
-// usesOf lists where id is registered. Call with the state read-locked.
-func (r *Registry) usesOf(id int, deleted bool) []subjectVersionRef {
+// usesOf lists where id is registered.
+func (v *view) usesOf(id int, deleted bool) []subjectVersionRef {
 	var out []subjectVersionRef
-	for subject, vs := range r.state.subjects {
+	for subject, vs := range v.c.subjects {
 		for _, ve := range vs {
 			if ve.id == id && (deleted || !ve.deleted) {
 				out = append(out, subjectVersionRef{subject, ve.version})
@@ -91,22 +91,22 @@ func (r *Registry) usesOf(id int, deleted bool) []subjectVersionRef {
 	return out
 }
 
-func (r *Registry) getSchemaVersions(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
-	out := r.usesOf(e.id, boolParam(req, "deleted"))
+func (r *Registry) getSchemaVersions(req *http.Request, v *view, e *schemaEntry) any {
+	out := v.usesOf(e.id, boolParam(req, "deleted"))
 	if out == nil {
 		out = []subjectVersionRef{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
-func (r *Registry) getSchemaSubjects(w http.ResponseWriter, req *http.Request, e *schemaEntry) {
+func (r *Registry) getSchemaSubjects(req *http.Request, v *view, e *schemaEntry) any {
 	out := []string{}
-	for _, u := range r.usesOf(e.id, boolParam(req, "deleted")) {
+	for _, u := range v.usesOf(e.id, boolParam(req, "deleted")) {
 		if len(out) == 0 || out[len(out)-1] != u.Subject {
 			out = append(out, u.Subject)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // listSchemas answers GET /schemas with Confluent's filters: subjectPrefix,
@@ -116,23 +116,23 @@ func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) {
 	deleted, latestOnly := boolParam(req, "deleted"), boolParam(req, "latestOnly")
 	offset, _ := strconv.Atoi(q.Get("offset"))
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	out := []subjectVersion{}
-	for _, subject := range r.state.subjectNames(q.Get("subjectPrefix"), deleted) {
-		vs := r.state.versions(subject, deleted)
-		if latestOnly {
-			vs = vs[len(vs)-1:]
+	r.answer(w, func(v *view) (any, error) {
+		out := []subjectVersion{}
+		for _, subject := range v.subjectNames(q.Get("subjectPrefix"), deleted) {
+			vs := v.versions(subject, deleted)
+			if latestOnly {
+				vs = vs[len(vs)-1:]
+			}
+			for _, ve := range vs {
+				out = append(out, v.subjectVersion(subject, ve))
+			}
 		}
-		for _, ve := range vs {
-			out = append(out, r.state.subjectVersion(subject, ve))
+		if offset > 0 {
+			out = out[min(offset, len(out)):]
 		}
-	}
-	if offset > 0 {
-		out = out[min(offset, len(out)):]
-	}
-	if limit > 0 && limit < len(out) {
-		out = out[:limit]
-	}
-	writeJSON(w, http.StatusOK, out)
+		if limit > 0 && limit < len(out) {
+			out = out[:limit]
+		}
+		return out, nil
+	})
 }

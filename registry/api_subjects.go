@@ -37,8 +37,8 @@ type subjectVersion struct {
 	Deleted    bool            `json:"deleted,omitempty"`
 }
 
-func (s *state) subjectVersion(subject string, ve *versionEntry) subjectVersion {
-	e := s.schemas[ve.id]
+func (v *view) subjectVersion(subject string, ve *versionEntry) subjectVersion {
+	e := v.schema(ve.id)
 	sv := subjectVersion{Subject: subject, Version: ve.version, ID: ve.id, Metadata: ve.metadata, RuleSet: ve.ruleSet, Deleted: ve.deleted}
 	if e != nil {
 		sv.Schema, sv.References = e.schema, e.refs
@@ -50,40 +50,39 @@ func (s *state) subjectVersion(subject string, ve *versionEntry) subjectVersion 
 }
 
 func (r *Registry) listSubjects(w http.ResponseWriter, req *http.Request) {
-	r.state.mu.RLock()
-	names := r.state.subjectNames(req.URL.Query().Get("subjectPrefix"), boolParam(req, "deleted"))
-	r.state.mu.RUnlock()
-	if names == nil {
-		names = []string{}
-	}
-	writeJSON(w, http.StatusOK, names)
+	prefix, deleted := req.URL.Query().Get("subjectPrefix"), boolParam(req, "deleted")
+	r.answer(w, func(v *view) (any, error) {
+		names := v.subjectNames(prefix, deleted)
+		if names == nil {
+			names = []string{}
+		}
+		return names, nil
+	})
 }
 
 func (r *Registry) listVersions(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
-	r.state.mu.RLock()
-	vs := r.state.versions(subject, boolParam(req, "deleted"))
-	r.state.mu.RUnlock()
-	if len(vs) == 0 {
-		writeErr(w, errSubjectNotFound(subject))
-		return
-	}
-	out := make([]int, len(vs))
-	for i, ve := range vs {
-		out[i] = ve.version
-	}
-	writeJSON(w, http.StatusOK, out)
+	deleted := boolParam(req, "deleted")
+	r.answer(w, func(v *view) (any, error) {
+		vs := v.versions(subject, deleted)
+		if len(vs) == 0 {
+			return nil, errSubjectNotFound(subject)
+		}
+		out := make([]int, len(vs))
+		for i, ve := range vs {
+			out[i] = ve.version
+		}
+		return out, nil
+	})
 }
 
-// findVersion resolves subject/version, honouring ?deleted=true. Call with
-// the state read-locked.
-func (r *Registry) findVersion(subject, version string, deleted bool) (*versionEntry, error) {
+// findVersion resolves subject/version, honouring ?deleted=true.
+func (v *view) findVersion(subject, version string, deleted bool) (*versionEntry, error) {
 	n, latest, err := parseVersion(version)
 	if err != nil {
 		return nil, err
 	}
-	all := r.state.subjects[subject]
-	vs := r.state.versions(subject, deleted)
+	vs := v.versions(subject, deleted)
 	if len(vs) == 0 {
 		return nil, errSubjectNotFound(subject)
 	}
@@ -95,7 +94,7 @@ func (r *Registry) findVersion(subject, version string, deleted bool) (*versionE
 			return ve, nil
 		}
 	}
-	for _, ve := range all {
+	for _, ve := range v.history(subject) {
 		if ve.version == n {
 			return nil, apiErr(http.StatusNotFound, codeVersionNotFound,
 				"Version %d of subject '%s' was soft deleted; add ?deleted=true to read it.", n, subject)
@@ -105,49 +104,46 @@ func (r *Registry) findVersion(subject, version string, deleted bool) (*versionE
 }
 
 // withVersion resolves {subject} and {version} (honouring ?deleted=true)
-// under the state's read lock, then calls h.
-func (r *Registry) withVersion(h func(http.ResponseWriter, *http.Request, string, *versionEntry)) http.HandlerFunc {
+// and answers with what h makes of them, all from one view of the state.
+func (r *Registry) withVersion(h func(v *view, subject string, ve *versionEntry) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		subject := subjectOf(req)
-		r.state.mu.RLock()
-		defer r.state.mu.RUnlock()
-		ve, err := r.findVersion(subject, req.PathValue("version"), boolParam(req, "deleted"))
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		h(w, req, subject, ve)
+		subject, version, deleted := subjectOf(req), req.PathValue("version"), boolParam(req, "deleted")
+		r.answer(w, func(v *view) (any, error) {
+			ve, err := v.findVersion(subject, version, deleted)
+			if err != nil {
+				return nil, err
+			}
+			return h(v, subject, ve), nil
+		})
 	}
 }
 
-func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request, subject string, ve *versionEntry) {
-	writeJSON(w, http.StatusOK, r.state.subjectVersion(subject, ve))
+func (r *Registry) getVersion(v *view, subject string, ve *versionEntry) any {
+	return v.subjectVersion(subject, ve)
 }
 
-func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request, subject string, ve *versionEntry) {
-	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write([]byte(r.state.schemas[ve.id].schema))
+func (r *Registry) getVersionSchema(v *view, _ string, ve *versionEntry) any {
+	return rawSchema(v.schema(ve.id).schema)
 }
 
 func (r *Registry) referencedByHandler(w http.ResponseWriter, req *http.Request) {
-	subject := subjectOf(req)
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	ve, err := r.findVersion(subject, req.PathValue("version"), true)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	ids := r.state.referencedBy(subject, ve.version)
-	if ids == nil {
-		ids = []int{}
-	}
-	writeJSON(w, http.StatusOK, ids)
+	subject, version := subjectOf(req), req.PathValue("version")
+	r.answer(w, func(v *view) (any, error) {
+		ve, err := v.findVersion(subject, version, true)
+		if err != nil {
+			return nil, err
+		}
+		ids := v.referencedBy(subject, ve.version)
+		if ids == nil {
+			ids = []int{}
+		}
+		return ids, nil
+	})
 }
 
 // resolveRefs returns the schema texts a schema's references need,
-// transitively, dependencies first. Call with the state read-locked.
-func (r *Registry) resolveRefs(refs []Reference) ([]string, error) {
+// transitively, dependencies first.
+func (v *view) resolveRefs(refs []Reference) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	var visit func(refs []Reference, depth int) error
@@ -164,11 +160,11 @@ func (r *Registry) resolveRefs(refs []Reference) ([]string, error) {
 			if ref.Name == "" || ref.Subject == "" {
 				return errInvalidSchema(fmt.Errorf("a reference needs a name, a subject and a version, got %+v", ref))
 			}
-			ve, err := r.findVersion(ref.Subject, strconv.Itoa(ref.Version), true)
+			ve, err := v.findVersion(ref.Subject, strconv.Itoa(ref.Version), true)
 			if err != nil {
 				return errInvalidSchema(fmt.Errorf("reference %q: subject %q version %d is not registered", ref.Name, ref.Subject, ref.Version))
 			}
-			e := r.state.schemas[ve.id]
+			e := v.schema(ve.id)
 			if err := visit(e.refs, depth+1); err != nil {
 				return err
 			}
@@ -181,8 +177,8 @@ func (r *Registry) resolveRefs(refs []Reference) ([]string, error) {
 
 // parse parses a request's schema against its references; with normalize,
 // it first replaces the request's text by its normalized form, as
-// ?normalize=true asks. Call with the state read-locked.
-func (r *Registry) parse(sr *schemaRequest, normalize bool) (avro.Schema, error) {
+// ?normalize=true asks.
+func (v *view) parse(sr *schemaRequest, normalize bool) (avro.Schema, error) {
 	if sr.SchemaType != "" && !strings.EqualFold(sr.SchemaType, schemaTypeAvro) {
 		return nil, apiErr(http.StatusUnprocessableEntity, codeInvalidSchema,
 			"Invalid schema type %q: this registry supports AVRO only", sr.SchemaType)
@@ -190,7 +186,7 @@ func (r *Registry) parse(sr *schemaRequest, normalize bool) (avro.Schema, error)
 	if strings.TrimSpace(sr.Schema) == "" {
 		return nil, errInvalidSchema(fmt.Errorf("the request has no \"schema\""))
 	}
-	refs, err := r.resolveRefs(sr.References)
+	refs, err := v.resolveRefs(sr.References)
 	if err != nil {
 		return nil, err
 	}
@@ -208,18 +204,18 @@ func (r *Registry) parse(sr *schemaRequest, normalize bool) (avro.Schema, error)
 	return s, nil
 }
 
-// parsedByID returns the parsed schema of a registered id, parsing it once:
-// an id's schema never changes, so the cache cannot go stale. Call with the
-// state read-locked.
-func (r *Registry) parsedByID(id int) (avro.Schema, error) {
-	if s, ok := r.parsed.Load(id); ok {
-		return s.(avro.Schema), nil
-	}
-	e := r.state.schemas[id]
+// parsedByID returns the parsed schema of a registered id and its
+// equivalence key, computed once and kept on the id's entry: an entry's
+// text never changes, so the cache cannot go stale.
+func (v *view) parsedByID(id int) (*parsedSchema, error) {
+	e := v.schema(id)
 	if e == nil {
 		return nil, fmt.Errorf("schema id %d is not registered", id)
 	}
-	refs, err := r.resolveRefs(e.refs)
+	if p := e.parsed.Load(); p != nil {
+		return p, nil
+	}
+	refs, err := v.resolveRefs(e.refs)
 	if err != nil {
 		return nil, err
 	}
@@ -227,36 +223,31 @@ func (r *Registry) parsedByID(id int) (avro.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registered schema id %d does not parse: %w", id, err)
 	}
-	r.parsed.Store(id, s)
-	return s, nil
+	p := &parsedSchema{schema: s, key: avrocompat.EquivalenceKey(s)}
+	e.parsed.Store(p)
+	return p, nil
 }
 
-// keyOf returns the equivalence key of a registered id, computed once: an
-// id's schema never changes. Call with the state read-locked.
-func (r *Registry) keyOf(id int) (string, error) {
-	if k, ok := r.keys.Load(id); ok {
-		return k.(string), nil
-	}
-	p, err := r.parsedByID(id)
+// keyOf returns the equivalence key of a registered id.
+func (v *view) keyOf(id int) (string, error) {
+	p, err := v.parsedByID(id)
 	if err != nil {
 		return "", err
 	}
-	k := avrocompat.EquivalenceKey(p)
-	r.keys.Store(id, k)
-	return k, nil
+	return p.key, nil
 }
 
 // findEquivalent returns the version of subject holding a schema equivalent
-// to s with the same references. Call with the state read-locked.
-func (r *Registry) findEquivalent(subject string, s avro.Schema, refs []Reference, deleted bool) *versionEntry {
+// to s with the same references.
+func (v *view) findEquivalent(subject string, s avro.Schema, refs []Reference, deleted bool) *versionEntry {
 	key := avrocompat.EquivalenceKey(s)
-	vs := r.state.versions(subject, deleted)
+	vs := v.versions(subject, deleted)
 	for i := len(vs) - 1; i >= 0; i-- {
-		e := r.state.schemas[vs[i].id]
+		e := v.schema(vs[i].id)
 		if e == nil || !sameRefs(e.refs, refs) {
 			continue
 		}
-		if k, err := r.keyOf(vs[i].id); err == nil && k == key {
+		if k, err := v.keyOf(vs[i].id); err == nil && k == key {
 			return vs[i]
 		}
 	}
@@ -265,14 +256,14 @@ func (r *Registry) findEquivalent(subject string, s avro.Schema, refs []Referenc
 
 // findID returns the lowest existing id holding an equivalent schema under
 // any subject, so the same schema gets the same id everywhere.
-func (r *Registry) findID(s avro.Schema, refs []Reference) int {
+func (v *view) findID(s avro.Schema, refs []Reference) int {
 	key := avrocompat.EquivalenceKey(s)
 	best := 0
-	for id, e := range r.state.schemas {
+	for id, e := range v.c.schemas {
 		if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
 			continue
 		}
-		if k, err := r.keyOf(id); err == nil && k == key {
+		if k, err := v.keyOf(id); err == nil && k == key {
 			best = id
 		}
 	}
@@ -298,24 +289,21 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	deleted := boolParam(req, "deleted")
-	if len(r.state.versions(subject, deleted)) == 0 {
-		writeErr(w, errSubjectNotFound(subject))
-		return
-	}
-	s, err := r.parse(&sr, boolParam(req, "normalize"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	ve := r.findEquivalent(subject, s, sr.References, deleted)
-	if ve == nil {
-		writeErr(w, errSchemaNotFound("in subject '"+subject+"'"))
-		return
-	}
-	writeJSON(w, http.StatusOK, r.state.subjectVersion(subject, ve))
+	deleted, normalize := boolParam(req, "deleted"), boolParam(req, "normalize")
+	r.answer(w, func(v *view) (any, error) {
+		if len(v.versions(subject, deleted)) == 0 {
+			return nil, errSubjectNotFound(subject)
+		}
+		s, err := v.parse(&sr, normalize)
+		if err != nil {
+			return nil, err
+		}
+		ve := v.findEquivalent(subject, s, sr.References, deleted)
+		if ve == nil {
+			return nil, errSchemaNotFound("in subject '" + subject + "'")
+		}
+		return v.subjectVersion(subject, ve), nil
+	})
 }
 
 // compatibilityMessages formats incompatibilities for Confluent clients.

@@ -40,28 +40,33 @@ func (r *Registry) register(w http.ResponseWriter, req *http.Request) {
 }
 
 // registerSchema registers sr under subject, or returns the id it already
-// has there. Writes are serialized, so the id and version it computes from
-// the state cannot be taken by a concurrent request.
+// has there. The plan and the write are one store.update, so the id and
+// version it computes cannot be taken by a concurrent request.
 func (r *Registry) registerSchema(ctx context.Context, subject string, sr schemaRequest, normalize bool) (int, error) {
-	r.store.mu.Lock()
-	defer r.store.mu.Unlock()
-	rec, id, err := r.planRegister(subject, &sr, normalize)
-	if err != nil || rec == nil {
-		return id, err
+	var id int
+	var wrote bool
+	err := r.store.update(ctx, func(v *view) ([]logRecord, error) {
+		rec, got, err := v.planRegister(subject, &sr, normalize)
+		if err != nil || rec == nil {
+			id = got
+			return nil, err
+		}
+		id, wrote = got, true
+		return []logRecord{*rec}, nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	if err := r.store.writeLocked(ctx, *rec); err != nil {
-		return 0, errStore(err)
+	if wrote {
+		r.metrics.registered.Inc()
 	}
-	r.metrics.registered.Inc()
 	return id, nil
 }
 
 // planRegister decides what a registration writes: nil when the schema is
 // already the subject's (its id is returned), or the SCHEMA record to write.
-func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize bool) (*logRecord, int, error) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	mode := r.state.modeOf(subject)
+func (v *view) planRegister(subject string, sr *schemaRequest, normalize bool) (*logRecord, int, error) {
+	mode := v.modeOf(subject)
 	if mode == ModeReadOnly {
 		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
 	}
@@ -69,15 +74,15 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize boo
 		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
 			"Registering with a given id or version is only allowed in IMPORT mode; subject %s is in %s mode", subject, mode)
 	}
-	s, err := r.parse(sr, normalize)
+	s, err := v.parse(sr, normalize)
 	if err != nil {
 		return nil, 0, err
 	}
-	if ve := r.findEquivalent(subject, s, sr.References, false); ve != nil && mode != ModeImport {
+	if ve := v.findEquivalent(subject, s, sr.References, false); ve != nil && mode != ModeImport {
 		return nil, ve.id, nil
 	}
 	if mode != ModeImport {
-		if ins := r.check(subject, s, nil); len(ins) > 0 {
+		if ins := v.check(subject, s, nil); len(ins) > 0 {
 			return nil, 0, &APIError{Status: http.StatusConflict, Code: codeIncompatible, Message: fmt.Sprintf(
 				"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
 				subject, strings.Join(compatibilityMessages(ins), "; "))}
@@ -86,19 +91,19 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize boo
 	id := sr.ID
 	switch {
 	case id == 0:
-		if id = r.findID(s, sr.References); id == 0 {
-			id = r.state.maxID + 1
+		if id = v.findID(s, sr.References); id == 0 {
+			id = v.maxID() + 1
 		}
 	default:
-		if e, ok := r.state.schemas[id]; ok {
-			if k, err := r.keyOf(id); err != nil || k != avrocompat.EquivalenceKey(s) || !sameRefs(e.refs, sr.References) {
+		if e := v.schema(id); e != nil {
+			if k, err := v.keyOf(id); err != nil || k != avrocompat.EquivalenceKey(s) || !sameRefs(e.refs, sr.References) {
 				return nil, 0, apiErr(http.StatusUnprocessableEntity, codeIDInUse,
 					"Overwrite new schema with id %d is not permitted: the id holds another schema", id)
 			}
 		}
 	}
 	version := sr.Version
-	all := r.state.subjects[subject]
+	all := v.history(subject)
 	if version == 0 {
 		version = 1
 		if len(all) > 0 {
@@ -113,7 +118,7 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize boo
 		}
 	}
 	text := sr.Schema
-	if e, ok := r.state.schemas[id]; ok {
+	if e := v.schema(id); e != nil {
 		text = e.schema // the same id always carries the same text
 	}
 	return &logRecord{key: schemaKey(subject, version), value: schemaValue{
@@ -123,25 +128,24 @@ func (r *Registry) planRegister(subject string, sr *schemaRequest, normalize boo
 }
 
 // check returns the incompatibilities of s with subject's versions under
-// its level; against only the given version when one is named. Call with
-// the state read-locked.
-func (r *Registry) check(subject string, s avro.Schema, only *versionEntry) []avrocompat.Incompatibility {
-	level, err := avrocompat.ParseLevel(r.state.compatibility(subject))
+// its level; against only the given version when one is named.
+func (v *view) check(subject string, s avro.Schema, only *versionEntry) []avrocompat.Incompatibility {
+	level, err := avrocompat.ParseLevel(v.compatibility(subject))
 	if err != nil || level == avrocompat.None {
 		return nil
 	}
-	vs := r.state.versions(subject, false)
+	vs := v.versions(subject, false)
 	if only != nil {
 		vs = []*versionEntry{only}
 	}
 	existing := make([]avrocompat.Version, 0, len(vs))
 	for _, ve := range vs {
-		p, err := r.parsedByID(ve.id)
+		p, err := v.parsedByID(ve.id)
 		if err != nil {
-			r.logger.Warn("skipping unparseable version in compatibility check", "subject", subject, "version", ve.version, "err", err)
+			v.logger.Warn("skipping unparseable version in compatibility check", "subject", subject, "version", ve.version, "err", err)
 			continue
 		}
-		existing = append(existing, avrocompat.Version{Version: ve.version, Schema: p})
+		existing = append(existing, avrocompat.Version{Version: ve.version, Schema: p.schema})
 	}
 	return avrocompat.Check(level, s, existing)
 }
@@ -153,62 +157,57 @@ func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) 
 		writeErr(w, err)
 		return
 	}
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	var only *versionEntry
-	if v := req.PathValue("version"); v != "" {
-		ve, err := r.findVersion(subject, v, false)
-		if err != nil {
-			writeErr(w, err)
-			return
+	version, normalize, verbose := req.PathValue("version"), boolParam(req, "normalize"), boolParam(req, "verbose")
+	r.answer(w, func(v *view) (any, error) {
+		var only *versionEntry
+		if version != "" {
+			ve, err := v.findVersion(subject, version, false)
+			if err != nil {
+				return nil, err
+			}
+			only = ve
 		}
-		only = ve
-	}
-	s, err := r.parse(&sr, boolParam(req, "normalize"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	ins := r.check(subject, s, only)
-	resp := map[string]any{"is_compatible": len(ins) == 0}
-	if boolParam(req, "verbose") {
-		resp["messages"] = append([]string{}, compatibilityMessages(ins)...)
-	}
-	writeJSON(w, http.StatusOK, resp)
+		s, err := v.parse(&sr, normalize)
+		if err != nil {
+			return nil, err
+		}
+		ins := v.check(subject, s, only)
+		resp := map[string]any{"is_compatible": len(ins) == 0}
+		if verbose {
+			resp["messages"] = append([]string{}, compatibilityMessages(ins)...)
+		}
+		return resp, nil
+	})
 }
 
 func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	permanent := boolParam(req, "permanent")
-	r.store.mu.Lock()
-	defer r.store.mu.Unlock()
-	recs, versions, err := r.planDeleteSubject(subject, permanent)
+	var versions []int
+	err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
+		recs, versions, err = v.planDeleteSubject(subject, permanent)
+		return recs, err
+	})
 	if err != nil {
 		writeErr(w, err)
-		return
-	}
-	if err := r.store.writeLocked(req.Context(), recs...); err != nil {
-		writeErr(w, errStore(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, versions)
 }
 
-func (r *Registry) planDeleteSubject(subject string, permanent bool) ([]logRecord, []int, error) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	if r.state.modeOf(subject) == ModeReadOnly {
+func (v *view) planDeleteSubject(subject string, permanent bool) ([]logRecord, []int, error) {
+	if v.modeOf(subject) == ModeReadOnly {
 		return nil, nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
 	}
-	all := r.state.subjects[subject]
+	all := v.history(subject)
 	if len(all) == 0 {
 		return nil, nil, errSubjectNotFound(subject)
 	}
-	live := r.state.versions(subject, false)
+	live := v.versions(subject, false)
 	var recs []logRecord
 	var versions []int
 	for _, ve := range all {
-		if ids := r.state.referencedBy(subject, ve.version); len(ids) > 0 {
+		if ids := v.referencedBy(subject, ve.version); len(ids) > 0 {
 			return nil, nil, apiErr(http.StatusUnprocessableEntity, codeReferenceExists,
 				"One or more references exist to the schema {subject=%s,version=%d}: ids %v", subject, ve.version, ids)
 		}
@@ -220,7 +219,7 @@ func (r *Registry) planDeleteSubject(subject string, permanent bool) ([]logRecor
 		}
 		for _, ve := range live {
 			versions = append(versions, ve.version)
-			sv := r.state.subjectVersion(subject, ve)
+			sv := v.subjectVersion(subject, ve)
 			recs = append(recs, logRecord{key: schemaKey(subject, ve.version), value: deletedValue(sv)})
 		}
 		recs = append(recs, logRecord{key: deleteSubjectKey(subject), value: deleteSubjectValue{Subject: subject, Version: live[len(live)-1].version}})
@@ -230,7 +229,7 @@ func (r *Registry) planDeleteSubject(subject string, permanent bool) ([]logRecor
 		return nil, nil, apiErr(http.StatusNotFound, codeSubjectNotSoftDeleted,
 			"Subject '%s' was not deleted first before being permanently deleted", subject)
 	}
-	recs = append(recs, r.maxIDRecord())
+	recs = append(recs, v.maxIDRecord())
 	for _, ve := range all {
 		versions = append(versions, ve.version)
 		recs = append(recs, logRecord{key: schemaKey(subject, ve.version)})
@@ -241,8 +240,8 @@ func (r *Registry) planDeleteSubject(subject string, permanent bool) ([]logRecor
 
 // maxIDRecord preserves the highest id ever assigned before a hard delete
 // may remove the record that carried it, so ids are never reused.
-func (r *Registry) maxIDRecord() logRecord {
-	return logRecord{key: maxIDKey(), value: maxIDValue{MaxID: r.state.maxID}}
+func (v *view) maxIDRecord() logRecord {
+	return logRecord{key: maxIDKey(), value: maxIDValue{MaxID: v.maxID()}}
 }
 
 func deletedValue(sv subjectVersion) schemaValue {
@@ -254,31 +253,27 @@ func deletedValue(sv subjectVersion) schemaValue {
 func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	permanent := boolParam(req, "permanent")
-	r.store.mu.Lock()
-	defer r.store.mu.Unlock()
-	rec, version, err := r.planDeleteVersion(subject, req.PathValue("version"), permanent)
+	var version int
+	err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
+		recs, version, err = v.planDeleteVersion(subject, req.PathValue("version"), permanent)
+		return recs, err
+	})
 	if err != nil {
 		writeErr(w, err)
-		return
-	}
-	if err := r.store.writeLocked(req.Context(), rec...); err != nil {
-		writeErr(w, errStore(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, version)
 }
 
-func (r *Registry) planDeleteVersion(subject, v string, permanent bool) ([]logRecord, int, error) {
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	if r.state.modeOf(subject) == ModeReadOnly {
+func (v *view) planDeleteVersion(subject, version string, permanent bool) ([]logRecord, int, error) {
+	if v.modeOf(subject) == ModeReadOnly {
 		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
 	}
-	ve, err := r.findVersion(subject, v, true)
+	ve, err := v.findVersion(subject, version, true)
 	if err != nil {
 		return nil, 0, err
 	}
-	if ids := r.state.referencedBy(subject, ve.version); len(ids) > 0 {
+	if ids := v.referencedBy(subject, ve.version); len(ids) > 0 {
 		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeReferenceExists,
 			"One or more references exist to the schema {subject=%s,version=%d}: ids %v", subject, ve.version, ids)
 	}
@@ -290,8 +285,8 @@ func (r *Registry) planDeleteVersion(subject, v string, permanent bool) ([]logRe
 		return nil, 0, apiErr(http.StatusNotFound, codeVersionNotSoftDeleted,
 			"Subject '%s' Version %d was not deleted first before being permanently deleted", subject, ve.version)
 	case permanent:
-		return []logRecord{r.maxIDRecord(), {key: schemaKey(subject, ve.version)}}, ve.version, nil
+		return []logRecord{v.maxIDRecord(), {key: schemaKey(subject, ve.version)}}, ve.version, nil
 	}
-	sv := r.state.subjectVersion(subject, ve)
+	sv := v.subjectVersion(subject, ve)
 	return []logRecord{{key: schemaKey(subject, ve.version), value: deletedValue(sv)}}, ve.version, nil
 }

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // forwardedHeader marks a request forwarded once, so that two instances that
@@ -52,9 +50,9 @@ func (r *Registry) leaderURL() string {
 	if r.cfg.Primary != nil {
 		return r.cfg.Primary.URL
 	}
-	r.state.mu.RLock()
-	defer r.state.mu.RUnlock()
-	return r.state.leader.URL
+	var url string
+	r.state.read(func(v *view) { url = v.leaderURL() })
+	return url
 }
 
 func (r *Registry) forward(w http.ResponseWriter, req *http.Request, client *http.Client, target string) {
@@ -108,20 +106,8 @@ func (r *Registry) awaitRegistered(ctx context.Context, body []byte) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	for {
-		r.state.mu.RLock()
-		_, ok := r.state.schemas[res.ID]
-		r.state.mu.RUnlock()
-		if ok {
-			return
-		}
-		_, ch := r.state.waitCh()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			r.logger.Warn("registered schema not yet replicated here", "id", res.ID, "err", fmt.Errorf("after %s: %w", r.cfg.WriteTimeout, ctx.Err()))
-			return
-		case <-time.After(time.Second):
-		}
+	err := r.state.await(ctx, r.store.quit, func(v *view) bool { return v.schema(res.ID) != nil })
+	if err != nil {
+		r.logger.Warn("registered schema not yet replicated here", "id", res.ID, "timeout", r.cfg.WriteTimeout, "err", err)
 	}
 }

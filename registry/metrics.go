@@ -21,19 +21,19 @@ func newMetrics(reg prometheus.Registerer, site string, st *state) *metrics {
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "meshwork", Subsystem: "registry",
 			Name: "leader", Help: "1 while this instance writes the schema log.", ConstLabels: labels}),
 	}
-	count := func(name, help string, f func() int) prometheus.Collector {
+	count := func(name, help string, f func(v *view) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "meshwork", Subsystem: "registry",
 			Name: name, Help: help, ConstLabels: labels}, func() float64 {
-			st.mu.RLock()
-			defer st.mu.RUnlock()
-			return float64(f())
+			var n int
+			st.read(func(v *view) { n = f(v) })
+			return float64(n)
 		})
 	}
 	if reg != nil {
 		reg.MustRegister(m.registered, m.lookups, m.forwarded, m.leader,
-			count("schemas", "Distinct schema ids held.", func() int { return len(st.schemas) }),
-			count("subjects", "Subjects held, soft-deleted included.", func() int { return len(st.subjects) }),
-			count("log_offset", "Next offset of the schema log to apply.", func() int { return int(st.applied) }),
+			count("schemas", "Distinct schema ids held.", (*view).numSchemas),
+			count("subjects", "Subjects held, soft-deleted included.", (*view).numSubjects),
+			count("log_offset", "Next offset of the schema log to apply.", func(v *view) int { return int(v.nextOffset()) }),
 		)
 	}
 	return m

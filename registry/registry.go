@@ -16,75 +16,144 @@ import (
 
 // Registry is one registry instance: it tails the schema log into memory,
 // serves the API from it, and on the primary site takes part in electing
-// the one instance that writes.
+// the one instance that writes. Its lifecycle: New, Start, then Close once
+// (also after a failed Start, or none).
 type Registry struct {
 	cfg     Config
 	logger  *slog.Logger
+	opts    clientOptions
 	state   *state
 	store   *store
 	metrics *metrics
-	parsed  sync.Map // schema id -> avro.Schema; ids never change meaning
-	keys    sync.Map // schema id -> avrocompat.EquivalenceKey
 
-	clients []*kgo.Client
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	mu       sync.Mutex // guards the lifecycle: Start and Close
+	started  bool
+	closed   bool
+	reader   *kgo.Client        // set by Start
+	election *election          // set by Start on the primary site
+	stopRead context.CancelFunc // ends the reader goroutine
+	wg       sync.WaitGroup     // the reader goroutine
 }
 
-// New starts a registry instance: it creates the schema log if this is the
-// primary site and the log is missing, starts reading it, and joins the
-// leader election. It returns once the clients are built; Ready says when
-// the schemas are loaded.
-func New(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (_ *Registry, err error) {
+// clientOptions are the franz-go options of each Kafka client the registry
+// makes. New resolves them, which reads the TLS and SASL files they name,
+// so a bad file fails New; Start only builds the clients.
+type clientOptions struct {
+	admin, reader []kgo.Opt // on the cluster the log is read from
+	member        []kgo.Opt // the election's group member, on the site's cluster
+	writer        []kgo.Opt // the transactional producer, on the site's cluster
+}
+
+// New validates cfg and builds an instance. It does no network I/O and
+// starts nothing: Start does.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
 	}
-	r := &Registry{cfg: cfg, logger: logger, state: newState(logger)}
+	opts, err := resolveOptions(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	r := &Registry{cfg: cfg, logger: logger, opts: opts, state: newState(logger)}
+	r.store = newStore(cfg.Topic, logger, r.state)
 	r.metrics = newMetrics(reg, cfg.Site, r.state)
-	defer func() {
-		if err != nil {
-			r.Close()
-		}
-	}()
+	return r, nil
+}
+
+func resolveOptions(cfg *Config) (clientOptions, error) {
+	var o clientOptions
 	source := cfg.Kafka
 	if cfg.Primary != nil && cfg.Primary.Kafka != nil {
 		source = *cfg.Primary.Kafka
 	}
-	admin, err := kafkaclient.New(source, "registry-admin", cfg.Site)
-	if err != nil {
-		return nil, err
+	var err error
+	if o.admin, err = source.Options("registry-admin", cfg.Site); err != nil {
+		return o, err
 	}
-	r.clients = append(r.clients, admin)
-	adm := kafkaclient.NewAdmin(admin)
-	if cfg.Primary == nil {
-		if err := ensureTopic(ctx, adm, cfg.Topic, cfg.ReplicationFactor); err != nil {
-			return nil, fmt.Errorf("registry: %w", err)
-		}
+	if o.reader, err = source.Options("registry-reader", cfg.Site); err != nil {
+		return o, err
 	}
-	end, err := endOffset(ctx, adm, cfg.Topic)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w (on a non-primary site, the schema log arrives with the replicator or from primary.kafka)", err)
-	}
-	reader, err := kafkaclient.New(source, "registry-reader", cfg.Site,
+	o.reader = append(o.reader,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
-	if err != nil {
-		return nil, err
+	if cfg.Primary != nil {
+		return o, nil // no election off the primary site
 	}
-	r.clients = append(r.clients, reader)
-	r.store = &store{topic: cfg.Topic, logger: logger, state: r.state, reader: reader}
+	if o.member, err = cfg.Kafka.Options("registry-election", cfg.Site); err != nil {
+		return o, err
+	}
+	if o.writer, err = cfg.Kafka.Options("registry-writer", cfg.Site); err != nil {
+		return o, err
+	}
+	o.writer = append(o.writer,
+		kgo.TransactionalID(cfg.Group+"-writer"),
+		kgo.TransactionTimeout(cfg.WriteTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DefaultProduceTopic(cfg.Topic),
+	)
+	return o, nil
+}
 
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.cancel = cancel
-	r.wg.Go(func() { _ = r.store.run(runCtx, end) })
-	if cfg.Primary == nil {
-		if err := r.startElection(runCtx); err != nil {
-			return nil, err
+// newClient builds a Kafka client of component; building one may start
+// its background work (a consumer fetches, a group member joins).
+func newClient(component string, opts []kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", component, err)
+	}
+	return cl, nil
+}
+
+// Start creates the schema log if this is the primary site and the log is
+// missing, starts reading it and joins the leader election. It returns once
+// that work is under way; ctx bounds only the start, the work runs until
+// Close. Ready says when the schemas are loaded. On error, Start leaves
+// nothing running.
+func (r *Registry) Start(ctx context.Context) (err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.closed {
+		return errors.New("registry: Start called twice or after Close")
+	}
+	r.started = true
+
+	admin, err := newClient("registry-admin", r.opts.admin)
+	if err != nil {
+		return err
+	}
+	defer admin.Close() // needed for the start only
+	adm := kafkaclient.NewAdmin(admin)
+	if r.cfg.Primary == nil {
+		if err := ensureTopic(ctx, adm, r.cfg.Topic, r.cfg.ReplicationFactor); err != nil {
+			return fmt.Errorf("registry: %w", err)
 		}
 	}
-	return r, nil
+	end, err := endOffset(ctx, adm, r.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("registry: %w (on a non-primary site, the schema log arrives with the replicator or from primary.kafka)", err)
+	}
+	reader, err := newClient("registry-reader", r.opts.reader)
+	if err != nil {
+		return err
+	}
+	var el *election
+	if r.cfg.Primary == nil {
+		if el, err = newElection(&r.cfg, r.logger, r.store, r.metrics, r.opts.member, r.opts.writer); err != nil {
+			reader.Close()
+			return err
+		}
+	}
+
+	// Nothing fails from here on: start the work.
+	run, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r.reader, r.election, r.stopRead = reader, el, stop
+	r.wg.Go(func() { r.store.run(run, reader, end) })
+	if el != nil {
+		el.start(run)
+	}
+	return nil
 }
 
 // Ready reports whether the instance serves complete data and can take
@@ -95,9 +164,8 @@ func (r *Registry) Ready(context.Context) error {
 		return errors.New("still loading the schema log")
 	}
 	if r.cfg.Primary == nil {
-		r.state.mu.RLock()
-		leader := r.state.leader.URL
-		r.state.mu.RUnlock()
+		var leader string
+		r.state.read(func(v *view) { leader = v.leaderURL() })
 		if leader == "" {
 			return errors.New("no leader elected yet")
 		}
@@ -108,112 +176,34 @@ func (r *Registry) Ready(context.Context) error {
 // IsLeader reports whether this instance writes the schema log.
 func (r *Registry) IsLeader() bool { return r.store.isWriter() }
 
-// Close stops the instance; a leader gives up its role so another instance
-// takes over at once.
-func (r *Registry) Close() {
-	if r.cancel != nil {
-		r.cancel()
+// Close stops the instance, gracefully at most until ctx ends: a leader
+// finishes the write in progress, gives up the writer and leaves the
+// election group, so another instance takes over at once. Then it stops
+// reading the log, waits for every goroutine Start started and closes the
+// Kafka clients. It is safe after a failed Start or none; calls after the
+// first do nothing. A Close during Start waits for Start to return.
+func (r *Registry) Close(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
 	}
-	if r.store != nil {
-		r.store.setWriter(nil)
+	r.closed = true
+	var errs []error
+	if r.election != nil {
+		r.election.stopLeading()
 	}
-	for i := len(r.clients) - 1; i >= 0; i-- {
-		r.clients[i].Close()
+	errs = append(errs, r.store.close(ctx))
+	if r.election != nil {
+		errs = append(errs, r.election.stop(ctx))
+	}
+	r.metrics.leader.Set(0)
+	if r.stopRead != nil {
+		r.stopRead()
 	}
 	r.wg.Wait()
-	r.clients = nil
-}
-
-// startElection joins the election group. The schema log has a single
-// partition, so exactly one member of the group is assigned it: that member
-// is the leader. On assignment it takes the transactional writer, whose
-// initialization fences any previous leader still trying to write, and
-// announces itself in the log; followers forward writes to the announced URL.
-func (r *Registry) startElection(ctx context.Context) error {
-	elected := make(chan bool, 4)
-	member, err := kafkaclient.New(r.cfg.Kafka, "registry-election", r.cfg.Site,
-		kgo.ConsumerGroup(r.cfg.Group),
-		kgo.ConsumeTopics(r.cfg.Topic),
-		kgo.DisableAutoCommit(),
-		kgo.SessionTimeout(6*time.Second),
-		kgo.HeartbeatInterval(time.Second),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			if len(m[r.cfg.Topic]) > 0 {
-				elected <- true
-			}
-		}),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			if len(m[r.cfg.Topic]) > 0 {
-				elected <- false
-			}
-		}),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			if len(m[r.cfg.Topic]) > 0 {
-				elected <- false
-			}
-		}),
-	)
-	if err != nil {
-		return err
+	if r.reader != nil {
+		r.reader.Close()
 	}
-	r.clients = append(r.clients, member)
-	// Membership is all the election needs: nothing is read through it.
-	member.PauseFetchTopics(r.cfg.Topic)
-	r.wg.Go(func() {
-		// Group membership progresses in the background, but a client that
-		// is never polled never learns of assignments; poll with the topic
-		// paused, which returns no records.
-		for ctx.Err() == nil {
-			member.PollFetches(ctx)
-		}
-	})
-	r.wg.Go(func() { r.leadWhileElected(ctx, elected) })
-	return nil
-}
-
-func (r *Registry) leadWhileElected(ctx context.Context, elected <-chan bool) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-elected:
-			if !e {
-				if r.store.isWriter() {
-					r.logger.Info("registry leadership lost")
-				}
-				r.store.setWriter(nil)
-				r.metrics.leader.Set(0)
-				continue
-			}
-			if err := r.lead(ctx); err != nil {
-				r.logger.Error("could not take registry leadership; will retry on the next assignment", "err", err)
-				r.store.setWriter(nil)
-				r.metrics.leader.Set(0)
-			}
-		}
-	}
-}
-
-// lead takes the writer and announces this instance as leader.
-func (r *Registry) lead(ctx context.Context) error {
-	w, err := kafkaclient.New(r.cfg.Kafka, "registry-writer", r.cfg.Site,
-		kgo.TransactionalID(r.cfg.Group+"-writer"),
-		kgo.TransactionTimeout(r.cfg.WriteTimeout),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.DefaultProduceTopic(r.cfg.Topic),
-	)
-	if err != nil {
-		return err
-	}
-	r.store.setWriter(w)
-	wctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
-	defer cancel()
-	// Writing the announcement also waits until this instance has applied
-	// everything before it, so it decides from complete state.
-	if err := r.store.write(wctx, logRecord{key: leaderKey(), value: leaderValue{URL: r.cfg.advertised(), Instance: w.OptValue(kgo.ClientID).(string)}}); err != nil {
-		return fmt.Errorf("announce leadership: %w", err)
-	}
-	r.metrics.leader.Set(1)
-	r.logger.Info("registry leader", "url", r.cfg.advertised())
-	return nil
+	return errors.Join(errs...)
 }

@@ -23,6 +23,7 @@ import (
 
 // instance is one registry instance served over HTTP for a test.
 type instance struct {
+	t   testing.TB
 	reg *Registry
 	srv *httptest.Server
 	url string
@@ -61,15 +62,19 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg, err := New(ctx, cfg, testLogger(), nil)
+	reg, err := New(cfg, testLogger(), nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Start(ctx); err != nil {
+		_ = reg.Close(ctx)
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(reg.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
-	in := &instance{reg: reg, srv: srv, url: srv.URL}
+	in := &instance{t: t, reg: reg, srv: srv, url: srv.URL}
 	t.Cleanup(in.stop)
 	return in
 }
@@ -77,7 +82,11 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 func (in *instance) stop() {
 	if in.srv != nil {
 		in.srv.Close()
-		in.reg.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := in.reg.Close(ctx); err != nil {
+			in.t.Errorf("close registry: %v", err)
+		}
 		in.srv = nil
 	}
 }

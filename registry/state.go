@@ -1,13 +1,16 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/hamba/avro/v2"
 )
 
 // Reference names a schema registered under another subject whose named
@@ -19,15 +22,31 @@ type Reference struct {
 }
 
 // schemaEntry is one schema id: the text is the same under every subject
-// that registered it.
+// that registered it. Apply never changes an entry once it is in the state
+// (a hard delete drops it), so an entry may be used after the read lock is
+// released.
 type schemaEntry struct {
 	id         int
 	schema     string
 	schemaType string
 	refs       []Reference
+
+	// parsed caches the parsed schema and its equivalence key. Readers fill
+	// it under the state's read lock, so possibly several at once, hence
+	// the atomic. The cache lives and dies with the entry: an id that is
+	// hard-deleted and then imported again with another text gets a new
+	// entry and is parsed afresh.
+	parsed atomic.Pointer[parsedSchema]
 }
 
-// versionEntry is one version of a subject.
+type parsedSchema struct {
+	schema avro.Schema
+	key    string // avrocompat.EquivalenceKey of schema
+}
+
+// versionEntry is one version of a subject. Like schemaEntry, it never
+// changes once applied: apply replaces it (a soft delete puts a copy
+// marked deleted).
 type versionEntry struct {
 	version  int
 	id       int
@@ -37,30 +56,74 @@ type versionEntry struct {
 }
 
 // state is the registry's content, rebuilt by applying the _schemas log in
-// order. Only apply changes it; every read goes through it, on every
-// instance, so that a write is visible once it has been applied.
+// order, and the one owner of its lock: apply takes it to write, read and
+// await take it to read, and nothing else touches it. Every read goes
+// through the state, on every instance, so that a write is visible once it
+// has been applied.
 type state struct {
-	logger *slog.Logger
+	logger  *slog.Logger
+	mu      sync.RWMutex // guards content and changed
+	content content
+	changed chan struct{} // closed and replaced on every apply
+	view    view          // the view read passes; points at content
+}
 
-	mu       sync.RWMutex
+// content is what the log builds. Only apply changes it, under the
+// state's write lock; readers see it through a view.
+type content struct {
 	schemas  map[int]*schemaEntry
 	subjects map[string][]*versionEntry // sorted by version
 	config   map[string]string          // "" is the global level
 	mode     map[string]string          // "" is the global mode
 	maxID    int
 	leader   leaderValue
-	applied  int64         // offset of the next record to apply
-	changed  chan struct{} // closed and replaced on every apply
+	applied  int64 // offset of the next record to apply
 }
 
 func newState(logger *slog.Logger) *state {
-	return &state{
-		logger:   logger,
-		schemas:  make(map[int]*schemaEntry),
-		subjects: make(map[string][]*versionEntry),
-		config:   make(map[string]string),
-		mode:     make(map[string]string),
-		changed:  make(chan struct{}),
+	s := &state{
+		logger: logger,
+		content: content{
+			schemas:  make(map[int]*schemaEntry),
+			subjects: make(map[string][]*versionEntry),
+			config:   make(map[string]string),
+			mode:     make(map[string]string),
+		},
+		changed: make(chan struct{}),
+	}
+	s.view = view{c: &s.content, logger: logger}
+	return s
+}
+
+// read runs f under the state's read lock with a view of the content. f
+// must not keep the view, nor the slices its methods return, past its
+// return; entries (*schemaEntry, *versionEntry) it may keep, as they never
+// change. f must not block on anything but the state (no network writes),
+// or it holds up apply and, behind it, every other reader.
+func (s *state) read(f func(v *view)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f(&s.view)
+}
+
+// await blocks until cond holds for the state, checking it again after
+// every applied record, or until ctx ends or done closes (then it returns
+// errClosing).
+func (s *state) await(ctx context.Context, done <-chan struct{}, cond func(v *view) bool) error {
+	for {
+		s.mu.RLock()
+		ok, ch := cond(&s.view), s.changed
+		s.mu.RUnlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return errClosing
+		}
 	}
 }
 
@@ -70,15 +133,19 @@ func newState(logger *slog.Logger) *state {
 func (s *state) apply(offset int64, key, value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.applyLocked(key, value); err != nil {
+	c := &s.content
+	if err := c.apply(key, value); err != nil {
 		s.logger.Warn("skipping unreadable _schemas record", "offset", offset, "key", string(key), "err", err)
 	}
-	s.applied = offset + 1
+	c.applied = offset + 1
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-func (s *state) applyLocked(key, value []byte) error {
+// The methods of content below change it: call them only from
+// state.apply, with the write lock held.
+
+func (c *content) apply(key, value []byte) error {
 	var k logKey
 	if err := json.Unmarshal(key, &k); err != nil {
 		return fmt.Errorf("key: %w", err)
@@ -90,34 +157,34 @@ func (s *state) applyLocked(key, value []byte) error {
 	switch k.KeyType {
 	case keySchema:
 		if value == nil {
-			s.removeVersion(subject, k.Version)
+			c.removeVersion(subject, k.Version)
 			return nil
 		}
 		var v schemaValue
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		return s.putVersion(v)
+		return c.putVersion(v)
 	case keyConfig:
 		if value == nil {
-			delete(s.config, subject)
+			delete(c.config, subject)
 			return nil
 		}
 		var v configValue
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		s.config[subject] = v.CompatibilityLevel
+		c.config[subject] = v.CompatibilityLevel
 	case keyMode:
 		if value == nil {
-			delete(s.mode, subject)
+			delete(c.mode, subject)
 			return nil
 		}
 		var v modeValue
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		s.mode[subject] = v.Mode
+		c.mode[subject] = v.Mode
 	case keyDeleteSubject:
 		if value == nil {
 			return nil
@@ -126,9 +193,11 @@ func (s *state) applyLocked(key, value []byte) error {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		for _, ve := range s.subjects[v.Subject] {
-			if ve.version <= v.Version {
-				ve.deleted = true
+		for i, ve := range c.subjects[v.Subject] {
+			if ve.version <= v.Version && !ve.deleted {
+				marked := *ve
+				marked.deleted = true
+				c.subjects[v.Subject][i] = &marked
 			}
 		}
 	case keyMaxID:
@@ -139,17 +208,17 @@ func (s *state) applyLocked(key, value []byte) error {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		s.maxID = max(s.maxID, v.MaxID)
+		c.maxID = max(c.maxID, v.MaxID)
 	case keyLeader:
 		if value == nil {
-			s.leader = leaderValue{}
+			c.leader = leaderValue{}
 			return nil
 		}
 		var v leaderValue
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
-		s.leader = v
+		c.leader = v
 	case keyNoop:
 	default:
 		return fmt.Errorf("unknown key type %q", k.KeyType)
@@ -157,22 +226,22 @@ func (s *state) applyLocked(key, value []byte) error {
 	return nil
 }
 
-func (s *state) putVersion(v schemaValue) error {
+func (c *content) putVersion(v schemaValue) error {
 	if v.Subject == "" || v.Version <= 0 || v.ID <= 0 {
 		return fmt.Errorf("schema record needs subject, version and id, got %q/%d/%d", v.Subject, v.Version, v.ID)
 	}
-	if e, ok := s.schemas[v.ID]; ok && e.schema != v.Schema {
+	if e, ok := c.schemas[v.ID]; ok && e.schema != v.Schema {
 		return fmt.Errorf("schema id %d already holds another schema; keeping the first", v.ID)
 	}
-	if _, ok := s.schemas[v.ID]; !ok {
+	if _, ok := c.schemas[v.ID]; !ok {
 		st := v.SchemaType
 		if st == "" {
 			st = schemaTypeAvro
 		}
-		s.schemas[v.ID] = &schemaEntry{id: v.ID, schema: v.Schema, schemaType: st, refs: v.References}
+		c.schemas[v.ID] = &schemaEntry{id: v.ID, schema: v.Schema, schemaType: st, refs: v.References}
 	}
-	s.maxID = max(s.maxID, v.ID)
-	vs := s.subjects[v.Subject]
+	c.maxID = max(c.maxID, v.ID)
+	vs := c.subjects[v.Subject]
 	i := sort.Search(len(vs), func(i int) bool { return vs[i].version >= v.Version })
 	ve := &versionEntry{version: v.Version, id: v.ID, deleted: v.Deleted, metadata: v.Metadata, ruleSet: v.RuleSet}
 	if i < len(vs) && vs[i].version == v.Version {
@@ -180,14 +249,14 @@ func (s *state) putVersion(v schemaValue) error {
 	} else {
 		vs = slices.Insert(vs, i, ve)
 	}
-	s.subjects[v.Subject] = vs
+	c.subjects[v.Subject] = vs
 	return nil
 }
 
 // removeVersion applies a hard delete; the schema id disappears with its
-// last version.
-func (s *state) removeVersion(subject string, version int) {
-	vs := s.subjects[subject]
+// last version, and its parse cache with it.
+func (c *content) removeVersion(subject string, version int) {
+	vs := c.subjects[subject]
 	i := slices.IndexFunc(vs, func(ve *versionEntry) bool { return ve.version == version })
 	if i < 0 {
 		return
@@ -195,97 +264,16 @@ func (s *state) removeVersion(subject string, version int) {
 	id := vs[i].id
 	vs = slices.Delete(vs, i, i+1)
 	if len(vs) == 0 {
-		delete(s.subjects, subject)
+		delete(c.subjects, subject)
 	} else {
-		s.subjects[subject] = vs
+		c.subjects[subject] = vs
 	}
-	for _, other := range s.subjects {
+	for _, other := range c.subjects {
 		for _, ve := range other {
 			if ve.id == id {
 				return
 			}
 		}
 	}
-	delete(s.schemas, id)
-}
-
-// waitCh returns the offset applied so far and a channel closed at the next
-// apply, for waiting without polling.
-func (s *state) waitCh() (int64, <-chan struct{}) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.applied, s.changed
-}
-
-// Read helpers below expect s.mu held (read or write).
-
-// versions returns the subject's versions, without soft-deleted ones unless
-// deleted is set.
-func (s *state) versions(subject string, deleted bool) []*versionEntry {
-	var out []*versionEntry
-	for _, ve := range s.subjects[subject] {
-		if deleted || !ve.deleted {
-			out = append(out, ve)
-		}
-	}
-	return out
-}
-
-func (s *state) subjectNames(prefix string, deleted bool) []string {
-	var out []string
-	for name := range s.subjects {
-		if strings.HasPrefix(name, prefix) && len(s.versions(name, deleted)) > 0 {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// referencedBy lists the ids of live schemas that reference subject/version.
-func (s *state) referencedBy(subject string, version int) []int {
-	var ids []int
-	for _, e := range s.schemas {
-		for _, r := range e.refs {
-			if r.Subject == subject && r.Version == version && s.idLive(e.id) {
-				ids = append(ids, e.id)
-				break
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// idLive reports whether some non-deleted version uses id.
-func (s *state) idLive(id int) bool {
-	for _, vs := range s.subjects {
-		for _, ve := range vs {
-			if ve.id == id && !ve.deleted {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// compatibility returns the effective level for subject.
-func (s *state) compatibility(subject string) string {
-	if l, ok := s.config[subject]; ok && subject != "" {
-		return l
-	}
-	if l, ok := s.config[""]; ok {
-		return l
-	}
-	return defaultCompatibility
-}
-
-func (s *state) modeOf(subject string) string {
-	if m, ok := s.mode[subject]; ok && subject != "" {
-		return m
-	}
-	if m, ok := s.mode[""]; ok {
-		return m
-	}
-	return ModeReadWrite
+	delete(c.schemas, id)
 }

@@ -16,17 +16,42 @@ import (
 
 // store tails the _schemas topic into state and, while this instance leads,
 // writes changes to it.
+//
+// Who locks what: the state locks itself (see state). The store owns the
+// writer's turn, a one-slot semaphore that serialises every write from its
+// plan to its apply (update, lead, stepDown and close take it), and wmu,
+// which guards only the writer pointer and the closed flag and is never
+// held across I/O, so that isWriter answers at once even while a write is
+// in progress.
 type store struct {
 	topic  string
 	logger *slog.Logger
 	state  *state
-	reader *kgo.Client
 
 	caughtUp atomic.Bool
 
-	mu     sync.Mutex // serializes writes
-	writer *kgo.Client
+	// turn is held by the one write in progress. A channel rather than a
+	// mutex, so that waiting for it ends with the waiter's context.
+	turn chan struct{}
+	// quit is closed by close: writes waiting for their turn or for their
+	// records to be applied give up.
+	quit chan struct{}
+
+	wmu    sync.Mutex
+	writer *kgo.Client // the transactional producer; nil unless this instance leads
+	closed bool        // set by close: no writer is installed any more
 }
+
+func newStore(topic string, logger *slog.Logger, st *state) *store {
+	return &store{topic: topic, logger: logger, state: st, turn: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// errNotLeader is returned by a write when this instance does not hold the
+// transactional writer.
+var errNotLeader = errors.New("this registry instance is not the leader")
+
+// errClosing is returned to writes still waiting when the registry closes.
+var errClosing = fmt.Errorf("%w: the instance is closing", errNotLeader)
 
 // ensureTopic creates the _schemas topic with the configs the registry
 // relies on (one partition for a total order, compaction so the log stays
@@ -46,11 +71,27 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, replicatio
 	return nil
 }
 
-// run applies the log until ctx ends. It marks the store caught up once it
-// has read everything committed when it started: applied at least to
-// endAtStart, or, since transaction markers take offsets but are never
-// delivered, found nothing more to read for a while.
-func (st *store) run(ctx context.Context, endAtStart int64) error {
+// endOffset returns the committed end of the log (read_committed).
+func endOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("list end offsets of %s: %w", topic, err)
+	}
+	o, ok := ends.Lookup(topic, 0)
+	if !ok {
+		return 0, fmt.Errorf("topic %s has no partition 0", topic)
+	}
+	if o.Err != nil {
+		return 0, fmt.Errorf("end offset of %s: %w", topic, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// run applies the log read by reader until ctx ends. It marks the store
+// caught up once it has read everything committed when it started: applied
+// at least to endAtStart, or, since transaction markers take offsets but
+// are never delivered, found nothing more to read for a while.
+func (st *store) run(ctx context.Context, reader *kgo.Client, endAtStart int64) {
 	quiet := time.Duration(0)
 	for ctx.Err() == nil {
 		pollCtx := ctx
@@ -58,10 +99,10 @@ func (st *store) run(ctx context.Context, endAtStart int64) error {
 		if !st.caughtUp.Load() {
 			pollCtx, cancel = context.WithTimeout(ctx, 250*time.Millisecond)
 		}
-		fs := st.reader.PollFetches(pollCtx)
+		fs := reader.PollFetches(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		n := 0
 		fs.EachError(func(t string, p int32, err error) {
@@ -81,44 +122,58 @@ func (st *store) run(ctx context.Context, endAtStart int64) error {
 		} else {
 			quiet = 0
 		}
-		applied, _ := st.state.waitCh()
+		var applied int64
+		st.state.read(func(v *view) { applied = v.nextOffset() })
 		if applied >= endAtStart || (n == 0 && applied > 0 && quiet >= 500*time.Millisecond) || quiet >= 3*time.Second {
 			st.caughtUp.Store(true)
 			st.logger.Info("schemas loaded", "topic", st.topic, "next_offset", applied)
 		}
 	}
-	return nil
 }
 
-// waitApplied blocks until the record at offset has been applied.
-func (st *store) waitApplied(ctx context.Context, offset int64) error {
-	for {
-		applied, ch := st.state.waitCh()
-		if applied > offset {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for offset %d of %s to be applied: %w", offset, st.topic, ctx.Err())
-		}
+// lock takes the writer's turn, or fails when ctx ends or the store
+// closes first.
+func (st *store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("waiting to write to %s: %w", st.topic, err)
+	}
+	select {
+	case st.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to write to %s: %w", st.topic, ctx.Err())
+	case <-st.quit:
+		return errClosing
 	}
 }
 
-// errNotLeader is returned by write when this instance does not hold the
-// transactional writer.
-var errNotLeader = errors.New("this registry instance is not the leader")
+func (st *store) unlock() { <-st.turn }
 
-// write appends records to the log in one transaction and returns once they
-// have been applied here, so the caller reads its own write.
-func (st *store) write(ctx context.Context, recs ...logRecord) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+// update makes one change to the log. It takes the writer's turn, runs
+// plan under the state's read lock to decide the records from one
+// consistent view, writes them in one transaction and returns once they
+// are applied here, so the caller reads its own write. The turn is held
+// from the plan to the apply, so no concurrent update can take an id or a
+// version that plan chose. A plan that returns no records writes nothing
+// and needs no leadership; a plan's error is returned as it is.
+func (st *store) update(ctx context.Context, plan func(v *view) ([]logRecord, error)) error {
+	if err := st.lock(ctx); err != nil {
+		return err
+	}
+	defer st.unlock()
+	var recs []logRecord
+	var err error
+	st.state.read(func(v *view) { recs, err = plan(v) })
+	if err != nil || len(recs) == 0 {
+		return err
+	}
 	return st.writeLocked(ctx, recs...)
 }
 
+// writeLocked appends records to the log in one transaction and returns
+// once they have been applied here. Call with the turn held.
 func (st *store) writeLocked(ctx context.Context, recs ...logRecord) error {
-	w := st.writer
+	w := st.currentWriter()
 	if w == nil {
 		return errNotLeader
 	}
@@ -137,59 +192,130 @@ func (st *store) writeLocked(ctx context.Context, recs ...logRecord) error {
 	res := w.ProduceSync(ctx, krs...)
 	if err := res.FirstErr(); err != nil {
 		_ = w.EndTransaction(ctx, kgo.TryAbort)
-		return st.failed(fmt.Errorf("write to %s: %w", st.topic, err))
+		return st.failed(w, fmt.Errorf("write to %s: %w", st.topic, err))
 	}
 	if err := w.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return st.failed(fmt.Errorf("commit to %s: %w", st.topic, err))
+		return st.failed(w, fmt.Errorf("commit to %s: %w", st.topic, err))
 	}
 	last := krs[len(krs)-1].Offset
 	return st.waitApplied(ctx, last)
 }
 
-// failed handles a failed write. A fenced producer means another instance
-// took the writer: this one steps down at once rather than keep failing, and
-// its writes go to the new leader from then on. Call with st.mu held.
-func (st *store) failed(err error) error {
+// waitApplied blocks until the record at offset has been applied.
+func (st *store) waitApplied(ctx context.Context, offset int64) error {
+	err := st.state.await(ctx, st.quit, func(v *view) bool { return v.nextOffset() > offset })
+	if err != nil {
+		return fmt.Errorf("waiting for offset %d of %s to be applied: %w", offset, st.topic, err)
+	}
+	return nil
+}
+
+// failed handles a failed write by w. A fenced producer means another
+// instance took the writer: this one steps down at once rather than keep
+// failing, and its writes go to the new leader from then on. Call with the
+// turn held.
+func (st *store) failed(w *kgo.Client, err error) error {
 	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
 		st.logger.Warn("registry writer fenced by another instance; stepping down", "err", err)
-		if st.writer != nil {
-			st.writer.Close()
+		st.wmu.Lock()
+		mine := st.writer == w // else close took it, and closed it
+		if mine {
 			st.writer = nil
+		}
+		st.wmu.Unlock()
+		if mine {
+			w.Close()
 		}
 		return fmt.Errorf("%w: %w", errNotLeader, err)
 	}
 	return err
 }
 
-// setWriter installs (or, with nil, removes) the transactional writer.
-func (st *store) setWriter(w *kgo.Client) {
-	st.mu.Lock()
-	old := st.writer
-	st.writer = w
-	st.mu.Unlock()
+// lead installs w as the writer and writes announce with it, in one turn:
+// no other write comes between, so every write by this leader is planned
+// from state applied at least up to its announcement, which is to say
+// complete. When the announcement fails, w is removed and closed. lead
+// takes ownership of w.
+func (st *store) lead(ctx context.Context, w *kgo.Client, announce logRecord) error {
+	if err := st.lock(ctx); err != nil {
+		w.Close()
+		return err
+	}
+	defer st.unlock()
+	if !st.swapWriter(w) {
+		return errClosing
+	}
+	if err := st.writeLocked(ctx, announce); err != nil {
+		st.swapWriter(nil)
+		return err
+	}
+	return nil
+}
+
+// stepDown removes the writer, after the write in progress if any.
+func (st *store) stepDown(ctx context.Context) error {
+	if err := st.lock(ctx); err != nil {
+		return err
+	}
+	defer st.unlock()
+	st.swapWriter(nil)
+	return nil
+}
+
+// swapWriter installs w (or, with nil, none) and closes the writer it
+// replaces. It refuses (closing w) once the store is closed. Call with the
+// turn held, or from close.
+func (st *store) swapWriter(w *kgo.Client) bool {
+	st.wmu.Lock()
+	old, closed := st.writer, st.closed
+	if !closed {
+		st.writer = w
+	}
+	st.wmu.Unlock()
+	if closed {
+		if w != nil {
+			w.Close()
+		}
+		return false
+	}
 	if old != nil && old != w {
 		old.Close()
 	}
+	return true
 }
 
-func (st *store) isWriter() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.writer != nil
+func (st *store) currentWriter() *kgo.Client {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	return st.writer
 }
 
-// endOffset returns the committed end of the log (read_committed).
-func endOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	ends, err := adm.ListEndOffsets(ctx, topic)
+func (st *store) isWriter() bool { return st.currentWriter() != nil }
+
+// close gives up the writer for good and ends every write. It waits, at
+// most until ctx ends, for the write in progress to finish; after that it
+// closes the writer under it, which fails the write. Writes still waiting
+// for their turn or their apply get errClosing. Call once.
+func (st *store) close(ctx context.Context) error {
+	var err error
+	select {
+	case st.turn <- struct{}{}: // no write in progress, whatever ctx says
+	default:
+		err = st.lock(ctx)
+	}
+	if err == nil {
+		defer st.unlock()
+	}
+	close(st.quit)
+	st.wmu.Lock()
+	w := st.writer
+	st.writer, st.closed = nil, true
+	st.wmu.Unlock()
+	if w != nil {
+		w.Close()
+	}
 	if err != nil {
-		return 0, fmt.Errorf("list end offsets of %s: %w", topic, err)
+		return fmt.Errorf("registry: stopped the write in progress: %w", err)
 	}
-	o, ok := ends.Lookup(topic, 0)
-	if !ok {
-		return 0, fmt.Errorf("topic %s has no partition 0", topic)
-	}
-	if o.Err != nil {
-		return 0, fmt.Errorf("end offset of %s: %w", topic, o.Err)
-	}
-	return o.Offset, nil
+	return nil
 }

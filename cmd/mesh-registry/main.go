@@ -10,13 +10,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"time"
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/registry"
 )
+
+// shutdownTimeout bounds the graceful stop: the write in progress and
+// leaving the election group, so that another instance takes over at once.
+const shutdownTimeout = 10 * time.Second
 
 func main() { service.Main("mesh-registry", run) }
 
@@ -36,14 +42,24 @@ func run(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer ln.Close()
 	metrics := telemetry.NewRegistry()
-	reg, err := registry.New(ctx, cfg, logger, metrics)
+	reg, err := registry.New(cfg, logger, metrics)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
+	closeReg := func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		return reg.Close(sctx)
+	}
+	if err := reg.Start(ctx); err != nil {
+		return errors.Join(err, closeReg())
+	}
 	srv := telemetry.NewServer(metrics, logger)
 	srv.AddCheck("schemas", reg.Ready)
 	srv.Handle("/", reg.Handler())
 	logger.Info("serving", "listen", ln.Addr().String())
-	return srv.Serve(ctx, ln)
+	serveErr := srv.Serve(ctx, ln)
+
+	logger.Info("stopping: finishing the write in progress")
+	return errors.Join(serveErr, closeReg())
 }

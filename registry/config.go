@@ -3,14 +3,13 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/meshwork/meshwork/internal/config"
-	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/service"
 )
 
 // Config configures one registry instance. Its YAML form:
@@ -24,15 +23,13 @@ import (
 //	  url: http://east-registry:8081      # writes are forwarded here
 //	  kafka: {brokers: [east-kafka:9092]} # optional: tail the primary's _schemas directly
 type Config struct {
-	// Site is the site this instance serves.
-	Site string `yaml:"site"`
-	// Listen is the address of the HTTP API.
-	Listen string `yaml:"listen"`
+	// The common block: site, listen (the API beside /metrics, /healthz
+	// and /readyz), log, and kafka, the site's cluster, which holds the
+	// _schemas topic.
+	service.Common `yaml:",inline"`
 	// AdvertisedURL is how other instances reach this one; by default
 	// http://<listen>.
 	AdvertisedURL string `yaml:"advertised_url,omitempty"`
-	// Kafka is the site's cluster, which holds the _schemas topic.
-	Kafka kafkaclient.Config `yaml:"kafka"`
 	// Topic is the schema log (default _schemas).
 	Topic string `yaml:"topic,omitempty"`
 	// ReplicationFactor of the schema log when the registry creates it;
@@ -45,8 +42,6 @@ type Config struct {
 	Primary *Primary `yaml:"primary,omitempty"`
 	// WriteTimeout bounds a write, forwarded or local.
 	WriteTimeout time.Duration `yaml:"write_timeout,omitempty"`
-	// Log configures logging.
-	Log telemetry.LogConfig `yaml:"log,omitempty"`
 }
 
 // Primary says where a non-primary site's registry sends writes and,
@@ -60,34 +55,41 @@ type Primary struct {
 	Kafka *kafkaclient.Config `yaml:"kafka,omitempty"`
 }
 
+// UnmarshalYAML gives primary.kafka the same defaults as the site's kafka
+// block; left out (or empty), it stays unset.
+func (p *Primary) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Primary
+	defaults := kafkaclient.Defaults()
+	q := plain{Kafka: &defaults}
+	if err := unmarshal(&q); err != nil {
+		return err
+	}
+	if reflect.DeepEqual(*q.Kafka, kafkaclient.Defaults()) {
+		q.Kafka = nil
+	}
+	*p = Primary(q)
+	return nil
+}
+
 // DefaultConfig returns the defaults a configuration file overrides.
 func DefaultConfig() Config {
 	return Config{
-		Listen:            "127.0.0.1:8081",
-		Kafka:             kafkaclient.Defaults(),
+		Common:            service.DefaultCommon("127.0.0.1:8081", kafkaclient.Defaults()),
 		Topic:             "_schemas",
 		ReplicationFactor: -1,
 		Group:             "meshwork-registry",
 		WriteTimeout:      30 * time.Second,
-		Log:               telemetry.DefaultLogConfig(),
 	}
 }
 
 // Validate checks the configuration; errors name fields by YAML path.
 func (c *Config) Validate() error {
-	var errs []error
-	if err := envelope.ValidSite(c.Site); err != nil {
-		errs = append(errs, config.Errorf("site", "%v", err))
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
-	}
+	errs := []error{c.Common.Validate()}
 	if c.AdvertisedURL != "" {
 		if u, err := url.Parse(c.AdvertisedURL); err != nil || u.Host == "" {
 			errs = append(errs, config.Errorf("advertised_url", "want an absolute URL such as http://host:8081, got %q", c.AdvertisedURL))
 		}
 	}
-	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	if c.Topic == "" {
 		errs = append(errs, config.Errorf("topic", "must not be empty"))
 	}
@@ -105,7 +107,6 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Nest("primary.kafka", p.Kafka.Validate()))
 		}
 	}
-	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	return errors.Join(errs...)
 }
 

@@ -5,61 +5,34 @@
 //	mesh-registry -config registry.yaml
 //
 // It serves the API, /metrics, /healthz and /readyz on the configured
-// listen address, and stops gracefully on SIGINT or SIGTERM.
+// listen address, and stops gracefully on SIGINT or SIGTERM (the write in
+// progress finishes, and a leader hands its role over at once).
+// mesh-registry -h lists its flags; -config-reference prints every field of
+// the configuration file.
 package main
 
 import (
-	"context"
-	"errors"
-	"io"
 	"time"
 
-	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/service"
-	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/registry"
 )
 
-// shutdownTimeout bounds the graceful stop: the write in progress and
-// leaving the election group, so that another instance takes over at once.
-const shutdownTimeout = 10 * time.Second
-
-func main() { service.Main("mesh-registry", run) }
-
-func run(ctx context.Context, args []string, _, stderr io.Writer) error {
-	cfg := registry.DefaultConfig()
-	if err := config.FromFlags("mesh-registry", args, stderr, &cfg); err != nil {
-		return err
-	}
-	logger, err := telemetry.NewLogger(stderr, cfg.Log)
-	if err != nil {
-		return err
-	}
-	logger = logger.With("service", "registry", "site", cfg.Site)
-	ln, err := telemetry.Listen(cfg.Listen)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	metrics := telemetry.NewRegistry()
-	reg, err := registry.New(cfg, logger, metrics)
-	if err != nil {
-		return err
-	}
-	closeReg := func() error {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		defer cancel()
-		return reg.Close(sctx)
-	}
-	if err := reg.Start(ctx); err != nil {
-		return errors.Join(err, closeReg())
-	}
-	srv := telemetry.NewServer(metrics, logger)
-	srv.AddCheck("schemas", reg.Ready)
-	srv.Handle("/", reg.Handler())
-	logger.Info("serving", "listen", ln.Addr().String())
-	serveErr := srv.Serve(ctx, ln)
-
-	logger.Info("stopping: finishing the write in progress")
-	return errors.Join(serveErr, closeReg())
+var command = service.Command[registry.Config]{
+	Name: "mesh-registry",
+	Summary: `Runs one instance of Meshwork's schema registry: the HTTP API of Confluent Schema
+Registry, with every change stored in the _schemas Kafka topic and the same schema
+ids on every site.`,
+	Reference:     registry.ConfigReference,
+	ReferencePath: "registry/CONFIG.md",
+	Defaults:      registry.DefaultConfig,
+	Common:        func(c *registry.Config) *service.Common { return &c.Common },
+	New: func(c registry.Config, d service.Deps) (service.Service, error) {
+		return registry.New(c, d.Logger, d.Metrics)
+	},
+	// The write in progress, and leaving the election group so that another
+	// instance takes over at once.
+	ShutdownTimeout: 10 * time.Second,
 }
+
+func main() { service.Main(command.Name, command.Run) }

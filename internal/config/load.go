@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -162,21 +161,4 @@ func validationErrors(name string, idx *index, err error) error {
 		errs = append(errs, out)
 	}
 	return errors.Join(errs...)
-}
-
-// FromFlags is the command line of a service configured by one file: it
-// parses -config FILE from args (name is the command's name, for usage) and
-// loads that file into dst, which holds the defaults.
-func FromFlags(name string, args []string, stderr io.Writer, dst any) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("config", "", "YAML configuration file (required)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *file == "" {
-		fs.Usage()
-		return errors.New("-config is required")
-	}
-	return Load(*file, dst)
 }

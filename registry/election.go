@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/retry"
 )
 
 // election makes one instance of the primary site the writer. The
@@ -134,12 +136,20 @@ func (e *election) stop(ctx context.Context) error {
 }
 
 func (e *election) leadWhileElected(ctx context.Context) {
+	// Taking the lead can fail while the instance stays elected (a write
+	// of the announcement that Kafka aborted, say); it is tried again with
+	// backoff, or the site would stay without a writer until the group
+	// changes.
+	bo := retry.Backoff(5 * time.Second)
+	var again <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.notify:
+		case <-again:
 		}
+		again = nil
 		if ctx.Err() != nil {
 			return
 		}
@@ -156,9 +166,13 @@ func (e *election) leadWhileElected(ctx context.Context) {
 		if err := e.lead(ctx); err != nil {
 			e.metrics.leader.Set(0)
 			if ctx.Err() == nil {
-				e.logger.Error("could not take registry leadership; will retry on the next assignment", "err", err)
+				wait := bo.NextBackOff()
+				e.logger.Error("could not take registry leadership; trying again", "in", wait, "err", err)
+				again = time.After(wait)
 			}
+			continue
 		}
+		bo.Reset()
 	}
 }
 

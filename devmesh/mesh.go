@@ -15,7 +15,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/registry"
+	"github.com/meshwork/meshwork/replicator"
 )
 
 // Mesh is a running dev mesh.
@@ -64,10 +67,22 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		m.sites = append(m.sites, s)
 		reg.MustRegister(s.collectors()...)
 	}
-	// The first site is the primary: its registry writes the schema log.
+	// The services of every site, each as its own command runs it. The
+	// first site is the primary: its registry writes the schema log.
 	var primary *site
 	for i, s := range m.sites {
-		if err := s.startRegistry(ctx, cfg.Sites[i].Ports[ServiceRegistry], primary, logger.With("site", s.name), reg); err != nil {
+		log := logger.With("site", s.name)
+		ln, err := telemetry.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Sites[i].Ports[ServiceRegistry])))
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
+		}
+		s.endpoints.Registry = "http://" + ln.Addr().String()
+		r, err := registry.New(s.registryConfig(ln.Addr().String(), primary), log.With("service", unitRegistry), reg)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
+		}
+		if err := s.start(ctx, unitRegistry, r, ln, log); err != nil {
 			return nil, err
 		}
 		if i == 0 {
@@ -77,25 +92,37 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	for _, s := range m.sites {
 		// The registry must have loaded the schema log and know its
 		// leader, so the first request a user sends succeeds.
-		if err := waitReady(ctx, s.name+" registry", s.registryReady, 60*time.Second); err != nil {
+		if err := waitReady(ctx, s.name+" registry", s.unit(unitRegistry).svc.Ready, 60*time.Second); err != nil {
 			return nil, err
 		}
-		if err := s.startMQTTAdapter(ctx, logger.With("site", s.name), reg); err != nil {
+		log := logger.With("site", s.name)
+		if err := s.createTopics(ctx, MQTTIngressTopic, MQTTEgressTopic); err != nil {
+			return nil, err
+		}
+		a, err := mqtt.New(s.adapterConfig(), log.With("service", unitAdapter), reg)
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s mqtt adapter: %w", s.name, err)
+		}
+		if err := s.start(ctx, unitAdapter, a, nil, log); err != nil {
 			return nil, err
 		}
 		m.endpoints.Sites[s.name] = s.endpoints
 	}
 	for _, s := range m.sites {
-		if err := s.startReplicator(ctx, m.sites, m.sites[0].name, cfg.InterestTTL, logger.With("site", s.name), reg); err != nil {
+		log := logger.With("site", s.name)
+		r, err := replicator.New(s.replicatorConfig(m.sites, primary.name, cfg.InterestTTL), log.With("service", unitReplicator), reg)
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+		}
+		if err := s.start(ctx, unitReplicator, r, nil, log); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range m.sites {
-		if err := waitReady(ctx, s.name+" mqtt adapter", s.adapter.Ready, 60*time.Second); err != nil {
-			return nil, err
-		}
-		if err := waitReady(ctx, s.name+" replicator", s.replicatorReady, 60*time.Second); err != nil {
-			return nil, err
+		for _, u := range s.units {
+			if err := waitReady(ctx, s.name+" "+u.name, u.svc.Ready, 60*time.Second); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.AdminPort >= 0 {
@@ -118,9 +145,9 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 	for _, s := range m.sites {
 		srv.AddCheck(s.name+".kafka", s.kafkaReady)
 		srv.AddCheck(s.name+".mqtt", s.mqttReady)
-		srv.AddCheck(s.name+".registry", s.registryReady)
-		srv.AddCheck(s.name+".mqtt-adapter", s.adapter.Ready)
-		srv.AddCheck(s.name+".replicator", s.replicatorReady)
+		for _, u := range s.units {
+			srv.AddCheck(s.name+"."+u.name, u.svc.Ready)
+		}
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln

@@ -401,7 +401,7 @@ func TestReplicatesWhatAGroupReads(t *testing.T) {
 	if _, err := kadm.NewClient(wadm).DeleteGroups(ctx, "west-orders"); err != nil {
 		t.Fatal(err)
 	}
-	west := m.sites[1].replicator.rep
+	west := m.sites[1].unit(unitReplicator).svc.(*replicator.Replicator)
 	for copying(west, "shop.order.created") {
 		if ctx.Err() != nil {
 			t.Fatal("west still copies shop.order.created after its only group was deleted")

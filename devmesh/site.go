@@ -3,8 +3,8 @@ package devmesh
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -16,18 +16,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
 )
 
-// site is one running site: an embedded Kafka cluster and MQTT broker.
+// site is one running site: an embedded Kafka cluster and MQTT broker, and
+// the mesh's services (units) around them, in the order they started.
 type site struct {
-	name       string
-	kafka      *kfake.Cluster
-	mqtt       *mochi.Server
-	registry   *siteRegistry
-	adapter    *mqtt.Adapter
-	replicator *siteReplicator
-	endpoints  SiteEndpoints
+	name      string
+	kafka     *kfake.Cluster
+	mqtt      *mochi.Server
+	units     []*unit
+	endpoints SiteEndpoints
 }
 
 func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err error) {
@@ -93,14 +93,34 @@ func portFree(port int) error {
 	return ln.Close()
 }
 
+// start runs svc as the site's service name (see unit).
+func (s *site) start(ctx context.Context, name string, svc service.Service, ln net.Listener, logger *slog.Logger) error {
+	u, err := startUnit(ctx, name, svc, ln, logger)
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s: %w", s.name, err)
+	}
+	s.units = append(s.units, u)
+	return nil
+}
+
+// unit returns the site's running service name, or nil.
+func (s *site) unit(name string) *unit {
+	for _, u := range s.units {
+		if u.name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// close stops the services in the reverse order of their start, then the
+// broker and Kafka.
 func (s *site) close() error {
 	var errs []error
-	errs = append(errs, s.closeReplicator())
-	errs = append(errs, s.closeMQTTAdapter())
-	if s.registry != nil {
-		errs = append(errs, s.registry.close())
-		s.registry = nil
+	for i := len(s.units) - 1; i >= 0; i-- {
+		errs = append(errs, s.units[i].close())
 	}
+	s.units = nil
 	if s.mqtt != nil {
 		errs = append(errs, s.mqtt.Close())
 		s.mqtt = nil
@@ -184,4 +204,21 @@ func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (b brokerLog) WithAttrs(as []slog.Attr) slog.Handler { return brokerLog{b.Handler.WithAttrs(as)} }
-func (b brokerLog) WithGroup(g string) slog.Handler      { return brokerLog{b.Handler.WithGroup(g)} }
+func (b brokerLog) WithGroup(g string) slog.Handler       { return brokerLog{b.Handler.WithGroup(g)} }
+
+// createTopics creates topics with one partition if they do not exist.
+func (s *site) createTopics(ctx context.Context, topics ...string) error {
+	kc := kafkaclient.Defaults()
+	kc.Brokers = []string{s.endpoints.Kafka}
+	cl, err := kafkaclient.New(kc, "devmesh-admin", s.name)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for _, t := range topics {
+		if _, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: t, Partitions: 1}); err != nil {
+			return fmt.Errorf("dev mesh: site %s: %w", s.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package devmesh
+
+import (
+	"time"
+
+	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/registry"
+	"github.com/meshwork/meshwork/replicator"
+)
+
+// The dev mesh's MQTT adapter rules: every MQTT topic (wildcards never
+// match $SYS/...) goes into one Kafka topic keyed by the MQTT topic, and
+// every record of another Kafka topic goes out to the MQTT topic its key
+// names.
+const (
+	MQTTIngressTopic = "mqtt.ingress"
+	MQTTEgressTopic  = "mqtt.egress"
+)
+
+// The names of a site's services, in the order they start.
+const (
+	unitRegistry   = "registry"
+	unitAdapter    = "mqtt-adapter"
+	unitReplicator = "replicator"
+)
+
+// common is the common block of a site's services.
+func (s *site) common(listen string, kafka kafkaclient.Config) service.Common {
+	c := service.DefaultCommon(listen, kafka)
+	c.Site = s.name
+	c.Kafka.Brokers = []string{s.endpoints.Kafka}
+	return c
+}
+
+// registryConfig is the site's schema registry on listen. The primary
+// site's instance writes the schema log; the others read the primary's log
+// directly and forward writes to it.
+func (s *site) registryConfig(listen string, primary *site) registry.Config {
+	cfg := registry.DefaultConfig()
+	cfg.Common = s.common(listen, cfg.Kafka)
+	cfg.AdvertisedURL = "http://" + listen
+	cfg.WriteTimeout = 10 * time.Second
+	if primary != nil {
+		pk := kafkaclient.Defaults()
+		pk.Brokers = []string{primary.endpoints.Kafka}
+		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry, Kafka: &pk}
+	}
+	return cfg
+}
+
+// adapterConfig is the site's MQTT adapter on its embedded broker.
+func (s *site) adapterConfig() mqtt.Config {
+	cfg := mqtt.DefaultConfig()
+	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
+	cfg.Broker.URL = s.endpoints.MQTT
+	cfg.Broker.ClientID = "meshwork-mqtt-adapter-" + s.name
+	cfg.Broker.ConnectTimeout = 5 * time.Second
+	cfg.Ingress = []mqtt.IngressRule{{Name: "all", Filter: "#", QoS: 1, Topic: MQTTIngressTopic, Key: "{topic}"}}
+	cfg.Egress = []mqtt.EgressRule{{Name: "by-key", Topics: []string{MQTTEgressTopic}, QoS: 1, MQTTTopic: "{key}"}}
+	return cfg
+}
+
+// replicatorConfig is the site's replicator: it copies into the site the
+// topics consumer groups there read (discovered every few seconds, with a
+// short lease, so that a deleted group's flow stops soon), from every
+// other site, and the primary's schema log.
+func (s *site) replicatorConfig(sites []*site, primary string, ttl time.Duration) replicator.Config {
+	cfg := replicator.DefaultConfig()
+	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka)
+	for _, o := range sites {
+		kc := kafkaclient.Defaults()
+		kc.Brokers = []string{o.endpoints.Kafka}
+		cfg.Sites = append(cfg.Sites, replicator.Site{Name: o.name, Kafka: kc})
+	}
+	cfg.SchemasPrimary = primary
+	cfg.Interest.DiscoveryInterval = min(2*time.Second, ttl/3)
+	cfg.Interest.LeaseTTL = ttl
+	cfg.Flow.PlanInterval = 2 * time.Second
+	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
+	return cfg
+}

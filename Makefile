@@ -4,8 +4,10 @@ BIN       ?= bin
 E2E_DIR   ?= $(CURDIR)/.e2e
 FUZZTIME  ?= 30s
 GOTESTFLAGS ?=
+# staticcheck runs from the Go module proxy at a pinned version (cached like any module)
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test e2e services-up services-down services-status install-deps bench bench-e2e fuzz lint fmt clean
+.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e fuzz lint fmt clean
 
 all: lint test
 
@@ -72,11 +74,17 @@ fuzz:
 		done; \
 	done
 
-## lint: formatting and vet for both modules
+## lint: formatting, vet and staticcheck for both modules
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd integration && $(GO) vet ./...
+	$(STATICCHECK) ./...
+	cd integration && $(STATICCHECK) ./...
+
+## docs: regenerate the configuration references (CONFIG.md) from the config types
+docs:
+	UPDATE_REFERENCE=1 $(GO) test -count=1 -run '^TestConfigReference$$' ./...
 
 fmt:
 	gofmt -w .

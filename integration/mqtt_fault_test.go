@@ -76,7 +76,7 @@ ingress:
 		t.Fatal(err)
 	}
 	<-adapter.done
-	adapter = startService(t, bin, "mqtt", cfg, port)
+	startService(t, bin, "mqtt", cfg, port) // the restarted adapter; stopped when the test ends
 	if err := <-published; err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,6 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
-// pubackLen is the size of a PUBACK that acknowledges success: the fixed
-// header (type 4, remaining length 2) and the packet identifier. MQTT 5
-// allows the same short form (reason code 0x00 and no properties omitted).
-const pubackLen = 4
-
 // ackWriter gathers the PUBACKs of the QoS 1 messages the ingress settles
 // together and writes them to the connection the messages arrived on in
 // one write, in arrival order. The ingress's release goroutine alone uses
@@ -32,7 +27,10 @@ type ackWriter struct {
 	buf  []byte
 }
 
-// qos1 queues the PUBACK of packet id, received on conn.
+// qos1 queues the PUBACK of packet id, received on conn: the fixed header
+// (type 4, remaining length 2) and the packet identifier. MQTT 5 allows
+// the same short form for success (reason code 0x00 and no properties
+// left out).
 func (w *ackWriter) qos1(conn *coalescingConn, id uint16) {
 	if conn != w.conn {
 		w.flush()

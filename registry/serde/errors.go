@@ -43,7 +43,7 @@ var (
 	// schema type contains itself other than through a union: building the
 	// decoder for it would overflow the stack in hamba/avro (v2.31.0) and
 	// kill the process. DecodeAny and DecodeJSON are not affected.
-	ErrUnsafeTarget = errors.New("Go type cannot safely receive this schema")
+	ErrUnsafeTarget = errors.New("the Go type cannot safely receive this schema")
 
 	// ErrIncompatible: AutoRegister is on and the registry refused the
 	// schema as incompatible with the subject's earlier versions (HTTP 409).

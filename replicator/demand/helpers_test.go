@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -96,30 +95,6 @@ func ensureTopic(t *testing.T, cl *kgo.Client) {
 	}
 }
 
-// readAll returns every record of Topic at c, tombstones included.
-func readAll(t *testing.T, c *kfake.Cluster) []*kgo.Record {
-	t.Helper()
-	ctx := testCtx(t)
-	cl := testClient(t, c)
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, interest.Topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, _ := ends.Lookup(interest.Topic, 0)
-	if end.Offset == 0 {
-		return nil
-	}
-	rd := testClient(t, c, kgo.ConsumeTopics(interest.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var out []*kgo.Record
-	for len(out) == 0 || out[len(out)-1].Offset < end.Offset-1 {
-		fs := rd.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fs.Records()...)
-	}
-	return out
-}
 
 func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
 

@@ -1,6 +1,7 @@
-package kafkaclient
+package kafkaclient_test
 
 import (
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -27,21 +28,21 @@ import (
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(*Config)
+		edit func(*kafkaclient.Config)
 		want string
 	}{
-		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers: at least one seed broker"},
-		{"bad broker", func(c *Config) { c.Brokers = []string{"localhost"} }, `brokers[0]: want host:port, got "localhost"`},
-		{"bad mechanism", func(c *Config) { c.SASL.Mechanism = "GSSAPI" }, `unknown mechanism "GSSAPI"`},
-		{"sasl without user", func(c *Config) { c.SASL.Mechanism = "PLAIN" }, "sasl.username: required"},
-		{"idempotent needs acks all", func(c *Config) { c.Producer.Acks = AcksLeader }, "idempotent producer needs acks all"},
-		{"bad acks", func(c *Config) { c.Producer.Acks = "1" }, `unknown acks "1"`},
-		{"bad compression", func(c *Config) { c.Producer.Compression = "brotli" }, `unknown compression "brotli"`},
-		{"tls files without tls", func(c *Config) { c.TLS.CAFile = "ca.pem" }, "TLS is not enabled"},
-		{"half a client cert", func(c *Config) { c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CertFile: "c.pem"}} }, "set both or neither"},
+		{"no brokers", func(c *kafkaclient.Config) { c.Brokers = nil }, "brokers: at least one seed broker"},
+		{"bad broker", func(c *kafkaclient.Config) { c.Brokers = []string{"localhost"} }, `brokers[0]: want host:port, got "localhost"`},
+		{"bad mechanism", func(c *kafkaclient.Config) { c.SASL.Mechanism = "GSSAPI" }, `unknown mechanism "GSSAPI"`},
+		{"sasl without user", func(c *kafkaclient.Config) { c.SASL.Mechanism = "PLAIN" }, "sasl.username: required"},
+		{"idempotent needs acks all", func(c *kafkaclient.Config) { c.Producer.Acks = kafkaclient.AcksLeader }, "idempotent producer needs acks all"},
+		{"bad acks", func(c *kafkaclient.Config) { c.Producer.Acks = "1" }, `unknown acks "1"`},
+		{"bad compression", func(c *kafkaclient.Config) { c.Producer.Compression = "brotli" }, `unknown compression "brotli"`},
+		{"tls files without tls", func(c *kafkaclient.Config) { c.TLS.CAFile = "ca.pem" }, "TLS is not enabled"},
+		{"half a client cert", func(c *kafkaclient.Config) { c.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CertFile: "c.pem"}} }, "set both or neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Defaults()
+			c := kafkaclient.Defaults()
 			c.Brokers = []string{"127.0.0.1:9092"}
 			tc.edit(&c)
 			err := c.Validate()
@@ -53,18 +54,18 @@ func TestValidate(t *testing.T) {
 }
 
 func TestConfigFromYAMLNamesLine(t *testing.T) {
-	c := Defaults()
+	c := kafkaclient.Defaults()
 	err := config.Parse("kafka.yaml", []byte("brokers: [\"127.0.0.1:9092\"]\nproducer:\n  acks: most\n"), &c)
 	if err == nil || !strings.Contains(err.Error(), "kafka.yaml:3:3: field producer.acks") {
 		t.Fatalf("want an error at kafka.yaml:3:3 naming producer.acks, got %v", err)
 	}
 }
 
-func roundTrip(t *testing.T, c Config) error {
+func roundTrip(t *testing.T, c kafkaclient.Config) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cl, err := New(c, "test", "east", kgo.ConsumeTopics("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kafkaclient.New(c, "test", "east", kgo.ConsumeTopics("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func TestPlainCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	c := Defaults()
+	c := kafkaclient.Defaults()
 	c.Brokers = cluster.ListenAddrs()
 	if err := roundTrip(t, c); err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestPlainCluster(t *testing.T) {
 }
 
 func TestSASL(t *testing.T) {
-	for _, mech := range []string{MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512} {
+	for _, mech := range []string{kafkaclient.MechanismPlain, kafkaclient.MechanismSCRAMSHA256, kafkaclient.MechanismSCRAMSHA512} {
 		t.Run(mech, func(t *testing.T) {
 			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"),
 				kfake.EnableSASL(), kfake.Superuser(mech, "mesh", "s3cret"))
@@ -108,13 +109,13 @@ func TestSASL(t *testing.T) {
 			if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			c := Defaults()
+			c := kafkaclient.Defaults()
 			c.Brokers = cluster.ListenAddrs()
-			c.SASL = SASL{Mechanism: mech, Username: "mesh", PasswordFile: pw}
+			c.SASL = kafkaclient.SASL{Mechanism: mech, Username: "mesh", PasswordFile: pw}
 			if err := roundTrip(t, c); err != nil {
 				t.Fatalf("good password: %v", err)
 			}
-			c.SASL = SASL{Mechanism: mech, Username: "mesh", Password: "wrong"}
+			c.SASL = kafkaclient.SASL{Mechanism: mech, Username: "mesh", Password: "wrong"}
 			c.Producer.DeliveryTimeout = 3 * time.Second
 			if err := roundTrip(t, c); err == nil {
 				t.Fatal("a wrong password must fail")
@@ -132,13 +133,13 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	c := Defaults()
+	c := kafkaclient.Defaults()
 	c.Brokers = cluster.ListenAddrs()
-	c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CAFile: caFile}}
+	c.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CAFile: caFile}}
 	if err := roundTrip(t, c); err != nil {
 		t.Fatal(err)
 	}
-	c.TLS = TLS{Enabled: true, Files: tlsconfig.Files{CAFile: filepath.Join(dir, "missing.pem")}}
+	c.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CAFile: filepath.Join(dir, "missing.pem")}}
 	if _, err := c.Options("test", "east"); err == nil || !strings.Contains(err.Error(), "tls.ca_file") {
 		t.Fatalf("a missing CA file must be reported at start, got %v", err)
 	}
@@ -184,7 +185,7 @@ func selfSigned(t *testing.T, dir string) (string, tls.Certificate) {
 }
 
 func TestTLSFromYAML(t *testing.T) {
-	c := Defaults()
+	c := kafkaclient.Defaults()
 	err := config.Parse("kafka.yaml", []byte("brokers: [\"127.0.0.1:9093\"]\ntls:\n  enabled: true\n  ca_file: ca.pem\n  server_name: kafka\n"), &c)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,48 +19,72 @@ import (
 // defaultName is the source id of declarations made without -name.
 const defaultName = "meshctl"
 
-// cluster holds the flags that say which cluster and site a command acts on.
+// cluster holds the flags that say which cluster and site a command acts
+// on, and the flag set they belong to.
 type cluster struct {
-	kafka    string
-	site     string
-	needSite bool
-	timeout  time.Duration
+	fs        *flag.FlagSet
+	kafka     string // "" until given or decided
+	site      string // "" until given or decided; a filter for list
+	endpoints string
+	timeout   time.Duration
 }
 
-func clusterFlags(fs *flag.FlagSet, defaultSite string) *cluster {
-	c := &cluster{needSite: defaultSite != ""}
-	fs.StringVar(&c.kafka, "kafka", "127.0.0.1:19092", "the site's Kafka bootstrap brokers, host:port[,host:port...]")
-	siteHelp := "the site whose interest this is"
-	if defaultSite == "" {
-		siteHelp = "list only the leases of this site (default: every site's)"
-	}
-	fs.StringVar(&c.site, "site", defaultSite, siteHelp)
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
+// siteAbout says how add and remove tell the site.
+const siteAbout = `
+The site: with an endpoints file (-endpoints, else $MESHWORK_ENDPOINTS,
+else .mesh/endpoints.json if it exists, as 'meshd dev' writes it), -site
+picks the site and its cluster, or -kafka the site whose cluster it is.
+Without one, the site is the one whose replicator group
+(meshwork-replicator-<site>) the -kafka cluster holds: -site must agree
+with it, and is required when the cluster holds none. A -site the mesh
+does not know is refused.`
+
+// siteFlags defines the flags of add and remove.
+func siteFlags(fs *flag.FlagSet) *cluster {
+	c := &cluster{fs: fs}
+	fs.StringVar(&c.kafka, "kafka", "", "the site's Kafka bootstrap brokers, host:port[,host:port...] (default: the -site's in the endpoints file, else "+defaultKafka+")")
+	fs.StringVar(&c.site, "site", "", "the site whose interest this is (default: the site whose cluster -kafka is)")
+	commonFlags(fs, c)
 	return c
 }
 
-func (c *cluster) check(fs *flag.FlagSet) error {
-	if c.site != "" || c.needSite {
+// listFlags defines the flags of list.
+func listFlags(fs *flag.FlagSet) *cluster {
+	c := &cluster{fs: fs}
+	fs.StringVar(&c.kafka, "kafka", "", "the Kafka bootstrap brokers of any site, host:port[,host:port...] (default "+defaultKafka+")")
+	fs.StringVar(&c.site, "site", "", "list only the leases of this site, one the mesh knows (default: every site's)")
+	commonFlags(fs, c)
+	return c
+}
+
+// commonFlags defines the flags every interest command has.
+func commonFlags(fs *flag.FlagSet, c *cluster) {
+	fs.StringVar(&c.endpoints, "endpoints", "", "the mesh's endpoints `FILE`, which names its sites and their Kafka addresses "+
+		"(default: $"+endpointsEnv+", else "+defaultEndpoints+` if it exists; -endpoints "" reads none)`)
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
+}
+
+// check checks the flags' syntax; which sites exist is for later.
+func (c *cluster) check() error {
+	if c.site != "" {
 		if err := envelope.ValidSite(c.site); err != nil {
-			return usagef(fs, "-site %q: %v", c.site, err)
+			return usagef(c.fs, "-site %q: %v", c.site, err)
 		}
 	}
 	if c.timeout <= 0 {
-		return usagef(fs, "-timeout must be positive")
+		return usagef(c.fs, "-timeout must be positive")
 	}
-	if _, err := c.clientOpts(); err != nil {
-		return usagef(fs, "-kafka %q: %v", c.kafka, err)
+	if c.kafka != "" {
+		if _, err := c.clientOpts(); err != nil {
+			return usagef(c.fs, "-kafka %q: %v", c.kafka, err)
+		}
 	}
 	return nil
 }
 
 func (c *cluster) config() kafkaclient.Config {
 	cfg := kafkaclient.Defaults()
-	for b := range strings.SplitSeq(c.kafka, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.Brokers = append(cfg.Brokers, b)
-		}
-	}
+	cfg.Brokers = brokers(c.kafka)
 	return cfg
 }
 
@@ -93,11 +116,12 @@ every topic whose whole name matches the RE2 regular expression TOPIC
 (internal topics, starting with _, excepted). The site's replicator copies
 the topic's records from the other sites for as long as the declaration
 lasts: until removed, or for -ttl. Adding the same TOPIC and -name again
-replaces the declaration and keeps when it began.`
+replaces the declaration and keeps when it began.
+` + siteAbout
 
 func interestAdd(ctx context.Context, io stdio, path string, args []string) error {
 	fs := newFlagSet(io, path, "TOPIC [flags]", addAbout)
-	c := clusterFlags(fs, "east")
+	c := siteFlags(fs)
 	pattern := fs.Bool("pattern", false, "TOPIC is an RE2 regular expression matched against whole topic names")
 	name := fs.String("name", defaultName, "name of the declaration; a site may declare one topic under several names")
 	ttl := fs.Duration("ttl", 0, "how long the declaration lasts; 0 means until removed")
@@ -109,7 +133,7 @@ func interestAdd(ctx context.Context, io stdio, path string, args []string) erro
 	if len(pos) != 1 {
 		return usagef(fs, "want one TOPIC, got %d arguments", len(pos))
 	}
-	if err := c.check(fs); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
 	if *ttl != 0 && *ttl < time.Second {
@@ -119,20 +143,38 @@ func interestAdd(ctx context.Context, io stdio, path string, args []string) erro
 	if err != nil {
 		return usagef(fs, "-%v", err)
 	}
-	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Site: c.site, Kind: interest.KindDeclared,
+	e, err := c.pick()
+	if err != nil {
+		return err
+	}
+	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Kind: interest.KindDeclared,
 		SourceID: *name, Resume: r, ResumeAt: at}
-	probe := l
-	probe.Since = time.Now()
-	if err := probe.Validate(); err != nil {
-		return usagef(fs, "%v", err)
+	// checkLease checks the lease once its site is known: before Kafka is
+	// asked, unless Kafka is what tells the site.
+	checkLease := func() error {
+		probe := l
+		probe.Site, probe.Since = c.site, time.Now()
+		if err := probe.Validate(); err != nil {
+			return usagef(fs, "%v", err)
+		}
+		return nil
+	}
+	if c.site != "" {
+		if err := checkLease(); err != nil {
+			return err
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	tb, err := c.load(ctx)
+	tb, err := c.fromCluster(ctx, e)
 	if err != nil {
 		return err
 	}
+	if err := checkLease(); err != nil {
+		return err
+	}
+	l.Site = c.site
 	cl, err := c.client()
 	if err != nil {
 		return err
@@ -154,11 +196,12 @@ func interestAdd(ctx context.Context, io stdio, path string, args []string) erro
 const removeAbout = `
 Removes a site's declared interest in TOPIC (with -pattern, in the pattern
 TOPIC) made under -name. The replicator stops copying the topic once no
-other interest in it is left at the site; its checkpoint stays.`
+other interest in it is left at the site; its checkpoint stays.
+` + siteAbout
 
 func interestRemove(ctx context.Context, io stdio, path string, args []string) error {
 	fs := newFlagSet(io, path, "TOPIC [flags]", removeAbout)
-	c := clusterFlags(fs, "east")
+	c := siteFlags(fs)
 	pattern := fs.Bool("pattern", false, "TOPIC is a pattern declared with -pattern")
 	name := fs.String("name", defaultName, "name the declaration was made under")
 	pos, err := parseArgs(fs, args)
@@ -168,17 +211,21 @@ func interestRemove(ctx context.Context, io stdio, path string, args []string) e
 	if len(pos) != 1 {
 		return usagef(fs, "want one TOPIC, got %d arguments", len(pos))
 	}
-	if err := c.check(fs); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
-	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Site: c.site, Kind: interest.KindDeclared, SourceID: *name}
-
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	tb, err := c.load(ctx)
+	e, err := c.pick()
 	if err != nil {
 		return err
 	}
+
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	tb, err := c.fromCluster(ctx, e)
+	if err != nil {
+		return err
+	}
+	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Site: c.site, Kind: interest.KindDeclared, SourceID: *name}
 	if _, ok := tb.Lease(l.Key()); !ok {
 		hint := "'meshctl interest list' shows what is declared"
 		other := l
@@ -206,11 +253,15 @@ const listAbout = `
 Lists every interest lease in the cluster's _mesh.interest: the site that
 wants the topic, the topic (or pattern), who holds the interest, since when,
 until when, and where copying resumes after a pause. Expired leases are
-shown and marked; they count for nothing.`
+shown and marked; they count for nothing. Every site's cluster holds the
+leases of every site, as the replicators copy them. -site is checked
+against the sites the mesh knows: those of the endpoints file (see
+-endpoints), or else the cluster's own (by its replicator group,
+meshwork-replicator-<site>), and those the leases name.`
 
 func interestList(ctx context.Context, io stdio, path string, args []string) error {
 	fs := newFlagSet(io, path, "[flags]", listAbout)
-	c := clusterFlags(fs, "")
+	c := listFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -218,13 +269,21 @@ func interestList(ctx context.Context, io stdio, path string, args []string) err
 	if len(pos) != 0 {
 		return usagef(fs, "takes no arguments, got %q", pos)
 	}
-	if err := c.check(fs); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
+	e, err := c.readMesh()
+	if err != nil {
+		return err
+	}
+	c.kafka = cmp.Or(c.kafka, defaultKafka)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	tb, err := c.load(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c.checkFilter(ctx, e, tb); err != nil {
 		return err
 	}
 	var leases []interest.Lease

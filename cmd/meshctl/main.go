@@ -7,6 +7,12 @@
 //	meshctl interest list -kafka 127.0.0.1:29092
 //	meshctl interest remove shop.order.created -site west
 //
+// meshctl knows the mesh's sites from an endpoints file (-endpoints,
+// $MESHWORK_ENDPOINTS, or the dev mesh's .mesh/endpoints.json), or else
+// from the cluster: the site whose replicator group it holds, and the sites
+// its leases name. It refuses a site the mesh does not have, and a site
+// that is not the cluster's.
+//
 // Exit status: 0 on success, 1 when the command failed, 2 for a usage error.
 package main
 

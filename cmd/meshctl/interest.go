@@ -105,7 +105,7 @@ func (c *cluster) load(ctx context.Context) (interest.Leases, error) {
 	}
 	tb, err := interest.Read(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("Kafka at %s: %w", c.kafka, err)
+		return nil, fmt.Errorf("the Kafka cluster at %s: %w", c.kafka, err)
 	}
 	return tb, nil
 }

@@ -221,7 +221,7 @@ func TestTwoReplicatorGroups(t *testing.T) {
 	holdReplicatorGroup(t, c, "east")
 	holdReplicatorGroup(t, c, "west")
 
-	want := "Kafka at " + kafka + " holds the replicator groups of sites east, west (meshwork-replicator-east, meshwork-replicator-west), but a cluster is one site's"
+	want := "Kafka cluster at " + kafka + " holds the replicator groups of sites east, west (meshwork-replicator-east, meshwork-replicator-west), but a cluster is one site's"
 	for _, args := range [][]string{
 		{"interest", "add", "t", "-kafka", kafka},
 		{"interest", "add", "t", "-kafka", kafka, "-site", "east"},
@@ -460,7 +460,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"interest", "remove", "t", "-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"interest", "list", "extra"}, 2, "takes no arguments"},
 		{[]string{"interest", "list", "-kafka", "127.0.0.1:1", "-timeout", "200ms"}, 1, "is Kafka reachable?"},
-		{[]string{"interest", "add", "t", "-kafka", "127.0.0.1:1", "-timeout", "200ms"}, 1, "Kafka at 127.0.0.1:1: listing consumer groups: "},
+		{[]string{"interest", "add", "t", "-kafka", "127.0.0.1:1", "-timeout", "200ms"}, 1, "Kafka cluster at 127.0.0.1:1: listing consumer groups: "},
 		{[]string{"interest", "remove", "t", "-kafka", "127.0.0.1:1", "-timeout", "200ms"}, 1, "; is Kafka reachable?"},
 	} {
 		code, out, errOut := meshctl(t, tc.args...)

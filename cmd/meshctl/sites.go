@@ -266,12 +266,12 @@ func (c *cluster) replicatorSite(ctx context.Context) (string, error) {
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return "", fmt.Errorf("Kafka at %s: %w", c.kafka, err)
+		return "", fmt.Errorf("the Kafka cluster at %s: %w", c.kafka, err)
 	}
 	defer cl.Close()
 	groups, err := kadm.NewClient(cl).ListGroups(ctx)
 	if err != nil {
-		return "", fmt.Errorf("Kafka at %s: listing consumer groups: %w; is Kafka reachable?", c.kafka, err)
+		return "", fmt.Errorf("the Kafka cluster at %s: listing consumer groups: %w; is Kafka reachable?", c.kafka, err)
 	}
 	var sites, names []string
 	for _, g := range groups.Groups() {
@@ -282,7 +282,7 @@ func (c *cluster) replicatorSite(ctx context.Context) (string, error) {
 		sites, names = append(sites, site), append(names, g)
 	}
 	if len(sites) > 1 {
-		return "", fmt.Errorf("Kafka at %s holds the replicator groups of sites %s (%s), but a cluster is one site's: "+
+		return "", fmt.Errorf("the Kafka cluster at %s holds the replicator groups of sites %s (%s), but a cluster is one site's: "+
 			"find the replicator configured with another site's cluster, or name the sites' clusters with -endpoints FILE",
 			c.kafka, strings.Join(sites, ", "), strings.Join(names, ", "))
 	}

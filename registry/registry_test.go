@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 // instance is one registry instance served over HTTP for a test.
@@ -29,15 +30,7 @@ type instance struct {
 	url string
 }
 
-func newCluster(t testing.TB) *kfake.Cluster {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func newCluster(t testing.TB) *kfake.Cluster { return kafkatest.Cluster(t) }
 
 func testLogger() *slog.Logger {
 	if os.Getenv("REGISTRY_TEST_LOG") != "" {

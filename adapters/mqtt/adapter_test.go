@@ -107,12 +107,7 @@ func startBrokerAt(t *testing.T, addr string) (*mochi.Server, *pubacks) {
 
 func startKafka(t *testing.T, topics ...string) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.Cluster(t, kfake.SeedTopics(1, topics...), kfake.AllowAutoTopicCreation())
 }
 
 func testConfig(broker string, kafka *kfake.Cluster) Config {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 	"io"
 	"log/slog"
 	"net"
@@ -45,11 +46,7 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "mqtt.ingress", "mqtt.egress"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kafka.Close()
+	kafka := kafkatest.Cluster(t, kfake.SeedTopics(1, "mqtt.ingress", "mqtt.egress"))
 
 	listen := freeAddr(t)
 	file := filepath.Join(t.TempDir(), "mqtt.yaml")

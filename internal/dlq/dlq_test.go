@@ -12,21 +12,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 func TestWriteAndRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cluster := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, cluster)
 
 	w := NewWriter(cl, Retention(time.Hour))
 	orig := &kgo.Record{
@@ -91,7 +85,7 @@ func TestWriteAndRead(t *testing.T) {
 }
 
 func TestWriteFailsWhenKafkaIsDown(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1)) // closed at once: a Kafka that is down
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,16 +119,8 @@ func TestReadRejectsOtherTopics(t *testing.T) {
 func TestTooLargeRecordBecomesAReference(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cluster := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, cluster)
 	big := &kgo.Record{Topic: "plant.image", Key: []byte("cam/1"), Value: bytes.Repeat([]byte{'x'}, 2<<20),
 		Headers: []kgo.RecordHeader{{Key: "ce_id", Value: []byte("e9")}}}
 	w := NewWriter(cl)

@@ -1,7 +1,6 @@
 package kafkaclient_test
 
 import (
-	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,7 +40,9 @@ func TestValidate(t *testing.T) {
 		{"bad acks", func(c *kafkaclient.Config) { c.Producer.Acks = "1" }, `unknown acks "1"`},
 		{"bad compression", func(c *kafkaclient.Config) { c.Producer.Compression = "brotli" }, `unknown compression "brotli"`},
 		{"tls files without tls", func(c *kafkaclient.Config) { c.TLS.CAFile = "ca.pem" }, "TLS is not enabled"},
-		{"half a client cert", func(c *kafkaclient.Config) { c.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CertFile: "c.pem"}} }, "set both or neither"},
+		{"half a client cert", func(c *kafkaclient.Config) {
+			c.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CertFile: "c.pem"}}
+		}, "set both or neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := kafkaclient.Defaults()

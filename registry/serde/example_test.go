@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/meshwork/meshwork/registry/serde"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/meshwork/meshwork/registry/serde"
 )
 
 const reading = `{"type":"record","name":"TemperatureReading","namespace":"plant","fields":[

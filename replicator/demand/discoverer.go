@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/meshwork/meshwork/interest"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"

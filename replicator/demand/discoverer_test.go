@@ -3,11 +3,12 @@ package demand
 import (
 	"context"
 	"errors"
-	"github.com/meshwork/meshwork/interest"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"

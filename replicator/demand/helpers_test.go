@@ -2,11 +2,12 @@ package demand
 
 import (
 	"context"
-	"github.com/meshwork/meshwork/interest"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -94,7 +95,6 @@ func ensureTopic(t *testing.T, cl *kgo.Client) {
 		t.Fatal(err)
 	}
 }
-
 
 func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
 

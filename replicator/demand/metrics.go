@@ -2,8 +2,9 @@ package demand
 
 import (
 	"fmt"
-	"github.com/meshwork/meshwork/interest"
 	"sync"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -1,7 +1,6 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"io"
 	"log/slog"
 	"regexp"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -1,10 +1,11 @@
 package demand
 
 import (
-	"github.com/meshwork/meshwork/interest"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -3,10 +3,11 @@ package demand
 import (
 	"context"
 	"fmt"
-	"github.com/meshwork/meshwork/interest"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"

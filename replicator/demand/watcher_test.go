@@ -2,9 +2,10 @@ package demand
 
 import (
 	"context"
-	"github.com/meshwork/meshwork/interest"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/interest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"

@@ -33,7 +33,7 @@ type fixture struct {
 	Verbose *bool `yaml:"verbose,omitempty"`
 	// MaxRetries bounds the retries of a request within Timeout.
 	MaxRetries int
-	Hidden string `yaml:"-"`
+	Hidden     string `yaml:"-"`
 	//lint:ignore U1000 the reference must skip unexported fields, which this one is here to prove
 	unexported int
 }

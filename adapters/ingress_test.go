@@ -192,27 +192,7 @@ func TestIngressDeadLettersWhatItCannotWrite(t *testing.T) {
 func TestIngressWaitsOutKafkaAndShowsIt(t *testing.T) {
 	c := kafkatest.Cluster(t, kfake.SeedTopics(1, "plant.a"))
 	var fail atomic.Bool
-	var failed atomic.Int64
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if !fail.Load() {
-			return nil, nil, false
-		}
-		failed.Add(1)
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotEnoughReplicas.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	failed := kafkatest.RefuseProduce(c, kerr.NotEnoughReplicas.Code, func(*kmsg.ProduceRequest) bool { return fail.Load() })
 	in, _ := startIngress(t, c, 2)
 	fail.Store(true)
 	var s settled

@@ -238,36 +238,15 @@ func TestIngressToKafkaWithEnvelope(t *testing.T) {
 
 // failProduce makes the cluster answer every produce request with a
 // retriable error while fail is set, and counts the requests it failed.
-func failProduce(kafka *kfake.Cluster, fail *atomic.Bool, failed *atomic.Int64) {
-	kafka.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		kafka.KeepControl()
-		if !fail.Load() {
-			return nil, nil, false
-		}
-		failed.Add(1)
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.NotEnoughReplicas.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+func failProduce(kafka *kfake.Cluster, fail *atomic.Bool) *atomic.Int64 {
+	return kafkatest.RefuseProduce(kafka, kerr.NotEnoughReplicas.Code, func(*kmsg.ProduceRequest) bool { return fail.Load() })
 }
 
 func TestPubackWithheldUntilKafkaTakesTheMessage(t *testing.T) {
 	broker, acks := startBrokerCounting(t)
 	kafka := startKafka(t, "mqtt.ingress")
 	var fail atomic.Bool
-	var failed atomic.Int64
-	failProduce(kafka, &fail, &failed)
+	failed := failProduce(kafka, &fail)
 	cfg := testConfig(broker, kafka)
 	cfg.Ingress = []IngressRule{{Filter: "#", Topic: "mqtt.ingress", QoS: 1}}
 	startAdapter(t, cfg)
@@ -530,8 +509,7 @@ func TestCloseFinishesInFlight(t *testing.T) {
 	broker, acks := startBrokerCounting(t)
 	kafka := startKafka(t, "mqtt.ingress")
 	var fail atomic.Bool
-	var failed atomic.Int64
-	failProduce(kafka, &fail, &failed)
+	failed := failProduce(kafka, &fail)
 	cfg := testConfig(broker, kafka)
 	cfg.Ingress = []IngressRule{{Filter: "#", Topic: "mqtt.ingress", QoS: 1}}
 	a, err := New(cfg, quiet, prometheus.NewRegistry(), kgo.MetadataMinAge(50*time.Millisecond))
@@ -618,32 +596,15 @@ func TestPermanentKafkaRefusalIsDeadLettered(t *testing.T) {
 	// Refuse the record "huge", but not its dead letter (which carries the
 	// dead-letter headers). Topics are matched by content: produce requests
 	// may name topics by id only.
-	kafka.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		kafka.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		refuse := false
+	kafkatest.RefuseProduce(kafka, kerr.MessageTooLarge.Code, func(pr *kmsg.ProduceRequest) bool {
 		for _, rt := range pr.Topics {
 			for _, rp := range rt.Partitions {
 				if bytes.Contains(rp.Records, []byte("huge")) && !bytes.Contains(rp.Records, []byte(dlq.HeaderError)) {
-					refuse = true
+					return true
 				}
 			}
 		}
-		if !refuse {
-			return nil, nil, false
-		}
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.MessageTooLarge.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return false
 	})
 	cfg := testConfig(broker, kafka)
 	cfg.Ingress = []IngressRule{{Name: "all", Filter: "#", Topic: "mqtt.ingress", QoS: 1}}

@@ -110,3 +110,70 @@ func TestIntegrationMQTTAdapter(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationMQTTAdapterNoEcho: against Mosquitto, a record that egress
+// publishes to a topic the adapter's own ingress filter matches never comes
+// back into Kafka over MQTT 5 (one session, No Local). Over MQTT 3.1.1,
+// which has no No Local, it does come back, as the README says.
+func TestIntegrationMQTTAdapterNoEcho(t *testing.T) {
+	for _, c := range []struct {
+		protocol string
+		echoes   bool
+	}{{mqtt.Protocol5, false}, {mqtt.Protocol311, true}} {
+		t.Run("mqtt"+c.protocol, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			broker, kafka, kcat := env(t, "MESH_E2E_MQTT"), env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_KCAT")
+			u, err := url.Parse(broker)
+			if err != nil {
+				t.Fatal(err)
+			}
+			suffix := uniq("echo")
+			inTopic, outTopic := "it.echo.in."+suffix, "it.echo.out."+suffix
+			cfg := mqtt.DefaultConfig()
+			cfg.Site = "east"
+			cfg.Broker.URL = broker
+			cfg.Broker.ClientID = "meshwork-it-" + suffix
+			cfg.Broker.Protocol = c.protocol
+			cfg.Kafka.Brokers = []string{kafka}
+			cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/#", QoS: 1, Topic: inTopic}}
+			cfg.Egress = []mqtt.EgressRule{{Topics: []string{outTopic}, QoS: 1, MQTTTopic: "it/" + suffix + "/cmd/{key}"}}
+			createTopics(t, kafka, 1, inTopic, outTopic)
+			startAdapter(ctx, t, cfg)
+
+			sub := startWitness(ctx, t, nil, "mosquitto_sub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1",
+				"-t", "it/"+suffix+"/cmd/#", "-C", "1", "-i", "meshwork-it-sub-"+suffix)
+			deadline := time.Now().Add(30 * time.Second)
+			for sent := false; !sent; {
+				run(ctx, t, []byte("valve:open\n"), kcat, "-P", "-b", kafka, "-t", outTopic, "-K:")
+				select {
+				case <-sub.lines:
+					sent = true
+				case <-time.After(time.Second):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no command reached mosquitto_sub: %s", sub.stderr)
+				}
+			}
+			// A device's message after the commands: once it is in Kafka,
+			// every echo Mosquitto sent before it is too.
+			run(ctx, t, nil, "mosquitto_pub", "-h", u.Hostname(), "-p", u.Port(), "-q", "1", "-t", "it/"+suffix+"/after", "-m", "after")
+			var keys []string
+			waitFor(t, 30*time.Second, "the device's message in Kafka", func() error {
+				out, err := tryRun(ctx, nil, kcat, "-C", "-b", kafka, "-t", inTopic, "-o", "beginning", "-e", "-q", "-f", "%k\n")
+				if err != nil {
+					return err
+				}
+				keys = strings.Fields(string(out))
+				if !slices.Contains(keys, "it/"+suffix+"/after") {
+					return fmt.Errorf("keys %v", keys)
+				}
+				return nil
+			})
+			echoed := slices.Contains(keys, "it/"+suffix+"/cmd/valve")
+			if echoed != c.echoes {
+				t.Fatalf("over MQTT %s the command came back into Kafka: %v, want %v (keys %v)", c.protocol, echoed, c.echoes, keys)
+			}
+		})
+	}
+}

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 // closedPort returns an address nothing listens on.
@@ -240,5 +245,27 @@ func TestReimportedIDIsParsedAfresh(t *testing.T) {
 	}
 	if r := in.do(t, "POST", "/subjects/new-value", map[string]any{"schema": `"string"`}); r.errorCode() != codeSchemaNotFound {
 		t.Fatalf("the hard-deleted schema must not match: %d %s", r.status, r.body)
+	}
+}
+
+// A schema log that retention would empty is refused at the start, with
+// the command that fixes it: clients keep naming schemas by id for ever.
+func TestStartRefusesASchemaLogThatIsNotCompacted(t *testing.T) {
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(kafkatest.Client(t, c))
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, "_schemas"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Site, cfg.Listen, cfg.Kafka.Brokers = "east", "127.0.0.1:0", c.ListenAddrs()
+	reg, err := New(cfg, testLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close(ctx)
+	if err := reg.Start(ctx); err == nil || !strings.Contains(err.Error(), "--add-config cleanup.policy=compact") {
+		t.Fatalf("got %v, want the command that compacts _schemas", err)
 	}
 }

@@ -126,7 +126,7 @@ func (r *Registry) Start(ctx context.Context) (err error) {
 	defer admin.Close() // needed for the start only
 	adm := kafkaclient.NewAdmin(admin)
 	if r.cfg.Primary == nil {
-		if err := ensureTopic(ctx, adm, r.cfg.Topic, r.cfg.ReplicationFactor); err != nil {
+		if err := ensureTopic(ctx, admin, r.cfg.Topic, r.cfg.ReplicationFactor); err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // store tails the _schemas topic into state and, while this instance leads,
@@ -55,20 +57,14 @@ var errClosing = fmt.Errorf("%w: the instance is closing", errNotLeader)
 
 // ensureTopic creates the _schemas topic with the configs the registry
 // relies on (one partition for a total order, compaction so the log stays
-// small) if it does not exist.
-func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, replicationFactor int16) error {
-	configs := map[string]*string{
-		"cleanup.policy":        kadm.StringPtr("compact"),
-		"min.compaction.lag.ms": kadm.StringPtr("0"),
-	}
-	resp, err := adm.CreateTopic(ctx, 1, replicationFactor, configs, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	return nil
+// small) if it does not exist, and refuses one that is not compacted:
+// retention would delete schemas that clients still name by id.
+func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, replicationFactor int16) error {
+	_, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{
+		Name: topic, Partitions: 1, ReplicationFactor: replicationFactor, Compacted: true,
+		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+	})
+	return err
 }
 
 // endOffset returns the committed end of the log (read_committed).

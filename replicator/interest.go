@@ -34,12 +34,12 @@ func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState,
 		return nil, err
 	}
 	log := r.log.With("component", "interest")
-	opts, err := r.local.Kafka.Options("replicator", cfg.Site)
+	opts, err := r.clients.options(r.local.Kafka)
 	if err != nil {
 		return nil, err
 	}
 	s := &interestState{r: r}
-	if s.watcher, err = demand.NewWatcher(append(opts, r.extra...), demand.Logger(log), demand.WithMetrics(m)); err != nil {
+	if s.watcher, err = demand.NewWatcher(opts, demand.Logger(log), demand.WithMetrics(m)); err != nil {
 		return nil, fmt.Errorf("interest watcher: %w", err)
 	}
 	s.declared, err = interest.NewPublisher(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),

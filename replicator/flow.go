@@ -137,8 +137,10 @@ func (f *flow) checkpointFailed(_ *kgo.Record, err error) {
 func (f *flow) run(ctx context.Context) error {
 	eos := f.d.mode == ExactlyOnce
 	ids := []string{""}
+	commit := f.commitAtLeastOnce
 	if eos {
 		ids = transactionalIDs(f.d.site, f.key)
+		commit = f.commitExactlyOnce
 	}
 	defer func() {
 		// At-least-once positions still buffered go out before the end.
@@ -221,11 +223,8 @@ func (f *flow) run(ctx context.Context) error {
 		// A transaction under way is finished even when the flow is told
 		// to stop: one left open would hold back every read_committed
 		// reader of its partitions here until the transaction timeout.
-		if e := f.cpErr.Load(); e != nil {
-			return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
-		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		err := f.commit(cctx, b, state, eos)
+		err := commit(cctx, b, state)
 		cancel()
 		if err != nil {
 			return err
@@ -363,28 +362,83 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 	return b
 }
 
-// commit writes the copies and the positions. Exactly-once: both in one
-// transaction, produced together (the transaction makes them atomic, so the
-// positions need not wait for the copies' acknowledgements), then flushed
-// and committed. At-least-once: the copies, flushed; then, every
-// checkpoint_interval and when the flow stops, the positions, which the
-// next commit flushes (a position lost with a crash only means copying some
-// records again).
-func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, eos bool) error {
+// commitExactlyOnce writes the copies and the positions of the units
+// they touched in one transaction: produced together (the transaction
+// makes them atomic, so the positions need not wait for the copies'
+// acknowledgements), then flushed and committed, or aborted if any failed.
+// Transactions take turns between the flow's producers (see txnProducers).
+func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
 	now, prod := time.Now(), f.prods[f.turn]
 	f.turn = (f.turn + 1) % len(f.prods)
-	// At-least-once positions go at most every checkpoint_interval: each
-	// write is a produce request to the one checkpoint partition, which all
-	// flows share, and a lost one only means copying some records again.
-	positions := eos || now.Sub(f.lastCp) >= f.d.cfg.CheckpointInterval
+	cps := positions(b, state, now)
+	f.lastTxn = now
+	if err := prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	err := produceAndFlush(ctx, prod, b.copies, cps)
+	commit := kgo.TryCommit
+	if err != nil {
+		commit = kgo.TryAbort
+		_ = prod.AbortBufferedRecords(ctx)
+	}
+	if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
+		err = endErr
+	}
+	if err != nil {
+		f.d.m.aborts.WithLabelValues(f.key.Source).Inc()
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+			return fmt.Errorf("fenced by another replica of %s: %w", f.d.site, err)
+		}
+		return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
+	}
+	f.positionsWritten(b, state, now)
+	f.count(b)
+	return nil
+}
+
+// commitAtLeastOnce writes the copies and flushes them; then, at most
+// every checkpoint_interval, the positions of the units they touched,
+// without waiting for them: the next commit, or the flow's end, flushes
+// them (a position lost with a crash only means copying some records
+// again). A position write that failed restarts the flow from the last
+// one written, at the next commit.
+func (f *flow) commitAtLeastOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
+	if e := f.cpErr.Load(); e != nil {
+		return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
+	}
+	now, prod := time.Now(), f.prods[0]
+	if err := produceAndFlush(ctx, prod, b.copies); err != nil {
+		return fmt.Errorf("produce (%w): %w", errRestart, err)
+	}
+	// Positions go at most every checkpoint_interval: each write is a
+	// produce request to the one checkpoint partition, which all flows
+	// share, and a lost one only means copying some records again.
+	if now.Sub(f.lastCp) >= f.d.cfg.CheckpointInterval {
+		for _, r := range positions(b, state, now) {
+			// Not bound to ctx, which ends with this call: the next
+			// commit, or the flow's end, flushes them.
+			prod.Produce(context.Background(), r, f.checkpointFailed)
+		}
+		f.positionsWritten(b, state, now)
+	}
+	f.count(b)
+	return nil
+}
+
+// positions are the checkpoint records, as of now, of the units b touched.
+func positions(b batch, state map[unit]*unitState, now time.Time) []*kgo.Record {
 	cps := make([]*kgo.Record, 0, len(b.touched))
 	for _, u := range b.touched {
-		if !positions {
-			break
-		}
 		st := state[u]
 		cps = append(cps, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}))
 	}
+	return cps
+}
+
+// produceAndFlush produces every record of recs with prod, flushes it (and
+// with it whatever prod held before), and returns the flush's error or
+// else the first record's that failed.
+func produceAndFlush(ctx context.Context, prod *kgo.Client, recs ...[]*kgo.Record) error {
 	var (
 		mu    sync.Mutex
 		first error
@@ -398,61 +452,30 @@ func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, e
 			mu.Unlock()
 		}
 	}
-	result := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return first
-	}
-	if eos {
-		f.lastTxn = now
-		if err := prod.BeginTransaction(); err != nil {
-			return fmt.Errorf("begin transaction: %w", err)
-		}
-	}
-	for _, r := range b.copies {
-		prod.Produce(ctx, r, failed)
-	}
-	if eos {
-		for _, r := range cps {
+	for _, rs := range recs {
+		for _, r := range rs {
 			prod.Produce(ctx, r, failed)
 		}
 	}
-	err := prod.Flush(ctx)
-	if err == nil {
-		err = result()
+	if err := prod.Flush(ctx); err != nil {
+		return err
 	}
-	if !eos {
-		if err != nil {
-			return fmt.Errorf("produce (%w): %w", errRestart, err)
-		}
-		for _, r := range cps {
-			// Not bound to ctx, which ends with this call: the next
-			// commit, or the flow's end, flushes them.
-			prod.Produce(context.Background(), r, f.checkpointFailed)
-		}
-	} else {
-		commit := kgo.TryCommit
-		if err != nil {
-			commit = kgo.TryAbort
-			_ = prod.AbortBufferedRecords(ctx)
-		}
-		if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
-			err = endErr
-		}
-		if err != nil {
-			f.d.m.aborts.WithLabelValues(f.key.Source).Inc()
-			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-				return fmt.Errorf("fenced by another replica of %s: %w", f.d.site, err)
-			}
-			return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
-		}
+	mu.Lock()
+	defer mu.Unlock()
+	return first
+}
+
+// positionsWritten notes that the positions of the units b touched were
+// written at now.
+func (f *flow) positionsWritten(b batch, state map[unit]*unitState, now time.Time) {
+	for _, u := range b.touched {
+		state[u].pending = false
 	}
-	if positions {
-		for _, u := range b.touched {
-			state[u].pending = false
-		}
-		f.lastCp = now
-	}
+	f.lastCp = now
+}
+
+// count adds a committed batch to the metrics.
+func (f *flow) count(b batch) {
 	bytes := 0
 	perTopic := map[string]int{}
 	for _, r := range b.copies {
@@ -464,7 +487,6 @@ func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, e
 	}
 	f.d.m.copiedBytes.WithLabelValues(f.key.Source).Add(float64(bytes))
 	f.d.m.transactions.WithLabelValues(f.key.Source).Inc()
-	return nil
 }
 
 // startOffsets says where each unit's copying starts: at its checkpoint,

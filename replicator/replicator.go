@@ -125,7 +125,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	return r, nil
 }
 
+// close stops and closes what New built, whether the replicator ran or not.
 func (r *Replicator) close() {
+	if r.interest != nil {
+		r.interest.close() // before localCl, which its publisher writes with
+	}
 	if r.slots != nil {
 		r.slots.cl.Close()
 	}
@@ -173,6 +177,9 @@ func (r *Replicator) Start(ctx context.Context) error {
 		r.log.Warn("replicator: cannot set up the site's topics yet; trying again", "attempt", attempt, "in", wait, "error", err)
 	})
 	if err != nil {
+		return err
+	}
+	if err := r.interest.start(); err != nil {
 		return err
 	}
 	life, stop := context.WithCancel(context.Background())

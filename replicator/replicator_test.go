@@ -366,6 +366,7 @@ func TestInterestReturningResumesByItsPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = pub.Close(context.Background()) }) // stops its renewals
 			ctx, cancel := context.WithTimeout(context.Background(), testWait)
 			defer cancel()
 			lease := interest.Lease{Topic: "shop.order.created", Kind: interest.KindDeclared, SourceID: "test", Resume: c.resume}

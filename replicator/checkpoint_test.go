@@ -9,12 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 // newTestReplicator builds, without running it, a replicator of site west.
 func newTestReplicator(t *testing.T, m mesh) *Replicator {
 	t.Helper()
-	r, err := New(m.config("west"), testLogger(), prometheus.NewRegistry())
+	r, err := New(m.config("west"), kafkatest.Logger(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestCheckpointTopicIsCreatedToStayShort(t *testing.T) {
 	if err := r.ensureCheckpointTopic(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := topicConfigs(t, kadm.NewClient(client(t, m["west"])), CheckpointTopic)
+	got := topicConfigs(t, kadm.NewClient(kafkatest.Client(t, m["west"])), CheckpointTopic)
 	for k, v := range checkpointTopicConfigs() {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
@@ -61,7 +63,7 @@ func TestCheckpointTopicIsCreatedToStayShort(t *testing.T) {
 // operator set on it.
 func TestCheckpointTopicGetsMissingConfigsAndKeepsTheOperators(t *testing.T) {
 	m := mesh{"east": newCluster(t), "west": newCluster(t)}
-	adm := kadm.NewClient(client(t, m["west"]))
+	adm := kadm.NewClient(kafkatest.Client(t, m["west"]))
 	ctx := context.Background()
 	own := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.ms": kadm.StringPtr("600000")}
 	if _, err := adm.CreateTopic(ctx, 1, 1, own, CheckpointTopic); err != nil {
@@ -94,7 +96,7 @@ func TestCheckpointsSyncKeepsTheLastOfEachUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := unit{"east", "shop.order.created", 0}, unit{"east", "shop.order.created", 1}
-	prod := client(t, m["west"], kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	prod := kafkatest.Client(t, m["west"], kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	write := func(recs ...*kgo.Record) {
 		t.Helper()
 		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -135,7 +137,7 @@ func TestCheckpointsSyncKeepsTheLastOfEachUnit(t *testing.T) {
 // it.
 func TestCheckpointTopicMustBeCompacted(t *testing.T) {
 	m := mesh{"east": newCluster(t), "west": newCluster(t)}
-	adm := kadm.NewClient(client(t, m["west"]))
+	adm := kadm.NewClient(kafkatest.Client(t, m["west"]))
 	ctx := context.Background()
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, CheckpointTopic); err != nil {
 		t.Fatal(err)

@@ -12,12 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
 
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/envelope"
-	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/replicator/demand"
 )
 
@@ -71,15 +72,47 @@ func transactionalIDs(target string, k flowKey) []string {
 // commits while the other's markers are written.
 const txnProducers = 2
 
+// flowDeps is all a flow uses of its replicator: New builds one for each
+// source site, which that site's flows share.
+type flowDeps struct {
+	site string // the site copied into
+	mode string // ExactlyOnce or AtLeastOnce
+	cfg  Flow
+	// accept is the topology's Accept: whether this site takes a record
+	// of origin, with path, from the source.
+	accept  func(site, from, origin string, path []string) bool
+	cps     *checkpoints
+	m       *flowMetrics
+	limiter *rate.Limiter // of the bytes read from the source; nil: none
+	clients flowClients
+	admin   *kadm.Client // the source's: offsets by time
+	log     *slog.Logger // labelled with the source
+}
+
+// limit waits until n more bytes may be read from the source.
+func (d *flowDeps) limit(ctx context.Context, n int) error {
+	l := d.limiter
+	if l == nil || n == 0 {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, l.Burst())
+		if err := l.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
 // flow copies the units of one (source site, slot) into this site: it
 // reads them read_committed from the source and writes their copies, with
 // the source positions, in one transaction at a time.
 type flow struct {
-	r       *Replicator
+	d       *flowDeps
 	key     flowKey
 	units   map[unit]route
 	log     *slog.Logger
-	source  Site
 	cpErr   atomic.Pointer[error] // at-least-once: a position write failed
 	lastCp  time.Time             // when positions were last written
 	lastTxn time.Time             // exactly-once: when the last transaction began
@@ -102,11 +135,12 @@ func (f *flow) checkpointFailed(_ *kgo.Record, err error) {
 }
 
 func (f *flow) run(ctx context.Context) error {
-	cfg := f.r.cfg
-	eos := cfg.Mode == ExactlyOnce
+	eos := f.d.mode == ExactlyOnce
 	ids := []string{""}
+	commit := f.commitAtLeastOnce
 	if eos {
-		ids = transactionalIDs(cfg.Site, f.key)
+		ids = transactionalIDs(f.d.site, f.key)
+		commit = f.commitExactlyOnce
 	}
 	defer func() {
 		// At-least-once positions still buffered go out before the end.
@@ -118,15 +152,9 @@ func (f *flow) run(ctx context.Context) error {
 		}
 	}()
 	for _, id := range ids {
-		// Batches keep the client's default size limit, which matches the
-		// brokers' default max.message.bytes.
-		popts := []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedBytes(2 * cfg.Flow.MaxBatchBytes)}
-		if id != "" {
-			popts = append(popts, kgo.TransactionalID(id), kgo.TransactionTimeout(2*commitTimeout))
-		}
-		prod, err := kafkaclient.New(f.r.local.Kafka, "replicator", cfg.Site, append(popts, f.r.extra...)...)
+		prod, err := f.d.clients.producer(id)
 		if err != nil {
-			return fmt.Errorf("producer to %s: %w", cfg.Site, err)
+			return fmt.Errorf("producer to %s: %w", f.d.site, err)
 		}
 		f.prods = append(f.prods, prod)
 		if id != "" {
@@ -137,30 +165,24 @@ func (f *flow) run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := f.r.cps.sync(ctx); err != nil {
+	if err := f.d.cps.sync(ctx); err != nil {
 		return err
 	}
 	offsets, err := f.startOffsets(ctx)
 	if err != nil {
 		return err
 	}
-	cons, err := kafkaclient.New(f.source.Kafka, "replicator", cfg.Site, append([]kgo.Opt{
-		kgo.ConsumePartitions(offsets),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxWait(cfg.Flow.FetchMaxWait),
-		kgo.FetchMaxBytes(int32(cfg.Flow.MaxBatchBytes)),
-		kgo.FetchMaxPartitionBytes(int32(cfg.Flow.MaxBatchBytes)),
-	}, f.r.extra...)...)
+	cons, err := f.d.clients.consumer(offsets)
 	if err != nil {
 		return fmt.Errorf("consumer of %s: %w", f.key.Source, err)
 	}
 	defer cons.Close()
-	f.log.Info("replicator: flow started", "units", len(f.units), "mode", cfg.Mode)
+	f.log.Info("replicator: flow started", "units", len(f.units), "mode", f.d.mode)
 	defer f.log.Info("replicator: flow stopped")
 
 	state := map[unit]*unitState{}
 	for u := range f.units {
-		cp, _ := f.r.cps.get(u)
+		cp, _ := f.d.cps.get(u)
 		state[u] = &unitState{copied: cp.Copied}
 	}
 	for {
@@ -173,7 +195,7 @@ func (f *flow) run(ctx context.Context) error {
 		}
 		var fetchErr error
 		fs.EachError(func(t string, p int32, err error) {
-			f.r.m.fetchErrors.WithLabelValues(f.key.Source, t).Inc()
+			f.d.m.fetchErrors.WithLabelValues(f.key.Source, t).Inc()
 			f.log.Warn("replicator: fetch failed", "topic", t, "partition", p, "error", err)
 			fetchErr = err
 		})
@@ -183,10 +205,10 @@ func (f *flow) run(ctx context.Context) error {
 				b.touched = append(b.touched, u)
 			}
 		}
-		if err := f.r.limit(ctx, f.key.Source, b.bytes); err != nil {
+		if err := f.d.limit(ctx, b.bytes); err != nil {
 			return err
 		}
-		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(f.lastCp) < cfg.Flow.CheckpointInterval) {
+		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(f.lastCp) < f.d.cfg.CheckpointInterval) {
 			if fetchErr != nil {
 				select { // a source that is down: do not spin
 				case <-time.After(time.Second):
@@ -201,11 +223,8 @@ func (f *flow) run(ctx context.Context) error {
 		// A transaction under way is finished even when the flow is told
 		// to stop: one left open would hold back every read_committed
 		// reader of its partitions here until the transaction timeout.
-		if e := f.cpErr.Load(); e != nil {
-			return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
-		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		err := f.commit(cctx, b, state, eos)
+		err := commit(cctx, b, state)
 		cancel()
 		if err != nil {
 			return err
@@ -240,8 +259,8 @@ func (f *flow) finalPositions(state map[unit]*unitState) {
 // arrived after that.
 func (f *flow) poll(ctx context.Context, cons *kgo.Client) kgo.Fetches {
 	fs := cons.PollFetches(ctx)
-	interval := f.r.cfg.Flow.TransactionInterval
-	if f.r.cfg.Mode != ExactlyOnce || interval <= 0 || fs.Empty() || ctx.Err() != nil {
+	interval := f.d.cfg.TransactionInterval
+	if f.d.mode != ExactlyOnce || interval <= 0 || fs.Empty() || ctx.Err() != nil {
 		return fs
 	}
 	if wait := time.Until(f.lastTxn.Add(interval)); wait > 0 {
@@ -253,7 +272,7 @@ func (f *flow) poll(ctx context.Context, cons *kgo.Client) kgo.Fetches {
 			return fs
 		}
 	}
-	if fetchBytes(fs) >= f.r.cfg.Flow.MaxBatchBytes {
+	if fetchBytes(fs) >= f.d.cfg.MaxBatchBytes {
 		return fs
 	}
 	// The fetch the client made after the first poll, if it is back; taking
@@ -308,7 +327,7 @@ type batch struct {
 // they reach.
 func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 	var b batch
-	site := f.r.cfg.Site
+	site := f.d.site
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		u := unit{Source: f.key.Source, Topic: p.Topic, Partition: p.Partition}
 		st, ok := state[u]
@@ -323,8 +342,8 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 			if origin == "" {
 				origin = f.key.Source // produced at the source by a plain Kafka client
 			}
-			if !slices.Contains(rt.Origins, origin) || !f.r.topo.Accept(site, f.key.Source, origin, path) {
-				f.r.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
+			if !slices.Contains(rt.Origins, origin) || !f.d.accept(site, f.key.Source, origin, path) {
+				f.d.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
 				continue
 			}
 			b.copies = append(b.copies, copyRecord(r, f.key.Source, site))
@@ -332,39 +351,94 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 		}
 		if p.HighWatermark >= 0 && st.read {
 			lag := max(0, p.HighWatermark-st.next)
-			f.r.m.lagRecords.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
+			f.d.m.lagRecords.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
 			secs := 0.0
 			if lag > 0 {
 				secs = time.Since(st.lastTime).Seconds()
 			}
-			f.r.m.lagSeconds.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(secs)
+			f.d.m.lagSeconds.WithLabelValues(f.key.Source, p.Topic, fmt.Sprint(p.Partition)).Set(secs)
 		}
 	})
 	return b
 }
 
-// commit writes the copies and the positions. Exactly-once: both in one
-// transaction, produced together (the transaction makes them atomic, so the
-// positions need not wait for the copies' acknowledgements), then flushed
-// and committed. At-least-once: the copies, flushed; then, every
-// checkpoint_interval and when the flow stops, the positions, which the
-// next commit flushes (a position lost with a crash only means copying some
-// records again).
-func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, eos bool) error {
+// commitExactlyOnce writes the copies and the positions of the units
+// they touched in one transaction: produced together (the transaction
+// makes them atomic, so the positions need not wait for the copies'
+// acknowledgements), then flushed and committed, or aborted if any failed.
+// Transactions take turns between the flow's producers (see txnProducers).
+func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
 	now, prod := time.Now(), f.prods[f.turn]
 	f.turn = (f.turn + 1) % len(f.prods)
-	// At-least-once positions go at most every checkpoint_interval: each
-	// write is a produce request to the one checkpoint partition, which all
-	// flows share, and a lost one only means copying some records again.
-	positions := eos || now.Sub(f.lastCp) >= f.r.cfg.Flow.CheckpointInterval
+	cps := positions(b, state, now)
+	f.lastTxn = now
+	if err := prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	err := produceAndFlush(ctx, prod, b.copies, cps)
+	commit := kgo.TryCommit
+	if err != nil {
+		commit = kgo.TryAbort
+		_ = prod.AbortBufferedRecords(ctx)
+	}
+	if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
+		err = endErr
+	}
+	if err != nil {
+		f.d.m.aborts.WithLabelValues(f.key.Source).Inc()
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+			return fmt.Errorf("fenced by another replica of %s: %w", f.d.site, err)
+		}
+		return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
+	}
+	f.positionsWritten(b, state, now)
+	f.count(b)
+	return nil
+}
+
+// commitAtLeastOnce writes the copies and flushes them; then, at most
+// every checkpoint_interval, the positions of the units they touched,
+// without waiting for them: the next commit, or the flow's end, flushes
+// them (a position lost with a crash only means copying some records
+// again). A position write that failed restarts the flow from the last
+// one written, at the next commit.
+func (f *flow) commitAtLeastOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
+	if e := f.cpErr.Load(); e != nil {
+		return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
+	}
+	now, prod := time.Now(), f.prods[0]
+	if err := produceAndFlush(ctx, prod, b.copies); err != nil {
+		return fmt.Errorf("produce (%w): %w", errRestart, err)
+	}
+	// Positions go at most every checkpoint_interval: each write is a
+	// produce request to the one checkpoint partition, which all flows
+	// share, and a lost one only means copying some records again.
+	if now.Sub(f.lastCp) >= f.d.cfg.CheckpointInterval {
+		for _, r := range positions(b, state, now) {
+			// Not bound to ctx, which ends with this call: the next
+			// commit, or the flow's end, flushes them.
+			prod.Produce(context.Background(), r, f.checkpointFailed)
+		}
+		f.positionsWritten(b, state, now)
+	}
+	f.count(b)
+	return nil
+}
+
+// positions are the checkpoint records, as of now, of the units b touched.
+func positions(b batch, state map[unit]*unitState, now time.Time) []*kgo.Record {
 	cps := make([]*kgo.Record, 0, len(b.touched))
 	for _, u := range b.touched {
-		if !positions {
-			break
-		}
 		st := state[u]
 		cps = append(cps, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}))
 	}
+	return cps
+}
+
+// produceAndFlush produces every record of recs with prod, flushes it (and
+// with it whatever prod held before), and returns the flush's error or
+// else the first record's that failed.
+func produceAndFlush(ctx context.Context, prod *kgo.Client, recs ...[]*kgo.Record) error {
 	var (
 		mu    sync.Mutex
 		first error
@@ -378,61 +452,30 @@ func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, e
 			mu.Unlock()
 		}
 	}
-	result := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return first
-	}
-	if eos {
-		f.lastTxn = now
-		if err := prod.BeginTransaction(); err != nil {
-			return fmt.Errorf("begin transaction: %w", err)
-		}
-	}
-	for _, r := range b.copies {
-		prod.Produce(ctx, r, failed)
-	}
-	if eos {
-		for _, r := range cps {
+	for _, rs := range recs {
+		for _, r := range rs {
 			prod.Produce(ctx, r, failed)
 		}
 	}
-	err := prod.Flush(ctx)
-	if err == nil {
-		err = result()
+	if err := prod.Flush(ctx); err != nil {
+		return err
 	}
-	if !eos {
-		if err != nil {
-			return fmt.Errorf("produce (%w): %w", errRestart, err)
-		}
-		for _, r := range cps {
-			// Not bound to ctx, which ends with this call: the next
-			// commit, or the flow's end, flushes them.
-			prod.Produce(context.Background(), r, f.checkpointFailed)
-		}
-	} else {
-		commit := kgo.TryCommit
-		if err != nil {
-			commit = kgo.TryAbort
-			_ = prod.AbortBufferedRecords(ctx)
-		}
-		if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
-			err = endErr
-		}
-		if err != nil {
-			f.r.m.aborts.WithLabelValues(f.key.Source).Inc()
-			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-				return fmt.Errorf("fenced by another replica of %s: %w", f.r.cfg.Site, err)
-			}
-			return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
-		}
+	mu.Lock()
+	defer mu.Unlock()
+	return first
+}
+
+// positionsWritten notes that the positions of the units b touched were
+// written at now.
+func (f *flow) positionsWritten(b batch, state map[unit]*unitState, now time.Time) {
+	for _, u := range b.touched {
+		state[u].pending = false
 	}
-	if positions {
-		for _, u := range b.touched {
-			state[u].pending = false
-		}
-		f.lastCp = now
-	}
+	f.lastCp = now
+}
+
+// count adds a committed batch to the metrics.
+func (f *flow) count(b batch) {
 	bytes := 0
 	perTopic := map[string]int{}
 	for _, r := range b.copies {
@@ -440,11 +483,10 @@ func (f *flow) commit(ctx context.Context, b batch, state map[unit]*unitState, e
 		perTopic[r.Topic]++
 	}
 	for t, n := range perTopic {
-		f.r.m.copied.WithLabelValues(f.key.Source, t).Add(float64(n))
+		f.d.m.copied.WithLabelValues(f.key.Source, t).Add(float64(n))
 	}
-	f.r.m.copiedBytes.WithLabelValues(f.key.Source).Add(float64(bytes))
-	f.r.m.transactions.WithLabelValues(f.key.Source).Inc()
-	return nil
+	f.d.m.copiedBytes.WithLabelValues(f.key.Source).Add(float64(bytes))
+	f.d.m.transactions.WithLabelValues(f.key.Source).Inc()
 }
 
 // startOffsets says where each unit's copying starts: at its checkpoint,
@@ -459,7 +501,7 @@ func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offse
 		if out[u.Topic] == nil {
 			out[u.Topic] = map[int32]kgo.Offset{}
 		}
-		cp, ok := f.r.cps.get(u)
+		cp, ok := f.d.cps.get(u)
 		o := kgo.NewOffset().AtStart()
 		switch {
 		case ok && (rt.Start.Resume == interest.ResumeCheckpoint || !rt.Start.Since.After(cp.Time)):
@@ -475,10 +517,9 @@ func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offse
 		return out, nil
 	}
 	// Offsets by time are looked up at the source.
-	adm := f.r.admin(f.key.Source)
 	for _, u := range byTime {
 		at := f.units[u].Start.At
-		res, err := adm.ListOffsetsAfterMilli(ctx, at.UnixMilli(), u.Topic)
+		res, err := f.d.admin.ListOffsetsAfterMilli(ctx, at.UnixMilli(), u.Topic)
 		if err != nil {
 			return nil, fmt.Errorf("offsets after %s of %s at %s: %w", at.Format(time.RFC3339), u.Topic, u.Source, err)
 		}

@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,11 +19,17 @@ import (
 // site's, which the replicators copy there), and the leases it publishes
 // for its site: the declared ones of its configuration and, with
 // interest.discover, those of the site's consumer groups.
+//
+// New builds the watcher and the declared leases' publisher, which close
+// stops; start builds the discoverer, which run runs and which stops
+// renewing when its Run returns.
 type interestState struct {
 	r        *Replicator
+	log      *slog.Logger
+	metrics  *demand.Metrics
 	watcher  *demand.Watcher
 	declared *interest.Publisher
-	disc     *demand.Discoverer // nil without discovery
+	disc     *demand.Discoverer // nil without discovery, or before start
 }
 
 func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState, error) {
@@ -34,12 +41,12 @@ func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState,
 		return nil, err
 	}
 	log := r.log.With("component", "interest")
-	opts, err := r.local.Kafka.Options("replicator", cfg.Site)
+	opts, err := r.clients.options(r.local.Kafka)
 	if err != nil {
 		return nil, err
 	}
-	s := &interestState{r: r}
-	if s.watcher, err = demand.NewWatcher(append(opts, r.extra...), demand.Logger(log), demand.WithMetrics(m)); err != nil {
+	s := &interestState{r: r, log: log, metrics: m}
+	if s.watcher, err = demand.NewWatcher(opts, demand.Logger(log), demand.WithMetrics(m)); err != nil {
 		return nil, fmt.Errorf("interest watcher: %w", err)
 	}
 	s.declared, err = interest.NewPublisher(r.localCl, cfg.Site, interest.TTL(cfg.Interest.LeaseTTL),
@@ -48,17 +55,35 @@ func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState,
 		s.watcher.Close()
 		return nil, fmt.Errorf("interest publisher: %w", err)
 	}
-	if cfg.Interest.Discover {
-		excl := append(demand.DefaultExcludeGroups(), cfg.Interest.ExcludeGroups...)
-		s.disc, err = demand.NewDiscoverer(r.localCl, cfg.Site, demand.TTL(cfg.Interest.LeaseTTL),
-			demand.DiscoveryInterval(cfg.Interest.DiscoveryInterval), demand.ExcludeGroups(excl...),
-			demand.Continue(s.watcher.Table()), demand.Logger(log), demand.WithMetrics(m))
-		if err != nil {
-			s.watcher.Close()
-			return nil, fmt.Errorf("interest discovery: %w", err)
-		}
-	}
 	return s, nil
+}
+
+// start builds, with interest.discover, the discoverer of the site's
+// consumer groups, for run to run. It is built only then: a Discoverer
+// renews its leases from the moment it is built, and only the end of its
+// Run stops that.
+func (s *interestState) start() error {
+	cfg := s.r.cfg
+	if !cfg.Interest.Discover {
+		return nil
+	}
+	excl := append(demand.DefaultExcludeGroups(), cfg.Interest.ExcludeGroups...)
+	disc, err := demand.NewDiscoverer(s.r.localCl, cfg.Site, demand.TTL(cfg.Interest.LeaseTTL),
+		demand.DiscoveryInterval(cfg.Interest.DiscoveryInterval), demand.ExcludeGroups(excl...),
+		demand.Continue(s.watcher.Table()), demand.Logger(s.log), demand.WithMetrics(s.metrics))
+	if err != nil {
+		return fmt.Errorf("interest discovery: %w", err)
+	}
+	s.disc = disc
+	return nil
+}
+
+// close stops renewing the declared leases (without removing them: a
+// replicator that restarts within their TTL keeps its site's interest) and
+// closes the watcher, whether run ran or not.
+func (s *interestState) close() {
+	_ = s.declared.Close(context.Background())
+	s.watcher.Close()
 }
 
 // declaredLeases are the leases of the configuration's declarations.
@@ -76,7 +101,7 @@ func (s *interestState) declaredLeases() []interest.Lease {
 }
 
 // run watches, publishes and discovers until ctx ends, and returns once
-// each of them has stopped.
+// the watcher and the discoverer have stopped (close stops the rest).
 func (s *interestState) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -91,8 +116,6 @@ func (s *interestState) run(ctx context.Context) {
 			s.r.log.Warn("replicator: publishing declared interest failed; trying again", "error", err, "attempt", attempt, "in", wait)
 		})
 	<-ctx.Done()
-	_ = s.declared.Close(context.Background())
-	s.watcher.Close()
 }
 
 // ready reports whether the first read of the interest topic reached its

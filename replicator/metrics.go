@@ -4,6 +4,16 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics of one replicator, labelled by the site it copies into.
 type metrics struct {
+	flowMetrics
+	restarts *prometheus.CounterVec // source
+	flows    *prometheus.GaugeVec   // source
+	units    *prometheus.GaugeVec   // source
+	interest *prometheus.GaugeVec   // site: topics the site is interested in
+	siteUp   *prometheus.GaugeVec   // site: its cluster answered the last look
+}
+
+// flowMetrics are the metrics the flows write.
+type flowMetrics struct {
 	copied       *prometheus.CounterVec // source, topic
 	copiedBytes  *prometheus.CounterVec // source
 	skipped      *prometheus.CounterVec // source, topic
@@ -12,11 +22,6 @@ type metrics struct {
 	transactions *prometheus.CounterVec // source
 	aborts       *prometheus.CounterVec // source
 	fetchErrors  *prometheus.CounterVec // source, topic
-	restarts     *prometheus.CounterVec // source
-	flows        *prometheus.GaugeVec   // source
-	units        *prometheus.GaugeVec   // source
-	interest     *prometheus.GaugeVec   // site: topics the site is interested in
-	siteUp       *prometheus.GaugeVec   // site: its cluster answered the last look
 }
 
 func newMetrics(reg prometheus.Registerer, site string) *metrics {
@@ -32,18 +37,20 @@ func newMetrics(reg prometheus.Registerer, site string) *metrics {
 		return g
 	}
 	return &metrics{
-		copied:       counter("records_copied_total", "Records copied into this site, by source site and topic.", "source", "topic"),
-		copiedBytes:  counter("bytes_copied_total", "Key and value bytes copied into this site, by source site.", "source"),
-		skipped:      counter("records_skipped_total", "Records read and not copied: they came from elsewhere, or the site already holds them.", "source", "topic"),
-		lagRecords:   gauge("lag_records", "Records at the source not yet copied, by source partition.", "source", "topic", "partition"),
-		lagSeconds:   gauge("lag_seconds", "Age of the last record read while records remain behind it (0 when caught up).", "source", "topic", "partition"),
-		transactions: counter("transactions_total", "Batches committed (transactions in exactly-once mode).", "source"),
-		aborts:       counter("transaction_aborts_total", "Transactions aborted; the flow restarts from its checkpoint.", "source"),
-		fetchErrors:  counter("fetch_errors_total", "Errors reading from a source site.", "source", "topic"),
-		restarts:     counter("flow_restarts_total", "Flows restarted after an error.", "source"),
-		flows:        gauge("flows", "Running flows (source site, slot), by source site.", "source"),
-		units:        gauge("units", "Source partitions being copied, by source site.", "source"),
-		interest:     gauge("interest_topics", "Topics each site is interested in, as this replicator reads the leases.", "of_site"),
-		siteUp:       gauge("site_up", "1 when the site's cluster answered the replicator's last look.", "of_site"),
+		flowMetrics: flowMetrics{
+			copied:       counter("records_copied_total", "Records copied into this site, by source site and topic.", "source", "topic"),
+			copiedBytes:  counter("bytes_copied_total", "Key and value bytes copied into this site, by source site.", "source"),
+			skipped:      counter("records_skipped_total", "Records read and not copied: they came from elsewhere, or the site already holds them.", "source", "topic"),
+			lagRecords:   gauge("lag_records", "Records at the source not yet copied, by source partition.", "source", "topic", "partition"),
+			lagSeconds:   gauge("lag_seconds", "Age of the last record read while records remain behind it (0 when caught up).", "source", "topic", "partition"),
+			transactions: counter("transactions_total", "Batches committed (transactions in exactly-once mode).", "source"),
+			aborts:       counter("transaction_aborts_total", "Transactions aborted; the flow restarts from its checkpoint.", "source"),
+			fetchErrors:  counter("fetch_errors_total", "Errors reading from a source site.", "source", "topic"),
+		},
+		restarts: counter("flow_restarts_total", "Flows restarted after an error.", "source"),
+		flows:    gauge("flows", "Running flows (source site, slot), by source site.", "source"),
+		units:    gauge("units", "Source partitions being copied, by source site.", "source"),
+		interest: gauge("interest_topics", "Topics each site is interested in, as this replicator reads the leases.", "of_site"),
+		siteUp:   gauge("site_up", "1 when the site's cluster answered the replicator's last look.", "of_site"),
 	}
 }

@@ -36,19 +36,19 @@ const (
 // site that reads through it) is interested in, from the other sites. It is
 // a service.Service: New, Start, Ready, Close.
 type Replicator struct {
-	cfg   Config
-	log   *slog.Logger
-	m     *metrics
-	topo  *topology.Topology
-	local Site
-	extra []kgo.Opt // for every client (tests shorten timeouts)
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	topo    *topology.Topology
+	local   Site
+	clients clients
 
 	localCl  *kgo.Client
 	localAdm *kadm.Client
 	admins   map[string]*kadm.Client // the other sites'
 	cps      *checkpoints
 	cpsCl    *kgo.Client
-	limiters map[string]*rate.Limiter // per source site; nil without a limit
+	deps     map[string]*flowDeps // per source site: what its flows use
 	interest *interestState
 	slots    *slotGroup
 
@@ -83,36 +83,37 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	}
 	local, _ := cfg.site(cfg.Site)
 	r := &Replicator{
-		cfg: cfg, log: logger, m: newMetrics(reg, cfg.Site), topo: topo, local: local, extra: extra,
-		admins: map[string]*kadm.Client{}, limiters: map[string]*rate.Limiter{},
+		cfg: cfg, log: logger, m: newMetrics(reg, cfg.Site), topo: topo, local: local,
+		clients: clients{site: cfg.Site, extra: extra},
+		admins:  map[string]*kadm.Client{}, deps: map[string]*flowDeps{},
 		flows: map[flowKey]*running{}, created: map[string]int32{}, sources: map[string]map[string]int32{},
 		kick: make(chan struct{}, 1),
 	}
-	if r.localCl, err = kafkaclient.New(local.Kafka, "replicator", cfg.Site, extra...); err != nil {
+	if r.localCl, err = r.clients.new(local.Kafka); err != nil {
 		return nil, err
 	}
 	r.localAdm = kadm.NewClient(r.localCl)
 	for _, n := range topo.Neighbors(cfg.Site) {
 		s, _ := cfg.site(n)
-		cl, err := kafkaclient.New(s.Kafka, "replicator", cfg.Site, extra...)
+		cl, err := r.clients.new(s.Kafka)
 		if err != nil {
 			r.close()
 			return nil, fmt.Errorf("site %s: %w", n, err)
 		}
 		r.admins[n] = kadm.NewClient(cl)
-		if l := cfg.Flow.BandwidthLimit; l > 0 {
-			r.limiters[n] = rate.NewLimiter(rate.Limit(l), int(max(l, int64(cfg.Flow.MaxBatchBytes))))
-		}
 	}
-	if r.cpsCl, err = kafkaclient.New(local.Kafka, "replicator", cfg.Site, append([]kgo.Opt{
+	if r.cpsCl, err = r.clients.new(local.Kafka,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{CheckpointTopic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-	}, extra...)...); err != nil {
+	); err != nil {
 		r.close()
 		return nil, err
 	}
 	r.cps = newCheckpoints(r.cpsCl, r.localAdm, logger)
+	for _, n := range topo.Neighbors(cfg.Site) {
+		r.deps[n] = r.newFlowDeps(n)
+	}
 	if r.interest, err = newInterestState(r, reg); err != nil {
 		r.close()
 		return nil, err
@@ -124,7 +125,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	return r, nil
 }
 
+// close stops and closes what New built, whether the replicator ran or not.
 func (r *Replicator) close() {
+	if r.interest != nil {
+		r.interest.close() // before localCl, which its publisher writes with
+	}
 	if r.slots != nil {
 		r.slots.cl.Close()
 	}
@@ -142,20 +147,20 @@ func (r *Replicator) close() {
 // admin returns the admin client of another site.
 func (r *Replicator) admin(site string) *kadm.Client { return r.admins[site] }
 
-// limit waits until n more bytes may be read from source.
-func (r *Replicator) limit(ctx context.Context, source string, n int) error {
-	l := r.limiters[source]
-	if l == nil || n == 0 {
-		return nil
+// newFlowDeps gathers what the flows from source use.
+func (r *Replicator) newFlowDeps(source string) *flowDeps {
+	s, _ := r.cfg.site(source)
+	d := &flowDeps{
+		site: r.cfg.Site, mode: r.cfg.Mode, cfg: r.cfg.Flow,
+		accept: r.topo.Accept, cps: r.cps, m: &r.m.flowMetrics,
+		clients: flowClients{clients: r.clients, local: r.local.Kafka, source: s.Kafka, flow: r.cfg.Flow},
+		admin:   r.admin(source),
+		log:     r.log.With("from", source),
 	}
-	for n > 0 {
-		k := min(n, l.Burst())
-		if err := l.WaitN(ctx, k); err != nil {
-			return err
-		}
-		n -= k
+	if l := r.cfg.Flow.BandwidthLimit; l > 0 {
+		d.limiter = rate.NewLimiter(rate.Limit(l), int(max(l, int64(r.cfg.Flow.MaxBatchBytes))))
 	}
-	return nil
+	return d
 }
 
 // Start creates the topics the replicator writes at its site, waiting out
@@ -172,6 +177,9 @@ func (r *Replicator) Start(ctx context.Context) error {
 		r.log.Warn("replicator: cannot set up the site's topics yet; trying again", "attempt", attempt, "in", wait, "error", err)
 	})
 	if err != nil {
+		return err
+	}
+	if err := r.interest.start(); err != nil {
 		return err
 	}
 	life, stop := context.WithCancel(context.Background())
@@ -405,12 +413,18 @@ func (r *Replicator) logUnits(msg string, k flowKey, before, after map[unit]rout
 	}
 }
 
+// Waits before a failed flow starts again: they grow from
+// restartFirst to restartMax (see retry.Backoff).
+const (
+	restartFirst = 200 * time.Millisecond
+	restartMax   = 5 * time.Second
+)
+
 // supervise runs a flow until its context ends, restarting it after
 // errors with backoff.
 func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 	defer close(f.done)
-	src, _ := r.cfg.site(k.Source)
-	log := r.log.With("from", k.Source, "slot", k.Slot)
+	d := r.deps[k.Source]
 	var topics []string
 	for u := range f.units {
 		if !slices.Contains(topics, u.Topic) {
@@ -418,19 +432,19 @@ func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 		}
 	}
 	slices.Sort(topics)
-	log = log.With("topics", topics)
-	for attempt := 0; ; attempt++ {
-		fl := &flow{r: r, key: k, units: f.units, log: log, source: src}
+	log := d.log.With("slot", k.Slot, "topics", topics)
+	backoff := retry.Backoff(restartMax)
+	backoff.InitialInterval = restartFirst
+	for {
+		fl := &flow{d: d, key: k, units: f.units, log: log}
 		err := fl.run(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		r.m.restarts.WithLabelValues(k.Source).Inc()
-		d := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
-		log.Warn("replicator: flow failed; restarting from its checkpoints", "error", err, "in", d)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
+		wait := backoff.NextBackOff()
+		log.Warn("replicator: flow failed; restarting from its checkpoints", "error", err, "in", wait)
+		if !retry.Sleep(ctx, wait) {
 			return
 		}
 	}

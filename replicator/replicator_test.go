@@ -3,9 +3,8 @@ package replicator
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,29 +15,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 const testWait = 30 * time.Second
 
+// newCluster is a site's cluster (kafkatest.Cluster) holding the seed
+// topics, with three partitions each.
 func newCluster(t testing.TB, seed ...string) *kfake.Cluster {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if len(seed) > 0 {
-		opts = append(opts, kfake.SeedTopics(3, seed...))
+	if len(seed) == 0 {
+		return kafkatest.Cluster(t)
 	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("REPLICATOR_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return kafkatest.Cluster(t, kfake.SeedTopics(3, seed...))
 }
 
 // mesh is a set of sites, each a kfake cluster.
@@ -50,7 +39,7 @@ func (m mesh) config(site string, links ...string) Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Kafka.Brokers = m[site].ListenAddrs()
 	cfg.Links = links
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		s := Site{Name: name}
 		s.Kafka.Brokers = m[name].ListenAddrs()
 		cfg.Sites = append(cfg.Sites, s)
@@ -63,21 +52,6 @@ func (m mesh) config(site string, links ...string) Config {
 	return cfg
 }
 
-func sortedKeys(m mesh) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
-
 // startReplicator runs a replicator until the test ends or stop is called.
 func startReplicator(t *testing.T, cfg Config) (r *Replicator, stop func()) {
 	t.Helper()
@@ -87,7 +61,7 @@ func startReplicator(t *testing.T, cfg Config) (r *Replicator, stop func()) {
 // startReplicatorWith is startReplicator with the metrics in reg.
 func startReplicatorWith(t *testing.T, cfg Config, reg prometheus.Registerer) (r *Replicator, stop func()) {
 	t.Helper()
-	r, err := New(cfg, testLogger().With("site", cfg.Site), reg,
+	r, err := New(cfg, kafkatest.Logger().With("site", cfg.Site), reg,
 		kgo.RetryTimeout(5*time.Second), kgo.TransactionTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -113,27 +87,12 @@ func startReplicatorWith(t *testing.T, cfg Config, reg prometheus.Registerer) (r
 	return r, stop
 }
 
-func client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
 // produce writes n records numbered from first to topic at c, keyed k0..k4.
 func produce(t testing.TB, c *kfake.Cluster, topic string, first, n int) {
 	t.Helper()
-	cl := client(t, c, kgo.DefaultProduceTopic(topic))
-	ctx, cancel := context.WithTimeout(context.Background(), testWait)
-	defer cancel()
+	cl := kafkatest.Client(t, c, kgo.DefaultProduceTopic(topic))
 	for i := first; i < first+n; i++ {
-		r := &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("n=%d", i))}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		kafkatest.Produce(t, cl, &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("n=%d", i))})
 	}
 }
 
@@ -141,7 +100,7 @@ func produce(t testing.TB, c *kfake.Cluster, topic string, first, n int) {
 // there are at least want (and a little longer, to catch extras).
 func readAll(t testing.TB, c *kfake.Cluster, topic string, want int) []*kgo.Record {
 	t.Helper()
-	cl := client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	cl := kafkatest.Client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
 	var recs []*kgo.Record
 	deadline := time.Now().Add(testWait)
@@ -192,7 +151,7 @@ func checkOnce(t testing.TB, recs []*kgo.Record, n int) {
 
 func topicExists(t testing.TB, c *kfake.Cluster, topic string) bool {
 	t.Helper()
-	adm := kadm.NewClient(client(t, c))
+	adm := kadm.NewClient(kafkatest.Client(t, c))
 	td, err := adm.ListTopics(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +228,7 @@ func testResumesFromCheckpoint(t *testing.T, mode string) {
 
 func TestReplicasSplitSlotsAndTakeOverExactlyOnce(t *testing.T) {
 	east := newCluster(t)
-	admEast := kadm.NewClient(client(t, east))
+	admEast := kadm.NewClient(kafkatest.Client(t, east))
 	if _, err := admEast.CreateTopic(context.Background(), 8, 1, nil, "shop.order.created"); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +272,7 @@ func TestConsumerGroupInterestStartsAndStopsTheFlow(t *testing.T) {
 	if r.copying("shop.order.created") {
 		t.Fatal("a flow runs before anyone at west is interested")
 	}
-	group := client(t, m["west"], kgo.ConsumerGroup("orders-team"), kgo.ConsumeTopics("shop.order.created"), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(250*time.Millisecond),
+	group := kafkatest.Client(t, m["west"], kgo.ConsumerGroup("orders-team"), kgo.ConsumeTopics("shop.order.created"), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(250*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	got := 0
 	deadline := time.Now().Add(testWait)
@@ -329,7 +288,7 @@ func TestConsumerGroupInterestStartsAndStopsTheFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	group.Close()
-	adm := kadm.NewClient(client(t, m["west"]))
+	adm := kadm.NewClient(kafkatest.Client(t, m["west"]))
 	if _, err := adm.DeleteGroups(context.Background(), "orders-team"); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +328,7 @@ func TestChainCarriesInterestOfTheFarSite(t *testing.T) {
 func TestSchemasComeFromThePrimaryOnly(t *testing.T) {
 	m := mesh{"east": newCluster(t), "west": newCluster(t), "north": newCluster(t)}
 	for _, site := range []string{"east", "north"} {
-		adm := kadm.NewClient(client(t, m[site]))
+		adm := kadm.NewClient(kafkatest.Client(t, m[site]))
 		if _, err := adm.CreateTopic(context.Background(), 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, SchemasTopic); err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +346,7 @@ func TestSchemasComeFromThePrimaryOnly(t *testing.T) {
 		}
 	}
 	// Created at west like its source: compacted.
-	if p := topicConfigs(t, kadm.NewClient(client(t, m["west"])), SchemasTopic)["cleanup.policy"]; p != "compact" {
+	if p := topicConfigs(t, kadm.NewClient(kafkatest.Client(t, m["west"])), SchemasTopic)["cleanup.policy"]; p != "compact" {
 		t.Fatalf("west's %s has cleanup.policy %q", SchemasTopic, p)
 	}
 }
@@ -403,14 +362,15 @@ func TestInterestReturningResumesByItsPolicy(t *testing.T) {
 		t.Run(c.resume.String(), func(t *testing.T) {
 			m := mesh{"east": newCluster(t, "shop.order.created"), "west": newCluster(t)}
 			rep, _ := startReplicator(t, m.config("west"))
-			pub, err := interest.NewPublisher(client(t, m["west"]), "west", interest.TTL(time.Minute))
+			pub, err := interest.NewPublisher(kafkatest.Client(t, m["west"]), "west", interest.TTL(time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = pub.Close(context.Background()) }) // stops its renewals
 			ctx, cancel := context.WithTimeout(context.Background(), testWait)
 			defer cancel()
 			lease := interest.Lease{Topic: "shop.order.created", Kind: interest.KindDeclared, SourceID: "test", Resume: c.resume}
-			west := client(t, m["west"], kgo.ConsumeTopics("shop.order.created"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			west := kafkatest.Client(t, m["west"], kgo.ConsumeTopics("shop.order.created"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 				kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
 			got := map[int]bool{}
 			// produceUntilCopied writes numbered records from first on, one
@@ -484,7 +444,7 @@ func TestExactlyOnceSteadyStreamGathersTransactionsWithoutFetchErrors(t *testing
 	cfg.Flow.TransactionInterval = 20 * time.Millisecond
 	reg := prometheus.NewRegistry()
 	startReplicatorWith(t, cfg, reg)
-	cl := client(t, m["east"], kgo.DefaultProduceTopic("shop.order.created"), kgo.ProducerLinger(0))
+	cl := kafkatest.Client(t, m["east"], kgo.DefaultProduceTopic("shop.order.created"), kgo.ProducerLinger(0))
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
 	const n = 300

@@ -34,17 +34,17 @@ func (r *Replicator) groupID() string { return "meshwork-replicator-" + r.cfg.Si
 
 func newSlotGroup(r *Replicator) (*slotGroup, error) {
 	g := &slotGroup{r: r, owned: map[int]bool{}}
-	cl, err := kafkaclient.New(r.local.Kafka, "replicator", r.cfg.Site, append([]kgo.Opt{
+	cl, err := r.clients.new(r.local.Kafka,
 		kgo.ConsumerGroup(r.groupID()),
 		kgo.ConsumeTopics(SlotsTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.SessionTimeout(10 * time.Second),
+		kgo.SessionTimeout(10*time.Second),
 		kgo.HeartbeatInterval(time.Second),
 		kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { g.change(m[SlotsTopic], true) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { g.change(m[SlotsTopic], false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { g.change(m[SlotsTopic], false) }),
-	}, r.extra...)...)
+	)
 	if err != nil {
 		return nil, err
 	}

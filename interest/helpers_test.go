@@ -2,8 +2,8 @@ package interest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -22,30 +22,19 @@ func testClient(t *testing.T, c *kfake.Cluster, extra ...kgo.Opt) *kgo.Client {
 	return kafkatest.Client(t, c, extra...)
 }
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return kafkatest.Context(t, 20*time.Second) }
 
-func testLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
+func testLogger() *slog.Logger { return kafkatest.Logger() }
 
 // waitFor polls cond until it holds, failing the test at the deadline.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
+	kafkatest.Wait(t, within, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errors.New("still waiting for " + what)
+	})
 }
 
 // observer shows what a reader of c's Topic finds now: each question reads

@@ -33,9 +33,11 @@ func Route(headers []kgo.RecordHeader) (origin string, path []string) {
 // AddHop is for a whole envelope.
 func StampHop(headers []kgo.RecordHeader, from, site string) []kgo.RecordHeader {
 	out := make([]kgo.RecordHeader, 0, len(headers)+2)
-	origin, _ := Route(headers)
-	if origin == "" {
-		origin = from
+	origin := from // a plain Kafka client's record entered the mesh at from
+	for _, h := range headers {
+		if h.Key == HeaderOrigin && len(h.Value) > 0 {
+			origin = string(h.Value)
+		}
 	}
 	var hasOrigin, hasPath bool
 	for _, h := range headers {

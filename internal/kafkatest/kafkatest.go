@@ -134,3 +134,10 @@ func RefuseProduce(c *kfake.Cluster, code int16, refuse func(*kmsg.ProduceReques
 	})
 	return &refused
 }
+
+// Context returns a context that ends after d, or when t ends.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

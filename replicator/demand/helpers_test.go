@@ -2,12 +2,13 @@ package demand
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,16 +17,10 @@ import (
 // testCluster starts a one-broker fake Kafka with topics seeded.
 func testCluster(t *testing.T, topics ...string) *kfake.Cluster {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if len(topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(1, topics...))
+	if len(topics) == 0 {
+		return kafkatest.Cluster(t)
 	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.Cluster(t, kfake.SeedTopics(1, topics...))
 }
 
 func clientOpts(c *kfake.Cluster) []kgo.Opt {
@@ -33,39 +28,22 @@ func clientOpts(c *kfake.Cluster) []kgo.Opt {
 }
 
 func testClient(t *testing.T, c *kfake.Cluster, extra ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append(clientOpts(c), extra...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return kafkatest.Client(t, c, extra...)
 }
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return kafkatest.Context(t, 20*time.Second) }
 
-func testLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
+func testLogger() *slog.Logger { return kafkatest.Logger() }
 
 // waitFor polls cond until it holds, failing the test at the deadline.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
+	kafkatest.Wait(t, within, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errors.New("still waiting for " + what)
+	})
 }
 
 // startWatcher runs a watcher on c until the test ends and waits until it

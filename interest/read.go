@@ -2,15 +2,15 @@ package interest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // Leases are the leases of one cluster's Topic at one moment, by key.
@@ -38,13 +38,8 @@ func (ls Leases) Sorted() []Lease {
 // one-off reads (meshctl, the control plane); a replicator follows the
 // topic instead.
 func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
-	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
-		kgo.ConsumeTopics(Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)...)
+	cl, err := kgo.NewClient(append(append(slices.Clone(clientOpts), kafkaclient.FollowOptions(Topic)...),
+		kgo.FetchMaxWait(100*time.Millisecond))...)
 	if err != nil {
 		return nil, fmt.Errorf("interest: client to read %s: %w", Topic, err)
 	}
@@ -53,7 +48,7 @@ func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := EndTargets(ctx, kadm.NewClient(cl))
+	targets, err := kafkaclient.CommittedEnds(ctx, kadm.NewClient(cl), Topic)
 	if err != nil {
 		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, err)
 	}
@@ -80,37 +75,6 @@ func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
 		})
 	}
 	return out, nil
-}
-
-// EndTargets returns, for each partition of Topic that holds committed
-// records, the offset a reader (read_committed, keeping control records)
-// must reach to have read them all; none when the topic does not exist.
-func EndTargets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
-	ends, err := adm.ListCommittedOffsets(ctx, Topic)
-	if err != nil {
-		return nil, err
-	}
-	starts, err := adm.ListStartOffsets(ctx, Topic)
-	if err != nil {
-		return nil, err
-	}
-	targets := map[int32]int64{}
-	for p, end := range ends[Topic] {
-		if errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
-			return map[int32]int64{}, nil // no topic, no leases
-		}
-		if end.Err != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", Topic, p, end.Err)
-		}
-		start, ok := starts.Lookup(Topic, p)
-		if !ok || start.Err != nil {
-			return nil, fmt.Errorf("start offset of %s/%d: %v", Topic, p, start.Err)
-		}
-		if start.Offset < end.Offset {
-			targets[p] = end.Offset
-		}
-	}
-	return targets, nil
 }
 
 // reached reports whether pos is at or past every target.

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/retry"
 )
 
 // Discoverer finds the interest of the local cluster's consumer groups and
@@ -87,7 +88,7 @@ func (d *Discoverer) Run(ctx context.Context) {
 		if _, err := d.Scan(ctx); err != nil && ctx.Err() == nil {
 			d.cfg.log.Warn("interest: discovery failed; keeping the leases found before", "site", d.site, "error", err)
 		}
-		if !sleep(ctx, d.cfg.interval) {
+		if !retry.Sleep(ctx, d.cfg.interval) {
 			return
 		}
 	}

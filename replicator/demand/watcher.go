@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -19,7 +19,6 @@ import (
 // topic's last offset is a transaction marker.
 type Watcher struct {
 	cl    *kgo.Client
-	adm   *kadm.Client
 	table *Table
 	cfg   cfg
 
@@ -44,13 +43,7 @@ func NewWatcher(clientOpts []kgo.Opt, opts ...WatcherOpt) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(append(slices.Clone(clientOpts),
-		kgo.ConsumeTopics(interest.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(time.Second),
-	)...)
+	cl, err := kgo.NewClient(append(slices.Clone(clientOpts), kafkaclient.FollowOptions(interest.Topic)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("interest: client to read %s: %w", interest.Topic, err)
 	}
@@ -59,7 +52,6 @@ func NewWatcher(clientOpts []kgo.Opt, opts ...WatcherOpt) (*Watcher, error) {
 		life:    life,
 		end:     end,
 		cl:      cl,
-		adm:     kadm.NewClient(cl),
 		table:   NewTable(codec, c.log),
 		cfg:     c,
 		changes: make(chan struct{}, 1),
@@ -97,72 +89,27 @@ func (w *Watcher) Run(ctx context.Context) {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { w.expiryLoop(ctx) })
+	kafkaclient.Follow(ctx, w.cl, interest.Topic, w.cfg.log, w.apply, w.caughtUp)
+}
 
-	targets, err := w.catchUpTargets(ctx)
-	if err != nil {
-		return // ctx ended or the watcher was closed
+// apply takes in the records of one poll.
+func (w *Watcher) apply(recs []*kgo.Record) {
+	before := w.table.Invalid()
+	changed := false
+	for _, r := range recs {
+		if w.table.Apply(r) {
+			changed = true
+		}
 	}
-	pos := map[int32]int64{}
-	w.checkReady(targets, pos)
-	for {
-		fs := w.cl.PollFetches(ctx)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		failed := false
-		fs.EachError(func(topic string, p int32, err error) {
-			failed = true
-			w.cfg.log.Warn("interest: reading leases failed; retrying", "topic", topic, "partition", p, "error", err)
-		})
-		before := w.table.Invalid()
-		changed := false
-		fs.EachRecord(func(r *kgo.Record) {
-			pos[r.Partition] = r.Offset + 1
-			if w.table.Apply(r) {
-				changed = true
-			}
-		})
-		w.cfg.metrics.addInvalid(w.table.Invalid() - before)
-		if fs.NumRecords() > 0 {
-			w.signal(w.poke)
-		}
-		if changed {
-			w.notify()
-		}
-		w.checkReady(targets, pos)
-		if failed && fs.NumRecords() == 0 {
-			sleep(ctx, time.Second)
-		}
+	w.cfg.metrics.addInvalid(w.table.Invalid() - before)
+	w.signal(w.poke)
+	if changed {
+		w.notify()
 	}
 }
 
-// catchUpTargets returns, per partition holding committed records, the
-// offset reading must reach to be caught up; it retries until ctx ends or
-// the watcher is closed.
-func (w *Watcher) catchUpTargets(ctx context.Context) (map[int32]int64, error) {
-	for {
-		targets, err := interest.EndTargets(ctx, w.adm)
-		if err == nil {
-			return targets, nil
-		}
-		w.cfg.log.Warn("interest: listing the end offsets of the lease topic failed; retrying", "topic", interest.Topic, "error", err)
-		if !sleep(ctx, time.Second) {
-			return nil, ctx.Err()
-		}
-	}
-}
-
-func (w *Watcher) checkReady(targets map[int32]int64, pos map[int32]int64) {
-	select {
-	case <-w.ready:
-		return
-	default:
-	}
-	for p, end := range targets {
-		if pos[p] < end {
-			return
-		}
-	}
+// caughtUp closes Ready once the first read reached the end.
+func (w *Watcher) caughtUp() {
 	w.readyOnce.Do(func() {
 		w.cfg.log.Info("interest: leases loaded", "topic", interest.Topic,
 			"leases", len(w.table.Leases()), "active", len(w.table.Active(time.Now())))
@@ -215,17 +162,5 @@ func (w *Watcher) signal(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:
-	}
-}
-
-// sleep waits d or until ctx ends; false if ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

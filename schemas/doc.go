@@ -3,7 +3,8 @@
 //
 // The mesh's own contracts, in namespace io.meshwork.mesh, describe the
 // values of its system topics: InterestLease (interest-lease.avsc, the
-// _mesh.interest topic), TraceHop (trace-hop.avsc, _mesh.trace) and
+// _mesh.interest topic), TopicCatalogEntry (topic-catalog.avsc,
+// _mesh.catalog), TraceHop (trace-hop.avsc, _mesh.trace) and
 // DeadLetter (dlq-metadata.avsc, a dead letter's metadata as one value). The
 // examples directory holds two versions of two event schemas, each version 2
 // adding an optional field, to show compatible evolution and to feed tests

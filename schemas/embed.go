@@ -18,6 +18,7 @@ var Files embed.FS
 // File names of the mesh's own contracts.
 const (
 	InterestLease = "interest-lease.avsc"
+	TopicCatalog  = "topic-catalog.avsc"
 	TraceHop      = "trace-hop.avsc"
 	DeadLetter    = "dlq-metadata.avsc"
 )

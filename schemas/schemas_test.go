@@ -19,6 +19,7 @@ func TestNames(t *testing.T) {
 		"examples/shop.order.created.v1.avsc",
 		"examples/shop.order.created.v2.avsc",
 		"interest-lease.avsc",
+		"topic-catalog.avsc",
 		"trace-hop.avsc",
 	}
 	if got := Names(); !reflect.DeepEqual(got, want) {
@@ -197,6 +198,11 @@ var samples = map[string]map[string]any{
 		"source_kind": "CONSUMER_GROUP", "source_id": "billing",
 		"since": ms("2025-03-01T10:00:00.000Z"), "expires": ms("2025-03-01T10:05:00.000Z"),
 		"resume": "TIMESTAMP", "resume_at": ms("2025-03-01T09:00:00.250Z"),
+	},
+	TopicCatalog: {
+		"site": "east", "topic": "shop.order.created", "role": "ORIGIN", "partitions": 6,
+		"configs": map[string]any{"retention.ms": "604800000", "cleanup.policy": "delete"},
+		"updated": ms("2025-03-01T10:00:00.000Z"),
 	},
 	TraceHop: {
 		"event_id": "3f2c9a1e-5b7d-4f7e-9c1a-2d4e6f8a0b1c", "topic": "plant.sensor.temperature",

@@ -3,6 +3,7 @@ package replicator
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	SchemasPrimary string `yaml:"schemas_primary,omitempty"`
 	// Interest configures where interest comes from.
 	Interest Interest `yaml:"interest"`
+	// Catalog configures the mesh's topic catalog and the empty copies of
+	// other sites' topics made here.
+	Catalog Catalog `yaml:"catalog"`
 	// Flow tunes copying.
 	Flow Flow `yaml:"flow"`
 	// ReplicationFactor of topics the replicator creates; -1 uses the
@@ -76,6 +80,28 @@ type Interest struct {
 	// ExcludeGroups are group id prefixes that are not interest, besides
 	// meshwork- (the mesh's own groups) and _ (internal ones).
 	ExcludeGroups []string `yaml:"exclude_groups,omitempty"`
+}
+
+// Catalog configures the topic catalog: this replicator publishes its
+// site's topics to it, and creates here an empty copy of every topic
+// another site holds as its origin, with the origin's partitions and
+// configs, so that a consumer of any client finds it at once. Records flow
+// into a copy only while something here consumes it. Topics starting with
+// _ (the mesh's, the registry's and Kafka's own) are never copied.
+type Catalog struct {
+	// Materialize creates the copies; off, this site only publishes its
+	// topics, and a topic of another site appears here once something
+	// declares interest in it or creates it.
+	Materialize bool `yaml:"materialize"`
+	// Include lists RE2 patterns of the topic names to copy here (whole
+	// names); none copies every topic.
+	Include []string `yaml:"include,omitempty"`
+	// Exclude lists RE2 patterns of topic names never copied here, even if
+	// included. A copy an operator deletes is made again unless excluded.
+	Exclude []string `yaml:"exclude,omitempty"`
+	// ScanInterval is how often the replicator looks at its site's topics
+	// to publish new, grown and deleted ones.
+	ScanInterval time.Duration `yaml:"scan_interval"`
 }
 
 // Declared is an interest declared in the configuration.
@@ -130,6 +156,7 @@ func DefaultConfig() Config {
 	return Config{
 		Common: service.DefaultCommon("127.0.0.1:8084", kafkaclient.Defaults()),
 		Mode:   ExactlyOnce,
+		Catalog: Catalog{Materialize: true, ScanInterval: 2 * time.Second},
 		Interest: Interest{
 			Discover:          true,
 			DiscoveryInterval: 10 * time.Second,
@@ -190,6 +217,16 @@ func (c *Config) Validate() error {
 		if _, _, err := interest.ParseResume(d.Resume); err != nil {
 			errs = append(errs, config.Errorf(fmt.Sprintf("interest.declared[%d].resume", i), "%v", err))
 		}
+	}
+	for field, pats := range map[string][]string{"catalog.include": c.Catalog.Include, "catalog.exclude": c.Catalog.Exclude} {
+		for i, p := range pats {
+			if _, err := regexp.Compile(`^(?:` + p + `)$`); err != nil {
+				errs = append(errs, config.Errorf(fmt.Sprintf("%s[%d]", field, i), "%q is not an RE2 regular expression: %v", p, err))
+			}
+		}
+	}
+	if c.Catalog.ScanInterval < 100*time.Millisecond {
+		errs = append(errs, config.Errorf("catalog.scan_interval", "must be at least 100ms, got %s", c.Catalog.ScanInterval))
 	}
 	if c.Interest.LeaseTTL < time.Second {
 		errs = append(errs, config.Errorf("interest.lease_ttl", "must be at least 1s, got %s", c.Interest.LeaseTTL))

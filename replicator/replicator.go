@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
+	"github.com/meshwork/meshwork/catalog"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
 	"github.com/meshwork/meshwork/replicator/topology"
@@ -50,6 +51,7 @@ type Replicator struct {
 	cpsCl    *kgo.Client
 	deps     map[string]*flowDeps // per source site: what its flows use
 	interest *interestState
+	catalog  *catalogState
 	slots    *slotGroup
 
 	mu      sync.Mutex
@@ -118,6 +120,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		r.close()
 		return nil, err
 	}
+	if r.catalog, err = newCatalogState(r, reg); err != nil {
+		r.close()
+		return nil, err
+	}
 	if r.slots, err = newSlotGroup(r); err != nil {
 		r.close()
 		return nil, err
@@ -129,6 +135,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 func (r *Replicator) close() {
 	if r.interest != nil {
 		r.interest.close() // before localCl, which its publisher writes with
+	}
+	if r.catalog != nil {
+		r.catalog.close()
 	}
 	if r.slots != nil {
 		r.slots.cl.Close()
@@ -221,6 +230,7 @@ func (r *Replicator) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { r.interest.run(ctx) })
+	wg.Go(func() { r.catalog.run(ctx) })
 	wg.Go(func() { r.slots.run(ctx) })
 	defer r.stopFlows()
 
@@ -238,6 +248,7 @@ func (r *Replicator) run(ctx context.Context) {
 		case <-tick.C:
 		case <-r.kick:
 		case <-r.interest.changed():
+		case <-r.catalog.changed():
 		}
 	}
 }
@@ -260,12 +271,16 @@ func (r *Replicator) ensureSystemTopics(ctx context.Context) error {
 	if err := r.ensureSlotsTopic(ctx); err != nil {
 		return err
 	}
+	if err := r.catalog.ensureTopic(ctx); err != nil {
+		return err
+	}
 	return r.interest.ensureTopic(ctx)
 }
 
 // plan works out the flows this site needs and starts and stops flows to
 // match.
 func (r *Replicator) plan(ctx context.Context) error {
+	r.catalog.materialize(ctx)
 	r.refreshSources(ctx)
 	var known []string
 	r.mu.Lock()
@@ -282,6 +297,7 @@ func (r *Replicator) plan(ctx context.Context) error {
 	// The mesh's own topics go everywhere.
 	all := r.topo.Sites()
 	wants[r.interest.topic()] = all
+	wants[catalog.Topic] = all
 	wants[TraceTopic] = all
 	if r.cfg.SchemasPrimary != "" {
 		wants[SchemasTopic] = all

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
-// mirroredConfigs are the topic configs a created copy takes from its
+// mirroredConfigNames are the topic configs a created copy takes from its
 // source when they were set there: they change what the topic keeps and
 // accepts, so the copy must agree.
-var mirroredConfigs = []string{
+var mirroredConfigNames = []string{
 	"cleanup.policy", "retention.ms", "retention.bytes", "max.message.bytes",
 	"min.compaction.lag.ms", "max.compaction.lag.ms", "delete.retention.ms",
 	"message.timestamp.type", "compression.type", "min.cleanable.dirty.ratio",
@@ -37,7 +39,9 @@ func (r *Replicator) ensureTopic(ctx context.Context, source, topic string, n in
 		}
 		spec.Configs = configs
 	}
+	done := r.catalog.creating(topic)
 	got, err := kafkaclient.EnsureTopic(ctx, r.localCl, spec)
+	done(err == nil && got.Created)
 	if err != nil {
 		return err
 	}
@@ -48,23 +52,38 @@ func (r *Replicator) ensureTopic(ctx context.Context, source, topic string, n in
 		r.log.Warn("replicator: topic had fewer partitions here than at its source; added partitions so records keep theirs",
 			"topic", topic, "here", got.Grown, "source", source, "at_source", n)
 	}
-	r.mu.Lock()
-	r.created[topic] = max(n, got.Partitions)
-	r.mu.Unlock()
+	r.noteTopic(topic, max(n, got.Partitions))
 	return nil
 }
 
 // sourceConfigs returns the mirrored configs set on topic at source.
 func (r *Replicator) sourceConfigs(ctx context.Context, source, topic string) (map[string]string, error) {
-	set, err := kafkaclient.TopicConfigs(ctx, r.admin(source), topic)
+	out, err := mirroredConfigs(ctx, r.admin(source), topic)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
 	}
+	return out, nil
+}
+
+// mirroredConfigs returns those of the configs set on topic (through adm's
+// cluster) that a copy takes over.
+func mirroredConfigs(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
+	set, err := kafkaclient.TopicConfigs(ctx, adm, topic)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]string{}
-	for _, name := range mirroredConfigs {
+	for _, name := range mirroredConfigNames {
 		if v, ok := set[name]; ok {
 			out[name] = v
 		}
 	}
 	return out, nil
+}
+
+// noteTopic records that topic exists here with at least n partitions.
+func (r *Replicator) noteTopic(topic string, n int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.created[topic] = max(r.created[topic], n)
 }

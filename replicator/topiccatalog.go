@@ -1,0 +1,423 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/catalog"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+)
+
+// catalogState is what the replicator knows of the mesh's topics (the
+// entries of every site in its site's _mesh.catalog, which the replicators
+// carry everywhere), what it publishes there for its own site, and the
+// empty copies it creates of the topics other sites hold as their origin.
+//
+// Why copies at all: consumer groups of most clients (franz-go, sarama,
+// librdkafka) join only once their topic exists at their site, and every
+// client sees new partitions only at its next metadata refresh (minutes).
+// With an empty copy of the right partition count in place, a consumer
+// anywhere joins at once and becomes interest (a discovered lease); the
+// flow then copies the records. A copy costs no bandwidth until then.
+//
+// Roles: a topic this replicator created is a COPY; one that existed here
+// without it is this site's ORIGIN, unless it is empty and another site
+// holds it as its origin (a consumer that asked its broker to create it
+// must not decide its partitions): then it is adopted as a COPY. Only
+// origins are copied, so a topic deleted at its origin is not brought back
+// from a copy, and the copies already made stay with what they hold.
+// Origins of one name that disagree on the partition count are resolved the
+// same way at every site: the copies take the largest count; a site's own
+// origin is grown only when records from a larger origin are copied into
+// it (see ensureTopic). It is logged and counted
+// (meshwork_replicator_catalog_conflicts).
+type catalogState struct {
+	r     *Replicator
+	log   *slog.Logger
+	table *catalog.Table
+	codec *catalog.Codec
+	cl    *kgo.Client // follows _mesh.catalog
+	m     catalogMetrics
+
+	include, exclude []*regexp.Regexp
+
+	ready   atomic.Bool
+	changes chan struct{} // capacity 1: the catalog changed
+
+	mu        sync.Mutex
+	own       map[string]catalog.Entry // this site's entries, as published
+	made      map[string]bool          // topics this replicator created here: copies
+	conflicts map[string]string        // topic -> the conflict last logged
+	lastScan  time.Time
+}
+
+type catalogMetrics struct {
+	entries   prometheus.Gauge
+	copies    prometheus.Counter
+	conflicts prometheus.Gauge
+	invalid   prometheus.Gauge
+}
+
+func newCatalogState(r *Replicator, reg prometheus.Registerer) (*catalogState, error) {
+	codec, err := catalog.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := r.clients.options(r.local.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, kafkaclient.FollowOptions(catalog.Topic)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: client to read %s: %w", catalog.Topic, err)
+	}
+	log := r.log.With("component", "catalog")
+	s := &catalogState{
+		r: r, log: log, table: catalog.NewTable(codec, log), codec: codec, cl: cl,
+		changes: make(chan struct{}, 1),
+		own:     map[string]catalog.Entry{}, made: map[string]bool{}, conflicts: map[string]string{},
+	}
+	for _, p := range r.cfg.Catalog.Include {
+		s.include = append(s.include, regexp.MustCompile(`^(?:`+p+`)$`)) // checked by Validate
+	}
+	for _, p := range r.cfg.Catalog.Exclude {
+		s.exclude = append(s.exclude, regexp.MustCompile(`^(?:`+p+`)$`))
+	}
+	labels := prometheus.Labels{"site": r.cfg.Site}
+	opt := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "meshwork", Subsystem: "replicator", Name: name, Help: help, ConstLabels: labels}
+	}
+	s.m = catalogMetrics{
+		entries:   prometheus.NewGauge(prometheus.GaugeOpts(opt("catalog_entries", "Entries in the mesh's topic catalog as this site holds it: every site's topics."))),
+		copies:    prometheus.NewCounter(prometheus.CounterOpts(opt("catalog_copies_created_total", "Empty copies of other sites' topics created here."))),
+		conflicts: prometheus.NewGauge(prometheus.GaugeOpts(opt("catalog_conflicts", "Topics whose origins disagree on the partition count (copies take the largest)."))),
+		invalid:   prometheus.NewGauge(prometheus.GaugeOpts(opt("catalog_records_invalid", "Records of _mesh.catalog that are not valid entries and were ignored."))),
+	}
+	reg.MustRegister(s.m.entries, s.m.copies, s.m.conflicts, s.m.invalid)
+	return s, nil
+}
+
+// run follows the catalog and scans the site's topics until ctx ends.
+func (s *catalogState) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		kafkaclient.Follow(ctx, s.cl, catalog.Topic, s.log, s.apply, func() {
+			s.log.Info("catalog: loaded", "entries", len(s.table.Entries()))
+			s.mu.Lock()
+			for t, e := range s.table.Of(s.r.cfg.Site) {
+				s.own[t] = e
+			}
+			s.mu.Unlock()
+			s.ready.Store(true)
+			s.signal()
+		})
+	})
+	tick := time.NewTicker(s.r.cfg.Catalog.ScanInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !s.ready.Load() {
+			continue
+		}
+		if err := s.scan(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("catalog: scanning the site's topics failed; trying again", "error", err)
+		}
+	}
+}
+
+func (s *catalogState) close() { s.cl.Close() }
+
+func (s *catalogState) apply(recs []*kgo.Record) {
+	changed := false
+	for _, r := range recs {
+		if s.table.Apply(r) {
+			changed = true
+		}
+	}
+	s.m.entries.Set(float64(len(s.table.Entries())))
+	s.m.invalid.Set(float64(s.table.Invalid()))
+	if changed {
+		s.signal()
+	}
+}
+
+func (s *catalogState) signal() {
+	select {
+	case s.changes <- struct{}{}:
+	default:
+	}
+}
+
+// changed receives a value after the catalog changed.
+func (s *catalogState) changed() <-chan struct{} { return s.changes }
+
+// copyTopic reports whether the site makes copies of topic.
+func (s *catalogState) copyTopic(topic string) bool {
+	if !s.r.cfg.Catalog.Materialize || !catalog.Catalogued(topic) {
+		return false
+	}
+	for _, re := range s.exclude {
+		if re.MatchString(topic) {
+			return false
+		}
+	}
+	if len(s.include) == 0 {
+		return true
+	}
+	for _, re := range s.include {
+		if re.MatchString(topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// creating notes that this replicator is about to create topic here (a
+// copy), before it does, so a scan never takes it for an origin; done says
+// whether it was created.
+func (s *catalogState) creating(topic string) (done func(created bool)) {
+	s.mu.Lock()
+	_, had := s.made[topic]
+	s.made[topic] = true
+	s.mu.Unlock()
+	return func(created bool) {
+		if !created && !had {
+			s.mu.Lock()
+			delete(s.made, topic)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// materialize creates here, empty, the topics other sites hold as their
+// origin and this site does not hold, and grows the copies that have fewer
+// partitions than the origins.
+func (s *catalogState) materialize(ctx context.Context) {
+	if !s.ready.Load() {
+		return
+	}
+	conflicts := 0
+	for topic, origins := range s.table.Origins() {
+		want := origins[0]
+		for _, o := range origins[1:] {
+			if o.Partitions > want.Partitions {
+				want = o // the largest; on a tie, the first site by name
+			}
+		}
+		if disagree(origins) {
+			conflicts++
+			s.logConflict(topic, origins, want)
+		}
+		if !s.copyTopic(topic) || want.Site == s.r.cfg.Site && len(origins) == 1 {
+			continue
+		}
+		s.mu.Lock()
+		mine, held := s.own[topic]
+		s.mu.Unlock()
+		if held && (mine.Role == catalog.RoleOrigin || mine.Partitions >= want.Partitions) {
+			continue // this site's own topic is grown only when records need it
+		}
+		done := s.creating(topic)
+		got, err := kafkaclient.EnsureTopic(ctx, s.r.localCl, kafkaclient.Topic{
+			Name: topic, Partitions: want.Partitions, ReplicationFactor: s.r.cfg.ReplicationFactor,
+			Configs: want.Configs, Partitioning: kafkaclient.AtLeastPartitions, AwaitServed: true,
+		})
+		done(err == nil && got.Created)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Warn("catalog: cannot create a copy here", "topic", topic, "origin", want.Site, "error", err)
+			}
+			continue
+		case got.Created:
+			s.m.copies.Inc()
+			s.log.Info("catalog: created an empty copy of another site's topic", "topic", topic, "origin", want.Site,
+				"partitions", want.Partitions, "configs", len(want.Configs))
+		case got.Grown > 0:
+			s.log.Info("catalog: grew a copy to its origin's partitions", "topic", topic, "origin", want.Site,
+				"from", got.Grown, "to", want.Partitions)
+		}
+		s.r.noteTopic(topic, max(got.Partitions, want.Partitions))
+	}
+	s.m.conflicts.Set(float64(conflicts))
+}
+
+func disagree(origins []catalog.Entry) bool {
+	for _, o := range origins[1:] {
+		if o.Partitions != origins[0].Partitions {
+			return true
+		}
+	}
+	return false
+}
+
+// logConflict says, once per change, that origins of one name disagree.
+func (s *catalogState) logConflict(topic string, origins []catalog.Entry, want catalog.Entry) {
+	desc := ""
+	for _, o := range origins {
+		desc += fmt.Sprintf("%s:%d ", o.Site, o.Partitions)
+	}
+	s.mu.Lock()
+	seen := s.conflicts[topic] == desc
+	s.conflicts[topic] = desc
+	s.mu.Unlock()
+	if !seen {
+		s.log.Warn("catalog: sites created the same topic with different partition counts; copies take the largest",
+			"topic", topic, "origins", desc, "copies_have", want.Partitions)
+	}
+}
+
+// scan publishes this site's entries: one per topic of the site, as its
+// origin or as a copy, and a tombstone for each topic gone since.
+func (s *catalogState) scan(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	td, err := s.r.localAdm.ListTopics(lctx)
+	if err == nil {
+		err = td.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("listing the site's topics: %w", err)
+	}
+	site, now := s.r.cfg.Site, time.Now()
+	s.mu.Lock()
+	own := make(map[string]catalog.Entry, len(s.own))
+	for t, e := range s.own {
+		own[t] = e
+	}
+	s.mu.Unlock()
+	origins := s.table.Origins()
+	refreshConfigs := now.Sub(s.lastScan) > configRefresh
+	var recs []*kgo.Record
+	next := map[string]catalog.Entry{}
+	for _, d := range td {
+		n := int32(len(d.Partitions))
+		if d.IsInternal || n == 0 || !catalog.Catalogued(d.Topic) {
+			continue
+		}
+		old, known := own[d.Topic]
+		e := catalog.Entry{Site: site, Topic: d.Topic, Role: old.Role, Partitions: n, Configs: old.Configs, Updated: now}
+		switch {
+		case !known:
+			e.Role = s.roleOf(lctx, d.Topic, origins)
+		case old.Role == catalog.RoleOrigin && larger(origins[d.Topic], site, n) && s.empty(lctx, d.Topic):
+			// Published as an origin before the larger origin elsewhere was
+			// known here, and still empty: what a consumer's auto-creation
+			// left. It becomes a copy, and is grown.
+			e.Role = catalog.RoleCopy
+			s.log.Info("catalog: an empty topic of this site is a copy of a larger origin elsewhere", "topic", d.Topic, "partitions", n)
+		}
+		if !known || refreshConfigs && e.Role == catalog.RoleOrigin {
+			cfgs, err := mirroredConfigs(lctx, s.r.localAdm, d.Topic)
+			if err != nil {
+				s.log.Warn("catalog: cannot read a topic's configs; publishing it without them for now", "topic", d.Topic, "error", err)
+			}
+			e.Configs = cfgs
+		}
+		next[d.Topic] = e
+		if known && old.Same(e) {
+			next[d.Topic] = old
+			continue
+		}
+		r, err := s.codec.Record(e)
+		if err != nil {
+			s.log.Warn("catalog: cannot publish a topic", "topic", d.Topic, "error", err)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	for t := range own {
+		if _, ok := next[t]; !ok {
+			recs = append(recs, catalog.Tombstone(site, t))
+			s.log.Info("catalog: a topic of this site is gone", "topic", t, "role", own[t].Role)
+		}
+	}
+	if refreshConfigs {
+		s.lastScan = now
+	}
+	if len(recs) > 0 {
+		if err := s.r.localCl.ProduceSync(lctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("publishing %d catalog records: %w", len(recs), err)
+		}
+	}
+	s.mu.Lock()
+	s.own = next
+	s.mu.Unlock()
+	return nil
+}
+
+// larger reports whether a site other than site holds topic as its origin
+// with more than n partitions.
+func larger(origins []catalog.Entry, site string, n int32) bool {
+	for _, o := range origins {
+		if o.Site != site && o.Partitions > n {
+			return true
+		}
+	}
+	return false
+}
+
+// configRefresh is how often a scan reads the configs of the site's own
+// topics again, for copies elsewhere to be created with the latest.
+const configRefresh = 5 * time.Minute
+
+// roleOf decides the role of a topic this site holds and has not
+// published yet.
+func (s *catalogState) roleOf(ctx context.Context, topic string, origins map[string][]catalog.Entry) catalog.Role {
+	s.mu.Lock()
+	made := s.made[topic]
+	s.mu.Unlock()
+	if made {
+		return catalog.RoleCopy
+	}
+	others := false
+	for _, o := range origins[topic] {
+		if o.Site != s.r.cfg.Site {
+			others = true
+		}
+	}
+	if !others {
+		return catalog.RoleOrigin
+	}
+	// Another site's topic that exists here without this replicator: a
+	// consumer's metadata request may have had the broker create it. Empty,
+	// it is adopted as a copy (and grown to the origin's partitions).
+	if s.empty(ctx, topic) {
+		s.log.Info("catalog: an empty topic another site holds as its origin is taken as a copy here", "topic", topic)
+		return catalog.RoleCopy
+	}
+	return catalog.RoleOrigin
+}
+
+// empty reports whether topic holds no record here (false when it cannot
+// tell).
+func (s *catalogState) empty(ctx context.Context, topic string) bool {
+	ends, err := s.r.localAdm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return false
+	}
+	empty := true
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Offset > 0 {
+			empty = false
+		}
+	})
+	return empty
+}
+
+// ensureTopic creates the catalog topic at the site.
+func (s *catalogState) ensureTopic(ctx context.Context) error { return catalog.EnsureTopic(ctx, s.r.localCl) }

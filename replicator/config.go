@@ -154,8 +154,8 @@ const (
 // DefaultConfig returns the defaults a configuration file overrides.
 func DefaultConfig() Config {
 	return Config{
-		Common: service.DefaultCommon("127.0.0.1:8084", kafkaclient.Defaults()),
-		Mode:   ExactlyOnce,
+		Common:  service.DefaultCommon("127.0.0.1:8084", kafkaclient.Defaults()),
+		Mode:    ExactlyOnce,
 		Catalog: Catalog{Materialize: true, ScanInterval: 2 * time.Second},
 		Interest: Interest{
 			Discover:          true,

@@ -420,4 +420,6 @@ func (s *catalogState) empty(ctx context.Context, topic string) bool {
 }
 
 // ensureTopic creates the catalog topic at the site.
-func (s *catalogState) ensureTopic(ctx context.Context) error { return catalog.EnsureTopic(ctx, s.r.localCl) }
+func (s *catalogState) ensureTopic(ctx context.Context) error {
+	return catalog.EnsureTopic(ctx, s.r.localCl)
+}

@@ -159,7 +159,7 @@ func DefaultConfig() Config {
 		Catalog: Catalog{Materialize: true, ScanInterval: 2 * time.Second},
 		Interest: Interest{
 			Discover:          true,
-			DiscoveryInterval: 10 * time.Second,
+			DiscoveryInterval: 5 * time.Second,
 			LeaseTTL:          30 * time.Second,
 		},
 		Flow: Flow{

@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultDiscoveryInterval is how often a Discoverer scans the groups.
-const DefaultDiscoveryInterval = 10 * time.Second
+const DefaultDiscoveryInterval = 5 * time.Second
 
 // DefaultExcludeGroups are the group id prefixes a Discoverer ignores: the
 // mesh's own components (their client and group ids start with meshwork-)

@@ -350,8 +350,10 @@ func TestMQTTAdapterPerSite(t *testing.T) {
 }
 
 // TestReplicatesWhatAGroupReads: a consumer group at west reads a topic
-// produced at east; the records appear at west within seconds, and the
-// flow stops once the group is deleted and its lease has expired.
+// created at east with three partitions; without asking anything to create
+// it at west, the group finds the topic there (an empty copy with east's
+// partitions), joins, and receives every record within seconds; the flow
+// stops once the group is deleted and its lease has expired.
 func TestReplicatesWhatAGroupReads(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -363,33 +365,44 @@ func TestReplicatesWhatAGroupReads(t *testing.T) {
 	}
 	defer m.Close()
 	ep := m.Endpoints()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["east"].Kafka), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("shop.order.created"))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["east"].Kafka), kgo.DefaultProduceTopic("shop.order.created"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte("o-1"), Value: []byte("first")}).FirstErr(); err != nil {
+	if _, err := kadm.NewClient(prod).CreateTopic(ctx, 3, 1, nil, "shop.order.created"); err != nil {
 		t.Fatal(err)
 	}
-	// The group's metadata request creates the topic at west, as Kafka's
-	// auto-creation does for most clients; then it joins.
-	group, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka), kgo.AllowAutoTopicCreation(),
+	for i := range 30 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("o-%d", i)), Value: []byte("first")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	group, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka),
 		kgo.ConsumerGroup("west-orders"), kgo.ConsumeTopics("shop.order.created"), kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	var got *kgo.Record
-	for got == nil && ctx.Err() == nil {
+	var got []*kgo.Record
+	for len(got) < 30 && time.Since(start) < 15*time.Second {
 		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		group.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = r })
+		got = append(got, group.PollFetches(pctx).Records()...)
 		pcancel()
 	}
-	if got == nil || string(got.Value) != "first" {
-		t.Fatalf("west's group received %v", got)
+	if len(got) != 30 {
+		t.Fatalf("west's group received %d of 30 records in %s", len(got), time.Since(start).Round(time.Second))
 	}
-	t.Logf("the record produced at east reached the group at west in %s", time.Since(start).Round(10*time.Millisecond))
+	partitions := map[int32]bool{}
+	for _, r := range got {
+		partitions[r.Partition] = true
+	}
+	if len(partitions) != 3 {
+		t.Fatalf("the records came from %d partitions at west, want east's 3", len(partitions))
+	}
+	var first *kgo.Record = got[0]
+	t.Logf("the records produced at east reached the group at west in %s (first: %q)", time.Since(start).Round(10*time.Millisecond), first.Value)
 	if err := group.CommitUncommittedOffsets(ctx); err != nil {
 		t.Fatal(err)
 	}

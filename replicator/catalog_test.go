@@ -199,17 +199,21 @@ func TestCatalogAdoptsAnEmptyTopicAndHonoursExclusions(t *testing.T) {
 	}
 }
 
-// gathered returns the value of the one series of metric in reg.
+// gathered returns the sum of the series of metric (a counter or a gauge)
+// in reg: 0 when it has none.
 func gathered(t *testing.T, reg *prometheus.Registry, metric string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	total := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == metric && len(mf.Metric) == 1 {
-			return mf.Metric[0].GetGauge().GetValue()
+		if mf.GetName() == metric {
+			for _, m := range mf.Metric {
+				total += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
 		}
 	}
-	return -1
+	return total
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"log/slog"
 	"maps"
 	"slices"
@@ -111,7 +112,9 @@ func (d *flowDeps) limit(ctx context.Context, n int) error {
 type flow struct {
 	d       *flowDeps
 	key     flowKey
-	units   map[unit]route
+	plan    *running       // the units to copy, which change as the flow runs
+	units   map[unit]route // those it copies now
+	applied int            // the plan version of units
 	log     *slog.Logger
 	cpErr   atomic.Pointer[error] // at-least-once: a position write failed
 	lastCp  time.Time             // when positions were last written
@@ -168,7 +171,8 @@ func (f *flow) run(ctx context.Context) error {
 	if err := f.d.cps.sync(ctx); err != nil {
 		return err
 	}
-	offsets, err := f.startOffsets(ctx)
+	f.units, f.applied, _ = f.plan.plan(ctx)
+	offsets, err := f.startOffsets(ctx, maps.Keys(f.units))
 	if err != nil {
 		return err
 	}
@@ -177,7 +181,8 @@ func (f *flow) run(ctx context.Context) error {
 		return fmt.Errorf("consumer of %s: %w", f.key.Source, err)
 	}
 	defer cons.Close()
-	f.log.Info("replicator: flow started", "units", len(f.units), "mode", f.d.mode)
+	f.plan.took(f.units)
+	f.log.Info("replicator: flow started", "units", len(f.units), "topics", topicsOf(maps.Keys(f.units)), "mode", f.d.mode)
 	defer f.log.Info("replicator: flow stopped")
 
 	state := map[unit]*unitState{}
@@ -186,7 +191,13 @@ func (f *flow) run(ctx context.Context) error {
 		state[u] = &unitState{copied: cp.Copied}
 	}
 	for {
-		fs := f.poll(ctx, cons)
+		units, version, pollCtx := f.plan.plan(ctx)
+		if version != f.applied {
+			if err := f.replan(ctx, cons, state, units, version); err != nil {
+				return err
+			}
+		}
+		fs := f.poll(pollCtx, cons)
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			if !eos {
 				f.finalPositions(state)
@@ -232,6 +243,106 @@ func (f *flow) run(ctx context.Context) error {
 	}
 }
 
+// replan changes the units the flow copies to units, between two batches:
+// the partitions of units no longer planned are removed from the consumer
+// (what it had fetched of them is dropped, and read again from their
+// checkpoint if they return), and new ones are added at their start
+// offsets. The other units, and the producers, are not touched: a
+// transaction under way has been committed before, and the next one
+// carries only planned units.
+func (f *flow) replan(ctx context.Context, cons *kgo.Client, state map[unit]*unitState, units map[unit]route, version int) error {
+	var gone, added []unit
+	for u := range f.units {
+		if _, ok := units[u]; !ok {
+			gone = append(gone, u)
+		}
+	}
+	for u := range units {
+		if _, ok := f.units[u]; !ok {
+			added = append(added, u)
+		}
+	}
+	if len(gone) > 0 {
+		if err := f.leave(ctx, state, gone); err != nil {
+			return err
+		}
+		remove := map[string][]int32{}
+		for _, u := range gone {
+			remove[u.Topic] = append(remove[u.Topic], u.Partition)
+			delete(state, u)
+			f.d.m.lagRecords.DeleteLabelValues(u.Source, u.Topic, fmt.Sprint(u.Partition))
+			f.d.m.lagSeconds.DeleteLabelValues(u.Source, u.Topic, fmt.Sprint(u.Partition))
+		}
+		cons.RemoveConsumePartitions(remove)
+		f.d.m.replans.WithLabelValues(f.key.Source, "removed").Add(float64(len(gone)))
+	}
+	f.units, f.applied = units, version
+	if len(added) > 0 {
+		// A unit may come back to this flow, or come from another
+		// replica's: its checkpoint is read anew.
+		if err := f.d.cps.sync(ctx); err != nil {
+			return err
+		}
+		offsets, err := f.startOffsets(ctx, slices.Values(added))
+		if err != nil {
+			return err
+		}
+		for _, u := range added {
+			cp, _ := f.d.cps.get(u)
+			state[u] = &unitState{copied: cp.Copied}
+		}
+		cons.AddConsumePartitions(offsets)
+		f.d.m.replans.WithLabelValues(f.key.Source, "added").Add(float64(len(added)))
+	}
+	f.plan.took(units)
+	f.log.Info("replicator: flow changed", "added", len(added), "removed", len(gone), "units", len(units),
+		"added_topics", topicsOf(slices.Values(added)), "removed_topics", topicsOf(slices.Values(gone)))
+	return nil
+}
+
+// leave writes, at least once, the positions of units the flow stops
+// copying that are ahead of their checkpoints, and waits for them: the
+// flow may take the same units again before its next commit, from their
+// checkpoints. Exactly once, every copy was committed with its position,
+// and a position ahead of its checkpoint only passed records that are not
+// copied here: they are read again, and skipped again, if the unit returns.
+func (f *flow) leave(ctx context.Context, state map[unit]*unitState, gone []unit) error {
+	if f.d.mode == ExactlyOnce {
+		return nil
+	}
+	now, prod, n := time.Now(), f.prods[0], 0
+	for _, u := range gone {
+		if st := state[u]; st.pending {
+			prod.Produce(ctx, u.checkpointRecord(checkpoint{NextOffset: st.next, Copied: st.copied, Time: now}), f.checkpointFailed)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	if err := prod.Flush(fctx); err != nil {
+		return fmt.Errorf("writing the positions of units leaving the flow (%w): %w", errRestart, err)
+	}
+	if e := f.cpErr.Load(); e != nil {
+		return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
+	}
+	return nil
+}
+
+// topicsOf lists the topics of units, sorted, each once.
+func topicsOf(units iter.Seq[unit]) []string {
+	var topics []string
+	for u := range units {
+		if !slices.Contains(topics, u.Topic) {
+			topics = append(topics, u.Topic)
+		}
+	}
+	slices.Sort(topics)
+	return topics
+}
+
 // finalPositions writes, when an at-least-once flow stops, the positions
 // not yet written, so that the next start copies nothing twice.
 func (f *flow) finalPositions(state map[unit]*unitState) {
@@ -258,7 +369,7 @@ func (f *flow) finalPositions(state map[unit]*unitState) {
 // takes what the client fetched meanwhile and, with one more fetch, what
 // arrived after that.
 func (f *flow) poll(ctx context.Context, cons *kgo.Client) kgo.Fetches {
-	fs := cons.PollFetches(ctx)
+	fs := withoutPollEnd(cons.PollFetches(ctx))
 	interval := f.d.cfg.TransactionInterval
 	if f.d.mode != ExactlyOnce || interval <= 0 || fs.Empty() || ctx.Err() != nil {
 		return fs
@@ -287,16 +398,19 @@ func (f *flow) poll(ctx context.Context, cons *kgo.Client) kgo.Fetches {
 	fs = append(fs, more...)
 	lctx, cancel := context.WithTimeout(ctx, drainTimeout)
 	defer cancel()
-	return append(fs, withoutTimeout(cons.PollFetches(lctx))...)
+	return append(fs, withoutPollEnd(cons.PollFetches(lctx))...)
 }
 
-// withoutTimeout drops the fake fetch a client injects when a poll's
-// context expires. Only that one: a poll can return records and its
-// context expire an instant later.
-func withoutTimeout(fs kgo.Fetches) kgo.Fetches {
+// withoutPollEnd drops the fake fetch a client injects when a poll's
+// context expires or is cancelled (a new plan wakes the flow). Only that
+// one: a poll can return records and its context end an instant later.
+func withoutPollEnd(fs kgo.Fetches) kgo.Fetches {
 	return slices.DeleteFunc(fs, func(f kgo.Fetch) bool {
-		return len(f.Topics) == 1 && f.Topics[0].Topic == "" && len(f.Topics[0].Partitions) == 1 &&
-			f.Topics[0].Partitions[0].Partition == -1 && errors.Is(f.Topics[0].Partitions[0].Err, context.DeadlineExceeded)
+		if len(f.Topics) != 1 || f.Topics[0].Topic != "" || len(f.Topics[0].Partitions) != 1 {
+			return false
+		}
+		p := f.Topics[0].Partitions[0]
+		return p.Partition == -1 && (errors.Is(p.Err, context.DeadlineExceeded) || errors.Is(p.Err, context.Canceled))
 	})
 }
 
@@ -317,11 +431,13 @@ type unitState struct {
 	pending  bool // read past next's last checkpoint
 	copied   int64
 	lastTime time.Time // timestamp of the last record read
+	lastCopy time.Time // when copies of the unit were last committed
 }
 
 type batch struct {
 	copies  []*kgo.Record
 	touched []unit
+	copied  []unit // the units with copies
 	bytes   int
 }
 
@@ -337,6 +453,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 		if !ok {
 			return
 		}
+		before := len(b.copies)
 		for _, r := range p.Records {
 			b.bytes += len(r.Key) + len(r.Value)
 			st.next, st.read, st.pending, st.lastTime = r.Offset+1, true, true, r.Timestamp
@@ -350,6 +467,9 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 			}
 			b.copies = append(b.copies, copyRecord(r, f.key.Source, site))
 			st.copied++
+		}
+		if len(b.copies) > before {
+			b.copied = append(b.copied, u)
 		}
 		if p.HighWatermark >= 0 && st.read {
 			lag := max(0, p.HighWatermark-st.next)
@@ -394,7 +514,7 @@ func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*u
 		return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
 	}
 	f.positionsWritten(b, state, now)
-	f.count(b)
+	f.count(b, state)
 	return nil
 }
 
@@ -423,7 +543,7 @@ func (f *flow) commitAtLeastOnce(ctx context.Context, b batch, state map[unit]*u
 		}
 		f.positionsWritten(b, state, now)
 	}
-	f.count(b)
+	f.count(b, state)
 	return nil
 }
 
@@ -476,8 +596,26 @@ func (f *flow) positionsWritten(b batch, state map[unit]*unitState, now time.Tim
 	f.lastCp = now
 }
 
-// count adds a committed batch to the metrics.
-func (f *flow) count(b batch) {
+// gapHorizon bounds the copy gaps observed: a unit copied less often is
+// not fed steadily, and its gaps say how its source is fed, not how the
+// flow runs.
+const gapHorizon = 10 * time.Second
+
+// count adds a committed batch to the metrics, with the time since each
+// unit it copied was last copied.
+func (f *flow) count(b batch, state map[unit]*unitState) {
+	now := time.Now()
+	gaps := f.d.m.copyGap.WithLabelValues(f.key.Source)
+	for _, u := range b.copied {
+		st := state[u]
+		if st == nil || st.lastCopy.Equal(now) {
+			continue
+		}
+		if gap := now.Sub(st.lastCopy); !st.lastCopy.IsZero() && gap < gapHorizon {
+			gaps.Observe(gap.Seconds())
+		}
+		st.lastCopy = now
+	}
 	bytes := 0
 	perTopic := map[string]int{}
 	for _, r := range b.copies {
@@ -496,10 +634,11 @@ func (f *flow) count(b batch) {
 // after a pause) and asks for the latest, earliest or a time; a unit never
 // copied starts at the source's earliest offset (nothing written before the
 // interest is missed, as a new consumer group would read from the start).
-func (f *flow) startOffsets(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
+func (f *flow) startOffsets(ctx context.Context, units iter.Seq[unit]) (map[string]map[int32]kgo.Offset, error) {
 	out := map[string]map[int32]kgo.Offset{}
 	var byTime []unit
-	for u, rt := range f.units {
+	for u := range units {
+		rt := f.units[u]
 		if out[u.Topic] == nil {
 			out[u.Topic] = map[int32]kgo.Offset{}
 		}

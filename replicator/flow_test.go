@@ -45,10 +45,11 @@ func TestSlotsAreStableAndSpread(t *testing.T) {
 	}
 }
 
-func TestWithoutTimeoutKeepsRecordsAndOtherErrors(t *testing.T) {
+func TestWithoutPollEndKeepsRecordsAndOtherErrors(t *testing.T) {
 	recs := kgo.Fetch{Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{{Partition: 1, Records: []*kgo.Record{{Value: []byte("v")}}}}}}}
 	fs := append(kgo.Fetches{recs}, kgo.NewErrFetch(context.DeadlineExceeded)...)
-	got := withoutTimeout(append(fs, kgo.NewErrFetch(errors.New("broker gone"))...))
+	fs = append(fs, kgo.NewErrFetch(context.Canceled)...)
+	got := withoutPollEnd(append(fs, kgo.NewErrFetch(errors.New("broker gone"))...))
 	if len(got) != 2 || got.NumRecords() != 1 {
 		t.Fatalf("kept %d fetches with %d records, want the records and the other error", len(got), got.NumRecords())
 	}

@@ -14,14 +14,16 @@ type metrics struct {
 
 // flowMetrics are the metrics the flows write.
 type flowMetrics struct {
-	copied       *prometheus.CounterVec // source, topic
-	copiedBytes  *prometheus.CounterVec // source
-	skipped      *prometheus.CounterVec // source, topic
-	lagRecords   *prometheus.GaugeVec   // source, topic, partition
-	lagSeconds   *prometheus.GaugeVec   // source, topic, partition
-	transactions *prometheus.CounterVec // source
-	aborts       *prometheus.CounterVec // source
-	fetchErrors  *prometheus.CounterVec // source, topic
+	copied       *prometheus.CounterVec   // source, topic
+	copiedBytes  *prometheus.CounterVec   // source
+	skipped      *prometheus.CounterVec   // source, topic
+	lagRecords   *prometheus.GaugeVec     // source, topic, partition
+	lagSeconds   *prometheus.GaugeVec     // source, topic, partition
+	transactions *prometheus.CounterVec   // source
+	aborts       *prometheus.CounterVec   // source
+	fetchErrors  *prometheus.CounterVec   // source, topic
+	copyGap      *prometheus.HistogramVec // source
+	replans      *prometheus.CounterVec   // source, change (added, removed)
 }
 
 func newMetrics(reg prometheus.Registerer, site string) *metrics {
@@ -36,6 +38,11 @@ func newMetrics(reg prometheus.Registerer, site string) *metrics {
 		reg.MustRegister(g)
 		return g
 	}
+	histogram := func(name, help string, buckets []float64, l ...string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "meshwork", Subsystem: "replicator", Name: name, Help: help, ConstLabels: labels, Buckets: buckets}, l)
+		reg.MustRegister(h)
+		return h
+	}
 	return &metrics{
 		flowMetrics: flowMetrics{
 			copied:       counter("records_copied_total", "Records copied into this site, by source site and topic.", "source", "topic"),
@@ -46,6 +53,10 @@ func newMetrics(reg prometheus.Registerer, site string) *metrics {
 			transactions: counter("transactions_total", "Batches committed (transactions in exactly-once mode).", "source"),
 			aborts:       counter("transaction_aborts_total", "Transactions aborted; the flow restarts from its checkpoint.", "source"),
 			fetchErrors:  counter("fetch_errors_total", "Errors reading from a source site.", "source", "topic"),
+			copyGap: histogram("copy_gap_seconds", "Time between consecutive commits that copied records of one source partition, "+
+				"for partitions copied at least every 10 s: for a partition fed steadily, its longest gaps are the pauses of its flow.",
+				[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}, "source"),
+			replans: counter("flow_units_changed_total", "Source partitions added to or removed from running flows, without stopping them.", "source", "change"),
 		},
 		restarts: counter("flow_restarts_total", "Flows restarted after an error.", "source"),
 		flows:    gauge("flows", "Running flows (source site, slot), by source site.", "source"),

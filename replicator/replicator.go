@@ -66,11 +66,66 @@ type Replicator struct {
 	done chan struct{}      // closed when that work has ended
 }
 
-// running is a started flow.
+// running is a started flow. Its plan (the units it copies) changes while
+// it runs: apply hands it a new one with replan, and the flow takes it in
+// between two batches, adding and removing partitions of its consumer
+// without stopping. The flow's other units, its producers and its open
+// fetches go on, so a change of interest in one topic never pauses the
+// copying of another.
 type running struct {
-	units  map[unit]route
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu      sync.Mutex
+	units   map[unit]route
+	copying map[unit]route     // the units the flow took in last
+	version int                // of units: each replan adds one
+	pollCtx context.Context    // the flow's current poll; nil before the first
+	wake    context.CancelFunc // ends pollCtx
+}
+
+// replan gives the flow new units and wakes it from a poll that waits for
+// records, so that it takes them at once.
+func (f *running) replan(units map[unit]route) {
+	f.mu.Lock()
+	f.units, f.version = units, f.version+1
+	wake := f.wake
+	f.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// plan returns the flow's units, their version and the context of its next
+// poll, which ends when the units change after this call.
+func (f *running) plan(ctx context.Context) (map[unit]route, int, context.Context) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pollCtx == nil || f.pollCtx.Err() != nil {
+		f.pollCtx, f.wake = context.WithCancel(ctx)
+	}
+	return f.units, f.version, f.pollCtx
+}
+
+// took notes that the flow copies units now.
+func (f *running) took(units map[unit]route) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.copying = units
+}
+
+// copied returns the units the flow copies now.
+func (f *running) copied() map[unit]route {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.copying
+}
+
+// planned returns the units the flow is to copy.
+func (f *running) planned() map[unit]route {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.units
 }
 
 // New builds the replicator of cfg.Site, which it validates. extra options
@@ -383,17 +438,23 @@ func (r *Replicator) refreshSources(ctx context.Context) {
 	wg.Wait()
 }
 
-// apply starts, restarts and stops flows so that the running ones are
-// desired.
+// apply starts and stops flows, and changes the units of running ones, so
+// that the flows are as desired.
 func (r *Replicator) apply(ctx context.Context, desired map[flowKey]map[unit]route) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, f := range r.flows {
-		if d, ok := desired[k]; !ok || !sameUnits(d, f.units) {
+		d, ok := desired[k]
+		before := f.planned()
+		switch {
+		case !ok:
 			f.cancel()
 			<-f.done
 			delete(r.flows, k)
-			r.logUnits("replicator: flow stops", k, f.units, d)
+			r.logUnits("replicator: flow stops", k, before, nil)
+		case !sameUnits(d, before):
+			r.logUnits("replicator: flow changes", k, before, d)
+			f.replan(d)
 		}
 	}
 	for k, units := range desired {
@@ -408,7 +469,7 @@ func (r *Replicator) apply(ctx context.Context, desired map[flowKey]map[unit]rou
 	perSource := map[string][2]int{}
 	for k, f := range r.flows {
 		c := perSource[k.Source]
-		perSource[k.Source] = [2]int{c[0] + 1, c[1] + len(f.units)}
+		perSource[k.Source] = [2]int{c[0] + 1, c[1] + len(f.planned())}
 	}
 	for _, s := range r.topo.Neighbors(r.cfg.Site) {
 		r.m.flows.WithLabelValues(s).Set(float64(perSource[s][0]))
@@ -441,18 +502,11 @@ const (
 func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 	defer close(f.done)
 	d := r.deps[k.Source]
-	var topics []string
-	for u := range f.units {
-		if !slices.Contains(topics, u.Topic) {
-			topics = append(topics, u.Topic)
-		}
-	}
-	slices.Sort(topics)
-	log := d.log.With("slot", k.Slot, "topics", topics)
+	log := d.log.With("slot", k.Slot)
 	backoff := retry.Backoff(restartMax)
 	backoff.InitialInterval = restartFirst
 	for {
-		fl := &flow{d: d, key: k, units: f.units, log: log}
+		fl := &flow{d: d, key: k, plan: f, log: log}
 		err := fl.run(ctx)
 		if ctx.Err() != nil {
 			return
@@ -478,7 +532,7 @@ func (r *Replicator) Copying() []Copying {
 	r.mu.Lock()
 	byKey := map[[2]string][]int32{}
 	for _, f := range r.flows {
-		for u := range f.units {
+		for u := range f.copied() {
 			k := [2]string{u.Source, u.Topic}
 			byKey[k] = append(byKey[k], u.Partition)
 		}

@@ -499,3 +499,99 @@ func TestTransactionalIDsKeepTheFirstAndDiffer(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// Interest in one topic comes and goes while another topic of the same
+// flow is copied steadily: the flow takes the changes without stopping (the
+// same flow runs throughout, never restarted), the steady topic arrives
+// once and in order, and so does every record of the other topic across its
+// pauses.
+func TestPlanChangesNeverStopTheFlow(t *testing.T) {
+	for _, mode := range []string{ExactlyOnce, AtLeastOnce} {
+		t.Run(mode, func(t *testing.T) { testPlanChangesNeverStopTheFlow(t, mode) })
+	}
+}
+
+func testPlanChangesNeverStopTheFlow(t *testing.T, mode string) {
+	const steady, churn = "plant.sensor.temperature", "shop.order.created"
+	m := mesh{"east": newCluster(t, steady, churn), "west": newCluster(t)}
+	cfg := m.config("west")
+	cfg.Mode = mode
+	cfg.Flow.Slots = 1 // one flow from east: every unit shares it
+	cfg.Interest.Declared = []Declared{{Topic: steady}}
+	reg := prometheus.NewRegistry()
+	rep, _ := startReplicatorWith(t, cfg, reg)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	flowOf := func() *running {
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		return rep.flows[flowKey{Source: "east", Slot: 0}]
+	}
+	for !rep.copying(steady) {
+		if ctx.Err() != nil {
+			t.Fatal("the steady topic is not copied")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first := flowOf()
+
+	// The steady stream: n records, one every 2 ms, while the interest in
+	// churn changes.
+	const n = 1000
+	streamed := make(chan struct{})
+	go func() {
+		defer close(streamed)
+		cl := kafkatest.Client(t, m["east"], kgo.DefaultProduceTopic(steady), kgo.ProducerLinger(0))
+		for i := range n {
+			cl.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("n=%d", i))}, nil)
+			time.Sleep(2 * time.Millisecond) // pacing a stream, not waiting for a condition
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	pub, err := interest.NewPublisher(kafkatest.Client(t, m["west"]), "west", interest.TTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	lease := interest.Lease{Topic: churn, Kind: interest.KindDeclared, SourceID: "test"}
+	const rounds = 5
+	for round := range rounds {
+		produce(t, m["east"], churn, round*10, 10)
+		if err := pub.Set(ctx, []interest.Lease{lease}); err != nil {
+			t.Fatal(err)
+		}
+		for !rep.copying(churn) {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: %s is not copied", round, churn)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := pub.Set(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		for rep.copying(churn) {
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: %s is still copied", round, churn)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	<-streamed
+	// The last round's records are copied when the interest returns.
+	if err := pub.Set(ctx, []interest.Lease{lease}); err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, readAll(t, m["west"], steady, n), n)
+	checkOnce(t, readAll(t, m["west"], churn, rounds*10), rounds*10)
+	if f := flowOf(); f != first {
+		t.Fatal("the flow was stopped and started again for a change of interest")
+	}
+	if r := gathered(t, reg, "meshwork_replicator_flow_restarts_total"); r != 0 {
+		t.Fatalf("%v flow restarts", r)
+	}
+	if added := gathered(t, reg, "meshwork_replicator_flow_units_changed_total"); added < 2*rounds*3 {
+		t.Fatalf("%v units added and removed, want at least %d", added, 2*rounds*3)
+	}
+}

@@ -330,4 +330,3 @@ func requireNoAutoCreation(ctx context.Context, t *testing.T, adm *kadm.Client) 
 		}
 	}
 }
-

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,12 +207,16 @@ func (s *catalogState) creating(topic string) (done func(created bool)) {
 
 // materialize creates here, empty, the topics other sites hold as their
 // origin and this site does not hold, and grows the copies that have fewer
-// partitions than the origins.
+// partitions than the origins. They are created many to a request: a new
+// site, or a site that joins a mesh of thousands of topics, makes them all
+// in a few round trips.
 func (s *catalogState) materialize(ctx context.Context) {
 	if !s.ready.Load() {
 		return
 	}
 	conflicts := 0
+	wants := map[string]catalog.Entry{}
+	var specs []kafkaclient.Topic
 	for topic, origins := range s.table.Origins() {
 		want := origins[0]
 		for _, o := range origins[1:] {
@@ -231,30 +237,45 @@ func (s *catalogState) materialize(ctx context.Context) {
 		if held && (mine.Role == catalog.RoleOrigin || mine.Partitions >= want.Partitions) {
 			continue // this site's own topic is grown only when records need it
 		}
-		done := s.creating(topic)
-		got, err := kafkaclient.EnsureTopic(ctx, s.r.localCl, kafkaclient.Topic{
+		wants[topic] = want
+		specs = append(specs, kafkaclient.Topic{
 			Name: topic, Partitions: want.Partitions, ReplicationFactor: s.r.cfg.ReplicationFactor,
 			Configs: want.Configs, Partitioning: kafkaclient.AtLeastPartitions, AwaitServed: true,
 		})
-		done(err == nil && got.Created)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				s.log.Warn("catalog: cannot create a copy here", "topic", topic, "origin", want.Site, "error", err)
-			}
-			continue
-		case got.Created:
-			s.m.copies.Inc()
-			s.log.Info("catalog: created an empty copy of another site's topic", "topic", topic, "origin", want.Site,
-				"partitions", want.Partitions, "configs", len(want.Configs))
-		case got.Grown > 0:
-			s.log.Info("catalog: grew a copy to its origin's partitions", "topic", topic, "origin", want.Site,
-				"from", got.Grown, "to", want.Partitions)
-		}
-		s.r.noteTopic(topic, max(got.Partitions, want.Partitions))
 	}
 	s.m.conflicts.Set(float64(conflicts))
+	slices.SortFunc(specs, func(a, b kafkaclient.Topic) int { return strings.Compare(a.Name, b.Name) })
+	for batch := range slices.Chunk(specs, topicsPerRequest) {
+		dones := make([]func(bool), len(batch))
+		for i, t := range batch {
+			dones[i] = s.creating(t.Name)
+		}
+		got, errs := kafkaclient.EnsureTopics(ctx, s.r.localCl, batch...)
+		for i, t := range batch {
+			g, err, want := got[t.Name], errs[t.Name], wants[t.Name]
+			dones[i](err == nil && g.Created)
+			switch {
+			case err != nil:
+				if ctx.Err() == nil {
+					s.log.Warn("catalog: cannot create a copy here", "topic", t.Name, "origin", want.Site, "error", err)
+				}
+				continue
+			case g.Created:
+				s.m.copies.Inc()
+				s.log.Info("catalog: created an empty copy of another site's topic", "topic", t.Name, "origin", want.Site,
+					"partitions", want.Partitions, "configs", len(want.Configs))
+			case g.Grown > 0:
+				s.log.Info("catalog: grew a copy to its origin's partitions", "topic", t.Name, "origin", want.Site,
+					"from", g.Grown, "to", want.Partitions)
+			}
+			s.r.noteTopic(t.Name, max(g.Partitions, want.Partitions))
+		}
+	}
 }
+
+// topicsPerRequest bounds the topics of one request to create topics or to
+// read their configs.
+const topicsPerRequest = 500
 
 func disagree(origins []catalog.Entry) bool {
 	for _, o := range origins[1:] {
@@ -303,6 +324,7 @@ func (s *catalogState) scan(ctx context.Context) error {
 	origins := s.table.Origins()
 	refreshConfigs := now.Sub(s.lastScan) > configRefresh
 	var recs []*kgo.Record
+	var readConfigs []string
 	next := map[string]catalog.Entry{}
 	for _, d := range td {
 		n := int32(len(d.Partitions))
@@ -322,20 +344,31 @@ func (s *catalogState) scan(ctx context.Context) error {
 			s.log.Info("catalog: an empty topic of this site is a copy of a larger origin elsewhere", "topic", d.Topic, "partitions", n)
 		}
 		if !known || refreshConfigs && e.Role == catalog.RoleOrigin {
-			cfgs, err := mirroredConfigs(lctx, s.r.localAdm, d.Topic)
-			if err != nil {
-				s.log.Warn("catalog: cannot read a topic's configs; publishing it without them for now", "topic", d.Topic, "error", err)
-			}
-			e.Configs = cfgs
+			readConfigs = append(readConfigs, d.Topic)
 		}
 		next[d.Topic] = e
-		if known && old.Same(e) {
-			next[d.Topic] = old
+	}
+	for batch := range slices.Chunk(readConfigs, topicsPerRequest) {
+		cfgs, err := mirroredConfigs(lctx, s.r.localAdm, batch...)
+		if err != nil {
+			s.log.Warn("catalog: cannot read the configs of some topics; publishing them without for now", "error", err)
+		}
+		for _, t := range batch {
+			if c, ok := cfgs[t]; ok { // else: as published before, if at all
+				e := next[t]
+				e.Configs = c
+				next[t] = e
+			}
+		}
+	}
+	for t, e := range next {
+		if old, known := own[t]; known && old.Same(e) {
+			next[t] = old
 			continue
 		}
 		r, err := s.codec.Record(e)
 		if err != nil {
-			s.log.Warn("catalog: cannot publish a topic", "topic", d.Topic, "error", err)
+			s.log.Warn("catalog: cannot publish a topic", "topic", t, "error", err)
 			continue
 		}
 		recs = append(recs, r)

@@ -62,23 +62,25 @@ func (r *Replicator) sourceConfigs(ctx context.Context, source, topic string) (m
 	if err != nil {
 		return nil, fmt.Errorf("reading the configs of %s at %s: %w", topic, source, err)
 	}
-	return out, nil
+	return out[topic], nil
 }
 
-// mirroredConfigs returns those of the configs set on topic (through adm's
-// cluster) that a copy takes over.
-func mirroredConfigs(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
-	set, err := kafkaclient.TopicConfigs(ctx, adm, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, name := range mirroredConfigNames {
-		if v, ok := set[name]; ok {
-			out[name] = v
+// mirroredConfigs returns, by topic, those of the configs set on topics
+// (through adm's cluster) that a copy takes over; a topic it could not read
+// is left out, and named in the error.
+func mirroredConfigs(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]map[string]string, error) {
+	set, err := kafkaclient.TopicsConfigs(ctx, adm, topics...)
+	out := make(map[string]map[string]string, len(set))
+	for t, cfgs := range set {
+		m := map[string]string{}
+		for _, name := range mirroredConfigNames {
+			if v, ok := cfgs[name]; ok {
+				m[name] = v
+			}
 		}
+		out[t] = m
 	}
-	return out, nil
+	return out, err
 }
 
 // noteTopic records that topic exists here with at least n partitions.

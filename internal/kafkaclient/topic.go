@@ -1,6 +1,7 @@
 package kafkaclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,35 +89,98 @@ const awaitTimeout = 30 * time.Second
 // a missing topic, and checks (and where t allows, mends) an existing one.
 // Every error names the topic and says what to do.
 func EnsureTopic(ctx context.Context, cl *kgo.Client, t Topic) (Ensured, error) {
+	got, errs := EnsureTopics(ctx, cl, t)
+	return got[t.Name], errs[t.Name]
+}
+
+// EnsureTopics is EnsureTopic for many topics at once: the missing ones are
+// created in one request, and awaited together, so that a service that
+// makes thousands of topics (the replicator's copies) does not pay a round
+// trip or two for each. It returns what it found or did, and the errors, by
+// topic name.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, ts ...Topic) (map[string]Ensured, map[string]error) {
 	adm := kadm.NewClient(cl)
-	partitions, rf := t.Partitions, t.ReplicationFactor
-	if partitions == 0 {
-		partitions = -1
-	}
-	if rf == 0 {
-		rf = -1
-	}
-	configs := make(map[string]*string, len(t.Configs))
-	for k, v := range t.Configs {
-		configs[k] = kadm.StringPtr(v)
-	}
-	res, err := adm.CreateTopic(ctx, partitions, rf, configs, t.Name)
-	if err == nil {
-		err = res.Err
-	}
-	switch {
-	case err == nil:
-		out := Ensured{Created: true, Partitions: partitions}
-		if t.AwaitServed {
-			if out.Partitions, err = awaitServed(ctx, cl, t.Name, partitions); err != nil {
-				return out, err
-			}
+	got, errs := map[string]Ensured{}, map[string]error{}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = int32(awaitTimeout.Milliseconds())
+	byName := map[string]Topic{}
+	for _, t := range ts {
+		byName[t.Name] = t
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t.Name, t.Partitions, t.ReplicationFactor
+		if rt.NumPartitions == 0 {
+			rt.NumPartitions = -1
 		}
-		return out, nil
-	case !errors.Is(err, kerr.TopicAlreadyExists):
-		return Ensured{}, fmt.Errorf("creating topic %s: %w; check that this client may create topics (or create it yourself)", t.Name, err)
+		if rt.ReplicationFactor == 0 {
+			rt.ReplicationFactor = -1
+		}
+		for _, k := range slices.Sorted(maps.Keys(t.Configs)) {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(t.Configs[k])
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
 	}
-	return ensureExisting(ctx, cl, adm, t)
+	if len(req.Topics) == 0 {
+		return got, errs
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		for _, t := range ts {
+			errs[t.Name] = fmt.Errorf("creating topic %s: %w; check that this client may create topics (or create it yourself)", t.Name, err)
+		}
+		return got, errs
+	}
+	await := map[string]int32{}
+	for _, rt := range resp.Topics {
+		t, ok := byName[rt.Topic]
+		if !ok {
+			continue
+		}
+		err := kerr.ErrorForCode(rt.ErrorCode)
+		switch {
+		case err == nil:
+			out := Ensured{Created: true, Partitions: t.Partitions}
+			if out.Partitions == 0 {
+				out.Partitions = -1
+			}
+			if rt.NumPartitions > 0 {
+				out.Partitions = rt.NumPartitions
+			}
+			got[t.Name] = out
+			if t.AwaitServed {
+				await[t.Name] = out.Partitions
+			}
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			if got[t.Name], err = ensureExisting(ctx, cl, adm, t); err != nil {
+				errs[t.Name] = err
+			}
+		default:
+			msg := err.Error()
+			if rt.ErrorMessage != nil && *rt.ErrorMessage != "" {
+				msg += " (" + *rt.ErrorMessage + ")"
+			}
+			errs[t.Name] = fmt.Errorf("creating topic %s: %s; check that this client may create topics (or create it yourself)", t.Name, msg)
+		}
+	}
+	for name := range byName {
+		if _, ok := got[name]; !ok && errs[name] == nil {
+			errs[name] = fmt.Errorf("creating topic %s: the controller did not answer for it; try again", name)
+		}
+	}
+	if len(await) > 0 {
+		served, err := awaitServed(ctx, cl, await)
+		for name := range await {
+			out := got[name]
+			if n, ok := served[name]; ok {
+				out.Partitions = n
+			} else {
+				errs[name] = err
+			}
+			got[name] = out
+		}
+	}
+	return got, errs
 }
 
 func ensureExisting(ctx context.Context, cl *kgo.Client, adm *kadm.Client, t Topic) (Ensured, error) {
@@ -158,7 +222,7 @@ func ensureExisting(ctx context.Context, cl *kgo.Client, adm *kadm.Client, t Top
 		}
 		out.Grown, out.Partitions = have, t.Partitions
 		if t.AwaitServed {
-			if _, err := awaitServed(ctx, cl, t.Name, t.Partitions); err != nil {
+			if _, err := awaitServed(ctx, cl, map[string]int32{t.Name: t.Partitions}); err != nil {
 				return out, err
 			}
 		}
@@ -196,56 +260,112 @@ func addMissing(ctx context.Context, adm *kadm.Client, t Topic, set map[string]s
 // TopicConfigs returns the configs set on a topic itself, not those it
 // takes from its brokers' settings or defaults.
 func TopicConfigs(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	out, err := TopicsConfigs(ctx, adm, topic)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := rcs.On(topic, nil)
-	if err == nil {
-		err = rc.Err
+	return out[topic], nil
+}
+
+// TopicsConfigs is TopicConfigs for many topics, in one request. A topic
+// that could not be read is left out, and named in the error.
+func TopicsConfigs(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	if len(topics) == 0 {
+		return out, nil
 	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	out := map[string]string{}
-	for _, c := range rc.Configs {
-		if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
-			out[c.Key] = *c.Value
+	var failed []string
+	var first error
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			failed = append(failed, rc.Name)
+			first = cmp.Or(first, rc.Err)
+			continue
 		}
+		set := map[string]string{}
+		for _, c := range rc.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
+				set[c.Key] = *c.Value
+			}
+		}
+		out[rc.Name] = set
+	}
+	for _, t := range topics {
+		if _, ok := out[t]; !ok && !slices.Contains(failed, t) {
+			failed = append(failed, t)
+			first = cmp.Or(first, errors.New("no answer"))
+		}
+	}
+	if len(failed) > 0 {
+		return out, fmt.Errorf("reading the configs of %s: %w", names(failed), first)
 	}
 	return out, nil
 }
 
-// awaitServed waits until the brokers serve at least n partitions of topic
-// (every one, when n is -1), each with a leader, and returns the count.
-func awaitServed(ctx context.Context, cl *kgo.Client, topic string, n int32) (int32, error) {
+// names lists topics for a message: the first few, and how many more.
+func names(topics []string) string {
+	slices.Sort(topics)
+	const shown = 5
+	if len(topics) <= shown {
+		return strings.Join(topics, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(topics[:shown], ", "), len(topics)-shown)
+}
+
+// awaitServed waits until the brokers serve at least n partitions of each
+// topic of want (every one, when n is -1), each with a leader, and returns
+// their counts: all of them, or, with an error, those served by then.
+func awaitServed(ctx context.Context, cl *kgo.Client, want map[string]int32) (map[string]int32, error) {
 	ctx, cancel := context.WithTimeout(ctx, awaitTimeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	served := map[string]int32{}
 	for {
 		// A metadata request of our own: kadm's lookups answer from a
 		// cache that keeps "unknown topic" for the metadata minimum age.
 		req := kmsg.NewPtrMetadataRequest()
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
+		for topic := range want {
+			if _, ok := served[topic]; !ok {
+				rt := kmsg.NewMetadataRequestTopic()
+				rt.Topic = kmsg.StringPtr(topic)
+				req.Topics = append(req.Topics, rt)
+			}
+		}
 		resp, err := req.RequestWith(ctx, cl)
-		if err == nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == 0 {
-			ps := resp.Topics[0].Partitions
-			led := 0
-			for _, p := range ps {
-				if p.ErrorCode == 0 && p.Leader >= 0 {
-					led++
+		if err == nil {
+			for _, t := range resp.Topics {
+				if t.Topic == nil || t.ErrorCode != 0 {
+					continue
+				}
+				led := 0
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 && p.Leader >= 0 {
+						led++
+					}
+				}
+				n, ok := want[*t.Topic]
+				if ok && len(t.Partitions) > 0 && led == len(t.Partitions) && (n < 0 || int32(led) >= n) {
+					served[*t.Topic] = int32(led)
 				}
 			}
-			if len(ps) > 0 && led == len(ps) && (n < 0 || int32(led) >= n) {
-				return int32(led), nil
-			}
+		}
+		if len(served) == len(want) {
+			return served, nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("waiting for the partitions of topic %s to be served: %w", topic, ctx.Err())
+			var missing []string
+			for topic := range want {
+				if _, ok := served[topic]; !ok {
+					missing = append(missing, topic)
+				}
+			}
+			return served, fmt.Errorf("waiting for the partitions of %s to be served: %w", names(missing), ctx.Err())
 		case <-tick.C:
 		}
 	}

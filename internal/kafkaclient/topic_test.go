@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,5 +90,54 @@ func TestEnsureTopicGrowsPartitions(t *testing.T) {
 	spec.Partitions = 2 // fewer than it has: left alone
 	if got, err = kafkaclient.EnsureTopic(ctx, cl, spec); err != nil || got.Grown != 0 || got.Partitions != 3 {
 		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+// Many topics at once: the missing ones are created in one request, each
+// with its own partitions and configs; an existing one is grown; one the
+// controller refuses fails alone.
+func TestEnsureTopicsAtOnce(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "old"); err != nil {
+		t.Fatal(err)
+	}
+	specs := []kafkaclient.Topic{
+		{Name: "old", Partitions: 2, Partitioning: kafkaclient.AtLeastPartitions, AwaitServed: true},
+		{Name: "bad", Partitions: 1, ReplicationFactor: 9}, // more than the brokers
+	}
+	for i := range 50 {
+		specs = append(specs, kafkaclient.Topic{Name: "t" + strconv.Itoa(i), Partitions: int32(1 + i%3), AwaitServed: true,
+			Configs: map[string]string{"retention.ms": strconv.Itoa(60000 + i)}})
+	}
+	got, errs := kafkaclient.EnsureTopics(ctx, cl, specs...)
+	if errs["bad"] == nil || !strings.Contains(errs["bad"].Error(), "creating topic bad") {
+		t.Fatalf("bad: %v", errs["bad"])
+	}
+	delete(errs, "bad")
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if g := got["old"]; g.Created || g.Grown != 1 || g.Partitions != 2 {
+		t.Fatalf("old: %+v", g)
+	}
+	var names []string
+	for i := range 50 {
+		name := "t" + strconv.Itoa(i)
+		names = append(names, name)
+		if g := got[name]; !g.Created || g.Partitions != int32(1+i%3) {
+			t.Fatalf("%s: %+v", name, g)
+		}
+	}
+	set, err := kafkaclient.TopicsConfigs(ctx, adm, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		if set[name]["retention.ms"] != strconv.Itoa(60000+i) {
+			t.Fatalf("%s configs %v", name, set[name])
+		}
 	}
 }

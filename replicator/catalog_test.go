@@ -199,8 +199,8 @@ func TestCatalogAdoptsAnEmptyTopicAndHonoursExclusions(t *testing.T) {
 	}
 }
 
-// gathered returns the sum of the series of metric (a counter or a gauge)
-// in reg: 0 when it has none.
+// gathered returns the sum of the series of metric in reg (of a histogram,
+// their observation counts): 0 when it has none.
 func gathered(t *testing.T, reg *prometheus.Registry, metric string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -211,7 +211,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, metric string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == metric {
 			for _, m := range mf.Metric {
-				total += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				total += m.GetGauge().GetValue() + m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}

@@ -434,10 +434,17 @@ type unitState struct {
 	lastCopy time.Time // when copies of the unit were last committed
 }
 
+// copiedUnit is a unit a batch copies, with the timestamp of its first
+// record in the batch.
+type copiedUnit struct {
+	unit
+	first time.Time
+}
+
 type batch struct {
 	copies  []*kgo.Record
 	touched []unit
-	copied  []unit // the units with copies
+	copied  []copiedUnit // the units with copies
 	bytes   int
 }
 
@@ -453,7 +460,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 		if !ok {
 			return
 		}
-		before := len(b.copies)
+		before, first := len(b.copies), time.Time{}
 		for _, r := range p.Records {
 			b.bytes += len(r.Key) + len(r.Value)
 			st.next, st.read, st.pending, st.lastTime = r.Offset+1, true, true, r.Timestamp
@@ -465,11 +472,14 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 				f.d.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
 				continue
 			}
+			if len(b.copies) == before {
+				first = r.Timestamp
+			}
 			b.copies = append(b.copies, copyRecord(r, f.key.Source, site))
 			st.copied++
 		}
 		if len(b.copies) > before {
-			b.copied = append(b.copied, u)
+			b.copied = append(b.copied, copiedUnit{u, first})
 		}
 		if p.HighWatermark >= 0 && st.read {
 			lag := max(0, p.HighWatermark-st.next)
@@ -596,23 +606,21 @@ func (f *flow) positionsWritten(b batch, state map[unit]*unitState, now time.Tim
 	f.lastCp = now
 }
 
-// gapHorizon bounds the copy gaps observed: a unit copied less often is
-// not fed steadily, and its gaps say how its source is fed, not how the
-// flow runs.
-const gapHorizon = 10 * time.Second
-
-// count adds a committed batch to the metrics, with the time since each
-// unit it copied was last copied.
+// count adds a committed batch to the metrics, with the copy gaps: for
+// each unit it copied whose first record was already at the source when
+// the unit's previous copies were committed, the time since then. That
+// record waited on the flow for the whole gap; a record written after the
+// previous commit says only how the source is fed, and is not counted.
 func (f *flow) count(b batch, state map[unit]*unitState) {
 	now := time.Now()
 	gaps := f.d.m.copyGap.WithLabelValues(f.key.Source)
-	for _, u := range b.copied {
-		st := state[u]
+	for _, c := range b.copied {
+		st := state[c.unit]
 		if st == nil || st.lastCopy.Equal(now) {
 			continue
 		}
-		if gap := now.Sub(st.lastCopy); !st.lastCopy.IsZero() && gap < gapHorizon {
-			gaps.Observe(gap.Seconds())
+		if !st.lastCopy.IsZero() && !c.first.After(st.lastCopy) {
+			gaps.Observe(now.Sub(st.lastCopy).Seconds())
 		}
 		st.lastCopy = now
 	}

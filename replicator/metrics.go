@@ -54,8 +54,8 @@ func newMetrics(reg prometheus.Registerer, site string) *metrics {
 			aborts:       counter("transaction_aborts_total", "Transactions aborted; the flow restarts from its checkpoint.", "source"),
 			fetchErrors:  counter("fetch_errors_total", "Errors reading from a source site.", "source", "topic"),
 			copyGap: histogram("copy_gap_seconds", "Time between consecutive commits that copied records of one source partition, "+
-				"for partitions copied at least every 10 s: for a partition fed steadily, its longest gaps are the pauses of its flow.",
-				[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}, "source"),
+				"counted when the later commit's first record was already at the source at the earlier one: how long records waited on their flow (its pauses).",
+				[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "source"),
 			replans: counter("flow_units_changed_total", "Source partitions added to or removed from running flows, without stopping them.", "source", "change"),
 		},
 		restarts: counter("flow_restarts_total", "Flows restarted after an error.", "source"),

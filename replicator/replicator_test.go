@@ -594,4 +594,9 @@ func testPlanChangesNeverStopTheFlow(t *testing.T, mode string) {
 	if added := gathered(t, reg, "meshwork_replicator_flow_units_changed_total"); added < 2*rounds*3 {
 		t.Fatalf("%v units added and removed, want at least %d", added, 2*rounds*3)
 	}
+	// The steady stream's records waited on one another's commits: its
+	// copy gaps were observed.
+	if gaps := gathered(t, reg, "meshwork_replicator_copy_gap_seconds"); gaps == 0 {
+		t.Fatal("no copy gap observed for a steadily fed partition")
+	}
 }

@@ -7,7 +7,7 @@ GOTESTFLAGS ?=
 # staticcheck runs from the Go module proxy at a pinned version (cached like any module)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e fuzz lint fmt clean
+.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale fuzz lint fmt clean
 
 all: lint test
 
@@ -59,11 +59,21 @@ bench-e2e: services-up
 	mkdir -p bench/results
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench MQTTIngress -benchtime 20000x -count 3 ./... | tee ../bench/results/mqtt-ingress.txt
 	$(GO) run ./bench/plot -in bench/results/mqtt-ingress.txt -metric msgs/s -title 'QoS 1 messages/s into Kafka (acks=all) vs the broker and a direct producer' -out bench/results/mqtt-ingress.svg
-	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench Replicator -benchtime 1x -count 3 -timeout 2h ./... | tee ../bench/results/replicator.txt
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench 'Replicator$$' -benchtime 1x -count 3 -timeout 2h ./... | tee ../bench/results/replicator.txt
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -metric MB/s -title 'Backlog copy east -> west, 1 KiB records: MB/s (higher is better)' -out bench/results/replicator-throughput.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -metric CPU-s/GB -title 'Backlog copy east -> west: CPU seconds per GB copied (lower is better)' -out bench/results/replicator-cpu.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -metric peak-RSS-MiB -title 'Copier peak RSS, MiB (lower is better)' -out bench/results/replicator-rss.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -metric p99-lag-ms -title 'End-to-end lag east -> west at 2000 records/s, p99 ms (lower is better)' -out bench/results/replicator-lag-p99.svg
+	$(MAKE) bench-scale
+
+## bench-scale: the replicator at 500, 1,000 and 2,000 topics on three sites with 100 interest changes a minute, beside MirrorMaker 2 (about 30 minutes)
+bench-scale: services-up
+	mkdir -p bench/results
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench ReplicatorScale -benchtime 1x -count 1 -timeout 2h ./... | tee ../bench/results/replicator-scale.txt
+	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric ttfr-p99-ms -title 'Time from a change of interest to its first remote record, p99 ms (lower is better)' -out bench/results/replicator-scale-ttfr.svg
+	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric arrival-gap-max-ms -title 'Longest pause of a steady topic during the changes, ms (lower is better)' -out bench/results/replicator-scale-pause.svg
+	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric rss-MiB -title 'Copier RSS after the changes, MiB (lower is better)' -out bench/results/replicator-scale-rss.svg
+	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric idle-cpu-% -title 'Copier idle CPU, % of a core (lower is better)' -out bench/results/replicator-scale-cpu.svg
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -210,18 +210,25 @@ func createTopics(tb testing.TB, kafka string, partitions int32, topics ...strin
 	if err != nil {
 		tb.Fatalf("create topics %v: %v", topics, err)
 	}
-	// Topics go when the test does: benchmarks create hundreds, and a
+	// Topics go when the test does, and so do the copies replicators made
+	// of them at the other clusters: benchmarks create hundreds, and a
 	// broker's heap and metadata grow with every partition it keeps.
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
-		if err != nil {
-			tb.Error(err)
-			return
+		for _, name := range []string{"MESH_E2E_KAFKA_EAST", "MESH_E2E_KAFKA_WEST", "MESH_E2E_KAFKA_NORTH"} {
+			broker := os.Getenv(name)
+			if broker == "" {
+				continue
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			deleteTopics(ctx, tb, kadm.NewClient(cl), topics...)
+			cl.Close()
 		}
-		defer cl.Close()
-		deleteTopics(ctx, tb, kadm.NewClient(cl), topics...)
 	})
 }
 

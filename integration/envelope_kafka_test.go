@@ -169,6 +169,7 @@ func TestIntegrationEnvelopeWrittenByKcat(t *testing.T) {
 	defer cancel()
 	broker := env(t, "MESH_E2E_KAFKA_EAST")
 	topic := uniq("it.envelope.kcat")
+	createTopics(t, broker, 1, topic)
 	want := sampleEnvelope(42)
 	args := []string{"-P", "-b", broker, "-t", topic, "-k", "k42"}
 	for _, h := range want.KafkaHeaders() {

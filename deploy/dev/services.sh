@@ -87,7 +87,9 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
-auto.create.topics.enable=true
+# Only the mesh (and operators) decide a topic's partitions: no client's
+# metadata request creates one. The topic catalog's proofs need this.
+auto.create.topics.enable=false
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1

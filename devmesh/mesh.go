@@ -89,12 +89,14 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			primary = s
 		}
 	}
+	// The primary's registry must have loaded the schema log and know its
+	// leader before the others can. They are ready once their site's
+	// replicator, started below, has brought them the log; the wait for
+	// every service at the end covers them.
+	if err := waitReady(ctx, primary.name+" registry", primary.unit(unitRegistry).svc.Ready, 60*time.Second); err != nil {
+		return nil, err
+	}
 	for _, s := range m.sites {
-		// The registry must have loaded the schema log and know its
-		// leader, so the first request a user sends succeeds.
-		if err := waitReady(ctx, s.name+" registry", s.unit(unitRegistry).svc.Ready, 60*time.Second); err != nil {
-			return nil, err
-		}
 		log := logger.With("site", s.name)
 		if err := s.createTopics(ctx, MQTTIngressTopic, MQTTEgressTopic); err != nil {
 			return nil, err

@@ -35,17 +35,16 @@ func (s *site) common(listen string, kafka kafkaclient.Config) service.Common {
 }
 
 // registryConfig is the site's schema registry on listen. The primary
-// site's instance writes the schema log; the others read the primary's log
-// directly and forward writes to it.
+// site's instance writes the schema log; the others read the copy of it
+// that their site's replicator keeps in their own Kafka, and forward
+// writes to the primary, as a production mesh runs them.
 func (s *site) registryConfig(listen string, primary *site) registry.Config {
 	cfg := registry.DefaultConfig()
 	cfg.Common = s.common(listen, cfg.Kafka)
 	cfg.AdvertisedURL = "http://" + listen
 	cfg.WriteTimeout = 10 * time.Second
 	if primary != nil {
-		pk := kafkaclient.Defaults()
-		pk.Brokers = []string{primary.endpoints.Kafka}
-		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry, Kafka: &pk}
+		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry}
 	}
 	return cfg
 }

@@ -42,6 +42,15 @@ func buildBinary(tb testing.TB, pkg string) string {
 // for /readyz.
 func startService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 	t.Helper()
+	p := launchService(t, bin, name, cfg, port)
+	p.waitReady(t, name, 60*time.Second)
+	return p
+}
+
+// launchService writes cfg to a file and runs the service binary on it,
+// stopped when the test ends.
+func launchService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -60,10 +69,17 @@ func startService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 	p := &serviceProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop(t) })
-	waitFor(t, 60*time.Second, name+" /readyz", func() error {
+	return p
+}
+
+// waitReady waits up to timeout for the service's /readyz to answer 200,
+// and fails t if the process exits first.
+func (p *serviceProc) waitReady(t *testing.T, name string, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, name+" /readyz", func() error {
 		select {
 		case <-p.done:
-			b, _ := os.ReadFile(logPath)
+			b, _ := os.ReadFile(p.log)
 			t.Fatalf("%s exited: %v\n%s", name, p.err, b)
 		default:
 		}
@@ -77,7 +93,6 @@ func startService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 		}
 		return nil
 	})
-	return p
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
@@ -101,8 +116,10 @@ func (p *serviceProc) stop(t *testing.T) {
 }
 
 // TestIntegrationRegistry runs the registry as two sites on real Kafka,
-// east primary and west follower, and drives it with clients Meshwork did
-// not write: franz-go's sr, @kafkajs/confluent-schema-registry and
+// east primary and west follower (reading east's log on east's cluster,
+// primary.kafka, the option for a mesh without a replicator; the
+// replicator's path is TestIntegrationRegistryFollowerReadsItsWrites), and
+// drives it with clients Meshwork did not write: franz-go's sr, @kafkajs/confluent-schema-registry and
 // confluent-kafka for Python, crossing serializers between Python and Go.
 func TestIntegrationRegistry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -21,7 +21,7 @@ const (
 
 // routes registers every endpoint of the Confluent-compatible API.
 func (r *Registry) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
+	mux.HandleFunc("GET /{$}", r.root)
 	mux.HandleFunc("GET /subjects", r.listSubjects)
 	mux.HandleFunc("GET /subjects/{subject}/versions", r.listVersions)
 	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r.withVersion(r.getVersion))
@@ -62,7 +62,31 @@ func (r *Registry) routes(mux *http.ServeMux) {
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	r.routes(mux)
-	return r.forwarding(mux)
+	return r.whenLoaded(r.forwarding(mux))
+}
+
+// whenLoaded answers 503 (error code 50001) until the schema log is
+// loaded: a state still being rebuilt would answer 404 for schemas that
+// exist, and a forwarded write could not be read back here.
+func (r *Registry) whenLoaded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if err := r.notLoaded(); err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeErr(w, apiErr(http.StatusServiceUnavailable, codeStoreError, "Error in the backend data store: %v; retry shortly", err))
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// root answers GET / as Confluent's registry does, with {}, and names the
+// position of this instance's state (positionHeader): a follower site asks
+// its primary how far the log is when it loads (primaryPosition).
+func (r *Registry) root(w http.ResponseWriter, _ *http.Request) {
+	var position int64
+	r.state.read(func(v *view) { position = v.position() })
+	w.Header().Set(positionHeader, strconv.FormatInt(position, 10))
+	writeJSON(w, http.StatusOK, struct{}{})
 }
 
 // rawSchema is an answer written as a schema's text itself, not as JSON.

@@ -62,17 +62,18 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rec := logRecord{key: configKey(subject), value: configValue{CompatibilityLevel: string(level)}}
-	if err := r.store.update(req.Context(), func(*view) ([]logRecord, error) { return []logRecord{rec}, nil }); err != nil {
+	position, err := r.store.update(req.Context(), func(*view) ([]logRecord, error) { return []logRecord{rec}, nil })
+	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"compatibility": string(level)})
+	written(w, position, map[string]string{"compatibility": string(level)})
 }
 
 func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	var old string
-	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		l, ok := v.subjectConfig(subject)
 		if !ok && subject != "" {
 			return nil, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
@@ -88,7 +89,7 @@ func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"compatibilityLevel": old})
+	written(w, position, map[string]string{"compatibilityLevel": old})
 }
 
 type modeRequest struct {
@@ -111,7 +112,7 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	force := boolParam(req, "force")
-	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		if mode == ModeImport && !force {
 			n := len(v.subjectNames("", true))
 			if subject != "" {
@@ -128,13 +129,13 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"mode": mode})
+	written(w, position, map[string]string{"mode": mode})
 }
 
 func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	var old string
-	err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
+	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		m, ok := v.subjectMode(subject)
 		if !ok {
 			return nil, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
@@ -147,5 +148,5 @@ func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"mode": old})
+	written(w, position, map[string]string{"mode": old})
 }

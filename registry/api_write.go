@@ -31,21 +31,22 @@ func (r *Registry) register(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	id, err := r.registerSchema(req.Context(), subject, sr, boolParam(req, "normalize"))
+	id, position, err := r.registerSchema(req.Context(), subject, sr, boolParam(req, "normalize"))
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"id": id})
+	written(w, position, map[string]int{"id": id})
 }
 
 // registerSchema registers sr under subject, or returns the id it already
-// has there. The plan and the write are one store.update, so the id and
-// version it computes cannot be taken by a concurrent request.
-func (r *Registry) registerSchema(ctx context.Context, subject string, sr schemaRequest, normalize bool) (int, error) {
+// has there, with the position of the answer (see store.update). The plan
+// and the write are one store.update, so the id and version it computes
+// cannot be taken by a concurrent request.
+func (r *Registry) registerSchema(ctx context.Context, subject string, sr schemaRequest, normalize bool) (int, int64, error) {
 	var id int
 	var wrote bool
-	err := r.store.update(ctx, func(v *view) ([]logRecord, error) {
+	position, err := r.store.update(ctx, func(v *view) ([]logRecord, error) {
 		rec, got, err := v.planRegister(subject, &sr, normalize)
 		if err != nil || rec == nil {
 			id = got
@@ -55,12 +56,12 @@ func (r *Registry) registerSchema(ctx context.Context, subject string, sr schema
 		return []logRecord{*rec}, nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if wrote {
 		r.metrics.registered.Inc()
 	}
-	return id, nil
+	return id, position, nil
 }
 
 // planRegister decides what a registration writes: nil when the schema is
@@ -184,7 +185,7 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	permanent := boolParam(req, "permanent")
 	var versions []int
-	err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
+	position, err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
 		recs, versions, err = v.planDeleteSubject(subject, permanent)
 		return recs, err
 	})
@@ -192,7 +193,7 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, versions)
+	written(w, position, versions)
 }
 
 func (v *view) planDeleteSubject(subject string, permanent bool) ([]logRecord, []int, error) {
@@ -254,7 +255,7 @@ func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	permanent := boolParam(req, "permanent")
 	var version int
-	err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
+	position, err := r.store.update(req.Context(), func(v *view) (recs []logRecord, err error) {
 		recs, version, err = v.planDeleteVersion(subject, req.PathValue("version"), permanent)
 		return recs, err
 	})
@@ -262,7 +263,7 @@ func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, version)
+	written(w, position, version)
 }
 
 func (v *view) planDeleteVersion(subject, version string, permanent bool) ([]logRecord, int, error) {

@@ -21,7 +21,9 @@ import (
 //	# on every site but the primary:
 //	primary:
 //	  url: http://east-registry:8081      # writes are forwarded here
-//	  kafka: {brokers: [east-kafka:9092]} # optional: tail the primary's _schemas directly
+//
+// A follower site reads _schemas from its own cluster (kafka), where the
+// replicator copies it from the primary site.
 type Config struct {
 	// The common block: site, listen (the API beside /metrics, /healthz
 	// and /readyz), log, and kafka, the site's cluster, which holds the
@@ -38,20 +40,30 @@ type Config struct {
 	// Group is the Kafka consumer group through which the primary site's
 	// instances elect the one that writes.
 	Group string `yaml:"group,omitempty"`
-	// Primary is set on every site but the primary one.
+	// Primary is set on every site but the primary one. Such a follower
+	// site reads the schema log from its own cluster (kafka), where its
+	// replicator copies it from the primary site; it is not ready, and
+	// its API answers 503, until that copy exists and has caught up with
+	// the primary's.
 	Primary *Primary `yaml:"primary,omitempty"`
-	// WriteTimeout bounds a write, forwarded or local.
+	// WriteTimeout bounds a write at the leader. An instance that forwards
+	// a write also waits up to this long, once the leader has answered,
+	// for its own log to bring the write, and then answers error 50002
+	// (the write is done at the leader, reads here do not show it yet).
+	// On a follower site it also bounds, at start, asking the primary how
+	// far its log is.
 	WriteTimeout time.Duration `yaml:"write_timeout,omitempty"`
 }
 
-// Primary says where a non-primary site's registry sends writes and,
-// optionally, where it reads the schema log from.
+// Primary says where a follower site sends writes (see Config.Primary).
 type Primary struct {
-	// URL of the primary site's registry.
+	// URL of the primary site's registry: writes are forwarded there, and
+	// answered once this site's log has brought them.
 	URL string `yaml:"url"`
-	// Kafka, when set, is the primary's cluster: the registry then tails
-	// the primary's schema log directly instead of the local copy that the
-	// replicator maintains.
+	// Kafka is only for a mesh without a replicator: when set, it is the
+	// primary's cluster, and the registry reads the primary's schema log
+	// there, across the WAN, instead of the copy in its own cluster. With
+	// the replicator, leave it out.
 	Kafka *kafkaclient.Config `yaml:"kafka,omitempty"`
 }
 

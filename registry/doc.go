@@ -9,6 +9,11 @@
 // Ready says when the schemas are loaded and a leader is known; Close hands
 // the writer over, leaves the election and waits for every goroutine.
 //
+// On a follower site (Config.Primary), the log is the copy the replicator
+// keeps in the site's own cluster; writes are forwarded to the primary and
+// answered once that copy has brought them, which positions in the log
+// tell (writeMark, forward.go, follower.go).
+//
 // Inside, the state (rebuilt from the log) owns its lock: handlers read it
 // through state.read and a view, and write through store.update, which
 // plans the records from a view and holds the writer's turn until they are

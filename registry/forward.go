@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -81,10 +82,23 @@ func (r *Registry) forward(w http.ResponseWriter, req *http.Request, client *htt
 		writeErr(w, apiErr(http.StatusBadGateway, codeForwardError, "Error reading the leader's answer: %v", err))
 		return
 	}
-	r.metrics.forwarded.WithLabelValues("ok").Inc()
 	if resp.StatusCode == http.StatusOK {
-		r.awaitRegistered(req.Context(), respBody)
+		if err := r.awaitApplied(req.Context(), resp.Header, respBody); err != nil {
+			if req.Context().Err() != nil {
+				return // the client went away
+			}
+			r.metrics.forwarded.WithLabelValues("not_applied").Inc()
+			r.logger.Warn("write done by the leader but not applied here in time; answering 50002",
+				"leader", target, "path", req.URL.Path, "answer", string(bytes.TrimSpace(respBody)),
+				"position", resp.Header.Get(positionHeader), "timeout", r.cfg.WriteTimeout, "err", err)
+			writeErr(w, apiErr(http.StatusInternalServerError, codeOperationTimeout,
+				"Operation timed out: the leader at %s did the write (its answer: %s), but this instance has not read it from its schema log within %s (write_timeout), "+
+					"so reads here do not show it yet. Retry the read shortly: do not repeat a delete, while registering the same schema again is safe and answers the same id. %s",
+				target, bytes.TrimSpace(respBody), r.cfg.WriteTimeout, r.logHint()))
+			return
+		}
 	}
+	r.metrics.forwarded.WithLabelValues("ok").Inc()
 	for k, vs := range resp.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
@@ -94,20 +108,43 @@ func (r *Registry) forward(w http.ResponseWriter, req *http.Request, client *htt
 	_, _ = w.Write(respBody)
 }
 
-// awaitRegistered gives a client that registered through this instance
-// read-your-writes: when the leader answered with an id, it waits (bounded)
-// until the schema log has brought that id here too.
-func (r *Registry) awaitRegistered(ctx context.Context, body []byte) {
-	var res struct {
-		ID int `json:"id"`
-	}
-	if json.Unmarshal(body, &res) != nil || res.ID == 0 {
-		return
+// awaitApplied gives a client that wrote through this instance
+// read-your-writes: it returns once this instance's state has applied the
+// leader's answer, at most write_timeout later. The answer names its
+// position (positionHeader): that of the write, or, for a write that
+// changed nothing (a schema registered before), that of the state the
+// leader answered from. This instance may read another copy of the log
+// than the leader (the replicator's, at another site), with other offsets,
+// but the same positions (see writeMark). From a leader that names no
+// position (a version before positions), it waits for a registered id
+// only, as before.
+func (r *Registry) awaitApplied(ctx context.Context, h http.Header, body []byte) error {
+	var cond func(v *view) bool
+	if position, _ := strconv.ParseInt(h.Get(positionHeader), 10, 64); position > 0 {
+		cond = func(v *view) bool { return v.position() >= position }
+	} else {
+		var res struct {
+			ID int `json:"id"`
+		}
+		if json.Unmarshal(body, &res) != nil || res.ID == 0 {
+			return nil
+		}
+		cond = func(v *view) bool { return v.schema(res.ID) != nil }
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	err := r.state.await(ctx, r.store.quit, func(v *view) bool { return v.schema(res.ID) != nil })
-	if err != nil {
-		r.logger.Warn("registered schema not yet replicated here", "id", res.ID, "timeout", r.cfg.WriteTimeout, "err", err)
-	}
+	return r.state.await(ctx, r.store.quit, cond)
+}
+
+// positionHeader carries, on the answer to a write, the position of the
+// write or of the state the answer was decided from (see store.update), so
+// that an instance that forwarded the write can wait until it has applied
+// it (awaitApplied).
+const positionHeader = "X-Meshwork-Registry-Position"
+
+// written answers a write that succeeded: its position in positionHeader,
+// then v.
+func written(w http.ResponseWriter, position int64, v any) {
+	w.Header().Set(positionHeader, strconv.FormatInt(position, 10))
+	writeJSON(w, http.StatusOK, v)
 }

@@ -173,9 +173,10 @@ func TestStoreCloseIsBounded(t *testing.T) {
 	}
 	waiting := make(chan error, 1)
 	go func() {
-		waiting <- st.update(context.Background(), func(*view) ([]logRecord, error) {
+		_, err := st.update(context.Background(), func(*view) ([]logRecord, error) {
 			return []logRecord{{key: maxIDKey(), value: maxIDValue{MaxID: 1}}}, nil
 		})
+		waiting <- err
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

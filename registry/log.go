@@ -14,6 +14,10 @@ import (
 // Confluent's registry does not write: MESH_MAXID keeps the highest schema id
 // ever assigned across hard deletes and compaction, so an id is never reused;
 // MESH_LEADER announces the instance that currently writes.
+//
+// Every write of a Meshwork leader ends with a NOOP record whose value is
+// the write's mark, {"position": p} (see writeMark): it lets an instance
+// reading a copy of the log, with other offsets, tell how far it has come.
 const (
 	keySchema        = "SCHEMA"
 	keyConfig        = "CONFIG"
@@ -43,6 +47,7 @@ func configKey(subject string) logKey { return logKey{KeyType: keyConfig, Subjec
 func modeKey(subject string) logKey   { return logKey{KeyType: keyMode, Subject: nullable(subject)} }
 func maxIDKey() logKey                { return logKey{KeyType: keyMaxID} }
 func leaderKey() logKey               { return logKey{KeyType: keyLeader} }
+func noopKey() logKey                 { return logKey{KeyType: keyNoop} }
 
 func deleteSubjectKey(subject string) logKey {
 	return logKey{KeyType: keyDeleteSubject, Subject: &subject}
@@ -102,6 +107,20 @@ type maxIDValue struct {
 type leaderValue struct {
 	URL      string `json:"url"`
 	Instance string `json:"instance"`
+}
+
+// writeMark is the value of the NOOP record that ends every write of a
+// leader. Position is the next offset of the primary's log when the write
+// was planned: the leader plans each write from state that has applied
+// the whole log before it (the writer's turn is held from the plan to the
+// apply, and a new leader plans nothing before its announcement is
+// applied), so positions grow strictly along the log. An instance that has
+// applied the mark of position p has applied that write and every one
+// before it, whether it reads the primary's log or a copy of it with other
+// offsets (the replicator's, at another site). All marks share one key, so
+// compaction keeps the newest, and the highest position survives it.
+type writeMark struct {
+	Position int64 `json:"position"`
 }
 
 // logRecord is one change to write: a key and a value, nil for a tombstone.

@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer, site string, st *state) *metrics {
 		lookups: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "meshwork", Subsystem: "registry",
 			Name: "schema_lookups_total", Help: "Schemas served by id.", ConstLabels: labels}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "meshwork", Subsystem: "registry",
-			Name: "forwarded_requests_total", Help: "Write requests forwarded to the leader, by outcome.", ConstLabels: labels}, []string{"outcome"}),
+			Name: "forwarded_requests_total", Help: "Write requests forwarded to the leader, by outcome (ok, not_applied: done by the leader but not read here within write_timeout, unreachable, no_leader).", ConstLabels: labels}, []string{"outcome"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "meshwork", Subsystem: "registry",
 			Name: "leader", Help: "1 while this instance writes the schema log.", ConstLabels: labels}),
 	}
@@ -34,6 +34,8 @@ func newMetrics(reg prometheus.Registerer, site string, st *state) *metrics {
 			count("schemas", "Distinct schema ids held.", (*view).numSchemas),
 			count("subjects", "Subjects held, soft-deleted included.", (*view).numSubjects),
 			count("log_offset", "Next offset of the schema log to apply.", func(v *view) int { return int(v.nextOffset()) }),
+			count("write_position", "Position of the newest write applied: the same at every site once a site has caught up, whatever its offsets.",
+				func(v *view) int { return int(v.position()) }),
 		)
 	}
 	return m

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -56,6 +57,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry,
 	}
 	r := &Registry{cfg: cfg, logger: logger, opts: opts, state: newState(logger)}
 	r.store = newStore(cfg.Topic, logger, r.state)
+	if cfg.Primary != nil {
+		r.store.catchUp = r.primaryPosition
+	}
 	r.metrics = newMetrics(reg, cfg.Site, r.state)
 	return r, nil
 }
@@ -73,8 +77,8 @@ func resolveOptions(cfg *Config) (clientOptions, error) {
 	if o.reader, err = source.Options("registry-reader", cfg.Site); err != nil {
 		return o, err
 	}
+	// The log's partition is added once it exists (store.load).
 	o.reader = append(o.reader,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
@@ -107,10 +111,13 @@ func newClient(component string, opts []kgo.Opt) (*kgo.Client, error) {
 }
 
 // Start creates the schema log if this is the primary site and the log is
-// missing, starts reading it and joins the leader election. It returns once
-// that work is under way; ctx bounds only the start, the work runs until
-// Close. Ready says when the schemas are loaded. On error, Start leaves
-// nothing running.
+// missing, starts reading it and joins the leader election. On another
+// site, a log that does not exist yet is no error: the replicator creates
+// it when it first copies it from the primary, and the instance loads it
+// then (Ready says what it waits for; the API answers 503 until then). It
+// returns once that work is under way; ctx bounds only the start, the work
+// runs until Close. Ready says when the schemas are loaded. On error, Start
+// leaves nothing running.
 func (r *Registry) Start(ctx context.Context) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,8 +138,9 @@ func (r *Registry) Start(ctx context.Context) (err error) {
 		}
 	}
 	end, err := endOffset(ctx, adm, r.cfg.Topic)
-	if err != nil {
-		return fmt.Errorf("registry: %w (on a non-primary site, the schema log arrives with the replicator or from primary.kafka)", err)
+	exists := err == nil
+	if err != nil && (r.cfg.Primary == nil || !errors.Is(err, kerr.UnknownTopicOrPartition)) {
+		return fmt.Errorf("registry: reading the schema log's end at %s: %w", r.logSource(), err)
 	}
 	reader, err := newClient("registry-reader", r.opts.reader)
 	if err != nil {
@@ -149,7 +157,11 @@ func (r *Registry) Start(ctx context.Context) (err error) {
 	// Nothing fails from here on: start the work.
 	run, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.reader, r.election, r.stopRead = reader, el, stop
-	r.wg.Go(func() { r.store.run(run, reader, end) })
+	awaiting := ""
+	if !exists {
+		awaiting = r.awaitingLog()
+	}
+	r.wg.Go(func() { r.store.load(run, reader, end, awaiting) })
 	if el != nil {
 		el.start(run)
 	}
@@ -157,11 +169,12 @@ func (r *Registry) Start(ctx context.Context) (err error) {
 }
 
 // Ready reports whether the instance serves complete data and can take
-// writes: the schema log is loaded and, on the primary site, a leader is
-// known.
+// writes: the schema log is loaded (on a follower site: exists there and
+// has caught up with the position the primary named when it was read to
+// its end) and, on the primary site, a leader is known.
 func (r *Registry) Ready(context.Context) error {
-	if !r.store.caughtUp.Load() {
-		return errors.New("still loading the schema log")
+	if err := r.notLoaded(); err != nil {
+		return err
 	}
 	if r.cfg.Primary == nil {
 		var leader string
@@ -171,6 +184,23 @@ func (r *Registry) Ready(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// notLoaded says why the state is not complete yet, or nil once it is.
+func (r *Registry) notLoaded() error {
+	switch r.store.phase.Load() {
+	case phaseLoaded:
+		return nil
+	case phaseAwaitingLog:
+		return errors.New(r.awaitingLog())
+	}
+	if target := r.store.target.Load(); target > 0 {
+		var position int64
+		r.state.read(func(v *view) { position = v.position() })
+		return fmt.Errorf("still loading the schema log %s from %s: at write position %d of the primary's %d. %s",
+			r.cfg.Topic, r.logSource(), position, target, r.logHint())
+	}
+	return fmt.Errorf("still loading the schema log %s from %s", r.cfg.Topic, r.logSource())
 }
 
 // IsLeader reports whether this instance writes the schema log.

@@ -104,6 +104,7 @@ func (in *instance) waitReady(t testing.TB) {
 type response struct {
 	status int
 	body   []byte
+	header http.Header
 }
 
 func (r response) errorCode() int {
@@ -144,7 +145,7 @@ func (in *instance) do(t testing.TB, method, path string, body any) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, b}
+	return response{resp.StatusCode, b, resp.Header}
 }
 
 // must asserts the status and returns the response.
@@ -495,7 +496,10 @@ func TestTwoInstancesElectOneWriter(t *testing.T) {
 	}
 }
 
-func TestFollowerSite(t *testing.T) {
+// TestFollowerSiteOnThePrimarysCluster runs a follower site without a
+// replicator: it reads the primary's log on the primary's cluster
+// (primary.kafka).
+func TestFollowerSiteOnThePrimarysCluster(t *testing.T) {
 	east := newCluster(t)
 	primary := startInstance(t, east, nil)
 	primary.waitReady(t)

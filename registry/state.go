@@ -78,6 +78,7 @@ type content struct {
 	maxID    int
 	leader   leaderValue
 	applied  int64 // offset of the next record to apply
+	position int64 // of the newest write mark applied; 0: none yet
 }
 
 func newState(logger *slog.Logger) *state {
@@ -220,6 +221,14 @@ func (c *content) apply(key, value []byte) error {
 		}
 		c.leader = v
 	case keyNoop:
+		if value == nil {
+			return nil
+		}
+		var v writeMark
+		if err := json.Unmarshal(value, &v); err != nil {
+			return fmt.Errorf("value: %w", err)
+		}
+		c.position = max(c.position, v.Position)
 	default:
 		return fmt.Errorf("unknown key type %q", k.KeyType)
 	}

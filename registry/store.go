@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/retry"
 )
 
 // store tails the _schemas topic into state and, while this instance leads,
@@ -30,7 +31,14 @@ type store struct {
 	logger *slog.Logger
 	state  *state
 
-	caughtUp atomic.Bool
+	// phase says how far loading the log has come (loading, awaitingLog,
+	// loaded); the API serves nothing before loaded.
+	phase atomic.Int32
+	// catchUp, set on a follower site before the store runs, returns the
+	// position the primary's state has reached, or 0 when it cannot tell.
+	// Loading ends once this instance has reached it too (target).
+	catchUp func(ctx context.Context) int64
+	target  atomic.Int64
 
 	// turn is held by the one write in progress. A channel rather than a
 	// mutex, so that waiting for it ends with the waiter's context.
@@ -47,6 +55,15 @@ type store struct {
 func newStore(topic string, logger *slog.Logger, st *state) *store {
 	return &store{topic: topic, logger: logger, state: st, turn: make(chan struct{}, 1), quit: make(chan struct{})}
 }
+
+// The phases of loading the log.
+const (
+	phaseLoading     int32 = iota // reading what the log held when loading began
+	phaseAwaitingLog              // the log does not exist at this site yet
+	phaseLoaded                   // caught up: the state is complete
+)
+
+func (st *store) loaded() bool { return st.phase.Load() == phaseLoaded }
 
 // errNotLeader is returned by a write when this instance does not hold the
 // transactional writer.
@@ -67,11 +84,15 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, replicationF
 	return err
 }
 
-// endOffset returns the committed end of the log (read_committed).
+// endOffset returns the committed end of the log (read_committed). A log
+// that does not exist is an error that wraps kerr.UnknownTopicOrPartition.
 func endOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return 0, fmt.Errorf("list end offsets of %s: %w", topic, err)
+	}
+	if o, ok := ends.Lookup(topic, -1); ok && o.Err != nil { // kadm's entry for a topic that does not exist
+		return 0, fmt.Errorf("topic %s: %w", topic, o.Err)
 	}
 	o, ok := ends.Lookup(topic, 0)
 	if !ok {
@@ -83,16 +104,67 @@ func endOffset(ctx context.Context, adm *kadm.Client, topic string) (int64, erro
 	return o.Offset, nil
 }
 
+// awaitLogInterval caps the wait between two looks for a log that does
+// not exist yet.
+const awaitLogInterval = time.Second
+
+// load reads the log into the state until ctx ends, from its start, whose
+// end was end. When the log does not exist yet (awaiting says why: a
+// follower site whose replicator has not copied it yet), load first waits
+// for it, in phaseAwaitingLog, and then loads whatever it holds by then.
+// reader is a direct consumer without partitions; load adds the log's.
+func (st *store) load(ctx context.Context, reader *kgo.Client, end int64, awaiting string) {
+	if awaiting != "" {
+		st.phase.Store(phaseAwaitingLog)
+		st.logger.Info("waiting for the schema log", "topic", st.topic, "why", awaiting)
+		var err error
+		if end, err = st.awaitLog(ctx, reader); err != nil {
+			return // closing
+		}
+		st.phase.Store(phaseLoading)
+	}
+	reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{st.topic: {0: kgo.NewOffset().AtStart()}})
+	st.run(ctx, reader, end)
+}
+
+// awaitLog waits until the log exists and returns its end offset then, or
+// ctx's error. It asks through cl, which consumes nothing yet.
+func (st *store) awaitLog(ctx context.Context, cl *kgo.Client) (int64, error) {
+	adm := kadm.NewClient(cl)
+	var end int64
+	err := retry.Until(ctx, awaitLogInterval, func() error {
+		// The client keeps what it learnt of a topic, its absence included,
+		// for a while (kgo.MetadataMinAge, 5s): forget it, so that the next
+		// look asks the cluster.
+		cl.PurgeTopicsFromClient(st.topic)
+		var err error
+		end, err = endOffset(ctx, adm, st.topic)
+		return err
+	}, func(err error, attempt int, wait time.Duration) {
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			st.logger.Warn("looking for the schema log", "topic", st.topic, "attempt", attempt, "retry_in", wait, "err", err)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	st.logger.Info("the schema log has arrived; loading it", "topic", st.topic, "end_offset", end)
+	return end, nil
+}
+
 // run applies the log read by reader until ctx ends. It marks the store
-// caught up once it has read everything committed when it started: applied
+// loaded once it has read everything committed when it started (applied
 // at least to endAtStart, or, since transaction markers take offsets but
-// are never delivered, found nothing more to read for a while.
+// are never delivered, found nothing more to read for a while) and, on a
+// follower site, reached the position the primary had then (catchUp): a
+// copy of the log that the replicator is still filling is not complete.
 func (st *store) run(ctx context.Context, reader *kgo.Client, endAtStart int64) {
 	quiet := time.Duration(0)
+	readToEnd := false
 	for ctx.Err() == nil {
 		pollCtx := ctx
 		var cancel context.CancelFunc = func() {}
-		if !st.caughtUp.Load() {
+		if !st.loaded() {
 			pollCtx, cancel = context.WithTimeout(ctx, 250*time.Millisecond)
 		}
 		fs := reader.PollFetches(pollCtx)
@@ -110,7 +182,7 @@ func (st *store) run(ctx context.Context, reader *kgo.Client, endAtStart int64) 
 			st.state.apply(r.Offset, r.Key, r.Value)
 			n++
 		})
-		if st.caughtUp.Load() {
+		if st.loaded() {
 			continue
 		}
 		if n == 0 {
@@ -118,11 +190,17 @@ func (st *store) run(ctx context.Context, reader *kgo.Client, endAtStart int64) 
 		} else {
 			quiet = 0
 		}
-		var applied int64
-		st.state.read(func(v *view) { applied = v.nextOffset() })
-		if applied >= endAtStart || (n == 0 && applied > 0 && quiet >= 500*time.Millisecond) || quiet >= 3*time.Second {
-			st.caughtUp.Store(true)
-			st.logger.Info("schemas loaded", "topic", st.topic, "next_offset", applied)
+		var applied, position int64
+		st.state.read(func(v *view) { applied, position = v.nextOffset(), v.position() })
+		if !readToEnd && (applied >= endAtStart || (n == 0 && applied > 0 && quiet >= 500*time.Millisecond) || quiet >= 3*time.Second) {
+			readToEnd = true
+			if st.catchUp != nil {
+				st.target.Store(st.catchUp(ctx))
+			}
+		}
+		if readToEnd && position >= st.target.Load() {
+			st.phase.Store(phaseLoaded)
+			st.logger.Info("schemas loaded", "topic", st.topic, "next_offset", applied, "position", position)
 		}
 	}
 }
@@ -147,23 +225,41 @@ func (st *store) unlock() { <-st.turn }
 
 // update makes one change to the log. It takes the writer's turn, runs
 // plan under the state's read lock to decide the records from one
-// consistent view, writes them in one transaction and returns once they
-// are applied here, so the caller reads its own write. The turn is held
-// from the plan to the apply, so no concurrent update can take an id or a
-// version that plan chose. A plan that returns no records writes nothing
-// and needs no leadership; a plan's error is returned as it is.
-func (st *store) update(ctx context.Context, plan func(v *view) ([]logRecord, error)) error {
+// consistent view, writes them in one transaction, ended by the write's
+// mark (see writeMark), and returns once they are applied here, so the
+// caller reads its own write. The turn is held from the plan to the
+// apply, so no concurrent update can take an id or a version that plan
+// chose. A plan that returns no records writes nothing and needs no
+// leadership; a plan's error is returned as it is.
+//
+// The position returned is the write's, or, when plan wrote nothing, that
+// of the newest write in the state it planned from: an instance that has
+// applied that position holds everything the answer was decided from
+// (forwarding waits for it, see forward).
+func (st *store) update(ctx context.Context, plan func(v *view) ([]logRecord, error)) (position int64, err error) {
 	if err := st.lock(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	defer st.unlock()
 	var recs []logRecord
-	var err error
-	st.state.read(func(v *view) { recs, err = plan(v) })
-	if err != nil || len(recs) == 0 {
-		return err
+	st.state.read(func(v *view) {
+		if recs, err = plan(v); err == nil && len(recs) > 0 {
+			position = v.nextOffset()
+			recs = append(recs, logRecord{key: noopKey(), value: writeMark{Position: position}})
+		} else {
+			position = v.position()
+		}
+	})
+	if err != nil {
+		return 0, err
 	}
-	return st.writeLocked(ctx, recs...)
+	if len(recs) == 0 {
+		return position, nil
+	}
+	if err := st.writeLocked(ctx, recs...); err != nil {
+		return 0, err
+	}
+	return position, nil
 }
 
 // writeLocked appends records to the log in one transaction and returns

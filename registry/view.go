@@ -118,5 +118,9 @@ func (v *view) leaderURL() string { return v.c.leader.URL }
 // nextOffset returns the offset of the next record of the log to apply.
 func (v *view) nextOffset() int64 { return v.c.applied }
 
+// position returns the position of the newest write applied (see
+// writeMark); 0 before the first.
+func (v *view) position() int64 { return v.c.position }
+
 func (v *view) numSchemas() int  { return len(v.c.schemas) }
 func (v *view) numSubjects() int { return len(v.c.subjects) }

@@ -45,6 +45,7 @@ sites:
   - name: %s
 schemas_primary: east
 interest: {discover: false}
+catalog: {materialize: false} # only _schemas matters here
 flow: {fetch_max_wait: 50ms, plan_interval: 1s}
 `, site, ports[2], west, east, site)
 

@@ -165,6 +165,7 @@ func TestIntegrationRegistry(t *testing.T) {
 	})
 
 	t.Run("kafkajs", func(t *testing.T) {
+		createTopics(t, east, 1, "it.js."+suffix)
 		out := run(ctx, t, nil, "node", witnessPath("sr_kafkajs.js"), westReg.url, east, "it.js."+suffix, "5")
 		var res struct {
 			ID      int `json:"id"`
@@ -190,6 +191,7 @@ func TestIntegrationRegistry(t *testing.T) {
 	}
 	t.Run("python writes, go reads", func(t *testing.T) {
 		topic := "it.py2go." + suffix
+		createTopics(t, east, 1, topic)
 		run(ctx, t, nil, python, witnessPath("sr_python.py"), "produce", eastReg.url, east, topic, "4")
 		cl, _ := sr.NewClient(sr.URLs(westReg.url))
 		sd, err := serde.New(cl)
@@ -210,6 +212,7 @@ func TestIntegrationRegistry(t *testing.T) {
 
 	t.Run("go writes, python reads", func(t *testing.T) {
 		topic := "it.go2py." + suffix
+		createTopics(t, east, 1, topic)
 		cl, _ := sr.NewClient(sr.URLs(westReg.url))
 		sd, err := serde.New(cl, serde.AutoRegister(true))
 		if err != nil {

@@ -217,3 +217,35 @@ func gathered(t *testing.T, reg *prometheus.Registry, metric string) float64 {
 	}
 	return total
 }
+
+// An entry of a site this mesh does not have (another mesh's replicator on
+// a shared cluster, a site since removed) is never materialised: nothing
+// could copy its records here.
+func TestCatalogIgnoresSitesOutsideTheMesh(t *testing.T) {
+	m := mesh{"east": newCluster(t), "west": newCluster(t)}
+	createTopic(t, m["east"], "shop.cart", 1, nil)
+	codec, err := catalog.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := codec.Record(catalog.Entry{Site: "stranger", Topic: "stranger.topic", Role: catalog.RoleOrigin, Partitions: 2, Updated: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := kafkatest.Client(t, m["west"])
+	if err := catalog.EnsureTopic(context.Background(), cl); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Produce(t, cl, stranger)
+	startReplicator(t, catalogConfig(m, "east"))
+	startReplicator(t, catalogConfig(m, "west"))
+	kafkatest.Wait(t, testWait, func() error {
+		if partitionsAt(t, m["west"], "shop.cart") != 1 {
+			return errors.New("shop.cart not at west yet")
+		}
+		return nil
+	})
+	if partitionsAt(t, m["west"], "stranger.topic") != 0 {
+		t.Fatal("a topic of a site outside the mesh was materialised")
+	}
+}

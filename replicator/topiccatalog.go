@@ -217,7 +217,7 @@ func (s *catalogState) materialize(ctx context.Context) {
 	conflicts := 0
 	wants := map[string]catalog.Entry{}
 	var specs []kafkaclient.Topic
-	for topic, origins := range s.table.Origins() {
+	for topic, origins := range s.origins() {
 		want := origins[0]
 		for _, o := range origins[1:] {
 			if o.Partitions > want.Partitions {
@@ -273,6 +273,24 @@ func (s *catalogState) materialize(ctx context.Context) {
 	}
 }
 
+// origins returns the catalog's origins by topic, of the sites of this
+// mesh only: a topic of a site this replicator does not know (another
+// mesh's replicator on a shared cluster, a site since removed) could never
+// be copied here, and does not make a topic here a copy.
+func (s *catalogState) origins() map[string][]catalog.Entry {
+	mesh := s.r.topo.Sites()
+	out := s.table.Origins()
+	for topic, origins := range out {
+		origins = slices.DeleteFunc(origins, func(e catalog.Entry) bool { return !slices.Contains(mesh, e.Site) })
+		if len(origins) == 0 {
+			delete(out, topic)
+		} else {
+			out[topic] = origins
+		}
+	}
+	return out
+}
+
 // topicsPerRequest bounds the topics of one request to create topics or to
 // read their configs.
 const topicsPerRequest = 500
@@ -321,7 +339,7 @@ func (s *catalogState) scan(ctx context.Context) error {
 		own[t] = e
 	}
 	s.mu.Unlock()
-	origins := s.table.Origins()
+	origins := s.origins()
 	refreshConfigs := now.Sub(s.lastScan) > configRefresh
 	var recs []*kgo.Record
 	var readConfigs []string

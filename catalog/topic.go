@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -40,20 +39,13 @@ func Read(ctx context.Context, clientOpts []kgo.Opt) (*Table, error) {
 	}
 	defer cl.Close()
 	t := NewTable(codec, nil)
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		kafkaclient.Follow(rctx, cl, Topic, slog.New(slog.DiscardHandler), func(recs []*kgo.Record) {
-			for _, r := range recs {
-				t.Apply(r)
-			}
-		}, cancel)
-	}()
-	<-done
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("catalog: reading %s: %w; is Kafka reachable?", Topic, ctx.Err())
+	err = kafkaclient.ReadToEnd(ctx, cl, Topic, func(recs []*kgo.Record) {
+		for _, r := range recs {
+			t.Apply(r)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: reading %s: %w; is Kafka reachable?", Topic, err)
 	}
 	return t, nil
 }

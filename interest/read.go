@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -48,22 +47,9 @@ func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := kafkaclient.CommittedEnds(ctx, kadm.NewClient(cl), Topic)
-	if err != nil {
-		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, err)
-	}
 	out := Leases{}
-	pos := map[int32]int64{}
-	for !reached(targets, pos) {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			pos[r.Partition] = r.Offset + 1 // control records too, so pos reaches the end
-			if r.Attrs.IsControl() {
-				return
-			}
+	err = kafkaclient.ReadToEnd(ctx, cl, Topic, func(recs []*kgo.Record) {
+		for _, r := range recs {
 			key, l, err := codec.Decode(r)
 			switch {
 			case err != nil:
@@ -72,17 +58,10 @@ func Read(ctx context.Context, clientOpts []kgo.Opt) (Leases, error) {
 			default:
 				out[key] = *l
 			}
-		})
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interest: reading %s: %w; is Kafka reachable?", Topic, err)
 	}
 	return out, nil
-}
-
-// reached reports whether pos is at or past every target.
-func reached(targets, pos map[int32]int64) bool {
-	for p, end := range targets {
-		if pos[p] < end {
-			return false
-		}
-	}
-	return true
 }

@@ -79,16 +79,8 @@ func Follow(ctx context.Context, cl *kgo.Client, topic string, log *slog.Logger,
 		return // ctx ended
 	}
 	pos := map[int32]int64{}
-	reached := func() bool {
-		for p, end := range targets {
-			if pos[p] < end {
-				return false
-			}
-		}
-		return true
-	}
 	done := false
-	if reached() {
+	if reached(targets, pos) {
 		done = true
 		caughtUp()
 	}
@@ -103,17 +95,10 @@ func Follow(ctx context.Context, cl *kgo.Client, topic string, log *slog.Logger,
 			failed = true
 			log.Warn("reading a followed topic failed; retrying", "topic", t, "partition", p, "error", err)
 		})
-		recs = recs[:0]
-		fs.EachRecord(func(r *kgo.Record) {
-			pos[r.Partition] = r.Offset + 1 // control records too, so pos reaches the end
-			if !r.Attrs.IsControl() {
-				recs = append(recs, r)
-			}
-		})
-		if len(recs) > 0 {
+		if recs = dataRecords(fs, pos, recs[:0]); len(recs) > 0 {
 			apply(recs)
 		}
-		if !done && reached() {
+		if !done && reached(targets, pos) {
 			done = true
 			caughtUp()
 		}
@@ -121,4 +106,53 @@ func Follow(ctx context.Context, cl *kgo.Client, topic string, log *slog.Logger,
 			return
 		}
 	}
+}
+
+// ReadToEnd reads topic with cl (built with FollowOptions) from its start
+// to its committed end as of the call, passing the data records of each
+// poll, in order, to apply: a one-off read (meshctl, the control plane),
+// where Follow keeps reading. It fails at once if the end cannot be listed.
+func ReadToEnd(ctx context.Context, cl *kgo.Client, topic string, apply func([]*kgo.Record)) error {
+	targets, err := CommittedEnds(ctx, kadm.NewClient(cl), topic)
+	if err != nil {
+		return err
+	}
+	pos := map[int32]int64{}
+	var recs []*kgo.Record
+	for !reached(targets, pos) {
+		fs := cl.PollFetches(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case fs.IsClientClosed():
+			return kgo.ErrClientClosed
+		}
+		if recs = dataRecords(fs, pos, recs[:0]); len(recs) > 0 {
+			apply(recs)
+		}
+	}
+	return nil
+}
+
+// dataRecords appends the data records of fs to recs, and moves pos past
+// every record, control records too, so that pos reaches the end of a
+// topic whose last offset is a transaction marker.
+func dataRecords(fs kgo.Fetches, pos map[int32]int64, recs []*kgo.Record) []*kgo.Record {
+	fs.EachRecord(func(r *kgo.Record) {
+		pos[r.Partition] = r.Offset + 1
+		if !r.Attrs.IsControl() {
+			recs = append(recs, r)
+		}
+	})
+	return recs
+}
+
+// reached reports whether pos is at or past every target.
+func reached(targets, pos map[int32]int64) bool {
+	for p, end := range targets {
+		if pos[p] < end {
+			return false
+		}
+	}
+	return true
 }

@@ -65,6 +65,7 @@ bench-e2e: services-up
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric CPU-s/GB -title 'Backlog copy east -> west: CPU seconds per GB copied (lower is better)' -out bench/results/replicator-cpu.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric peak-RSS-MiB -title 'Copier peak RSS, MiB (lower is better)' -out bench/results/replicator-rss.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric p99-lag-ms -title 'End-to-end lag east -> west at 2000 records/s, p99 ms (lower is better)' -out bench/results/replicator-lag-p99.svg
+	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric p99-added-ms -title 'Time the copier adds per record east -> west, p99 ms (lower is better)' -out bench/results/replicator-added-p99.svg
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,23 @@ import (
 //     consumer like the one at west, the path without a copier. What the
 //     brokers add (a young GC pause of a broker, 10-25 ms on 2 shared cores,
 //     stalls every record on its way) shows here as well as in both
-//     copiers' lag.
+//     copiers' lag;
+//   - p50-added-ms, p99-added-ms: what the copier adds, per record: the
+//     time the record was read at west minus the time the same record was
+//     read at east, by the two consumers above, matched by the run's tag
+//     and the record's number in its value. The produce path to east
+//     (and a stall of east before the record was readable there) cancels
+//     out; what remains is the copier's fetch from east, its produce (and,
+//     exactly once, its transaction's commit) and west's append, with the
+//     brokers' stalls on that way. See liveLag for the resolution of the
+//     method. Meshwork's runs log their p99s over MirrorMaker 2's of the
+//     same mode (medians of the runs so far: of three on the last run).
+//
+// MESH_BENCH_LIVE sets the duration of the live phase (default 30s); for a
+// quick check that the benchmark works, e.g.
+// `MESH_BENCH_RECORDS=100000 MESH_BENCH_LIVE=5s ... -count 1`.
+// MESH_BENCH_TWIN=1 adds a second reader at east that checks the resolution
+// of the added time (see liveLag).
 //
 // MirrorMaker 2 runs from the cached Maven classpath (deploy/dev/kafka-class.sh)
 // with the heap of Kafka's own connect-mirror-maker.sh, -Xms256M -Xmx2G, or
@@ -80,7 +97,10 @@ func BenchmarkReplicator(b *testing.B) {
 		west:       benchEnv(b, "MESH_E2E_KAFKA_WEST"),
 		kafkaClass: benchEnv(b, "MESH_E2E_KAFKA_CLASS"),
 		n:          benchRecords(b),
+		live:       benchLive(b),
+		twin:       os.Getenv("MESH_BENCH_TWIN") == "1",
 		heap:       os.Getenv("MESH_BENCH_MM2_HEAP"),
+		results:    map[string][]copyResult{},
 	}
 	if s.heap == "" {
 		s.heap = "-Xms256M -Xmx2G" // Kafka's bin/connect-mirror-maker.sh default
@@ -92,7 +112,7 @@ func BenchmarkReplicator(b *testing.B) {
 			if eos {
 				mode = "exactly-once"
 			}
-			b.Run(tool+"/"+mode, func(b *testing.B) { s.bench(b, tool, eos) })
+			b.Run(tool+"/"+mode, func(b *testing.B) { s.bench(b, tool, mode, eos) })
 		}
 	}
 }
@@ -102,8 +122,7 @@ const (
 	benchRecordSize = 1024
 	benchSlots      = 8
 	liveRate        = 2000 // records/s in the lag phase
-	liveFor         = 30 * time.Second
-	userHZ          = 100 // clock ticks per second in /proc/<pid>/stat (USER_HZ)
+	userHZ          = 100  // clock ticks per second in /proc/<pid>/stat (USER_HZ)
 )
 
 // benchEnv returns a required environment variable or skips the benchmark.
@@ -128,24 +147,44 @@ func benchRecords(b *testing.B) int {
 	return n
 }
 
+// benchLive returns the duration of the live phase, MESH_BENCH_LIVE.
+func benchLive(b *testing.B) time.Duration {
+	v := os.Getenv("MESH_BENCH_LIVE")
+	if v == "" {
+		return 30 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		b.Fatalf("MESH_BENCH_LIVE=%q: want a duration of at least 1s, e.g. 5s", v)
+	}
+	return d
+}
+
 type replicatorBench struct {
 	east, west, kafkaClass string
 	n                      int
+	live                   time.Duration // of the live phase
+	twin                   bool          // a second reader at east (MESH_BENCH_TWIN)
 	heap                   string
 	bin                    string
+	// results holds every run's result by tool/mode, for the comparison
+	// that Meshwork's runs log (MirrorMaker 2's runs of a mode come first).
+	results map[string][]copyResult
 }
 
 // copyResult is what one copy measured.
 type copyResult struct {
 	mbps, cpuPerGB, rssMiB, p50, p99 float64
 	directP50, directP99             float64 // the live stream read at east
+	addedP50, addedP99               float64 // read at west minus read at east, per record
 }
 
-func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
+func (s *replicatorBench) bench(b *testing.B, tool, mode string, eos bool) {
 	b.StopTimer()
 	var sum copyResult
 	for range b.N {
 		r := s.once(b, tool, eos)
+		s.results[tool+"/"+mode] = append(s.results[tool+"/"+mode], r)
 		sum.mbps += r.mbps
 		sum.cpuPerGB += r.cpuPerGB
 		sum.rssMiB += r.rssMiB
@@ -153,6 +192,8 @@ func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
 		sum.p99 += r.p99
 		sum.directP50 += r.directP50
 		sum.directP99 += r.directP99
+		sum.addedP50 += r.addedP50
+		sum.addedP99 += r.addedP99
 	}
 	n := float64(b.N)
 	b.ReportMetric(sum.mbps/n, "MB/s")
@@ -162,6 +203,44 @@ func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
 	b.ReportMetric(sum.p99/n, "p99-lag-ms")
 	b.ReportMetric(sum.directP50/n, "p50-direct-ms")
 	b.ReportMetric(sum.directP99/n, "p99-direct-ms")
+	b.ReportMetric(sum.addedP50/n, "p50-added-ms")
+	b.ReportMetric(sum.addedP99/n, "p99-added-ms")
+	if tool == "meshwork" {
+		s.logRatio(b, mode)
+	}
+}
+
+// logRatio logs Meshwork's p99s over MirrorMaker 2's in the same mode,
+// each the median of its runs so far in this process: on the last run of
+// `-count 3`, the medians of three that the README quotes.
+func (s *replicatorBench) logRatio(b *testing.B, mode string) {
+	mw, mm := s.results["meshwork/"+mode], s.results["mirrormaker2/"+mode]
+	if len(mm) == 0 {
+		b.Logf("added p99: no MirrorMaker 2 run of %s in this run to compare with", mode)
+		return
+	}
+	ratio := func(what string, f func(copyResult) float64) string {
+		a, c := median(mw, f), median(mm, f)
+		return fmt.Sprintf("%s %.1f / %.1f ms = %.2fx", what, a, c, a/c)
+	}
+	b.Logf("Meshwork / MirrorMaker 2, %s, medians of %d / %d runs: %s; %s",
+		mode, len(mw), len(mm),
+		ratio("added p99", func(r copyResult) float64 { return r.addedP99 }),
+		ratio("lag p99", func(r copyResult) float64 { return r.p99 }))
+}
+
+// median returns the median of f over rs (the mean of the middle two for
+// an even count).
+func median(rs []copyResult, f func(copyResult) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 // once preloads a fresh topic, copies it with the tool, measures the live
@@ -169,7 +248,7 @@ func (s *replicatorBench) bench(b *testing.B, tool string, eos bool) {
 func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 	preloadTimeout := 2*time.Minute + time.Duration(s.n/5000)*time.Second // at least 5 MB/s
 	copyTimeout := 2*time.Minute + time.Duration(s.n/2000)*time.Second    // at least 2 MB/s
-	ctx, cancel := context.WithTimeout(context.Background(), preloadTimeout+copyTimeout+liveFor+5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), preloadTimeout+copyTimeout+s.live+5*time.Minute)
 	defer cancel()
 	eastAdm := kadm.NewClient(benchClient(b, s.east))
 	// West's topic appears during the copy: a lookup that finds it unknown
@@ -249,7 +328,7 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 	t1 := time.Now()
 	syscall.Sync()
 	synced := time.Since(t1)
-	live := liveLag(ctx, b, s.east, s.west, topic)
+	live := liveLag(ctx, b, s.east, s.west, topic, s.live, s.twin)
 	rss, err := peakRSS(p.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
@@ -269,13 +348,20 @@ func (s *replicatorBench) once(b *testing.B, tool string, eos bool) copyResult {
 		p99:       ms(live.p99),
 		directP50: ms(live.directP50),
 		directP99: ms(live.directP99),
+		addedP50:  ms(live.addedP50),
+		addedP99:  ms(live.addedP99),
 	}
 	setup := fmt.Sprintf("%d slots, default flow settings", benchSlots)
 	if tool == "mirrormaker2" {
 		setup = fmt.Sprintf("tasks.max %d, heap %s", mm2Tasks(), s.heap)
 	}
-	b.Logf("%s (%s): preload %.1fs; copy of %d records %.1fs, CPU %.1fs; %.1f MB/s, %.2f CPU-s/GB, peak RSS %.0f MiB; sync %.1fs; lag p50 %.1f ms p99 %.1f ms (east->east without a copier: p50 %.1f ms p99 %.1f ms)",
-		tool, setup, preloaded.Seconds(), copied, elapsed.Seconds(), cpu.Seconds(), r.mbps, r.cpuPerGB, r.rssMiB, synced.Seconds(), r.p50, r.p99, r.directP50, r.directP99)
+	twin := ""
+	if s.twin {
+		twin = fmt.Sprintf(" (two readers at east apart by p50 %.2f ms p99 %.2f ms)", ms(live.twinP50), ms(live.twinP99))
+	}
+	b.Logf("%s (%s): preload %.1fs; copy of %d records %.1fs, CPU %.1fs; %.1f MB/s, %.2f CPU-s/GB, peak RSS %.0f MiB; sync %.1fs; lag p50 %.1f ms p99 %.1f ms (east->east without a copier: p50 %.1f ms p99 %.1f ms); added by the copier p50 %.1f ms p99 %.1f ms%s",
+		tool, setup, preloaded.Seconds(), copied, elapsed.Seconds(), cpu.Seconds(), r.mbps, r.cpuPerGB, r.rssMiB, synced.Seconds(), r.p50, r.p99, r.directP50, r.directP99,
+		r.addedP50, r.addedP99, twin)
 	return r
 }
 
@@ -764,14 +850,64 @@ type lagStats struct {
 	// directP50, directP99 are of the same records read at east: the
 	// path without any copier, measured in the same run.
 	directP50, directP99 time.Duration
+	// addedP50, addedP99 are of what the copier adds: arrival at west
+	// minus arrival of the same record at east.
+	addedP50, addedP99 time.Duration
+	// twinP50, twinP99 are of how far apart two readers at east got the
+	// same record: the resolution of the arrival times in this run (with
+	// the twin reader only).
+	twinP50, twinP99 time.Duration
 }
 
-// liveLag produces liveRate records/s for liveFor at east and measures when
+// liveLag produces liveRate records/s for live at east and measures when
 // each arrives at west and, for reference, at east itself.
-func liveLag(ctx context.Context, b *testing.B, east, west, topic string) lagStats {
-	total := int(liveRate * liveFor / time.Second)
+//
+// What the copier adds to a record is (when the reader at west got it) -
+// (when the reader at east got it). Each reader stamps the records of a
+// fetch when its poll returns that fetch, which is when the record became
+// readable at its broker plus the reader's delay; the added time means
+// something only while that delay is small against it, so the readers
+// poll tightly:
+//
+//   - a fetch waits at the broker for at least 1 byte, and the broker
+//     answers a waiting fetch as soon as a record becomes readable
+//     (on the append; at west exactly once, on the commit marker that
+//     makes the transaction's records readable to read_committed);
+//   - franz-go sends the next fetch as soon as the previous one is polled,
+//     and the poll loop does nothing but stamp, so a reader is fetching
+//     almost all the time;
+//   - the fetch max wait is franz-go's floor, 10 ms instead of its 5 s,
+//     so that a wake-up the broker missed costs at most that (with 500 ms
+//     instead, Meshwork's added p50 did not move in either mode: the
+//     broker's wake-up, not the wait, ends the fetches);
+//   - production starts only once every reader sends fetches.
+//
+// The delay left is the response's trip over loopback and the scheduling
+// of the reader's goroutines. With twin, a second reader at east, set up
+// like the first, measures it: how far apart two readers got the same
+// records. On the 2 shared cores, with the copier and the brokers busy,
+// they were 0.1-0.3 ms apart at p50 and 2-4 ms at p99 (20-30 ms while
+// other work loaded the machine), so an added p50 or p99 is good to about
+// that. The twin is off by default: in runs side by side, a third
+// consumer made the direct p50 0.1-0.2 ms slower, and the raw figures
+// stay comparable with earlier runs. All readers are in this process, so its own pauses land on both
+// sides alike. Every reader is read_committed: at east and at west at
+// least once there are no transactions, so it reads what read_uncommitted
+// would.
+func liveLag(ctx context.Context, b *testing.B, east, west, topic string, live time.Duration, twin bool) lagStats {
+	total := int(liveRate * live / time.Second)
+	// Each live record's value starts with the run's tag and its number,
+	// which tell it from any other record of the topic (the backlog's are
+	// ProducerPerformance's random text).
+	tag := rand.Uint64()
 	ts := make([]time.Time, total)
-	eastArr, westArr := arrivals(ctx, b, east, topic, total), arrivals(ctx, b, west, topic, total)
+	readers := []*reader{newReader(ctx, b, east, topic, tag, total), newReader(ctx, b, west, topic, tag, total)}
+	if twin {
+		readers = append(readers, newReader(ctx, b, east, topic, tag, total))
+	}
+	for _, r := range readers {
+		r.waitFetching(b, 30*time.Second)
+	}
 	prod := benchClient(b, east, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
 	var produceErr error
 	var mu sync.Mutex
@@ -781,7 +917,8 @@ func liveLag(ctx context.Context, b *testing.B, east, west, topic string) lagSta
 			time.Sleep(d) // pacing
 		}
 		v := make([]byte, benchRecordSize)
-		binary.BigEndian.PutUint64(v, uint64(i))
+		binary.BigEndian.PutUint64(v, tag)
+		binary.BigEndian.PutUint64(v[8:], uint64(i))
 		ts[i] = time.Now()
 		prod.Produce(ctx, &kgo.Record{Value: v, Timestamp: ts[i]}, func(_ *kgo.Record, err error) {
 			if err != nil {
@@ -799,23 +936,59 @@ func liveLag(ctx context.Context, b *testing.B, east, west, topic string) lagSta
 		b.Fatalf("live produce: %v", produceErr)
 	}
 	mu.Unlock()
-	ea, wa := eastArr(), westArr()
-	lags, direct := make([]time.Duration, total), make([]time.Duration, total)
+	ea, wa := readers[0].wait(b), readers[1].wait(b)
+	lags, direct, added := make([]time.Duration, total), make([]time.Duration, total), make([]time.Duration, total)
 	for i := range total {
 		lags[i], direct[i] = wa[i].Sub(ts[i]), ea[i].Sub(ts[i])
+		// Negative when the copy was read before the original, which the
+		// readers' delays allow (by about the twin's difference): kept, so
+		// that the percentiles are of the measure as taken.
+		added[i] = wa[i].Sub(ea[i])
 	}
-	slices.Sort(lags)
-	slices.Sort(direct)
-	return lagStats{
-		p50: lags[total/2], p99: lags[total*99/100],
-		directP50: direct[total/2], directP99: direct[total*99/100],
+	var st lagStats
+	st.p50, st.p99 = percentiles(lags)
+	st.directP50, st.directP99 = percentiles(direct)
+	st.addedP50, st.addedP99 = percentiles(added)
+	if twin {
+		ta := readers[2].wait(b)
+		apart := make([]time.Duration, total)
+		for i := range total {
+			apart[i] = ta[i].Sub(ea[i]).Abs()
+		}
+		st.twinP50, st.twinP99 = percentiles(apart)
+	}
+	return st
+}
+
+// percentiles sorts d and returns its p50 and p99.
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(d)
+	return d[len(d)/2], d[len(d)*99/100]
+}
+
+// reader consumes the live stream at one broker and stamps each record's
+// first arrival.
+type reader struct {
+	broker   string
+	fetching chan struct{} // closed once the client sent its first fetch
+	once     sync.Once
+	done     chan error // the result of the consuming goroutine
+	cancel   context.CancelFunc
+	at       []time.Time
+}
+
+// OnBrokerWrite makes reader a kgo hook that closes fetching on the
+// client's first fetch request.
+func (r *reader) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == kmsg.Fetch.Int16() && err == nil {
+		r.once.Do(func() { close(r.fetching) })
 	}
 }
 
-// arrivals consumes topic (read_committed) from its current end at broker
-// and returns a function that waits for records 0..total-1 of the live
-// stream and returns when each first arrived.
-func arrivals(ctx context.Context, b *testing.B, broker, topic string, total int) func() []time.Time {
+// newReader consumes topic (read_committed) from its current end at broker
+// and stamps the arrival of records 0..total-1 of the live stream tagged
+// tag.
+func newReader(ctx context.Context, b *testing.B, broker, topic string, tag uint64, total int) *reader {
 	adm := kadm.NewClient(benchClient(b, broker))
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -823,11 +996,13 @@ func arrivals(ctx context.Context, b *testing.B, broker, topic string, total int
 	}
 	from := map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	r := &reader{broker: broker, fetching: make(chan struct{}), done: make(chan error, 1), at: make([]time.Time, total)}
 	cons := benchClient(b, broker, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	at := make([]time.Time, total)
-	done := make(chan error, 1)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(10*time.Millisecond), // franz-go's floor; see liveLag
+		kgo.WithHooks(r))
 	cctx, ccancel := context.WithCancel(ctx)
+	r.cancel = ccancel
 	go func() {
 		n := 0
 		var lastErr error
@@ -835,34 +1010,50 @@ func arrivals(ctx context.Context, b *testing.B, broker, topic string, total int
 			fs := cons.PollFetches(cctx)
 			now := time.Now()
 			fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
-			fs.EachRecord(func(r *kgo.Record) {
-				if len(r.Value) < 8 {
+			fs.EachRecord(func(rec *kgo.Record) {
+				if len(rec.Value) < 16 || binary.BigEndian.Uint64(rec.Value) != tag {
 					return
 				}
 				// A duplicate (at least once) counts at its first arrival.
-				if i := binary.BigEndian.Uint64(r.Value); i < uint64(total) && at[i].IsZero() {
-					at[i] = now
+				if i := binary.BigEndian.Uint64(rec.Value[8:]); i < uint64(total) && r.at[i].IsZero() {
+					r.at[i] = now
 					n++
 				}
 			})
 		}
 		if n < total {
-			done <- fmt.Errorf("%d of %d live records reached %s (last fetch error: %v)", n, total, broker, lastErr)
+			r.done <- fmt.Errorf("%d of %d live records reached %s (last fetch error: %v)", n, total, broker, lastErr)
 			return
 		}
-		done <- nil
+		r.done <- nil
 	}()
-	return func() []time.Time {
-		defer ccancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				b.Fatal(err)
-			}
-		case <-time.After(time.Minute):
-			ccancel()
-			b.Fatal(<-done)
-		}
-		return at
+	return r
+}
+
+// waitFetching waits until the reader sends fetches, so that the first
+// live records are not stamped late by its start.
+func (r *reader) waitFetching(b *testing.B, timeout time.Duration) {
+	select {
+	case <-r.fetching:
+	case err := <-r.done:
+		b.Fatalf("reader at %s ended before it fetched: %v", r.broker, err)
+	case <-time.After(timeout):
+		b.Fatalf("reader at %s sent no fetch within %s", r.broker, timeout)
 	}
+}
+
+// wait waits up to a minute for the reader to get every live record and
+// returns when each first arrived.
+func (r *reader) wait(b *testing.B) []time.Time {
+	defer r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			b.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		r.cancel()
+		b.Fatal(<-r.done)
+	}
+	return r.at
 }

@@ -4,6 +4,9 @@
 //
 //	go run ./bench/plot -in bench/results/registry.txt -metric p99-µs \
 //	    -match 'GetSchemaByID|GetConstant' -title 'GET /schemas/ids/{id}, p99' -out bench/results/registry-p99.svg
+//
+// With -stat median it plots the median of the runs instead, for results
+// whose text quotes medians (a single noisy run moves a mean of three).
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,8 +29,9 @@ func main() {
 	metric := flag.String("metric", "ns/op", "metric to plot, e.g. ns/op, p99-µs, MB/s")
 	match := flag.String("match", ".", "regular expression selecting benchmarks")
 	title := flag.String("title", "", "chart title (default: the metric)")
+	stat := flag.String("stat", "mean", "how repeated runs combine: mean or median")
 	flag.Parse()
-	if err := run(*in, *out, *metric, *match, *title); err != nil {
+	if err := run(*in, *out, *metric, *match, *title, *stat); err != nil {
 		fmt.Fprintln(os.Stderr, "plot:", err)
 		os.Exit(2)
 	}
@@ -37,9 +42,12 @@ type bar struct {
 	value float64
 }
 
-func run(in, out, metric, match, title string) error {
+func run(in, out, metric, match, title, stat string) error {
 	if in == "" || out == "" {
 		return errors.New("-in and -out are required")
+	}
+	if stat != "mean" && stat != "median" {
+		return fmt.Errorf("-stat %q: want mean or median", stat)
 	}
 	re, err := regexp.Compile(match)
 	if err != nil {
@@ -50,7 +58,7 @@ func run(in, out, metric, match, title string) error {
 		return err
 	}
 	defer f.Close()
-	bars, err := parse(f, metric, re)
+	bars, err := parse(f, metric, re, stat)
 	if err != nil {
 		return err
 	}
@@ -63,10 +71,10 @@ func run(in, out, metric, match, title string) error {
 	return os.WriteFile(out, []byte(svg(bars, title, metric)), 0o644)
 }
 
-// parse averages metric per benchmark name, in order of first appearance.
-func parse(r io.Reader, metric string, re *regexp.Regexp) ([]bar, error) {
-	sums := map[string]float64{}
-	counts := map[string]int{}
+// parse combines metric per benchmark name by stat (mean or median), in
+// order of first appearance.
+func parse(r io.Reader, metric string, re *regexp.Regexp, stat string) ([]bar, error) {
+	values := map[string][]float64{}
 	var order []string
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -86,18 +94,35 @@ func parse(r io.Reader, metric string, re *regexp.Regexp) ([]bar, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s %q: %w", name, metric, fields[i], err)
 			}
-			if counts[name] == 0 {
+			if len(values[name]) == 0 {
 				order = append(order, name)
 			}
-			sums[name] += v
-			counts[name]++
+			values[name] = append(values[name], v)
 		}
 	}
 	bars := make([]bar, len(order))
 	for i, n := range order {
-		bars[i] = bar{n, sums[n] / float64(counts[n])}
+		bars[i] = bar{n, combine(values[n], stat)}
 	}
 	return bars, sc.Err()
+}
+
+// combine returns the mean or the median of vs (the mean of the middle two
+// for an even count).
+func combine(vs []float64, stat string) float64 {
+	if stat == "median" {
+		vs = slices.Clone(vs)
+		slices.Sort(vs)
+		if len(vs)%2 == 1 {
+			return vs[len(vs)/2]
+		}
+		return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	sum := 0.0
+	for _, v := range vs {
+		sum += v
+	}
+	return sum / float64(len(vs))
 }
 
 func svg(bars []bar, title, metric string) string {

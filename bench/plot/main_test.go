@@ -13,7 +13,7 @@ BenchmarkGetSchemaByID-2   100  70000 ns/op  600 p50-µs  9000 p99-µs
 BenchmarkGetConstantCeiling-2 100 40000 ns/op 300 p50-µs 6000 p99-µs
 BenchmarkOther-2 100 1 ns/op
 `
-	bars, err := parse(strings.NewReader(in), "p99-µs", regexp.MustCompile("GetSchema|Constant"))
+	bars, err := parse(strings.NewReader(in), "p99-µs", regexp.MustCompile("GetSchema|Constant"), "mean")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,5 +23,21 @@ BenchmarkOther-2 100 1 ns/op
 	out := svg(bars, "p99", "p99-µs")
 	if !strings.Contains(out, "<svg") || !strings.Contains(out, "GetConstantCeiling") {
 		t.Fatalf("svg:\n%s", out)
+	}
+}
+
+func TestParseMedianOfRuns(t *testing.T) {
+	in := `BenchmarkReplicator/meshwork/exactly-once-2 1 1 ns/op 21.4 p99-added-ms
+BenchmarkReplicator/meshwork/exactly-once-2 1 1 ns/op 900 p99-added-ms
+BenchmarkReplicator/meshwork/exactly-once-2 1 1 ns/op 24.3 p99-added-ms
+BenchmarkReplicator/mirrormaker2/exactly-once-2 1 1 ns/op 70 p99-added-ms
+BenchmarkReplicator/mirrormaker2/exactly-once-2 1 1 ns/op 60 p99-added-ms
+`
+	bars, err := parse(strings.NewReader(in), "p99-added-ms", regexp.MustCompile("."), "median")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bars) != 2 || bars[0].name != "Replicator/meshwork/exactly-once" || bars[0].value != 24.3 || bars[1].value != 65 {
+		t.Fatalf("bars %+v", bars)
 	}
 }

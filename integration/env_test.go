@@ -93,7 +93,7 @@ func tryRun(ctx context.Context, stdin []byte, name string, args ...string) ([]b
 type witness struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *bytes.Buffer
+	stderr *lockedWriter // of a bytes.Buffer
 	done   chan error
 }
 
@@ -101,8 +101,8 @@ func startWitness(ctx context.Context, t *testing.T, extraEnv []string, name str
 	t.Helper()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
-	w := &witness{cmd: cmd, lines: make(chan string, 1024), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: w.stderr}
+	w := &witness{cmd: cmd, lines: make(chan string, 1024), stderr: &lockedWriter{w: &bytes.Buffer{}}, done: make(chan error, 1)}
+	cmd.Stderr = w.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -132,11 +132,11 @@ func (w *witness) next(t *testing.T, timeout time.Duration) string {
 	select {
 	case l, ok := <-w.lines:
 		if !ok {
-			t.Fatalf("witness %s exited early: %v\nstderr:\n%s", w.cmd.Path, <-w.done, w.stderr)
+			t.Fatalf("witness %s exited early: %v\nstderr:\n%s", w.cmd.Path, <-w.done, w.stderr.String())
 		}
 		return l
 	case <-time.After(timeout):
-		t.Fatalf("witness %s said nothing for %s\nstderr:\n%s", w.cmd.Path, timeout, w.stderr)
+		t.Fatalf("witness %s said nothing for %s\nstderr:\n%s", w.cmd.Path, timeout, w.stderr.String())
 	}
 	return ""
 }
@@ -144,6 +144,14 @@ func (w *witness) next(t *testing.T, timeout time.Duration) string {
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+// String returns what was written so far, when the writer is a
+// bytes.Buffer.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*bytes.Buffer).String()
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {

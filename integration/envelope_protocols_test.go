@@ -120,7 +120,7 @@ func TestIntegrationEnvelopeOverAMQP(t *testing.T) {
 			for range n {
 				msg, err := recv.Receive(ctx, nil)
 				if err != nil {
-					t.Fatalf("receive: %v (witness stderr: %s)", err, echo.stderr)
+					t.Fatalf("receive: %v (witness stderr: %s)", err, echo.stderr.String())
 				}
 				if err := recv.AcceptMessage(ctx, msg); err != nil {
 					t.Fatal(err)

@@ -105,7 +105,7 @@ func TestIntegrationMQTTAdapter(t *testing.T) {
 			case <-time.After(time.Second):
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no message reached mosquitto_sub: %s", sub.stderr)
+				t.Fatalf("no message reached mosquitto_sub: %s", sub.stderr.String())
 			}
 		}
 	})
@@ -152,7 +152,7 @@ func TestIntegrationMQTTAdapterNoEcho(t *testing.T) {
 				case <-time.After(time.Second):
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("no command reached mosquitto_sub: %s", sub.stderr)
+					t.Fatalf("no command reached mosquitto_sub: %s", sub.stderr.String())
 				}
 			}
 			// A device's message after the commands: once it is in Kafka,

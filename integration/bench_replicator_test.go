@@ -581,6 +581,7 @@ func startBenchProc(b *testing.B, name string, cmd *exec.Cmd) *benchProc {
 	if err != nil {
 		b.Fatal(err)
 	}
+	diesWithTest(cmd)
 	cmd.Stdout, cmd.Stderr = f, f
 	p := &benchProc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	p.started = time.Now()

@@ -36,6 +36,7 @@ func startDevMesh(t *testing.T, bin, dir string, ports []int) *devMesh {
 		"-port", fmt.Sprintf("east.kafka=%d", ports[0]), "-port", fmt.Sprintf("east.mqtt=%d", ports[1]),
 		"-port", fmt.Sprintf("west.kafka=%d", ports[2]), "-port", fmt.Sprintf("west.mqtt=%d", ports[3]),
 		"-admin-port", fmt.Sprint(ports[4]))
+	diesWithTest(cmd)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -91,7 +92,9 @@ func TestIntegrationDevMesh(t *testing.T) {
 	for _, site := range []string{"east", "west"} {
 		broker := m.endpoints.Sites[site].Kafka
 		t.Run(site+"/sarama", func(t *testing.T) {
-			saramaRoundTrip(ctx, t, broker, "devmesh.sarama", n)
+			// Each site its own topic: the other site holds an empty copy
+			// of one created elsewhere (the topic catalog).
+			saramaRoundTrip(ctx, t, broker, "devmesh.sarama."+site, n)
 		})
 		t.Run(site+"/kcat", func(t *testing.T) {
 			topic := "devmesh.kcat." + site
@@ -106,7 +109,7 @@ func TestIntegrationDevMesh(t *testing.T) {
 			}
 		})
 		t.Run(site+"/kafkajs", func(t *testing.T) {
-			out := run(ctx, t, nil, "node", witnessPath("kafka_roundtrip.js"), broker, "devmesh.kafkajs", itoa(n))
+			out := run(ctx, t, nil, "node", witnessPath("kafka_roundtrip.js"), broker, "devmesh.kafkajs."+site, itoa(n))
 			var res struct{ Produced, Consumed int }
 			if err := json.Unmarshal(out, &res); err != nil || res.Consumed != n {
 				t.Fatalf("kafkajs: %s (%v)", out, err)

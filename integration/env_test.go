@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,9 +98,18 @@ type witness struct {
 	done   chan error
 }
 
+// diesWithTest makes the process cmd starts end when the test process does,
+// however it ends: a test that panics (a data race found, a deadline)
+// runs no cleanup, and a replicator left running would join the next
+// tests' slot groups and take half their work.
+func diesWithTest(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
 func startWitness(ctx context.Context, t *testing.T, extraEnv []string, name string, args ...string) *witness {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := diesWithTest(exec.CommandContext(ctx, name, args...))
 	cmd.Env = append(os.Environ(), extraEnv...)
 	w := &witness{cmd: cmd, lines: make(chan string, 1024), stderr: &lockedWriter{w: &bytes.Buffer{}}, done: make(chan error, 1)}
 	cmd.Stderr = w.stderr

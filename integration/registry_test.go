@@ -61,7 +61,7 @@ func launchService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-config", path)
+	cmd := diesWithTest(exec.Command(bin, "-config", path))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

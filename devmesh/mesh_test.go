@@ -432,3 +432,57 @@ func copying(r *replicator.Replicator, topic string) bool {
 	}
 	return false
 }
+
+// A group at west that started before its topic existed anywhere gets the
+// records once the topic is created and written at east, from every
+// partition, with a client that never asks the broker to create a topic.
+func TestReplicatesForAGroupThatCameFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := Start(ctx, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ep := m.Endpoints()
+	group, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["west"].Kafka),
+		kgo.ConsumerGroup("west-payments"), kgo.ConsumeTopics("shop.payment.settled"), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer group.Close()
+	pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+	if n := len(group.PollFetches(pctx).Records()); n != 0 { // the group runs a while first
+		t.Fatalf("%d records before the topic existed", n)
+	}
+	pcancel()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(ep.Sites["east"].Kafka), kgo.DefaultProduceTopic("shop.payment.settled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	start := time.Now()
+	if _, err := kadm.NewClient(prod).CreateTopic(ctx, 2, 1, nil, "shop.payment.settled"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("p-%d", i)), Value: []byte("settled")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	partitions := map[int32]bool{}
+	n := 0
+	for n < 20 && time.Since(start) < 15*time.Second {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		for _, r := range group.PollFetches(pctx).Records() {
+			partitions[r.Partition] = true
+			n++
+		}
+		pcancel()
+	}
+	if n != 20 || len(partitions) != 2 {
+		t.Fatalf("west's group received %d of 20 records from %d of 2 partitions in %s", n, len(partitions), time.Since(start).Round(time.Second))
+	}
+	t.Logf("a group waiting at west got east's new topic %s after its creation", time.Since(start).Round(10*time.Millisecond))
+}

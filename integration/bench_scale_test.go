@@ -33,7 +33,9 @@ import (
 // each for the whole run. A replicator runs for each site with its default
 // settings (no interest declared, discovery every 5 s, the topic catalog
 // on), so west and north make empty copies of all T+4 topics; a franz-go
-// group at west reads the steady topics throughout. Then, for
+// group at west reads the steady topics throughout. The steady stream runs
+// alone for 30 s first (the quiet-* figures: what the machine and the
+// brokers cost it without any change). Then, for
 // MESH_BENCH_SCALE_FOR (default 2m), interest changes 100 times a minute:
 // every 0.6 s a new franz-go group starts on a topic not read before, at west
 // and north in turn, or the oldest of the ten live ones stops and is
@@ -67,6 +69,7 @@ import (
 // topic list cost the topics that did not change; rss-MiB and idle-cpu-% are
 // the JVM's.
 //
+// MESH_BENCH_LOGS=DIR keeps the replicators' logs (from info on) there.
 // Every run deletes its topics (and copies) at every cluster when it ends.
 // Run it with `make bench-scale` (after `make services-up`), or:
 //
@@ -119,6 +122,7 @@ const (
 	scaleLiveGroups  = 10                     // churn groups alive at once
 	scaleFirstWait   = time.Minute            // a group without a record by then is a miss
 	scaleIdleFor     = 30 * time.Second
+	scaleQuietFor    = 30 * time.Second // the steady stream without changes
 )
 
 type scaleBench struct {
@@ -221,14 +225,19 @@ func (r *scaleRun) clean() {
 }
 
 // replicatorConfig is the YAML of site's replicator: every default but the
-// listen address and a log that keeps warnings only.
+// listen address and a log that keeps warnings only (everything from info
+// on with MESH_BENCH_LOGS=DIR, where the logs are kept).
 func (r *scaleRun) replicatorConfig(site string, port int) string {
+	level := "warn"
+	if os.Getenv("MESH_BENCH_LOGS") != "" {
+		level = "info"
+	}
 	var sites strings.Builder
 	for _, name := range []string{"east", "west", "north"} {
 		fmt.Fprintf(&sites, "  - name: %s\n    kafka: {brokers: [%q]}\n", name, r.sites[name])
 	}
-	return fmt.Sprintf("site: %s\nlisten: 127.0.0.1:%d\nkafka: {brokers: [%q]}\nsites:\n%slog: {level: warn}\n",
-		site, port, r.sites[site], sites.String())
+	return fmt.Sprintf("site: %s\nlisten: 127.0.0.1:%d\nkafka: {brokers: [%q]}\nsites:\n%slog: {level: %s}\n",
+		site, port, r.sites[site], sites.String(), level)
 }
 
 func (r *scaleRun) meshwork(ctx context.Context) {
@@ -242,9 +251,17 @@ func (r *scaleRun) meshwork(ctx context.Context) {
 		if err := os.WriteFile(path, []byte(r.replicatorConfig(site, ports[i])), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		procs[site] = startBenchProc(b, "mesh-replicator", exec.Command(r.bin, "-config", path))
+		p := startBenchProc(b, "mesh-replicator", exec.Command(r.bin, "-config", path))
+		procs[site] = p
 		metrics[site] = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[i])
-		defer procs[site].stop(b)
+		defer func() {
+			p.stop(b)
+			if dir := os.Getenv("MESH_BENCH_LOGS"); dir != "" {
+				if data, err := os.ReadFile(p.log); err == nil {
+					_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("replicator-%s-%d.log", site, r.n)), data, 0o644)
+				}
+			}
+		}()
 	}
 	for _, site := range []string{"west", "north"} {
 		r.awaitTopics(ctx, site, procs[site])
@@ -253,17 +270,27 @@ func (r *scaleRun) meshwork(ctx context.Context) {
 
 	steadyCtx, stopSteady := context.WithCancel(ctx)
 	arrivals := r.steadyStream(steadyCtx, "west", true)
+
+	// First the steady stream alone, for what the machine and the brokers
+	// cost it without any change of interest.
 	before := gapBuckets(b, metrics["west"])
+	time.Sleep(scaleQuietFor) // the quiet phase's span
+	quiet := subtractBuckets(gapBuckets(b, metrics["west"]), before)
+	quietMax, quietOver := gapSummary(quiet)
+	b.ReportMetric(quietMax*1000, "quiet-max-gap-ms")
+	b.ReportMetric(quietOver, "quiet-gaps-over-100ms")
+	b.ReportMetric(ms(arrivals()), "quiet-arrival-gap-max-ms")
 
+	before = gapBuckets(b, metrics["west"])
 	ttfr, misses := r.churnGroups(ctx)
-
 	gaps := subtractBuckets(gapBuckets(b, metrics["west"]), before)
+	arrivalGap := arrivals()
 	stopSteady()
 	r.reportTTFR(ttfr, misses)
 	maxGap, over := gapSummary(gaps)
 	b.ReportMetric(maxGap*1000, "max-gap-ms")
 	b.ReportMetric(over, "gaps-over-100ms")
-	b.ReportMetric(ms(arrivals()), "arrival-gap-max-ms")
+	b.ReportMetric(ms(arrivalGap), "arrival-gap-max-ms")
 
 	// Idle: no feed, no changes; the leases of the groups that ended
 	// expire (30 s) and their flows shrink first.
@@ -315,8 +342,8 @@ func (r *scaleRun) awaitTopics(ctx context.Context, site string, p *benchProc) {
 // steadyStream feeds the steady topics at east and reads them at site,
 // with a group there when group is set (its interest is what makes them
 // flow) or else by partition. The returned function gives the longest gap
-// between two consecutive arrivals of a steady topic, over the time from
-// the first arrival of each until the stream's context ends.
+// between two consecutive arrivals of a steady topic since the last call
+// (or since every topic flowed).
 func (r *scaleRun) steadyStream(ctx context.Context, site string, group bool) func() time.Duration {
 	var topics []string
 	for i := range scaleSteady {
@@ -349,9 +376,7 @@ func (r *scaleRun) steadyStream(ctx context.Context, site string, group bool) fu
 		last    = map[string]time.Time{}
 		longest time.Duration
 	)
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
 		for ctx.Err() == nil {
 			fs := cons.PollFetches(ctx)
 			now := time.Now()
@@ -380,10 +405,11 @@ func (r *scaleRun) steadyStream(ctx context.Context, site string, group bool) fu
 		return nil
 	})
 	return func() time.Duration {
-		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		return longest
+		l := longest
+		longest = 0
+		return l
 	}
 }
 
@@ -673,6 +699,8 @@ sync.topic.acls.enabled = false
 
 	steadyCtx, stopSteady := context.WithCancel(ctx)
 	arrivals := r.steadyStream(steadyCtx, "west", false)
+	time.Sleep(scaleQuietFor) // the quiet phase's span
+	b.ReportMetric(ms(arrivals()), "quiet-arrival-gap-max-ms")
 
 	// Changes: a new topic at east, with a record, every 0.6 s; ttfr is
 	// the time until the record is at west.
@@ -715,10 +743,11 @@ sync.topic.acls.enabled = false
 		<-tick.C
 	}
 	tick.Stop()
+	arrivalGap := arrivals()
 	wg.Wait()
 	stopSteady()
 	r.reportTTFR(ttfr, misses)
-	b.ReportMetric(ms(arrivals()), "arrival-gap-max-ms")
+	b.ReportMetric(ms(arrivalGap), "arrival-gap-max-ms")
 	time.Sleep(15 * time.Second) // settling after the feed stopped, a fixed span of the measurement
 	if err := p.exited(); err != nil {
 		b.Fatal(err)

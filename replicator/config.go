@@ -124,8 +124,10 @@ type Flow struct {
 	Slots int `yaml:"slots"`
 	// MaxBatchBytes bounds the records one transaction carries.
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
-	// FetchMaxWait is how long a fetch from a source site waits for data;
-	// longer suits WAN links.
+	// FetchMaxWait is how long a fetch from a source site waits for data
+	// when there is none. A record ends the wait at once, so it bounds only
+	// how often an idle flow asks its source (and how soon a partition
+	// added to a flow is first fetched).
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
 	// TransactionInterval spaces, in exactly-once mode, the transactions
 	// of a flow at least this far apart: what arrives in between joins the
@@ -165,7 +167,7 @@ func DefaultConfig() Config {
 		Flow: Flow{
 			Slots:               8,
 			MaxBatchBytes:       1 << 20,
-			FetchMaxWait:        100 * time.Millisecond,
+			FetchMaxWait:        500 * time.Millisecond,
 			TransactionInterval: 5 * time.Millisecond,
 			PlanInterval:        10 * time.Second,
 			CheckpointInterval:  5 * time.Second,

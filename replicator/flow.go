@@ -251,6 +251,7 @@ func (f *flow) run(ctx context.Context) error {
 // transaction under way has been committed before, and the next one
 // carries only planned units.
 func (f *flow) replan(ctx context.Context, cons *kgo.Client, state map[unit]*unitState, units map[unit]route, version int) error {
+	began := time.Now()
 	var gone, added []unit
 	for u := range f.units {
 		if _, ok := units[u]; !ok {
@@ -295,7 +296,7 @@ func (f *flow) replan(ctx context.Context, cons *kgo.Client, state map[unit]*uni
 		f.d.m.replans.WithLabelValues(f.key.Source, "added").Add(float64(len(added)))
 	}
 	f.plan.took(units)
-	f.log.Info("replicator: flow changed", "added", len(added), "removed", len(gone), "units", len(units),
+	f.log.Info("replicator: flow changed", "added", len(added), "removed", len(gone), "units", len(units), "took", time.Since(began),
 		"added_topics", topicsOf(slices.Values(added)), "removed_topics", topicsOf(slices.Values(gone)))
 	return nil
 }

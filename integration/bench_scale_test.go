@@ -38,14 +38,17 @@ import (
 // brokers cost it without any change). Then, for
 // MESH_BENCH_SCALE_FOR (default 2m), interest changes 100 times a minute:
 // every 0.6 s a new franz-go group starts on a topic not read before, at west
-// and north in turn, or the oldest of the ten live ones stops and is
-// deleted. Reported:
+// and north in turn, or, once ten are live, the oldest that had its first
+// record stops and is deleted. Reported:
 //
 //   - materialize-s: from the replicators' start until west and north hold
 //     every topic (empty copies made from the catalog);
 //   - ttfr-p50-ms, ttfr-p99-ms: from a group's start to its first record
 //     (the one copied from east), over the groups started; misses counts
 //     the groups that had none within a minute (they count as a minute);
+//     after-join-p50-ms, after-join-p99-ms: from the group's first
+//     assignment to its first record, the part the client's own joining
+//     does not account for;
 //   - max-gap-ms, gaps-over-100ms: the copy gaps of west's replicator
 //     during the changes (meshwork_replicator_copy_gap_seconds: time between
 //     consecutive commits of a partition whose records were waiting: the
@@ -282,11 +285,16 @@ func (r *scaleRun) meshwork(ctx context.Context) {
 	b.ReportMetric(ms(arrivals()), "quiet-arrival-gap-max-ms")
 
 	before = gapBuckets(b, metrics["west"])
-	ttfr, misses := r.churnGroups(ctx)
+	ttfr, afterJoin, misses := r.churnGroups(ctx)
 	gaps := subtractBuckets(gapBuckets(b, metrics["west"]), before)
 	arrivalGap := arrivals()
 	stopSteady()
 	r.reportTTFR(ttfr, misses)
+	slices.Sort(afterJoin)
+	if len(afterJoin) > 0 {
+		b.ReportMetric(ms(quantile(afterJoin, 0.5)), "after-join-p50-ms")
+		b.ReportMetric(ms(quantile(afterJoin, 0.99)), "after-join-p99-ms")
+	}
 	maxGap, over := gapSummary(gaps)
 	b.ReportMetric(maxGap*1000, "max-gap-ms")
 	b.ReportMetric(over, "gaps-over-100ms")
@@ -414,20 +422,22 @@ func (r *scaleRun) steadyStream(ctx context.Context, site string, group bool) fu
 }
 
 // churnGroups starts and stops groups for the run's window, 100 changes a
-// minute, and returns each started group's time to its first record and
-// the groups that had none.
-func (r *scaleRun) churnGroups(ctx context.Context) ([]time.Duration, int) {
+// minute, and returns each started group's time to its first record, the
+// time from its first assignment to that record (what the mesh took once
+// the client had joined), and the number of groups that had none within a
+// minute. A group stops (the oldest first) once it had its first record or
+// its minute; until then it is not a change that can be made.
+func (r *scaleRun) churnGroups(ctx context.Context) (ttfr, afterJoin []time.Duration, misses int) {
 	type live struct {
-		cl     *kgo.Client
-		cancel context.CancelFunc
-		done   chan struct{}
-		site   string
-		group  string
+		cl      *kgo.Client
+		cancel  context.CancelFunc
+		done    chan struct{} // the polling goroutine ended
+		settled chan struct{} // the first record came, or the minute passed
+		site    string
+		group   string
 	}
 	var (
 		mu     sync.Mutex
-		ttfr   []time.Duration
-		misses int
 		groups []*live
 	)
 	stop := func(g *live) {
@@ -442,14 +452,22 @@ func (r *scaleRun) churnGroups(ctx context.Context) ([]time.Duration, int) {
 			r.b.Logf("delete group %s at %s: %v", g.group, g.site, err)
 		}
 	}
+	settled := func(g *live) bool {
+		select {
+		case <-g.settled:
+			return true
+		default:
+			return false
+		}
+	}
 	next := 0
 	tick := time.NewTicker(scaleChangeEvery)
 	defer tick.Stop()
 	end := time.Now().Add(r.window)
 	for change := 0; time.Now().Before(end) && next < r.n; change++ {
-		if len(groups) >= scaleLiveGroups && change%2 == 1 {
-			g := groups[0]
-			groups = groups[1:]
+		if i := slices.IndexFunc(groups, settled); len(groups) >= scaleLiveGroups && change%2 == 1 && i >= 0 {
+			g := groups[i]
+			groups = slices.Delete(groups, i, i+1)
 			go stop(g)
 		} else {
 			site := []string{"west", "north"}[next%2]
@@ -458,26 +476,48 @@ func (r *scaleRun) churnGroups(ctx context.Context) ([]time.Duration, int) {
 			next++
 			gctx, cancel := context.WithCancel(ctx)
 			started := time.Now()
-			cl := benchClient(r.b, r.sites[site], kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-			g := &live{cl: cl, cancel: cancel, done: make(chan struct{}), site: site, group: group}
+			var joined time.Time
+			g := &live{cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}), site: site, group: group}
+			g.cl = benchClient(r.b, r.sites[site], kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+				kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+					mu.Lock()
+					if joined.IsZero() {
+						joined = time.Now()
+					}
+					mu.Unlock()
+				}))
 			groups = append(groups, g)
 			go func() {
 				defer close(g.done)
-				first := false
-				for gctx.Err() == nil {
-					fs := cl.PollFetches(gctx)
-					if !first && fs.NumRecords() > 0 {
-						first = true
-						mu.Lock()
-						ttfr = append(ttfr, time.Since(started))
-						mu.Unlock()
-					}
-					if !first && time.Since(started) > scaleFirstWait {
+				defer func() {
+					if !settled(g) { // stopped at the end of the run without a record
 						mu.Lock()
 						misses++
 						mu.Unlock()
-						return
+						close(g.settled)
+					}
+				}()
+				for gctx.Err() == nil {
+					pctx, pcancel := context.WithTimeout(gctx, time.Second)
+					fs := g.cl.PollFetches(pctx)
+					pcancel()
+					switch {
+					case settled(g):
+					case fs.NumRecords() > 0:
+						now := time.Now()
+						mu.Lock()
+						ttfr = append(ttfr, now.Sub(started))
+						if !joined.IsZero() {
+							afterJoin = append(afterJoin, now.Sub(joined))
+						}
+						mu.Unlock()
+						close(g.settled)
+					case time.Since(started) > scaleFirstWait:
+						mu.Lock()
+						misses++
+						mu.Unlock()
+						close(g.settled)
 					}
 				}
 			}()
@@ -489,11 +529,10 @@ func (r *scaleRun) churnGroups(ctx context.Context) ([]time.Duration, int) {
 		}
 	}
 	// The last groups get their minute too.
-	deadline := time.Now().Add(scaleFirstWait)
 	for _, g := range groups {
 		select {
-		case <-g.done:
-		case <-time.After(time.Until(deadline)):
+		case <-g.settled:
+		case <-ctx.Done():
 		}
 	}
 	var wg sync.WaitGroup
@@ -503,9 +542,7 @@ func (r *scaleRun) churnGroups(ctx context.Context) ([]time.Duration, int) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	// A group stopped before its first record (the last ones, at the
-	// deadline) is a miss.
-	return ttfr, next - len(ttfr)
+	return ttfr, afterJoin, misses
 }
 
 func (r *scaleRun) reportTTFR(ttfr []time.Duration, misses int) {
@@ -517,11 +554,15 @@ func (r *scaleRun) reportTTFR(ttfr []time.Duration, misses int) {
 	if len(all) == 0 {
 		r.b.Fatal("no group started")
 	}
-	q := func(p float64) time.Duration { return all[min(len(all)-1, int(math.Ceil(p*float64(len(all))))-1)] }
-	r.b.ReportMetric(ms(q(0.5)), "ttfr-p50-ms")
-	r.b.ReportMetric(ms(q(0.99)), "ttfr-p99-ms")
+	r.b.ReportMetric(ms(quantile(all, 0.5)), "ttfr-p50-ms")
+	r.b.ReportMetric(ms(quantile(all, 0.99)), "ttfr-p99-ms")
 	r.b.ReportMetric(float64(misses), "misses")
 	r.b.ReportMetric(float64(len(all)), "groups")
+}
+
+// quantile returns the q-quantile of sorted (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	return sorted[max(0, min(len(sorted)-1, int(math.Ceil(q*float64(len(sorted))))-1))]
 }
 
 func (r *scaleRun) reportUse(rss, cpu float64) {

@@ -415,24 +415,30 @@ func (r *Replicator) refreshSources(ctx context.Context) {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			td, err := adm.ListTopics(lctx)
-			if err == nil {
-				err = td.Error()
-			}
 			if err != nil {
 				r.m.siteUp.WithLabelValues(site).Set(0)
 				r.log.Warn("replicator: site does not answer; keeping its flows as they are", "of_site", site, "error", err)
 				return
 			}
 			r.m.siteUp.WithLabelValues(site).Set(1)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			before := r.sources[site]
 			ts := map[string]int32{}
 			for _, t := range td {
-				if !t.IsInternal && len(t.Partitions) > 0 {
+				switch {
+				case t.Err != nil:
+					// One topic the site could not describe (being created
+					// or deleted, its leader moving) keeps what was known
+					// of it; the others are not held up.
+					if n, ok := before[t.Topic]; ok {
+						ts[t.Topic] = n
+					}
+				case !t.IsInternal && len(t.Partitions) > 0:
 					ts[t.Topic] = int32(len(t.Partitions))
 				}
 			}
-			r.mu.Lock()
 			r.sources[site] = ts
-			r.mu.Unlock()
 		})
 	}
 	wg.Wait()

@@ -326,9 +326,6 @@ func (s *catalogState) scan(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	td, err := s.r.localAdm.ListTopics(lctx)
-	if err == nil {
-		err = td.Error()
-	}
 	if err != nil {
 		return fmt.Errorf("listing the site's topics: %w", err)
 	}
@@ -346,6 +343,15 @@ func (s *catalogState) scan(ctx context.Context) error {
 	next := map[string]catalog.Entry{}
 	for _, d := range td {
 		n := int32(len(d.Partitions))
+		if d.Err != nil {
+			// A topic the site could not describe now (being created or
+			// deleted, its leader moving) stays as published, neither
+			// changed nor taken for gone.
+			if old, known := own[d.Topic]; known {
+				next[d.Topic] = old
+			}
+			continue
+		}
 		if d.IsInternal || n == 0 || !catalog.Catalogued(d.Topic) {
 			continue
 		}

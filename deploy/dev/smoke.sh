@@ -39,8 +39,16 @@ check() {
   fi
 }
 
+# The clusters do not create topics on first use (as in production), so each
+# check creates its topic with Kafka's own tool first.
+create_topic() {
+  timeout 60 "$DEV_DIR/kafka-class.sh" org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "$1" --create --if-not-exists --topic "$2" --partitions 1 --replication-factor 1 >/dev/null
+}
+
 kafka_roundtrip() {
   local bootstrap="$1" topic="smoke.kcat" n=100 got
+  create_topic "$bootstrap" "$topic"
   seq 1 "$n" | sed "s/^/$RUN:/" | timeout 30 kcat -P -b "$bootstrap" -t "$topic" -K: -X acks=all
   # Read the whole topic (earlier runs' records too) and count this run's keys.
   got="$(timeout 30 kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -q -f '%k\n' | grep -c "^$RUN\$" || true)"
@@ -68,6 +76,7 @@ amqp_roundtrip() {
 
 producer_perf() {
   local out
+  create_topic "127.0.0.1:$KAFKA_EAST_PORT" smoke.perf
   out="$(timeout 120 "$DEV_DIR/kafka-class.sh" org.apache.kafka.tools.ProducerPerformance \
     --topic smoke.perf --num-records 10000 --record-size 100 --throughput -1 \
     --producer-props bootstrap.servers="127.0.0.1:$KAFKA_EAST_PORT" acks=all linger.ms=5)"

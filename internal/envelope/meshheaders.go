@@ -10,13 +10,13 @@ import (
 // Problems CheckMeshHeaders finds, as MeshHeaderError.Problem: short fixed
 // words, so that a metric may be labelled by them.
 const (
-	ProblemRepeated      = "repeated"       // the header appears more than once
-	ProblemMalformed     = "malformed"      // not a site name (or list of them)
-	ProblemUnknownSite   = "unknown_site"   // a well-formed name of no site of this mesh
-	ProblemLoop          = "loop"           // mesh_path names a site twice
+	ProblemRepeated      = "repeated"        // the header appears more than once
+	ProblemMalformed     = "malformed"       // not a site name (or list of them)
+	ProblemUnknownSite   = "unknown_site"    // a well-formed name of no site of this mesh
+	ProblemLoop          = "loop"            // mesh_path names a site twice
 	ProblemNotFromOrigin = "not_from_origin" // mesh_path does not start with mesh_origin
-	ProblemNoOrigin      = "no_origin"      // mesh_path without mesh_origin
-	ProblemTooLong       = "too_long"       // mesh_path longer than any path of a mesh
+	ProblemNoOrigin      = "no_origin"       // mesh_path without mesh_origin
+	ProblemTooLong       = "too_long"        // mesh_path longer than any path of a mesh
 )
 
 // MaxPathSites bounds the sites a mesh_path may name when the caller does

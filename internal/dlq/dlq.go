@@ -124,32 +124,20 @@ func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
 // headers when they are small, so that one oversized message is recorded
 // and never stops the stream it came from.
 func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
-	if f.Topic == "" {
-		f.Topic = rec.Topic
-	}
-	if f.Topic == "" && !f.Unroutable {
-		return errors.New("dlq: the failure names no topic; set Failure.Topic")
-	}
-	topic := Topic(f.Topic)
-	if f.Unroutable {
-		topic = UnroutableTopic
-	}
-	if err := w.ensure(ctx, topic); err != nil {
+	out, err := Record(rec, f)
+	if err != nil {
 		return err
 	}
-	out := &kgo.Record{
-		Topic:     topic,
-		Key:       rec.Key,
-		Value:     rec.Value,
-		Timestamp: rec.Timestamp,
-		Headers:   append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+8), rec.Headers...), f.headers()...),
+	if err := w.Ensure(ctx, out.Topic); err != nil {
+		return err
 	}
-	err := w.cl.ProduceSync(ctx, out).FirstErr()
+	err = w.cl.ProduceSync(ctx, out).FirstErr()
 	if tooLarge(err) {
-		err = w.cl.ProduceSync(ctx, reference(rec, topic, f)).FirstErr()
+		ref, _ := Reference(rec, f)
+		err = w.cl.ProduceSync(ctx, ref).FirstErr()
 	}
 	if err != nil {
-		return fmt.Errorf("dlq: write to %s: %w", topic, err)
+		return fmt.Errorf("dlq: write to %s: %w", out.Topic, err)
 	}
 	return nil
 }
@@ -159,8 +147,50 @@ func tooLarge(err error) bool {
 	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
 }
 
-// reference is the dead letter of a record too large to copy whole.
-func reference(rec *kgo.Record, topic string, f Failure) *kgo.Record {
+// dlqTopic is the dead-letter topic of a failure of rec.
+func dlqTopic(rec *kgo.Record, f *Failure) (string, error) {
+	if f.Topic == "" {
+		f.Topic = rec.Topic
+	}
+	if f.Unroutable {
+		return UnroutableTopic, nil
+	}
+	if f.Topic == "" {
+		return "", errors.New("dlq: the failure names no topic; set Failure.Topic")
+	}
+	return Topic(f.Topic), nil
+}
+
+// Record is the dead letter of rec, for a caller that produces it itself
+// (in a transaction, say) into a topic it made sure exists (Ensure): rec's
+// key, value, headers and timestamp, with the failure's headers, for the
+// dead-letter topic of f.Topic (rec's topic when unset). rec itself is not
+// modified. When it may be too large for that topic, write Reference
+// instead.
+func Record(rec *kgo.Record, f Failure) (*kgo.Record, error) {
+	topic, err := dlqTopic(rec, &f)
+	if err != nil {
+		return nil, err
+	}
+	return &kgo.Record{
+		Topic:     topic,
+		Key:       rec.Key,
+		Value:     rec.Value,
+		Timestamp: rec.Timestamp,
+		Headers:   append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+8), rec.Headers...), f.headers()...),
+	}, nil
+}
+
+// Reference is the dead letter of a record too large to keep whole: its
+// size and SHA-256, the first MaxKeptBytes of its key and value, and its
+// headers when they are small (MaxKeptHeaderBytes), with the failure's
+// headers. It always fits a topic that accepts the brokers' default
+// max.message.bytes.
+func Reference(rec *kgo.Record, f Failure) (*kgo.Record, error) {
+	topic, err := dlqTopic(rec, &f)
+	if err != nil {
+		return nil, err
+	}
 	sum := sha256.New()
 	sum.Write(rec.Value)
 	size := len(rec.Key) + len(rec.Value)
@@ -178,7 +208,7 @@ func reference(rec *kgo.Record, topic string, f Failure) *kgo.Record {
 		kgo.RecordHeader{Key: HeaderSHA256, Value: []byte(hex.EncodeToString(sum.Sum(nil)))},
 		kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")},
 	)
-	return &kgo.Record{Topic: topic, Key: head(rec.Key), Value: head(rec.Value), Timestamp: rec.Timestamp, Headers: hs}
+	return &kgo.Record{Topic: topic, Key: head(rec.Key), Value: head(rec.Value), Timestamp: rec.Timestamp, Headers: hs}, nil
 }
 
 func head(b []byte) []byte {
@@ -215,8 +245,10 @@ func (f Failure) headers() []kgo.RecordHeader {
 	return hs
 }
 
-// ensure creates the DLQ topic once per writer if it does not exist.
-func (w *Writer) ensure(ctx context.Context, topic string) error {
+// Ensure creates the dead-letter topic topic (a Record's or Reference's
+// topic) with the writer's partitions and retention, unless the writer saw
+// it before or it exists.
+func (w *Writer) Ensure(ctx context.Context, topic string) error {
 	w.mu.Lock()
 	done := w.ensured[topic]
 	w.mu.Unlock()

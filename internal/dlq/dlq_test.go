@@ -163,3 +163,28 @@ func TestTooLargeRecordBecomesAReference(t *testing.T) {
 		}
 	}
 }
+
+// A reference stays small whatever the original carries: a 2 MB value and a
+// 129 kB header make a letter far below the brokers' default limit.
+func TestReferenceIsSmallWhateverTheOriginal(t *testing.T) {
+	big := &kgo.Record{Topic: "plant.image", Key: bytes.Repeat([]byte{'k'}, 100<<10), Value: bytes.Repeat([]byte{'x'}, 2<<20),
+		Headers: []kgo.RecordHeader{{Key: "mesh_path", Value: bytes.Repeat([]byte{'w'}, 129<<10)}}}
+	ref, err := Reference(big, Failure{Err: errors.New("too large"), Component: "test", Offset: 7, Partition: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(ref.Key) + len(ref.Value)
+	for _, h := range ref.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	if ref.Topic != Topic("plant.image") || size > 2*MaxKeptBytes+4<<10 {
+		t.Fatalf("reference to %s of %d bytes", ref.Topic, size)
+	}
+	whole, err := Record(big, Failure{Err: errors.New("x")})
+	if err != nil || len(whole.Value) != len(big.Value) || len(whole.Headers) <= len(big.Headers) {
+		t.Fatalf("whole letter: %v", err)
+	}
+	if _, err := Record(&kgo.Record{}, Failure{}); err == nil {
+		t.Fatal("a letter without a topic must be refused")
+	}
+}

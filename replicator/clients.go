@@ -41,11 +41,13 @@ type flowClients struct {
 }
 
 // producer returns a producer to this site: transactional with id, or,
-// with no id (at least once), not.
-func (c flowClients) producer(id string) (*kgo.Client, error) {
-	// Batches keep the client's default size limit, which matches the
-	// brokers' default max.message.bytes.
-	opts := []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedBytes(2 * c.flow.MaxBatchBytes)}
+// with no id (at least once), not. It cuts the batches of each topic at
+// limit(topic), the topic's max.message.bytes here (see recordLimits).
+func (c flowClients) producer(id string, limit func(topic string) int32) (*kgo.Client, error) {
+	// The buffer holds a batch's copies, and a record as large as any
+	// topic may take: a larger record would be refused by the client.
+	opts := []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytesFn(limit), kgo.MaxBufferedBytes(2*c.flow.MaxBatchBytes + maxProduceBytes)}
 	if id != "" {
 		opts = append(opts, kgo.TransactionalID(id), kgo.TransactionTimeout(2*commitTimeout))
 	}

@@ -145,6 +145,11 @@ type Flow struct {
 	// not copied (they came from elsewhere) waits to be checkpointed; in
 	// at-least-once mode it is how often any positions are written.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// FailingAfter is how long a flow may keep failing (every attempt
+	// ending in an error and a restart with backoff, no commit in between)
+	// before /readyz reports the replicator not ready. Short failures (a
+	// broker restarting) heal by themselves and only show in the metrics.
+	FailingAfter time.Duration `yaml:"failing_after"`
 }
 
 // Modes of copying.
@@ -171,6 +176,7 @@ func DefaultConfig() Config {
 			TransactionInterval: 5 * time.Millisecond,
 			PlanInterval:        10 * time.Second,
 			CheckpointInterval:  5 * time.Second,
+			FailingAfter:        time.Minute,
 		},
 		ReplicationFactor: -1,
 	}
@@ -251,8 +257,8 @@ func (c *Config) Validate() error {
 	if c.Flow.BandwidthLimit < 0 {
 		errs = append(errs, config.Errorf("flow.bandwidth_limit", "must not be negative"))
 	}
-	if c.Flow.PlanInterval <= 0 || c.Flow.CheckpointInterval <= 0 {
-		errs = append(errs, config.Errorf("flow", "plan_interval and checkpoint_interval must be positive"))
+	if c.Flow.PlanInterval <= 0 || c.Flow.CheckpointInterval <= 0 || c.Flow.FailingAfter <= 0 {
+		errs = append(errs, config.Errorf("flow", "plan_interval, checkpoint_interval and failing_after must be positive"))
 	}
 	return errors.Join(errs...)
 }

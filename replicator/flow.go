@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/meshwork/meshwork/interest"
+	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/replicator/demand"
 )
@@ -81,13 +82,21 @@ type flowDeps struct {
 	cfg  Flow
 	// accept is the topology's Accept: whether this site takes a record
 	// of origin, with path, from the source.
-	accept  func(site, from, origin string, path []string) bool
+	accept func(site, from, origin string, path []string) bool
+	// known reports whether a site is one of the mesh's: mesh headers
+	// naming another are refused (see refused.go).
+	known   func(site string) bool
 	cps     *checkpoints
 	m       *flowMetrics
 	limiter *rate.Limiter // of the bytes read from the source; nil: none
 	clients flowClients
 	admin   *kadm.Client // the source's: offsets by time
-	log     *slog.Logger // labelled with the source
+	// localAdm reads the limits of this site's topics; dlq creates its
+	// dead-letter topics.
+	localAdm *kadm.Client
+	dlq      *dlq.Writer
+	refusals *refusalLog
+	log      *slog.Logger // labelled with the source
 }
 
 // limit waits until n more bytes may be read from the source.
@@ -121,6 +130,7 @@ type flow struct {
 	lastTxn time.Time             // exactly-once: when the last transaction began
 	prods   []*kgo.Client         // one at least once; txnProducers, in turn, exactly once
 	turn    int                   // exactly-once: the producer of the next transaction
+	limits  *recordLimits         // of the topics it writes here, which its producers cut batches by
 }
 
 // commitTimeout bounds the writing and commit of one batch.
@@ -154,8 +164,9 @@ func (f *flow) run(ctx context.Context) error {
 			p.Close()
 		}
 	}()
+	f.limits = newRecordLimits()
 	for _, id := range ids {
-		prod, err := f.d.clients.producer(id)
+		prod, err := f.d.clients.producer(id, f.limits.get)
 		if err != nil {
 			return fmt.Errorf("producer to %s: %w", f.d.site, err)
 		}
@@ -172,6 +183,9 @@ func (f *flow) run(ctx context.Context) error {
 		return err
 	}
 	f.units, f.applied, _ = f.plan.plan(ctx)
+	if err := f.limits.lookup(ctx, f.d.localAdm, topicsOf(maps.Keys(f.units))...); err != nil {
+		return err
+	}
 	offsets, err := f.startOffsets(ctx, maps.Keys(f.units))
 	if err != nil {
 		return err
@@ -219,7 +233,7 @@ func (f *flow) run(ctx context.Context) error {
 		if err := f.d.limit(ctx, b.bytes); err != nil {
 			return err
 		}
-		if len(b.copies) == 0 && (len(b.touched) == 0 || time.Since(f.lastCp) < f.d.cfg.CheckpointInterval) {
+		if len(b.copies) == 0 && len(b.refused) == 0 && (len(b.touched) == 0 || time.Since(f.lastCp) < f.d.cfg.CheckpointInterval) {
 			if fetchErr != nil {
 				select { // a source that is down: do not spin
 				case <-time.After(time.Second):
@@ -240,6 +254,7 @@ func (f *flow) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		f.plan.committed(f.d.m.failing.WithLabelValues(f.key.Source))
 	}
 }
 
@@ -282,6 +297,9 @@ func (f *flow) replan(ctx context.Context, cons *kgo.Client, state map[unit]*uni
 		// A unit may come back to this flow, or come from another
 		// replica's: its checkpoint is read anew.
 		if err := f.d.cps.sync(ctx); err != nil {
+			return err
+		}
+		if err := f.limits.lookup(ctx, f.d.localAdm, topicsOf(slices.Values(added))...); err != nil {
 			return err
 		}
 		offsets, err := f.startOffsets(ctx, slices.Values(added))
@@ -444,6 +462,7 @@ type copiedUnit struct {
 
 type batch struct {
 	copies  []*kgo.Record
+	refused []refusal // read and not copied: dead-lettered here
 	touched []unit
 	copied  []copiedUnit // the units with copies
 	bytes   int
@@ -465,6 +484,12 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 		for _, r := range p.Records {
 			b.bytes += len(r.Key) + len(r.Value)
 			st.next, st.read, st.pending, st.lastTime = r.Offset+1, true, true, r.Timestamp
+			if checked(p.Topic) {
+				if rf := refuseHeaders(r, f.d.known); rf != nil {
+					b.refused = append(b.refused, *rf)
+					continue
+				}
+			}
 			origin, path := envelope.Route(r.Headers)
 			if origin == "" {
 				origin = f.key.Source // produced at the source by a plain Kafka client
@@ -473,10 +498,15 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 				f.d.m.skipped.WithLabelValues(f.key.Source, p.Topic).Inc()
 				continue
 			}
+			c := copyRecord(r, f.key.Source, site)
+			if limit := f.limits.get(p.Topic); batchBytes(c) > int(limit) {
+				b.refused = append(b.refused, *refuseSize(r, c, limit, site))
+				continue
+			}
 			if len(b.copies) == before {
 				first = r.Timestamp
 			}
-			b.copies = append(b.copies, copyRecord(r, f.key.Source, site))
+			b.copies = append(b.copies, c)
 			st.copied++
 		}
 		if len(b.copies) > before {
@@ -495,12 +525,17 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 	return b
 }
 
-// commitExactlyOnce writes the copies and the positions of the units
-// they touched in one transaction: produced together (the transaction
+// commitExactlyOnce writes the copies, the dead letters of the records the
+// batch refused, and the positions of the units they touched in one
+// transaction: produced together (the transaction
 // makes them atomic, so the positions need not wait for the copies'
 // acknowledgements), then flushed and committed, or aborted if any failed.
 // Transactions take turns between the flow's producers (see txnProducers).
 func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
+	letters, err := f.letters(ctx, b.refused)
+	if err != nil {
+		return err
+	}
 	now, prod := time.Now(), f.prods[f.turn]
 	f.turn = (f.turn + 1) % len(f.prods)
 	cps := positions(b, state, now)
@@ -508,7 +543,7 @@ func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*u
 	if err := prod.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	err := produceAndFlush(ctx, prod, b.copies, cps)
+	err = produceAndFlush(ctx, prod, b.copies, letters, cps)
 	commit := kgo.TryCommit
 	if err != nil {
 		commit = kgo.TryAbort
@@ -529,7 +564,8 @@ func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*u
 	return nil
 }
 
-// commitAtLeastOnce writes the copies and flushes them; then, at most
+// commitAtLeastOnce writes the copies and the dead letters of the records
+// the batch refused, and flushes them; then, at most
 // every checkpoint_interval, the positions of the units they touched,
 // without waiting for them: the next commit, or the flow's end, flushes
 // them (a position lost with a crash only means copying some records
@@ -539,8 +575,12 @@ func (f *flow) commitAtLeastOnce(ctx context.Context, b batch, state map[unit]*u
 	if e := f.cpErr.Load(); e != nil {
 		return fmt.Errorf("writing a checkpoint (%w): %w", errRestart, *e)
 	}
+	letters, err := f.letters(ctx, b.refused)
+	if err != nil {
+		return err
+	}
 	now, prod := time.Now(), f.prods[0]
-	if err := produceAndFlush(ctx, prod, b.copies); err != nil {
+	if err := produceAndFlush(ctx, prod, b.copies, letters); err != nil {
 		return fmt.Errorf("produce (%w): %w", errRestart, err)
 	}
 	// Positions go at most every checkpoint_interval: each write is a
@@ -635,6 +675,10 @@ func (f *flow) count(b batch, state map[unit]*unitState) {
 		f.d.m.copied.WithLabelValues(f.key.Source, t).Add(float64(n))
 	}
 	f.d.m.copiedBytes.WithLabelValues(f.key.Source).Add(float64(bytes))
+	for _, rf := range b.refused {
+		f.d.m.refused.WithLabelValues(f.key.Source, rf.reason).Inc()
+		f.d.refusals.refused(f.key.Source, rf)
+	}
 	f.d.m.transactions.WithLabelValues(f.key.Source).Inc()
 }
 

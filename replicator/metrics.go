@@ -24,6 +24,8 @@ type flowMetrics struct {
 	fetchErrors  *prometheus.CounterVec   // source, topic
 	copyGap      *prometheus.HistogramVec // source
 	replans      *prometheus.CounterVec   // source, change (added, removed)
+	refused      *prometheus.CounterVec   // source, reason
+	failing      *prometheus.GaugeVec     // source
 }
 
 func newMetrics(reg prometheus.Registerer, site string) *metrics {
@@ -57,6 +59,10 @@ func newMetrics(reg prometheus.Registerer, site string) *metrics {
 				"counted when the later commit's first record was already at the source at the earlier one: how long records waited on their flow (its pauses).",
 				[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, "source"),
 			replans: counter("flow_units_changed_total", "Source partitions added to or removed from running flows, without stopping them.", "source", "change"),
+			refused: counter("records_refused_total", "Records read and not copied because they never could be (too large here, malformed mesh headers): "+
+				"each went to _mesh.dlq.<topic> here, committed with its batch.", "source", "reason"),
+			failing: gauge("flows_failing", "Flows whose last attempt failed with no commit since: they restart with backoff "+
+				"(the replicator is not ready once one fails longer than flow.failing_after).", "source"),
 		},
 		restarts: counter("flow_restarts_total", "Flows restarted after an error.", "source"),
 		flows:    gauge("flows", "Running flows (source site, slot), by source site.", "source"),

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/meshwork/meshwork/catalog"
+	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
 	"github.com/meshwork/meshwork/replicator/topology"
@@ -49,6 +50,8 @@ type Replicator struct {
 	admins   map[string]*kadm.Client // the other sites'
 	cps      *checkpoints
 	cpsCl    *kgo.Client
+	dlq      *dlq.Writer // creates the dead-letter topics the flows write
+	refusals *refusalLog
 	deps     map[string]*flowDeps // per source site: what its flows use
 	interest *interestState
 	catalog  *catalogState
@@ -82,6 +85,40 @@ type running struct {
 	version int                // of units: each replan adds one
 	pollCtx context.Context    // the flow's current poll; nil before the first
 	wake    context.CancelFunc // ends pollCtx
+
+	// failingSince is when the flow last failed with no commit since
+	// (Unix nanoseconds; 0: it commits), and lastErr why: a flow failing
+	// longer than flow.failing_after makes the replicator not ready.
+	failingSince atomic.Int64
+	lastErr      atomic.Pointer[error]
+}
+
+// failed notes that the flow failed with err, and reports whether it was
+// committing until then.
+func (f *running) failed(err error) bool {
+	f.lastErr.Store(&err)
+	return f.failingSince.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// committed notes that the flow committed a batch: if it was failing, it
+// is not any more, and failing (the flows failing) counts one fewer.
+func (f *running) committed(failing prometheus.Gauge) {
+	if f.failingSince.Load() != 0 && f.failingSince.Swap(0) != 0 {
+		failing.Dec()
+	}
+}
+
+// failing returns how long the flow has been failing, and the last error.
+func (f *running) failing() (time.Duration, error) {
+	since := f.failingSince.Load()
+	if since == 0 {
+		return 0, nil
+	}
+	var err error
+	if e := f.lastErr.Load(); e != nil {
+		err = *e
+	}
+	return time.Since(time.Unix(0, since)), err
 }
 
 // replan gives the flow new units and wakes it from a poll that waits for
@@ -168,6 +205,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		return nil, err
 	}
 	r.cps = newCheckpoints(r.cpsCl, r.localAdm, logger)
+	r.dlq = dlq.NewWriter(r.localCl)
+	r.refusals = newRefusalLog(logger)
 	for _, n := range topo.Neighbors(cfg.Site) {
 		r.deps[n] = r.newFlowDeps(n)
 	}
@@ -216,10 +255,13 @@ func (r *Replicator) newFlowDeps(source string) *flowDeps {
 	s, _ := r.cfg.site(source)
 	d := &flowDeps{
 		site: r.cfg.Site, mode: r.cfg.Mode, cfg: r.cfg.Flow,
-		accept: r.topo.Accept, cps: r.cps, m: &r.m.flowMetrics,
-		clients: flowClients{clients: r.clients, local: r.local.Kafka, source: s.Kafka, flow: r.cfg.Flow},
-		admin:   r.admin(source),
-		log:     r.log.With("from", source),
+		accept: r.topo.Accept, known: r.topo.Has, cps: r.cps, m: &r.m.flowMetrics,
+		clients:  flowClients{clients: r.clients, local: r.local.Kafka, source: s.Kafka, flow: r.cfg.Flow},
+		admin:    r.admin(source),
+		localAdm: r.localAdm,
+		dlq:      r.dlq,
+		refusals: r.refusals,
+		log:      r.log.With("from", source),
 	}
 	if l := r.cfg.Flow.BandwidthLimit; l > 0 {
 		d.limiter = rate.NewLimiter(rate.Limit(l), int(max(l, int64(r.cfg.Flow.MaxBatchBytes))))
@@ -309,10 +351,20 @@ func (r *Replicator) run(ctx context.Context) {
 }
 
 // Ready reports whether the replicator has read its site's interest and
-// started the flows it asks for.
+// started the flows it asks for, and none of them has been failing (each
+// attempt ending in an error, no commit in between) for longer than
+// flow.failing_after.
 func (r *Replicator) Ready(context.Context) error {
 	if !r.planned.Load() {
 		return errors.New("replicator: interest not read yet")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, f := range r.flows {
+		if d, err := f.failing(); d > r.cfg.Flow.FailingAfter {
+			return fmt.Errorf("replicator: the flow from %s (slot %d) has been failing for %s, restarting with backoff: %w",
+				k.Source, k.Slot, d.Round(time.Second), err)
+		}
 	}
 	return nil
 }
@@ -508,6 +560,8 @@ const (
 func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 	defer close(f.done)
 	d := r.deps[k.Source]
+	failing := r.m.failing.WithLabelValues(k.Source)
+	defer f.committed(failing) // a stopped flow fails no more
 	log := d.log.With("slot", k.Slot)
 	backoff := retry.Backoff(restartMax)
 	backoff.InitialInterval = restartFirst
@@ -518,6 +572,9 @@ func (r *Replicator) supervise(ctx context.Context, k flowKey, f *running) {
 			return
 		}
 		r.m.restarts.WithLabelValues(k.Source).Inc()
+		if f.failed(err) {
+			failing.Inc()
+		}
 		wait := backoff.NextBackOff()
 		log.Warn("replicator: flow failed; restarting from its checkpoints", "error", err, "in", wait)
 		if !retry.Sleep(ctx, wait) {

@@ -100,8 +100,14 @@ func produce(t testing.TB, c *kfake.Cluster, topic string, first, n int) {
 // there are at least want (and a little longer, to catch extras).
 func readAll(t testing.TB, c *kfake.Cluster, topic string, want int) []*kgo.Record {
 	t.Helper()
+	return readAllAs(t, c, topic, want, kgo.ReadCommitted())
+}
+
+// readAllAs is readAll with the given isolation level.
+func readAllAs(t testing.TB, c *kfake.Cluster, topic string, want int, level kgo.IsolationLevel) []*kgo.Record {
+	t.Helper()
 	cl := kafkatest.Client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
+		kgo.FetchIsolationLevel(level), kgo.FetchMaxWait(50*time.Millisecond))
 	var recs []*kgo.Record
 	deadline := time.Now().Add(testWait)
 	settle := time.Time{}

@@ -180,6 +180,12 @@ func (t *Topology) distances(o int) []int {
 // Sites returns the site names in lexical order.
 func (t *Topology) Sites() []string { return slices.Clone(t.sites) }
 
+// Has reports whether site is one of the mesh's sites.
+func (t *Topology) Has(site string) bool {
+	_, ok := t.index[site]
+	return ok
+}
+
 // Links returns every link once, each as [a, b] with a < b, in lexical
 // order; for a full mesh that is every pair.
 func (t *Topology) Links() [][2]string {

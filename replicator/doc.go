@@ -14,7 +14,9 @@
 //     starts, restarts with backoff and stops those flows.
 //   - A flow copies (flow.go): it reads its units from the source and writes
 //     their copies and its positions here. It sees of the Replicator only
-//     its flowDeps; clients.go builds every Kafka client.
+//     its flowDeps; clients.go builds every Kafka client. A record it can
+//     never copy (too large here, limits.go; malformed mesh headers) is
+//     dead-lettered here in the same transaction (refused.go).
 //   - The positions are the checkpoints (checkpoint.go), in the site's
 //     _mesh.checkpoints, read when a flow starts.
 //   - The slots (slots.go) split the flows among the site's replicas through

@@ -288,3 +288,41 @@ func headerOf(reason string) string {
 	}
 	return "mesh_origin"
 }
+
+// A flow that keeps failing shows in flows_failing at once and makes the
+// replicator not ready once it has failed longer than failing_after; one
+// commit heals both.
+func TestAFlowFailingTooLongMakesTheReplicatorNotReady(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Flow.FailingAfter = time.Minute
+	reg := prometheus.NewRegistry()
+	f := &running{}
+	r := &Replicator{cfg: cfg, m: newMetrics(reg, "west"), flows: map[flowKey]*running{{Source: "east", Slot: 2}: f}}
+	r.planned.Store(true)
+	failing := r.m.failing.WithLabelValues("east")
+	if !f.failed(fmt.Errorf("broker gone")) {
+		t.Fatal("the first failure must start the failing period")
+	}
+	failing.Inc()
+	if f.failed(fmt.Errorf("broker still gone")) {
+		t.Fatal("a second failure must not start another")
+	}
+	if err := r.Ready(context.Background()); err != nil {
+		t.Fatalf("not ready after a short failure: %v", err)
+	}
+	f.failingSince.Store(time.Now().Add(-2 * time.Minute).UnixNano())
+	err := r.Ready(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "east (slot 2)") || !strings.Contains(err.Error(), "broker still gone") {
+		t.Fatalf("Ready = %v, want the failing flow and its last error", err)
+	}
+	if n := gathered(t, reg, "meshwork_replicator_flows_failing"); n != 1 {
+		t.Fatalf("flows_failing = %v", n)
+	}
+	f.committed(failing)
+	if err := r.Ready(context.Background()); err != nil {
+		t.Fatalf("still not ready after a commit: %v", err)
+	}
+	if n := gathered(t, reg, "meshwork_replicator_flows_failing"); n != 0 {
+		t.Fatalf("flows_failing = %v after a commit", n)
+	}
+}

@@ -42,3 +42,17 @@ func BenchmarkCopyHeaders(b *testing.B) {
 	}
 	_ = dst
 }
+
+// BenchmarkCheckMeshHeaders is the check the replicator makes of every
+// record it reads.
+func BenchmarkCheckMeshHeaders(b *testing.B) {
+	e := full()
+	hs := e.KafkaHeaders() // mesh_origin east, mesh_path east,west
+	known := func(s string) bool { return s == "north" || s == "east" || s == "west" }
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckMeshHeaders(hs, known); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -112,25 +113,33 @@ func CheckMeshHeaders(headers []kgo.RecordHeader, sites func(string) bool) error
 	if n := strings.Count(string(path), ",") + 1; n > MaxPathSites {
 		return meshErr(HeaderPath, ProblemTooLong, path)
 	}
-	names := strings.Split(string(path), ",")
-	for i, s := range names {
+	// Each hop is checked in place (the replicator checks every record it
+	// reads): the names seen go to a slice that stays on the stack for
+	// paths of a usual length.
+	seen := make([]string, 0, 16)
+	rest := string(path)
+	for {
+		s, more, found := strings.Cut(rest, ",")
 		if validSite(s) != nil {
 			return meshErr(HeaderPath, ProblemMalformed, path)
 		}
-		for _, before := range names[:i] {
-			if before == s {
-				return meshErr(HeaderPath, ProblemLoop, path)
-			}
+		if slices.Contains(seen, s) {
+			return meshErr(HeaderPath, ProblemLoop, path)
 		}
+		seen = append(seen, s)
+		if !found {
+			break
+		}
+		rest = more
 	}
 	if sites != nil {
-		for _, s := range names {
+		for _, s := range seen {
 			if !sites(s) {
 				return meshErr(HeaderPath, ProblemUnknownSite, path)
 			}
 		}
 	}
-	if names[0] != string(origin) {
+	if seen[0] != string(origin) {
 		return meshErr(HeaderPath, ProblemNotFromOrigin, path)
 	}
 	return nil

@@ -95,7 +95,7 @@ func (c *tally) report(t *testing.T, fault, load string, dupsAllowed bool, took 
 		if err != nil {
 			t.Errorf("fault table: %v", err)
 		} else {
-			fmt.Fprintf(f, "%s %s\n", row, t.Name())
+			fmt.Fprintln(f, row)
 			f.Close()
 		}
 	}

@@ -21,6 +21,9 @@ type faultProxy struct {
 // startFaultProxy forwards listen to upstream until the test ends.
 func startFaultProxy(t *testing.T, name, listen, upstream string) *faultProxy {
 	t.Helper()
+	// Toxics log through zerolog's global logger at trace level, a line
+	// per interrupted write: keep the test's output to what matters.
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := toxiproxy.NewProxy(srv, name, listen, upstream)
 	if err := p.Start(); err != nil {

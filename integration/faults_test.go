@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // The fault suite: each case puts a steady load through the mesh, does
@@ -193,10 +195,19 @@ func faultPartition(t *testing.T, mode string) {
 	load := startKafkaLoad(ctx, t, east.addr, topic, rate, dur, c)
 	progress(ctx, t, west, topic, time.Minute)
 
+	westAdm := kadm.NewClient(mustClient(t, west))
 	proxy.cut(t)
-	notReady := readyzDuring(rep.url, 10*time.Second)
+	ready := make(chan time.Duration, 1)
+	go func() { ready <- readyzDuring(rep.url, 10*time.Second) }()
+	time.Sleep(2 * time.Second) // what was in flight at the cut lands
+	before, _ := endOffsets(ctx, westAdm, topic)
+	notReady := <-ready
+	after, _ := endOffsets(ctx, westAdm, topic)
 	siteUp := scrape(t, rep.url+"/metrics")["meshwork_replicator_site_up"]
 	proxy.heal()
+	if after > before {
+		t.Fatalf("%d records reached west during the cut: the replicator's traffic to east does not cross the proxy", after-before)
+	}
 	if notReady < 0 {
 		t.Errorf("/readyz answered 200 throughout a 10 s partition from east (meshwork_replicator_site_up at its end: %v)", siteUp)
 	} else {

@@ -7,7 +7,7 @@ GOTESTFLAGS ?=
 # staticcheck runs from the Go module proxy at a pinned version (cached like any module)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale fuzz lint fmt clean
+.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale faults soak fuzz lint fmt clean
 
 all: lint test
 
@@ -26,6 +26,21 @@ test:
 ## e2e: end-to-end tests against real Kafka (KRaft), Mosquitto, RabbitMQ and ActiveMQ
 e2e: services-up
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+
+## faults: the full fault matrix (kill -9 of each service, partitions, broker restarts under load); its table in bench/results/faults.md
+faults: services-up
+	mkdir -p bench/results
+	printf '| fault | load | sent | acked | delivered | dup | lost | took |\n|---|---|---|---|---|---|---|---|\n' > bench/results/faults.md
+	. $(E2E_DIR)/env.sh && cd integration && MESH_FAULTS=full MESH_FAULTS_TABLE=$(CURDIR)/bench/results/faults.md \
+		$(GO) test -race -count=1 -timeout 40m -v -run 'TestIntegrationFault|TestIntegrationMQTTAdapterSurvivesKill9' $(GOTESTFLAGS) .
+
+## soak: 30 minutes (MESH_SOAK_FOR=3m to shorten) of steady mixed load; RSS samples and plot in bench/results/soak*
+MESH_SOAK_FOR ?= 30m
+soak: services-up
+	mkdir -p bench/results
+	. $(E2E_DIR)/env.sh && cd integration && MESH_SOAK=1 MESH_SOAK_FOR=$(MESH_SOAK_FOR) \
+		$(GO) test -race -count=1 -timeout 2h -v -run '^TestSoak$$' $(GOTESTFLAGS) .
+	$(GO) run ./bench/plot -in bench/results/soak.txt -metric RSS-MiB -title 'RSS per service over the soak, median of each sixth, MiB (flat is good)' -out bench/results/soak-rss.svg
 
 ## install-deps: install the e2e services and witness clients (apt, Maven, pip, npm); idempotent
 install-deps:

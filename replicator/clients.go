@@ -55,9 +55,10 @@ func (c flowClients) producer(id string, limit func(topic string) int32) (*kgo.C
 }
 
 // consumer returns a reader of the source's partitions from offsets, which
-// sees only committed records.
-func (c flowClients) consumer(offsets map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
+// sees only committed records; h hears each answer of the source.
+func (c flowClients) consumer(offsets map[string]map[int32]kgo.Offset, h *heard) (*kgo.Client, error) {
 	return c.new(c.source,
+		kgo.WithHooks(h),
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(c.flow.FetchMaxWait),

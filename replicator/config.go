@@ -150,6 +150,12 @@ type Flow struct {
 	// before /readyz reports the replicator not ready. Short failures (a
 	// broker restarting) heal by themselves and only show in the metrics.
 	FailingAfter time.Duration `yaml:"failing_after"`
+	// SilentAfter is how long a source site may leave every request of the
+	// flows reading it unanswered (a network partition, a cluster down)
+	// before /readyz reports the replicator not ready. A healthy source
+	// answers a flow's fetch at least every fetch_max_wait, so this must be
+	// longer; the flows resume by themselves when the source answers.
+	SilentAfter time.Duration `yaml:"silent_after"`
 }
 
 // Modes of copying.
@@ -177,6 +183,7 @@ func DefaultConfig() Config {
 			PlanInterval:        10 * time.Second,
 			CheckpointInterval:  5 * time.Second,
 			FailingAfter:        time.Minute,
+			SilentAfter:         5 * time.Second,
 		},
 		ReplicationFactor: -1,
 	}
@@ -259,6 +266,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Flow.PlanInterval <= 0 || c.Flow.CheckpointInterval <= 0 || c.Flow.FailingAfter <= 0 {
 		errs = append(errs, config.Errorf("flow", "plan_interval, checkpoint_interval and failing_after must be positive"))
+	}
+	if c.Flow.SilentAfter <= 2*c.Flow.FetchMaxWait {
+		errs = append(errs, config.Errorf("flow.silent_after", "must be more than twice flow.fetch_max_wait (%s), got %s: a healthy source answers a fetch every fetch_max_wait",
+			c.Flow.FetchMaxWait, c.Flow.SilentAfter))
 	}
 	return errors.Join(errs...)
 }

@@ -190,7 +190,7 @@ func (f *flow) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := f.d.clients.consumer(offsets)
+	cons, err := f.d.clients.consumer(offsets, f.plan.heard)
 	if err != nil {
 		return fmt.Errorf("consumer of %s: %w", f.key.Source, err)
 	}

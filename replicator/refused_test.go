@@ -296,7 +296,7 @@ func TestAFlowFailingTooLongMakesTheReplicatorNotReady(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Flow.FailingAfter = time.Minute
 	reg := prometheus.NewRegistry()
-	f := &running{}
+	f := &running{heard: newHeard()}
 	r := &Replicator{cfg: cfg, m: newMetrics(reg, "west"), flows: map[flowKey]*running{{Source: "east", Slot: 2}: f}}
 	r.planned.Store(true)
 	failing := r.m.failing.WithLabelValues("east")

@@ -91,6 +91,8 @@ type running struct {
 	// longer than flow.failing_after makes the replicator not ready.
 	failingSince atomic.Int64
 	lastErr      atomic.Pointer[error]
+	// heard is when the source last answered the flow (across restarts).
+	heard *heard
 }
 
 // failed notes that the flow failed with err, and reports whether it was
@@ -365,6 +367,10 @@ func (r *Replicator) Ready(context.Context) error {
 			return fmt.Errorf("replicator: the flow from %s (slot %d) has been failing for %s, restarting with backoff: %w",
 				k.Source, k.Slot, d.Round(time.Second), err)
 		}
+		if d := f.heard.silence(); d > r.cfg.Flow.SilentAfter && len(f.planned()) > 0 {
+			return fmt.Errorf("replicator: site %s has not answered the flow of slot %d for %s (partitioned or down?); "+
+				"it resumes by itself once the site answers", k.Source, k.Slot, d.Round(100*time.Millisecond))
+		}
 	}
 	return nil
 }
@@ -520,7 +526,7 @@ func (r *Replicator) apply(ctx context.Context, desired map[flowKey]map[unit]rou
 			continue
 		}
 		fctx, cancel := context.WithCancel(ctx)
-		f := &running{units: units, cancel: cancel, done: make(chan struct{})}
+		f := &running{units: units, cancel: cancel, done: make(chan struct{}), heard: newHeard()}
 		r.flows[k] = f
 		go r.supervise(fctx, k, f)
 	}

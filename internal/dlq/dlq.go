@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,7 @@ type Writer struct {
 	cl         *kgo.Client
 	partitions int32
 	retention  time.Duration
+	limits     *kafkaclient.Limits // nil: limits are learnt from refusals
 
 	mu      sync.Mutex
 	ensured map[string]bool
@@ -99,6 +101,11 @@ func Partitions(n int32) Option { return func(w *Writer) { w.partitions = n } }
 // Retention sets retention.ms of DLQ topics the writer creates (default 14
 // days, long enough to notice and redrive).
 func Retention(d time.Duration) Option { return func(w *Writer) { w.retention = d } }
+
+// Limits has the writer check a dead letter's size against its DLQ topic's
+// limit before producing it: a copy that cannot fit is written as a
+// reference at once, and the reference is cut to fit that limit.
+func Limits(l *kafkaclient.Limits) Option { return func(w *Writer) { w.limits = l } }
 
 // NewWriter returns a writer producing with cl, which should use acks=all.
 func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
@@ -122,7 +129,9 @@ func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
 // as too large, so its copy usually is too) is replaced by a reference: its
 // size and SHA-256, the first MaxKeptBytes of its key and value, and its
 // headers when they are small, so that one oversized message is recorded
-// and never stops the stream it came from.
+// and never stops the stream it came from. The reference always fits: what
+// it keeps of the original, and its reason and source, are cut to the DLQ
+// topic's limit (known through the Limits option, else 1 MB).
 func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 	if f.Topic == "" {
 		f.Topic = rec.Topic
@@ -144,9 +153,18 @@ func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 		Timestamp: rec.Timestamp,
 		Headers:   append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+8), rec.Headers...), f.headers()...),
 	}
-	err := w.cl.ProduceSync(ctx, out).FirstErr()
+	max := int32(kafkaclient.DefaultMaxMessageBytes)
+	if w.limits != nil {
+		max = w.limits.MaxBytes(ctx, topic)
+	}
+	var err error
+	if kafkaclient.RecordBytes(out) > int(max) {
+		err = kerr.MessageTooLarge // known without asking
+	} else {
+		err = w.cl.ProduceSync(ctx, out).FirstErr()
+	}
 	if tooLarge(err) {
-		err = w.cl.ProduceSync(ctx, reference(rec, topic, f)).FirstErr()
+		err = w.cl.ProduceSync(ctx, reference(rec, topic, f, int(max))).FirstErr()
 	}
 	if err != nil {
 		return fmt.Errorf("dlq: write to %s: %w", topic, err)
@@ -159,33 +177,42 @@ func tooLarge(err error) bool {
 	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
 }
 
-// reference is the dead letter of a record too large to copy whole.
-func reference(rec *kgo.Record, topic string, f Failure) *kgo.Record {
+// maxReferenceText bounds a reference's reason and source headers: an
+// error or an MQTT topic may be 64 kB long.
+const maxReferenceText = 1 << 10
+
+// reference is the dead letter of a record too large to copy whole, at
+// most limit bytes in a batch: what it keeps of the original's headers, key
+// and value is cut to fit.
+func reference(rec *kgo.Record, topic string, f Failure, limit int) *kgo.Record {
 	sum := sha256.New()
 	sum.Write(rec.Value)
 	size := len(rec.Key) + len(rec.Value)
-	var hs []kgo.RecordHeader
-	n := 0
-	for _, h := range rec.Headers {
-		n += len(h.Key) + len(h.Value)
+	hs := f.headers()
+	for i := range hs {
+		if len(hs[i].Value) > maxReferenceText {
+			hs[i].Value = hs[i].Value[:maxReferenceText]
+		}
 	}
-	if n <= MaxKeptHeaderBytes {
-		hs = append(hs, rec.Headers...)
-	}
-	hs = append(hs, f.headers()...)
 	hs = append(hs,
 		kgo.RecordHeader{Key: HeaderSize, Value: []byte(strconv.Itoa(size))},
 		kgo.RecordHeader{Key: HeaderSHA256, Value: []byte(hex.EncodeToString(sum.Sum(nil)))},
 		kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")},
 	)
-	return &kgo.Record{Topic: topic, Key: head(rec.Key), Value: head(rec.Value), Timestamp: rec.Timestamp, Headers: hs}
-}
-
-func head(b []byte) []byte {
-	if len(b) > MaxKeptBytes {
-		return b[:MaxKeptBytes]
+	ref := &kgo.Record{Topic: topic, Timestamp: rec.Timestamp, Headers: hs}
+	budget := limit - kafkaclient.RecordBytes(ref)
+	n := 0
+	for _, h := range rec.Headers {
+		n += len(h.Key) + len(h.Value) + 10
 	}
-	return b
+	if n <= MaxKeptHeaderBytes && n <= budget/2 {
+		ref.Headers = append(slices.Clone(rec.Headers), hs...)
+		budget -= n
+	}
+	budget = max(budget, 0)
+	ref.Key = rec.Key[:min(len(rec.Key), MaxKeptBytes, budget/2)]
+	ref.Value = rec.Value[:min(len(rec.Value), MaxKeptBytes, budget-len(ref.Key))]
+	return ref
 }
 
 func (f Failure) headers() []kgo.RecordHeader {

@@ -491,8 +491,10 @@ func (in *Ingress) Ready() error {
 	}
 	n := len(in.order)
 	in.mu.Unlock()
+	failing := in.trouble.err("kafka: produces")
 	if !oldest.IsZero() && time.Since(oldest) > in.cfg.NotReadyAfter {
-		return fmt.Errorf("kafka: %d messages in flight, the oldest waiting %s", n, time.Since(oldest).Truncate(time.Second))
+		waiting := fmt.Errorf("kafka: %d messages in flight, the oldest waiting %s", n, time.Since(oldest).Truncate(time.Second))
+		return errors.Join(waiting, failing)
 	}
-	return in.trouble.err("kafka: produces")
+	return failing
 }

@@ -2,6 +2,8 @@ package mqtt
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,10 +13,13 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/dlq"
+	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
@@ -52,7 +57,8 @@ func TestOversizeMessageIsDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 	}()
 
 	pub := mqttClient(t, broker, "camera-1")
-	big := bytes.Repeat([]byte{'x'}, 100<<10)
+	big := make([]byte, 100<<10)
+	rand.Read(big) // incompressible: Kafka refuses it too
 	toks := []paho.Token{pub.Publish("cam/1", 1, false, big)}
 	for i := range follow {
 		toks = append(toks, pub.Publish("cam/1", 1, false, fmt.Sprintf("%04d%s", i, bytes.Repeat([]byte{'y'}, 1000))))
@@ -90,4 +96,75 @@ func TestOversizeMessageIsDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 	if n := testutil.ToFloat64(a.m.DeadLetterCount("ingress", adapters.ReasonTooLarge)); n != 1 {
 		t.Fatalf("%v dead letters counted as too large", n)
 	}
+}
+
+// An egress record whose key renders an MQTT topic no broker accepts
+// (invalid UTF-8 here) is refused before it is published and
+// dead-lettered with its reason, as is one whose mesh headers are
+// malformed; the 100 records behind them are all published, and the
+// committed offset moves past all of them.
+func TestEgressPoisonRecordsNeverStopThePartition(t *testing.T) {
+	const follow = 100
+	for _, protocol := range []string{Protocol5, Protocol311} {
+		t.Run("mqtt"+protocol, func(t *testing.T) {
+			broker, kafka := startBroker(t), startKafka(t, "cmds")
+			cfg := testConfig(broker, kafka)
+			cfg.Broker.Protocol = protocol
+			cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, QoS: 1}}
+			a := startAdapter(t, cfg)
+			sub := mqttClient(t, broker, "device-9")
+			var got atomic.Int64
+			if tok := sub.Subscribe("devices/#", 1, func(paho.Client, paho.Message) { got.Add(1) }); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			recs := []*kgo.Record{
+				{Topic: "cmds", Key: []byte("devices/\xff"), Value: []byte("bad utf-8")},
+				{Topic: "cmds", Key: []byte("devices/9"), Value: []byte("forged path"), Headers: []kgo.RecordHeader{
+					{Key: envelope.HeaderOrigin, Value: []byte("east")}, {Key: envelope.HeaderPath, Value: []byte("\x00\x01,east")}}},
+			}
+			for i := range follow {
+				recs = append(recs, &kgo.Record{Topic: "cmds", Key: []byte("devices/9"), Value: []byte(strconv.Itoa(i))})
+			}
+			kafkatest.Produce(t, kafkatest.Client(t, kafka), recs...)
+			eventually(t, "the good records published", func() bool { return got.Load() == follow })
+			reasons := map[string]bool{}
+			for _, r := range consume(t, kafka, dlq.Topic("cmds"), 2) {
+				l, err := dlq.Read(r)
+				if err != nil || l.Component != "mqtt-adapter/east" || l.Offset > 1 {
+					t.Fatalf("dead letter %+v %v", l, err)
+				}
+				reasons[l.Reason] = true
+			}
+			var text []string
+			for r := range reasons {
+				text = append(text, r)
+			}
+			joined := strings.Join(text, " | ")
+			if !strings.Contains(joined, "not valid UTF-8") || !strings.Contains(joined, "mesh_path") {
+				t.Fatalf("dead letters' reasons: %s", joined)
+			}
+			eventually(t, "counted", func() bool {
+				return testutil.ToFloat64(a.m.DeadLetterCount("egress", adapters.ReasonTopic)) == 1 &&
+					testutil.ToFloat64(a.m.DeadLetterCount("egress", adapters.ReasonEnvelope)) == 1 &&
+					testutil.ToFloat64(a.m.EgressCount("cmds", adapters.ResultPublished)) == follow
+			})
+			adm := kadm.NewClient(kafkatest.Client(t, kafka))
+			eventually(t, "the offset committed past every record", func() bool {
+				os, err := adm.FetchOffsets(context.Background(), egressGroup(t, a))
+				if err != nil {
+					return false
+				}
+				o, ok := os.Lookup("cmds", 0)
+				return ok && o.At == follow+2
+			})
+		})
+	}
+}
+
+func egressGroup(t *testing.T, a *Adapter) string {
+	t.Helper()
+	if len(a.rules) != 1 {
+		t.Fatalf("%d egress rules", len(a.rules))
+	}
+	return a.rules[0].group
 }

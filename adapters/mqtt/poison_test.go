@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -167,4 +169,47 @@ func egressGroup(t *testing.T, a *Adapter) string {
 		t.Fatalf("%d egress rules", len(a.rules))
 	}
 	return a.rules[0].group
+}
+
+// Over MQTT 5, a message whose envelope properties are malformed (a
+// mesh_origin that is no site name) is dead-lettered with the reason and
+// acknowledged; the message after it, with no envelope properties at all,
+// is valid and written.
+func TestMalformedDeviceEnvelopeIsDeadLettered(t *testing.T) {
+	broker, acks := startBrokerCounting(t)
+	kafka := startKafka(t, "plant.in")
+	cfg := testConfig(broker, kafka)
+	cfg.Ingress = []IngressRule{{Name: "in", Filter: "dev/#", Topic: "plant.in", QoS: 1}}
+	a := startAdapter(t, cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(broker, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := paho5.NewClient(paho5.ClientConfig{Conn: conn})
+	ctx := kafkatest.Context(t, testWait)
+	if _, err := dev.Connect(ctx, &paho5.Connect{ClientID: "device-10", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Disconnect(&paho5.Disconnect{})
+	props := &paho5.PublishProperties{}
+	props.User.Add("mesh_origin", strings.Repeat("NORTH!", 1000))
+	for _, p := range []*paho5.Publish{
+		{Topic: "dev/10", QoS: 1, Payload: []byte("forged"), Properties: props},
+		{Topic: "dev/10", QoS: 1, Payload: []byte("plain")},
+	} {
+		if _, err := dev.Publish(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := consume(t, kafka, "plant.in", 1)[0]; string(r.Value) != "plain" {
+		t.Fatalf("record %q", r.Value)
+	}
+	l, err := dlq.Read(consume(t, kafka, dlq.Topic("plant.in"), 1)[0])
+	if err != nil || string(l.Record.Value) != "forged" || !strings.Contains(l.Reason, "mesh_origin") {
+		t.Fatalf("dead letter %+v %v", l, err)
+	}
+	eventually(t, "both acknowledged", func() bool { return acks.of(cfg.Broker.ClientID) == 2 })
+	if n := testutil.ToFloat64(a.m.DeadLetterCount("ingress", adapters.ReasonEnvelope)); n != 1 {
+		t.Fatalf("%v dead letters counted as envelope", n)
+	}
 }

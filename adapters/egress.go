@@ -52,6 +52,15 @@ func (d doneConfirm) Error() error        { return d.err }
 // EgressConfig.Timeout; it is sent again.
 var ErrNoConfirm = errors.New("no confirmation from the peer in time")
 
+// Abandoner is a Confirm that wants to know when egress stops waiting for
+// it (ErrNoConfirm): a peer that never refuses, only stays silent (MQTT
+// 3.1.1 has no negative PUBACK), may need its session renewed before the
+// record is sent again.
+type Abandoner interface {
+	Confirm
+	Abandon()
+}
+
 // EgressConfig is what one egress rule needs.
 type EgressConfig struct {
 	// Rule names the rule in metrics and logs.
@@ -234,6 +243,9 @@ func (e *Egress) wait(ctx context.Context, c Confirm) error {
 	case <-c.Done():
 		return c.Error()
 	case <-timer.C:
+		if a, ok := c.(Abandoner); ok {
+			a.Abandon()
+		}
 		return ErrNoConfirm
 	case <-ctx.Done():
 		return ctx.Err()

@@ -14,6 +14,8 @@ import (
 
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -211,5 +213,88 @@ func TestMalformedDeviceEnvelopeIsDeadLettered(t *testing.T) {
 	eventually(t, "both acknowledged", func() bool { return acks.of(cfg.Broker.ClientID) == 2 })
 	if n := testutil.ToFloat64(a.m.DeadLetterCount("ingress", adapters.ReasonEnvelope)); n != 1 {
 		t.Fatalf("%v dead letters counted as envelope", n)
+	}
+}
+
+// silentBroker never acknowledges the publishes of one client while
+// silent is set: mochi drops a rejected PUBLISH without a PUBACK, as a
+// broker that will not take it (MQTT 3.1.1 has no negative PUBACK) does.
+type silentBroker struct {
+	mochi.HookBase
+	client string
+	silent atomic.Bool
+}
+
+func (h *silentBroker) ID() string { return "silent" }
+
+func (h *silentBroker) Provides(b byte) bool { return b == mochi.OnPublish }
+
+func (h *silentBroker) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.ID == h.client && h.silent.Load() {
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+// A publish the broker never acknowledges is given up after the publish
+// timeout and sent again, the 3.1.1 session renewed (a reconnection), and
+// never counted as delivered (paho.mqtt.golang completes resent publishes'
+// tokens without their PUBACK); /readyz says so after not_ready_after;
+// once the broker takes publishes again, the record is delivered and the
+// adapter is ready.
+func TestEgressUnacknowledgedPublishIsRetriedAndShown(t *testing.T) {
+	for _, protocol := range []string{Protocol5, Protocol311} {
+		t.Run("mqtt"+protocol, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			srv, _ := startBrokerAt(t, addr)
+			t.Cleanup(func() { srv.Close() })
+			kafka := startKafka(t, "cmds")
+			cfg := testConfig("tcp://"+addr, kafka)
+			cfg.Broker.Protocol = protocol
+			cfg.Broker.PublishTimeout = 300 * time.Millisecond
+			cfg.NotReadyAfter = time.Second
+			cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, QoS: 1}}
+			silent := &silentBroker{client: cfg.Broker.ClientID}
+			silent.silent.Store(true)
+			if err := srv.AddHook(silent, nil); err != nil {
+				t.Fatal(err)
+			}
+			a := startAdapter(t, cfg)
+			sub := mqttClient(t, "tcp://"+addr, "device-11")
+			got := make(chan string, 10)
+			if tok := sub.Subscribe("devices/#", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(testWait) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			kafkatest.Produce(t, kafkatest.Client(t, kafka), &kgo.Record{Topic: "cmds", Key: []byte("devices/11"), Value: []byte("open")})
+			var last error
+			deadline := time.Now().Add(testWait)
+			for last = a.Ready(context.Background()); last == nil || !strings.Contains(last.Error(), "deliveries failing"); last = a.Ready(context.Background()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("/readyz still says %v", last)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if protocol == Protocol311 {
+				eventually(t, "the silent session renewed", func() bool { return testutil.ToFloat64(a.sm.reconnects) > 0 })
+			}
+			if n := testutil.ToFloat64(a.m.DeadLetterCount("egress", adapters.ReasonRefused)); n != 0 {
+				t.Fatal("a silent broker's record was dead-lettered")
+			}
+			silent.silent.Store(false)
+			select {
+			case v := <-got:
+				if v != "open" {
+					t.Fatalf("got %q", v)
+				}
+			case <-time.After(testWait):
+				t.Fatal("the record never arrived once the broker took publishes")
+			}
+			eventually(t, "ready again", func() bool { return a.Ready(context.Background()) == nil })
+		})
 	}
 }

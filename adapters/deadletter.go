@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/dlq"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
 )
 
@@ -22,9 +23,14 @@ type DeadLetters struct {
 }
 
 // NewDeadLetters writes with cl (acks=all) as component, e.g.
-// mqtt-adapter/east.
-func NewDeadLetters(cl *kgo.Client, component string, log *slog.Logger, m *Metrics) *DeadLetters {
-	return &DeadLetters{w: dlq.NewWriter(cl), component: component, log: log, m: m}
+// mqtt-adapter/east. With limits (nil: none known), a dead letter that
+// cannot fit its topic is written as a reference at once (see dlq.Write).
+func NewDeadLetters(cl *kgo.Client, limits *kafkaclient.Limits, component string, log *slog.Logger, m *Metrics) *DeadLetters {
+	var opts []dlq.Option
+	if limits != nil {
+		opts = append(opts, dlq.Limits(limits))
+	}
+	return &DeadLetters{w: dlq.NewWriter(cl, opts...), component: component, log: log, m: m}
 }
 
 // Write dead-letters rec for f (its Component and Time filled in), retrying

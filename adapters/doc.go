@@ -20,6 +20,17 @@
 //   - Templates (template.go) render Kafka topics, keys and protocol
 //     addresses from a message's parts; a rendered Kafka topic is checked
 //     (Topic): it may never name a topic of the mesh, the registry or Kafka.
+//   - Failures (classify.go): Classify is the one rule of every pipeline.
+//     A permanent failure (too large, invalid record or topic, not
+//     authorized for the topic, schema misfit, malformed envelope) sends
+//     the message to its dead-letter topic with the reason, and the stream
+//     goes on: ordered settlement never waits on a message that cannot
+//     complete. A transient one (Kafka or the peer down, a leader moving,
+//     a timeout, throttling) is retried with backoff, counted (retrying,
+//     retries_total), and reported by Ready after NotReadyAfter. Records
+//     are sized before they are produced (kafkaclient.Limits), so a record
+//     that can never fit costs no round trip and never shares a refused
+//     batch with valid ones.
 //   - Schemas (schema.go) encode or check payloads against the registry;
 //     DeadLetters (deadletter.go) writes what cannot be delivered, with its
 //     reason; LeaseTopics (lease.go) makes egress topics interest, so the

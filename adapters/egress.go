@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/dlq"
+	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
 )
 
@@ -27,27 +28,15 @@ type Sender interface {
 	// Send hands r to the peer and returns its confirmation. It may block
 	// until the peer confirmed (the returned Confirm is then done). A
 	// Confirm failing with ErrSkip means the record is not for the peer
-	// (an echo of the adapter's own ingress); with an error wrapped by
-	// Undeliverable, that it never can be (it is dead-lettered).
+	// (an echo of the adapter's own ingress); with an error Classify calls
+	// permanent (see Permanent), that it never can be (it is
+	// dead-lettered).
 	Send(ctx context.Context, r *kgo.Record) Confirm
 }
 
 // ErrSkip is the Confirm error of a record that is not for the peer: it is
 // counted as skipped, and committed.
 var ErrSkip = errors.New("not for the peer")
-
-// errUndeliverable marks errors wrapped by Undeliverable.
-var errUndeliverable = errors.New("undeliverable")
-
-type undeliverable struct{ err error }
-
-func (u undeliverable) Error() string   { return u.err.Error() }
-func (u undeliverable) Unwrap() []error { return []error{u.err, errUndeliverable} }
-
-// Undeliverable marks err as a reason the record can never be delivered
-// (an invalid address, a refusal the peer says is final): it goes to the
-// dead-letter topic and the stream goes on.
-func Undeliverable(err error) error { return undeliverable{err} }
 
 // Confirmed returns a Confirm that is already done with err.
 func Confirmed(err error) Confirm { return doneConfirm{err} }
@@ -62,6 +51,15 @@ func (d doneConfirm) Error() error        { return d.err }
 // ErrNoConfirm is the error of a record the peer did not confirm within
 // EgressConfig.Timeout; it is sent again.
 var ErrNoConfirm = errors.New("no confirmation from the peer in time")
+
+// Abandoner is a Confirm that wants to know when egress stops waiting for
+// it (ErrNoConfirm): a peer that never refuses, only stays silent (MQTT
+// 3.1.1 has no negative PUBACK), may need its session renewed before the
+// record is sent again.
+type Abandoner interface {
+	Confirm
+	Abandon()
+}
 
 // EgressConfig is what one egress rule needs.
 type EgressConfig struct {
@@ -80,6 +78,9 @@ type EgressConfig struct {
 	DeadLetters *DeadLetters
 	Metrics     *Metrics
 	Log         *slog.Logger
+	// NotReadyAfter is how long deliveries may keep failing before Ready
+	// says so (0: DefaultNotReadyAfter).
+	NotReadyAfter time.Duration
 }
 
 // GroupOptions are the consumer options an egress client needs: group,
@@ -103,13 +104,25 @@ func GroupOptions(group string, topics ...string) []kgo.Opt {
 // at-least-once delivery). The group is polled with rebalances held until
 // the fetched records are done, so no record of a revoked partition is
 // marked after another member took it over.
+//
+// A record that can never be delivered never holds its partition: one
+// whose mesh headers are malformed (envelope.CheckMeshHeaders) is not
+// handed to the peer, and one the Sender or the peer refuses for good
+// (Permanent, see Classify) goes to its dead-letter topic with the
+// reason; both are then committed like a delivered record.
 type Egress struct {
 	cfg     EgressConfig
 	trouble trouble // deliveries failing now
+	dropLog rateLog // dead letters, at most one line a second per reason
 }
 
 // NewEgress returns the egress of one rule; Run runs it.
-func NewEgress(cfg EgressConfig) *Egress { return &Egress{cfg: cfg} }
+func NewEgress(cfg EgressConfig) *Egress {
+	if cfg.NotReadyAfter <= 0 {
+		cfg.NotReadyAfter = DefaultNotReadyAfter
+	}
+	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}}
+}
 
 // Run polls until poll ends, delivering what it fetched; deliveries in
 // progress stop waiting when work ends.
@@ -145,8 +158,13 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 		start := time.Now()
 		confirms := make([]Confirm, n)
 		for i, r := range recs[:n] {
+			if err := envelope.CheckMeshHeaders(r.Headers, nil); err != nil {
+				confirms[i] = Confirmed(Permanent(ReasonEnvelope, err))
+				continue
+			}
 			confirms[i] = e.cfg.Sender.Send(ctx, r)
 		}
+		e.cfg.Metrics.egressInFlight.Add(float64(n))
 		done := 0
 		var err error
 		for i, c := range confirms {
@@ -156,6 +174,7 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 			e.cfg.Client.MarkCommitRecords(recs[i])
 			done++
 		}
+		e.cfg.Metrics.egressInFlight.Sub(float64(n))
 		recs = recs[done:]
 		if err == nil {
 			e.trouble.succeeded()
@@ -170,7 +189,10 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 		wait := bo.NextBackOff()
 		e.cfg.Log.Warn("egress: delivery failed; trying again", "rule", e.cfg.Rule, "topic", recs[0].Topic,
 			"partition", recs[0].Partition, "offset", recs[0].Offset, "in", wait, "error", err)
-		if !retry.Sleep(ctx, wait) {
+		e.cfg.Metrics.retrying.WithLabelValues("egress").Inc()
+		slept := retry.Sleep(ctx, wait)
+		e.cfg.Metrics.retrying.WithLabelValues("egress").Dec()
+		if !slept {
 			return
 		}
 	}
@@ -186,16 +208,27 @@ func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start tim
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultPublished).Inc()
 	case errors.Is(err, ErrSkip):
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultSkipped).Inc()
-	case errors.Is(err, errUndeliverable):
+	case permanent(err):
 		if dlqErr := e.cfg.DeadLetters.Write(ctx, r, dlq.Failure{Err: err, Partition: r.Partition, Offset: r.Offset, Attempts: 1}); dlqErr != nil {
 			return dlqErr
 		}
-		e.cfg.Log.Info("egress: record dead-lettered", "rule", e.cfg.Rule, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", err)
+		_, reason := Classify(err)
+		e.cfg.Metrics.deadLetters.WithLabelValues("egress", reason).Inc()
+		if ok, skipped := e.dropLog.allow(reason); ok {
+			e.cfg.Log.Warn("egress: record dead-lettered", "rule", e.cfg.Rule, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+				"reason", reason, "error", err, "dead_letter_topic", dlq.Topic(r.Topic), "not_logged_since_last", skipped)
+		}
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultDLQ).Inc()
 	default:
 		return err
 	}
 	return nil
+}
+
+// permanent reports whether err is a final refusal (see Classify).
+func permanent(err error) bool {
+	perm, _ := Classify(err)
+	return perm
 }
 
 func (e *Egress) wait(ctx context.Context, c Confirm) error {
@@ -210,6 +243,9 @@ func (e *Egress) wait(ctx context.Context, c Confirm) error {
 	case <-c.Done():
 		return c.Error()
 	case <-timer.C:
+		if a, ok := c.(Abandoner); ok {
+			a.Abandon()
+		}
 		return ErrNoConfirm
 	case <-ctx.Done():
 		return ctx.Err()
@@ -226,6 +262,6 @@ func (e *Egress) Close(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports an error while deliveries of the last 10 seconds failed:
+// Ready reports an error while deliveries of the last NotReadyAfter failed:
 // the records are kept (not committed) and retried, but the rule is stuck.
 func (e *Egress) Ready() error { return e.trouble.err("egress " + e.cfg.Rule + ": deliveries") }

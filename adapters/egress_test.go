@@ -33,7 +33,7 @@ func (f *fakeSender) Send(_ context.Context, r *kgo.Record) Confirm {
 	case v == "skip":
 		return Confirmed(ErrSkip)
 	case v == "bad":
-		return Confirmed(Undeliverable(errors.New("no such address")))
+		return Confirmed(Permanent(ReasonTopic, errors.New("no such address")))
 	case v == "flaky" && f.flaky:
 		return Confirmed(errors.New("peer unavailable"))
 	default:
@@ -66,7 +66,7 @@ func TestEgressCommitsOnlyConfirmedRecords(t *testing.T) {
 		kgo.FetchMaxWait(100*time.Millisecond), kgo.AutoCommitInterval(100*time.Millisecond))...)
 	snd := &fakeSender{flaky: true}
 	e := NewEgress(EgressConfig{Rule: "cmds", Client: cl, MaxInFlight: 8, Timeout: time.Second, Sender: snd,
-		DeadLetters: NewDeadLetters(prod, "test/east", log, m), Metrics: m, Log: log})
+		DeadLetters: NewDeadLetters(prod, nil, "test/east", log, m), Metrics: m, Log: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.Run(ctx, ctx) }()

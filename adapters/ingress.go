@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
 )
 
@@ -84,6 +84,13 @@ type IngressConfig struct {
 	Schemas     *Schemas
 	Metrics     *Metrics
 	Log         *slog.Logger
+	// Limits, when set, are the limits Kafka's batches were sized with
+	// (see kafkaclient.Limits): a record over its topic's limit is
+	// dead-lettered before it is produced.
+	Limits *kafkaclient.Limits
+	// NotReadyAfter is how long produces may keep failing, or a message
+	// wait for Kafka, before Ready says so (0: DefaultNotReadyAfter).
+	NotReadyAfter time.Duration
 	// AfterSettle, when set, runs on the release goroutine after each batch
 	// of Settle calls: an adapter that gathers acknowledgements in Settle
 	// writes them there, together.
@@ -132,11 +139,16 @@ type Ingress struct {
 	ended   bool
 
 	trouble trouble // produces failing now
+	dropLog rateLog // dead letters, at most one line a second per reason
 }
 
 // NewIngress returns a pipeline; Run runs it.
 func NewIngress(cfg IngressConfig) *Ingress {
+	if cfg.NotReadyAfter <= 0 {
+		cfg.NotReadyAfter = DefaultNotReadyAfter
+	}
 	return &Ingress{
+		trouble:  trouble{after: cfg.NotReadyAfter},
 		cfg:      cfg,
 		queue:    make(chan *Message, cfg.MaxQueued),
 		window:   make(chan struct{}, cfg.MaxInFlight),
@@ -239,7 +251,7 @@ func (in *Ingress) produceLoop(ctx context.Context) {
 				continue
 			case err != nil:
 				m.Envelope.SetKafka(m.Record)
-				in.deadLetterAsync(ctx, m, err, false)
+				in.deadLetterAsync(ctx, m, Permanent(ReasonSchema, err), false)
 				continue
 			}
 			m.Record.Value = v
@@ -247,6 +259,14 @@ func (in *Ingress) produceLoop(ctx context.Context) {
 			fallthrough
 		default:
 			m.Envelope.SetKafka(m.Record)
+			if in.cfg.Limits != nil {
+				if err := in.cfg.Limits.Check(ctx, m.Record); err != nil {
+					// It can never fit: no round trip, no retry, and no
+					// batch refused with it.
+					in.deadLetterAsync(ctx, m, err, false)
+					continue
+				}
+			}
 			in.produce(ctx, m)
 		}
 	}
@@ -255,6 +275,10 @@ func (in *Ingress) produceLoop(ctx context.Context) {
 func (in *Ingress) produce(ctx context.Context, m *Message) {
 	m.attempts++
 	in.cfg.Kafka.Produce(ctx, m.Record, func(_ *kgo.Record, err error) {
+		perm, reason := Classify(err)
+		if reason == ReasonTooLarge && in.cfg.Limits != nil {
+			in.cfg.Limits.Forget(m.Record.Topic) // its limit may have changed
+		}
 		switch {
 		case err == nil:
 			in.trouble.succeeded()
@@ -264,13 +288,15 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 		case m.BestEffort:
 			in.cfg.Log.Warn("ingress: best-effort message not taken by Kafka; dropped", "rule", m.Rule, "topic", m.Record.Topic, "error", err)
 			in.complete(m, nil, ResultFailed)
-		case permanent(err) && m.attempts > 1:
-			// Refused twice: the first refusal may have been of a batch
-			// this record only shared with the record at fault.
+		case perm && (m.attempts > 1 || !batchWide(reason)):
+			// A refusal Kafka gives a whole batch is final only once the
+			// record was refused twice: the first time it may only have
+			// shared a batch with the record at fault.
 			in.deadLetterAsync(ctx, m, err, false)
 		default:
 			in.trouble.failed(err)
 			in.cfg.Metrics.Retry("ingress")
+			in.cfg.Metrics.retrying.WithLabelValues("ingress").Inc()
 			if m.bo == nil {
 				m.bo = retry.Backoff(5 * time.Second)
 			}
@@ -278,24 +304,23 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 			in.cfg.Log.Warn("ingress: produce failed; trying again", "rule", m.Rule, "topic", m.Record.Topic, "attempts", m.attempts, "in", wait, "error", err)
 			m.Record = retryRecord(m.Record)
 			if !in.spawn(func() {
+				defer in.cfg.Metrics.retrying.WithLabelValues("ingress").Dec()
 				if !retry.Sleep(ctx, wait) {
 					in.complete(m, ctx.Err(), "")
 					return
 				}
 				in.produce(ctx, m)
 			}) {
+				in.cfg.Metrics.retrying.WithLabelValues("ingress").Dec()
 				in.complete(m, ErrStopped, "")
 			}
 		}
 	})
 }
 
-// permanent reports whether Kafka refused a record for good, so that trying
-// again cannot help (e.g. it is too large).
-func permanent(err error) bool {
-	var ke *kerr.Error
-	return errors.As(err, &ke) && !ke.Retriable
-}
+// batchWide reports whether Kafka gives refusals for reason to a whole
+// batch, so that a record may be refused for another's fault.
+func batchWide(reason string) bool { return reason == ReasonTooLarge || reason == ReasonInvalid }
 
 // retryRecord copies what a record carries, so it can be produced afresh.
 func retryRecord(r *kgo.Record) *kgo.Record {
@@ -316,7 +341,17 @@ func (in *Ingress) deadLetter(ctx context.Context, m *Message, cause error, unro
 		in.complete(m, err, "")
 		return
 	}
-	in.cfg.Log.Info("ingress: message dead-lettered", "rule", m.Rule, "topic", m.Record.Topic, "source", m.Source, "reason", cause)
+	_, reason := Classify(cause)
+	if unroutable {
+		reason = ReasonTopic
+	} else if reason == "" {
+		reason = ReasonRefused
+	}
+	in.cfg.Metrics.deadLetters.WithLabelValues("ingress", reason).Inc()
+	if ok, suppressed := in.dropLog.allow(reason); ok {
+		in.cfg.Log.Warn("ingress: message dead-lettered", "rule", m.Rule, "topic", m.Record.Topic, "source", truncate(m.Source, 256),
+			"reason", reason, "error", cause, "dead_letter_topic", dlq.Topic(m.Record.Topic), "not_logged_since_last", suppressed)
+	}
 	in.complete(m, nil, ResultDLQ)
 }
 
@@ -444,8 +479,8 @@ func (in *Ingress) Drain(ctx context.Context) error {
 }
 
 // Ready reports an error while the oldest message in flight has waited
-// more than 10 seconds for Kafka, or Kafka has refused the produces of the
-// last 10 seconds: the messages are kept and retried (the client library
+// more than NotReadyAfter for Kafka, or Kafka has refused the produces of
+// that long: the messages are kept and retried (the client library
 // retries what Kafka calls retriable by itself), but the adapter is not
 // doing its job.
 func (in *Ingress) Ready() error {
@@ -456,8 +491,10 @@ func (in *Ingress) Ready() error {
 	}
 	n := len(in.order)
 	in.mu.Unlock()
-	if !oldest.IsZero() && time.Since(oldest) > notReadyAfter {
-		return fmt.Errorf("kafka: %d messages in flight, the oldest waiting %s", n, time.Since(oldest).Truncate(time.Second))
+	failing := in.trouble.err("kafka: produces")
+	if !oldest.IsZero() && time.Since(oldest) > in.cfg.NotReadyAfter {
+		waiting := fmt.Errorf("kafka: %d messages in flight, the oldest waiting %s", n, time.Since(oldest).Truncate(time.Second))
+		return errors.Join(waiting, failing)
 	}
-	return in.trouble.err("kafka: produces")
+	return failing
 }

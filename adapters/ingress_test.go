@@ -53,7 +53,7 @@ func startIngress(t *testing.T, c *kfake.Cluster, window int) (*Ingress, *Metric
 	m := NewMetrics(prometheus.NewRegistry(), "test", "east")
 	log := kafkatest.Logger()
 	in := NewIngress(IngressConfig{Site: "east", Component: "test/east", MaxInFlight: window, MaxQueued: 16,
-		Kafka: cl, DeadLetters: NewDeadLetters(cl, "test/east", log, m), Metrics: m, Log: log})
+		Kafka: cl, DeadLetters: NewDeadLetters(cl, nil, "test/east", log, m), Metrics: m, Log: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); in.Run(ctx) }()

@@ -26,6 +26,11 @@ type Metrics struct {
 	queued     prometheus.Gauge
 	retries    *prometheus.CounterVec
 	publish    *prometheus.HistogramVec
+	// deadLetters counts by direction and reason (see Classify);
+	// retrying is what waits to be tried again now, by direction.
+	deadLetters    *prometheus.CounterVec
+	retrying       *prometheus.GaugeVec
+	egressInFlight prometheus.Gauge
 }
 
 // NewMetrics creates the metrics of protocol's adapter at site and
@@ -52,10 +57,19 @@ func NewMetrics(reg prometheus.Registerer, protocol, site string) *Metrics {
 		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "egress_publish_seconds", Help: "Time from handing a record to the peer to its confirmation.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"rule"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "dead_letters_total", Help: "Messages written to a dead-letter topic because they can never be delivered, by direction (ingress, egress) and reason (too_large, invalid, unauthorized, invalid_topic, schema, envelope, refused)."},
+			[]string{"direction", "reason"}),
+		retrying: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "retrying", Help: "Deliveries waiting now to be tried again after a transient failure: ingress messages, egress partitions."},
+			[]string{"direction"}),
+		egressInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "egress_in_flight", Help: "Kafka records handed to the peer and not yet confirmed."}),
 	}
 	if reg != nil {
 		prometheus.WrapRegistererWith(prometheus.Labels{"site": site}, reg).MustRegister(
-			m.ingress, m.egress, m.ackLatency, m.inFlight, m.queued, m.retries, m.publish)
+			m.ingress, m.egress, m.ackLatency, m.inFlight, m.queued, m.retries, m.publish,
+			m.deadLetters, m.retrying, m.egressInFlight)
 	}
 	return m
 }
@@ -80,3 +94,19 @@ func (m *Metrics) RetryCount(direction string) prometheus.Counter {
 // Retry counts a delivery tried again in direction (ingress, egress,
 // registry, dlq).
 func (m *Metrics) Retry(direction string) { m.retries.WithLabelValues(direction).Inc() }
+
+// DeadLetterCount is the counter of messages dead-lettered in direction
+// for reason.
+func (m *Metrics) DeadLetterCount(direction, reason string) prometheus.Counter {
+	return m.deadLetters.WithLabelValues(direction, reason)
+}
+
+// Retrying is the gauge of deliveries in direction waiting to be tried
+// again.
+func (m *Metrics) Retrying(direction string) prometheus.Gauge {
+	return m.retrying.WithLabelValues(direction)
+}
+
+// InFlight is the gauge of ingress messages handed to Kafka and not yet
+// settled.
+func (m *Metrics) InFlight() prometheus.Gauge { return m.inFlight }

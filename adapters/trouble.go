@@ -7,14 +7,15 @@ import (
 	"time"
 )
 
-// notReadyAfter is how long deliveries may keep failing before Ready says
-// so.
-const notReadyAfter = 10 * time.Second
+// DefaultNotReadyAfter is how long deliveries may keep failing before
+// Ready says so, unless a pipeline is configured otherwise.
+const DefaultNotReadyAfter = 10 * time.Second
 
 // trouble follows a run of failed deliveries, so that a pipeline that
 // keeps retrying shows in /readyz while it keeps its messages.
 type trouble struct {
-	failing atomic.Bool // the fields below say since when and why
+	after   time.Duration // how long a run lasts before err reports it
+	failing atomic.Bool   // the fields below say since when and why
 	mu      sync.Mutex
 	since   time.Time
 	last    error
@@ -42,12 +43,38 @@ func (t *trouble) succeeded() {
 	t.since, t.last = time.Time{}, nil
 }
 
-// err describes a run of failures longer than notReadyAfter, as what.
+// err describes a run of failures longer than t.after, as what.
 func (t *trouble) err(what string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.since.IsZero() || time.Since(t.since) <= notReadyAfter {
+	if t.since.IsZero() || time.Since(t.since) <= t.after {
 		return nil
 	}
 	return fmt.Errorf("%s failing for %s: %w", what, time.Since(t.since).Truncate(time.Second), t.last)
+}
+
+// rateLog lets a pipeline log what it dead-letters at most once a second
+// per reason: a flood of poison messages must not become a flood of log
+// lines, and the lines it leaves out are counted in the next.
+type rateLog struct {
+	mu      sync.Mutex
+	last    map[string]time.Time
+	skipped map[string]int
+}
+
+// allow reports whether a line for key may be logged now, and how many
+// were left out since the last one.
+func (r *rateLog) allow(key string) (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last, r.skipped = map[string]time.Time{}, map[string]int{}
+	}
+	if time.Since(r.last[key]) < time.Second {
+		r.skipped[key]++
+		return false, 0
+	}
+	n := r.skipped[key]
+	r.last[key], r.skipped[key] = time.Now(), 0
+	return true, n
 }

@@ -95,7 +95,7 @@ func (f *flow) letters(ctx context.Context, refused []refusal) ([]*kgo.Record, e
 			return nil, err
 		}
 		if batchBytes(letter) > int(f.limits.get(letter.Topic)) {
-			if letter, err = dlq.Reference(rf.rec, fail); err != nil {
+			if letter, err = dlq.Reference(rf.rec, fail, int(f.limits.get(letter.Topic))); err != nil {
 				return nil, err
 			}
 		}

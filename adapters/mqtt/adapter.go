@@ -72,11 +72,16 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	}()
 	// Topic templates name topics that may not exist yet: let the broker
 	// create them, where its auto.create.topics.enable allows.
-	if a.kafka, err = kafkaclient.New(cfg.Kafka, "mqtt", cfg.Site, append([]kgo.Opt{kgo.AllowAutoTopicCreation()}, extra...)...); err != nil {
+	// Batches are sized to each topic's max.message.bytes, which the
+	// ingress reads before it first produces to a topic.
+	limits := kafkaclient.NewLimits()
+	if a.kafka, err = kafkaclient.New(cfg.Kafka, "mqtt", cfg.Site, append([]kgo.Opt{kgo.AllowAutoTopicCreation(),
+		kgo.ProducerBatchMaxBytesFn(limits.BatchMaxBytes)}, extra...)...); err != nil {
 		return nil, err
 	}
+	limits.Use(a.kafka)
 	component := "mqtt-adapter/" + cfg.Site
-	a.dead = adapters.NewDeadLetters(a.kafka, component, logger, a.m)
+	a.dead = adapters.NewDeadLetters(a.kafka, limits, component, logger, a.m)
 	if len(inRules) > 0 {
 		var schemas *adapters.Schemas
 		if cfg.Registry.URL != "" {
@@ -90,6 +95,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			Site: cfg.Site, Component: component,
 			MaxInFlight: cfg.MaxInFlight, MaxQueued: cfg.MaxQueued,
 			Kafka: a.kafka, DeadLetters: a.dead, Schemas: schemas, Metrics: a.m, Log: logger,
+			Limits: limits, NotReadyAfter: cfg.NotReadyAfter,
 			AfterSettle: func() { a.in.acks.flush() },
 		})
 	}
@@ -109,6 +115,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		a.out = append(a.out, adapters.NewEgress(adapters.EgressConfig{
 			Rule: r.name, Client: cl, MaxInFlight: cfg.MaxInFlight, Timeout: cfg.Broker.PublishTimeout,
 			Sender: &sender{a: a, rule: r}, DeadLetters: a.dead, Metrics: a.m, Log: logger,
+			NotReadyAfter: cfg.NotReadyAfter,
 		}))
 	}
 	return a, nil

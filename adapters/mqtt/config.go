@@ -40,6 +40,11 @@ type Config struct {
 	// 0 messages are dropped (and counted) and QoS 1 and 2 messages wait
 	// in the broker.
 	MaxQueued int `yaml:"max_queued"`
+	// NotReadyAfter is how long a transient failure (Kafka or the broker
+	// down, a publish unacknowledged) may last, its messages kept and
+	// retried with backoff, before /readyz reports the adapter not ready
+	// with the reason.
+	NotReadyAfter time.Duration `yaml:"not_ready_after"`
 }
 
 // Broker configures the session with the MQTT broker.
@@ -171,8 +176,9 @@ func DefaultConfig() Config {
 			MaxReconnectInterval: 30 * time.Second,
 			PublishTimeout:       30 * time.Second,
 		},
-		MaxInFlight: 1024,
-		MaxQueued:   4096,
+		MaxInFlight:   1024,
+		MaxQueued:     4096,
+		NotReadyAfter: adapters.DefaultNotReadyAfter,
 	}
 }
 
@@ -242,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueued < 1 {
 		errs = append(errs, config.Errorf("max_queued", "must be at least 1, got %d", c.MaxQueued))
+	}
+	if c.NotReadyAfter < time.Second {
+		errs = append(errs, config.Errorf("not_ready_after", "want at least 1s, got %s", c.NotReadyAfter))
 	}
 	return errors.Join(errs...)
 }

@@ -3,9 +3,11 @@ package mqtt
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +41,8 @@ type coalescingConn struct {
 	wmu  sync.Mutex // orders socket writes between the flusher and Close
 	done chan struct{}
 	once sync.Once
+
+	broken atomic.Bool // set by Break
 }
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
@@ -47,7 +51,25 @@ func newCoalescingConn(c net.Conn) *coalescingConn {
 	return cc
 }
 
-func (c *coalescingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *coalescingConn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && c.broken.Load() {
+		err = errBroken
+	}
+	return n, err
+}
+
+// errBroken is what reads return once Break ended the connection.
+var errBroken = errors.New("mqtt: connection ended by the adapter: the broker stopped acknowledging publishes")
+
+// Break ends the connection as a network failure would: paho.mqtt.golang
+// reconnects after a read error, but takes the error of a connection
+// closed on its side ("use of closed network connection") for a
+// deliberate disconnection and stays down.
+func (c *coalescingConn) Break() {
+	c.broken.Store(true)
+	_ = c.Conn.Close()
+}
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,6 +25,7 @@ type session311 struct {
 	a          *Adapter
 	client     paho.Client
 	subscribed atomic.Bool
+	renewed    atomic.Int64 // unix nanoseconds of the last renewal for a silent broker
 }
 
 func newSession311(a *Adapter) (*session311, error) {
@@ -154,7 +156,58 @@ func (s *session311) ready() error {
 // PUBACK (QoS 1, 2) or once written (QoS 0), so egress keeps up to
 // max_in_flight publishes of a partition outstanding.
 func (s *session311) publish(_ context.Context, topic string, qos byte, retain bool, r *kgo.Record) adapters.Confirm {
-	return s.client.Publish(topic, qos, retain, r.Value)
+	conn := s.a.conn.Load()
+	return silentPublish{Token: s.client.Publish(topic, qos, retain, r.Value), s: s, conn: conn}
+}
+
+// errReconnected fails a publish whose connection was replaced before it
+// was seen acknowledged.
+var errReconnected = errors.New("mqtt: reconnected before the publish was seen acknowledged; sending it again")
+
+// silentPublish is a publish egress may give up waiting for.
+type silentPublish struct {
+	paho.Token
+	s    *session311
+	conn *coalescingConn // the connection it was published on
+}
+
+// Error trusts a completed publish only if its connection is still the
+// session's: when paho.mqtt.golang resumes a session it completes the
+// tokens of the publishes it resends without an error and without their
+// PUBACK (it reuses their packet identifiers), so a success reported
+// across a reconnection may be none. Such a publish is sent again (a
+// duplicate at worst), never committed unacknowledged.
+func (p silentPublish) Error() error {
+	if err := p.Token.Error(); err != nil {
+		return err
+	}
+	if p.s.a.conn.Load() != p.conn {
+		return errReconnected
+	}
+	return nil
+}
+
+// Abandon renews the session when a publish went unacknowledged for the
+// publish timeout. MQTT 3.1.1 has no negative PUBACK: a broker that will
+// not take a publish stays silent, and the session's unacknowledged
+// publishes would pile up in the client library while egress sends them
+// again. Breaking the connection makes the library reconnect and resend
+// what it holds (duplicates are possible, as with any retry); it is done
+// at most once per publish timeout, however many publishes were waiting.
+func (p silentPublish) Abandon() {
+	s := p.s
+	now, timeout := time.Now(), s.a.cfg.Broker.PublishTimeout
+	last := s.renewed.Load()
+	if now.UnixNano()-last < int64(timeout) || !s.renewed.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	conn := s.a.conn.Load()
+	if conn == nil {
+		return
+	}
+	s.a.log.Warn("mqtt: no PUBACK within the publish timeout; reconnecting, then sending again",
+		"broker", s.a.cfg.Broker.URL, "publish_timeout", timeout)
+	conn.Break()
 }
 
 func (s *session311) close(context.Context) error {

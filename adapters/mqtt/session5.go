@@ -258,7 +258,7 @@ func (s *session5) publish(ctx context.Context, topic string, qos byte, retain b
 		if transientReason(resp.ReasonCode) {
 			return adapters.Confirmed(refused)
 		}
-		return adapters.Confirmed(adapters.Undeliverable(refused))
+		return adapters.Confirmed(adapters.Permanent(refusalReason(resp.ReasonCode), refused))
 	}
 	return adapters.Confirmed(err)
 }
@@ -274,6 +274,22 @@ func transientReason(code byte) bool {
 		return true
 	}
 	return false
+}
+
+// refusalReason maps a final PUBACK reason code to the reason a record is
+// dead-lettered for.
+func refusalReason(code byte) string {
+	switch code {
+	case 0x87: // not authorized
+		return adapters.ReasonUnauthorized
+	case 0x90: // topic name invalid
+		return adapters.ReasonTopic
+	case 0x95: // packet too large
+		return adapters.ReasonTooLarge
+	case 0x99: // payload format invalid
+		return adapters.ReasonInvalid
+	}
+	return adapters.ReasonRefused
 }
 
 // close disconnects, waiting at most until ctx ends.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ type Writer struct {
 	cl         *kgo.Client
 	partitions int32
 	retention  time.Duration
+	limits     *kafkaclient.Limits // nil: limits are learnt from refusals
 
 	mu      sync.Mutex
 	ensured map[string]bool
@@ -99,6 +101,11 @@ func Partitions(n int32) Option { return func(w *Writer) { w.partitions = n } }
 // Retention sets retention.ms of DLQ topics the writer creates (default 14
 // days, long enough to notice and redrive).
 func Retention(d time.Duration) Option { return func(w *Writer) { w.retention = d } }
+
+// Limits has the writer check a dead letter's size against its DLQ topic's
+// limit before producing it: a copy that cannot fit is written as a
+// reference at once, and the reference is cut to fit that limit.
+func Limits(l *kafkaclient.Limits) Option { return func(w *Writer) { w.limits = l } }
 
 // NewWriter returns a writer producing with cl, which should use acks=all.
 func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
@@ -122,7 +129,9 @@ func NewWriter(cl *kgo.Client, opts ...Option) *Writer {
 // as too large, so its copy usually is too) is replaced by a reference: its
 // size and SHA-256, the first MaxKeptBytes of its key and value, and its
 // headers when they are small, so that one oversized message is recorded
-// and never stops the stream it came from.
+// and never stops the stream it came from. The reference always fits: what
+// it keeps of the original, and its reason and source, are cut to the DLQ
+// topic's limit (known through the Limits option, else 1 MB).
 func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 	out, err := Record(rec, f)
 	if err != nil {
@@ -131,9 +140,17 @@ func (w *Writer) Write(ctx context.Context, rec *kgo.Record, f Failure) error {
 	if err := w.Ensure(ctx, out.Topic); err != nil {
 		return err
 	}
-	err = w.cl.ProduceSync(ctx, out).FirstErr()
+	limit := int32(kafkaclient.DefaultMaxMessageBytes)
+	if w.limits != nil {
+		limit = w.limits.MaxBytes(ctx, out.Topic)
+	}
+	if kafkaclient.RecordBytes(out) > int(limit) {
+		err = kerr.MessageTooLarge // known without asking
+	} else {
+		err = w.cl.ProduceSync(ctx, out).FirstErr()
+	}
 	if tooLarge(err) {
-		ref, _ := Reference(rec, f)
+		ref, _ := Reference(rec, f, int(limit))
 		err = w.cl.ProduceSync(ctx, ref).FirstErr()
 	}
 	if err != nil {
@@ -181,12 +198,16 @@ func Record(rec *kgo.Record, f Failure) (*kgo.Record, error) {
 	}, nil
 }
 
-// Reference is the dead letter of a record too large to keep whole: its
-// size and SHA-256, the first MaxKeptBytes of its key and value, and its
-// headers when they are small (MaxKeptHeaderBytes), with the failure's
-// headers. It always fits a topic that accepts the brokers' default
-// max.message.bytes.
-func Reference(rec *kgo.Record, f Failure) (*kgo.Record, error) {
+// maxReferenceText bounds a reference's reason and source headers: an
+// error or an MQTT topic may be 64 kB long.
+const maxReferenceText = 1 << 10
+
+// Reference is the dead letter of a record too large to keep whole, for a
+// topic that takes at most limit bytes in a batch (its max.message.bytes):
+// the original's size and SHA-256, its headers when they are small
+// (MaxKeptHeaderBytes), and the first MaxKeptBytes of its key and value,
+// all cut so that the reference fits, with the failure's headers.
+func Reference(rec *kgo.Record, f Failure, limit int) (*kgo.Record, error) {
 	topic, err := dlqTopic(rec, &f)
 	if err != nil {
 		return nil, err
@@ -194,28 +215,31 @@ func Reference(rec *kgo.Record, f Failure) (*kgo.Record, error) {
 	sum := sha256.New()
 	sum.Write(rec.Value)
 	size := len(rec.Key) + len(rec.Value)
-	var hs []kgo.RecordHeader
-	n := 0
-	for _, h := range rec.Headers {
-		n += len(h.Key) + len(h.Value)
+	hs := f.headers()
+	for i := range hs {
+		if len(hs[i].Value) > maxReferenceText {
+			hs[i].Value = hs[i].Value[:maxReferenceText]
+		}
 	}
-	if n <= MaxKeptHeaderBytes {
-		hs = append(hs, rec.Headers...)
-	}
-	hs = append(hs, f.headers()...)
 	hs = append(hs,
 		kgo.RecordHeader{Key: HeaderSize, Value: []byte(strconv.Itoa(size))},
 		kgo.RecordHeader{Key: HeaderSHA256, Value: []byte(hex.EncodeToString(sum.Sum(nil)))},
 		kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")},
 	)
-	return &kgo.Record{Topic: topic, Key: head(rec.Key), Value: head(rec.Value), Timestamp: rec.Timestamp, Headers: hs}, nil
-}
-
-func head(b []byte) []byte {
-	if len(b) > MaxKeptBytes {
-		return b[:MaxKeptBytes]
+	ref := &kgo.Record{Topic: topic, Timestamp: rec.Timestamp, Headers: hs}
+	budget := limit - kafkaclient.RecordBytes(ref)
+	n := 0
+	for _, h := range rec.Headers {
+		n += len(h.Key) + len(h.Value) + 10
 	}
-	return b
+	if n <= MaxKeptHeaderBytes && n <= budget/2 {
+		ref.Headers = append(slices.Clone(rec.Headers), hs...)
+		budget -= n
+	}
+	budget = max(budget, 0)
+	ref.Key = rec.Key[:min(len(rec.Key), MaxKeptBytes, budget/2)]
+	ref.Value = rec.Value[:min(len(rec.Value), MaxKeptBytes, budget-len(ref.Key))]
+	return ref, nil
 }
 
 func (f Failure) headers() []kgo.RecordHeader {

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
@@ -169,7 +172,7 @@ func TestTooLargeRecordBecomesAReference(t *testing.T) {
 func TestReferenceIsSmallWhateverTheOriginal(t *testing.T) {
 	big := &kgo.Record{Topic: "plant.image", Key: bytes.Repeat([]byte{'k'}, 100<<10), Value: bytes.Repeat([]byte{'x'}, 2<<20),
 		Headers: []kgo.RecordHeader{{Key: "mesh_path", Value: bytes.Repeat([]byte{'w'}, 129<<10)}}}
-	ref, err := Reference(big, Failure{Err: errors.New("too large"), Component: "test", Offset: 7, Partition: 1})
+	ref, err := Reference(big, Failure{Err: errors.New("too large"), Component: "test", Offset: 7, Partition: 1}, kafkaclient.DefaultMaxMessageBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +189,32 @@ func TestReferenceIsSmallWhateverTheOriginal(t *testing.T) {
 	}
 	if _, err := Record(&kgo.Record{}, Failure{}); err == nil {
 		t.Fatal("a letter without a topic must be refused")
+	}
+}
+
+// The reference always fits its DLQ topic, however long the reason, the
+// source and the original's headers: one oversized message must never
+// stop its stream because its dead letter is refused too.
+func TestReferenceFitsTheTopicLimit(t *testing.T) {
+	const limit = 8 << 10
+	ctx := kafkatest.Context(t, 30*time.Second)
+	cluster := kafkatest.Cluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(limit)}))
+	cl := kafkatest.Client(t, cluster)
+	limits := kafkaclient.NewLimits()
+	limits.Use(cl)
+	w := NewWriter(cl, Limits(limits))
+	big := &kgo.Record{Topic: "plant.image", Key: bytes.Repeat([]byte{'k'}, 20<<10), Value: bytes.Repeat([]byte{'v'}, 100<<10),
+		Headers: []kgo.RecordHeader{{Key: "h", Value: bytes.Repeat([]byte{'h'}, 6<<10)}}}
+	f := Failure{Err: errors.New(strings.Repeat("reason ", 10<<10)), Component: "test", Offset: -1, Source: "mqtt://b/" + strings.Repeat("t", 64<<10)}
+	if err := w.Write(ctx, big, f); err != nil {
+		t.Fatal(err)
+	}
+	r := kafkatest.Read(t, cluster, Topic("plant.image"), 1, 30*time.Second)[0]
+	if n := kafkaclient.RecordBytes(r); n > limit {
+		t.Fatalf("reference of %d bytes, over the limit %d", n, limit)
+	}
+	l, err := Read(r)
+	if err != nil || !l.Truncated || len(l.Record.Value) == 0 || !strings.HasPrefix(l.Source, "mqtt://b/t") {
+		t.Fatalf("reference %+v %v", l, err)
 	}
 }

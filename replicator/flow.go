@@ -21,6 +21,7 @@ import (
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/replicator/demand"
 )
 
@@ -499,7 +500,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 				continue
 			}
 			c := copyRecord(r, f.key.Source, site)
-			if limit := f.limits.get(p.Topic); batchBytes(c) > int(limit) {
+			if limit := f.limits.get(p.Topic); kafkaclient.RecordBytes(c) > int(limit) {
 				b.refused = append(b.refused, *refuseSize(r, c, limit, site))
 				continue
 			}

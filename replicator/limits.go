@@ -7,45 +7,14 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
-// Kafka's sizes of what one record costs in a batch of its own.
-const (
-	// defaultMaxMessageBytes is the brokers' message.max.bytes default,
-	// the limit of a topic whose max.message.bytes nobody set.
-	defaultMaxMessageBytes = 1048588
-	// maxProduceBytes bounds any topic's limit as the flows use it: the
-	// producer never writes a request larger than franz-go's
-	// BrokerMaxWriteBytes (100 MiB), less the request's own overhead.
-	maxProduceBytes = 100<<20 - 16<<10
-	// batchOverhead is the v2 record batch's header, which a broker counts
-	// against max.message.bytes (base offset and length included).
-	batchOverhead = 61
-	// maxVarint is the largest encoding of a 32-bit varint; of a 64-bit
-	// one (a timestamp delta) it is 10.
-	maxVarint = 5
-)
-
-// batchBytes bounds from above the bytes of r in a record batch of its
-// own, which is what a broker compares with the topic's max.message.bytes
-// when r is alone. A record within its topic's limit by this measure is
-// never refused for its size, and a batch of such records is cut by the
-// producer at the same limit (see recordLimits).
-func batchBytes(r *kgo.Record) int {
-	n := batchOverhead +
-		maxVarint + // record length
-		1 + // attributes
-		10 + // timestamp delta
-		maxVarint + // offset delta
-		maxVarint + len(r.Key) +
-		maxVarint + len(r.Value) +
-		maxVarint // header count
-	for _, h := range r.Headers {
-		n += maxVarint + len(h.Key) + maxVarint + len(h.Value)
-	}
-	return n
-}
+// maxProduceBytes bounds any topic's limit as the flows use it: the
+// producer never writes a request larger than franz-go's
+// BrokerMaxWriteBytes (100 MiB), less the request's own overhead.
+const maxProduceBytes = 100<<20 - 16<<10
 
 // recordLimits are the max.message.bytes of the topics a flow writes at
 // this site, as they were when the flow took them: its producer cuts its
@@ -62,15 +31,15 @@ type recordLimits struct {
 
 func newRecordLimits() *recordLimits { return &recordLimits{m: map[string]int32{}} }
 
-// get returns topic's limit: the one looked up, or the brokers' default
-// for a topic not looked up (franz-go asks for "" when the client starts).
+// get returns topic's limit: the one looked up, or a little under the
+// brokers' default for a topic not looked up (franz-go asks for "" when the client starts).
 func (l *recordLimits) get(topic string) int32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n, ok := l.m[topic]; ok {
 		return n
 	}
-	return defaultMaxMessageBytes
+	return kafkaclient.DefaultMaxMessageBytes
 }
 
 // lookup reads the limits of those of topics it does not know yet, at adm's
@@ -112,7 +81,7 @@ func maxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) (m
 		if rc.Err != nil {
 			return nil, fmt.Errorf("reading max.message.bytes of %s here: %w", rc.Name, rc.Err)
 		}
-		n := int64(defaultMaxMessageBytes)
+		n := int64(kafkaclient.DefaultMaxMessageBytes)
 		for _, c := range rc.Configs {
 			if c.Key != "max.message.bytes" || c.Value == nil {
 				continue

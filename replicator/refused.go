@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // A record a flow reads and can never copy does not stop the flow: it is
@@ -68,7 +69,7 @@ func refuseHeaders(r *kgo.Record, known func(string) bool) *refusal {
 
 // refuseSize returns the refusal of r, whose copy c is larger than limit.
 func refuseSize(r, c *kgo.Record, limit int32, site string) *refusal {
-	n := batchBytes(c)
+	n := kafkaclient.RecordBytes(c)
 	return &refusal{rec: r, reason: reasonTooLarge, err: fmt.Errorf(
 		"not copied: the copy takes up to %d bytes in a batch, over max.message.bytes=%d of %s at %s; raise the topic's max.message.bytes there to copy such records",
 		n, limit, c.Topic, site)}
@@ -94,7 +95,7 @@ func (f *flow) letters(ctx context.Context, refused []refusal) ([]*kgo.Record, e
 		if err := f.limits.lookup(ctx, f.d.localAdm, letter.Topic); err != nil {
 			return nil, err
 		}
-		if batchBytes(letter) > int(f.limits.get(letter.Topic)) {
+		if kafkaclient.RecordBytes(letter) > int(f.limits.get(letter.Topic)) {
 			if letter, err = dlq.Reference(rf.rec, fail, int(f.limits.get(letter.Topic))); err != nil {
 				return nil, err
 			}

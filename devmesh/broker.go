@@ -64,19 +64,20 @@ func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge str
 	opts.Capabilities.MaximumInflight = 65535
 	opts.Capabilities.MaximumClientWritesPending = int32(max(8192, 2*cfg.SessionQueue))
 	b := &broker{srv: mochi.New(opts), addr: ln.Addr().String()}
-	b.flow = newFlowHook(b.srv, cfg.SessionQueue, bridge, logger)
+	store := new(bolt.Hook)
+	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, logger)
 	if err := b.srv.AddHook(b.flow, nil); err != nil {
 		return nil, err
 	}
-	store := &bolt.Options{
+	storeOpts := &bolt.Options{
 		Path: filepath.Join(dir, "sessions.bolt"),
 		// Without a sync per write: a killed process loses nothing (the
 		// page cache has it), a crashed machine may. It is a dev mesh;
 		// a sync per message would bound a burst to the disk's syncs.
 		Options: &bbolt.Options{Timeout: time.Second, NoSync: true},
 	}
-	if err := b.srv.AddHook(new(bolt.Hook), store); err != nil {
-		return nil, fmt.Errorf("session store %s: %w", store.Path, err)
+	if err := b.srv.AddHook(store, storeOpts); err != nil {
+		return nil, fmt.Errorf("session store %s: %w", storeOpts.Path, err)
 	}
 	l := listeners.NewNet(site+"-tcp", stallListener{Listener: ln, timeout: cfg.WriteTimeout, stalled: b.flow.stalled})
 	if err := b.srv.AddListener(l); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -43,6 +44,11 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 // session is min(limit, its Receive Maximum), so the client never gets more
 // than it announced.
 //
+// A publisher also waits while a session it publishes to is being taken
+// over by a new connection (see mustHold). mochi still hands a message to
+// the old client if the take-over starts between this hook and the
+// fan-out, microseconds later; that message is lost with the old client.
+//
 // A publisher never waits for its own session (it could not read the
 // acknowledgements that would free it), and a held publisher is let go
 // without an acknowledgement when its connection or the broker closes: it
@@ -53,6 +59,7 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 type flowHook struct {
 	mochi.HookBase
 	srv    *mochi.Server
+	store  *bolt.Hook // the session store, told of receipts forgotten
 	limit  int
 	bridge string // client id of the site's MQTT adapter
 	log    *slog.Logger
@@ -74,8 +81,8 @@ type flowHook struct {
 	offlineDropped atomic.Int64
 }
 
-func newFlowHook(srv *mochi.Server, limit int, bridge string, logger *slog.Logger) *flowHook {
-	return &flowHook{srv: srv, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{})}
+func newFlowHook(srv *mochi.Server, store *bolt.Hook, limit int, bridge string, logger *slog.Logger) *flowHook {
+	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (h *flowHook) ID() string { return "meshwork-flow" }
@@ -90,6 +97,7 @@ func (h *flowHook) Provides(b byte) bool {
 		mochi.OnQosDropped,
 		mochi.OnSessionEstablished,
 		mochi.OnDisconnect,
+		mochi.OnPacketProcessed,
 	}, []byte{b})
 }
 
@@ -125,6 +133,9 @@ func (h *flowHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 			if !since.IsZero() {
 				h.heldNanos.Add(int64(time.Since(since)))
 			}
+			if cl.Closed() { // its acknowledgement would fail (see OnPacketProcessed)
+				return pk, packets.ErrRejectPacket
+			}
 			return pk, nil
 		}
 		if since.IsZero() {
@@ -155,7 +166,18 @@ func (h *flowHook) mustHold(from *mochi.Client, topic string) bool {
 			return
 		}
 		cl, ok := h.srv.Clients.Get(id)
-		if !ok || cl.State.Inflight.Len() < h.bound(id) {
+		if !ok {
+			return
+		}
+		if cl.IsTakenOver() {
+			// A new connection is taking the session over: mochi has
+			// copied this client's store to it and is about to clear it
+			// and put the new client in its place. A message given to
+			// this client now would be lost; wait for the new one.
+			hold = true
+			return
+		}
+		if cl.State.Inflight.Len() < h.bound(id) {
 			return
 		}
 		if id == h.bridge {
@@ -240,6 +262,35 @@ func (h *flowHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) {
 func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) {
 	h.cut.Delete(cl)
 	h.notify()
+}
+
+// OnPacketProcessed forgets the receipt of a QoS 1 or 2 PUBLISH whose
+// acknowledgement could not be written (the publisher's connection closed).
+// mochi stores the PUBACK or PUBREC in the publisher's session before
+// writing it and hands the message to the subscribers only after the
+// write succeeded; when the write fails the receipt stays, and mochi sends
+// it on the publisher's next connection (or after a restart, from disk):
+// the publisher then takes as delivered a message no subscriber got, and
+// does not send it again.
+func (h *flowHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, err error) {
+	if err == nil || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+		return
+	}
+	forget := func(c *mochi.Client) {
+		r, ok := c.State.Inflight.Get(pk.PacketID)
+		if !ok || (r.FixedHeader.Type != packets.Puback && r.FixedHeader.Type != packets.Pubrec) {
+			return
+		}
+		if c.State.Inflight.Delete(pk.PacketID) {
+			atomic.AddInt64(&h.srv.Info.Inflight, -1)
+			h.store.OnQosDropped(c, r)
+		}
+	}
+	forget(cl)
+	// A new connection may already have taken the session over.
+	if now, ok := h.srv.Clients.Get(cl.ID); ok && now != cl {
+		forget(now)
+	}
 }
 
 // notify wakes the held publishers to look again.

@@ -27,7 +27,8 @@ import (
 //     mochi's own limits, raised above that bound, are never reached.
 //   - mochi keeps sessions in memory unless a storage hook is added: the
 //     bolt hook (one bbolt file, no further dependencies) stores clients,
-//     subscriptions, retained and in-flight messages in <site>/mqtt.
+//     subscriptions, retained and in-flight messages in <site>/mqtt
+//     (with a fix: sessionstore.go).
 //   - A client that stops reading would block mochi's fan-out (a write to
 //     its full socket holds the client's lock that the publishing path
 //     takes): every connection has a write deadline (stallConn) after
@@ -64,7 +65,7 @@ func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge str
 	opts.Capabilities.MaximumInflight = 65535
 	opts.Capabilities.MaximumClientWritesPending = int32(max(8192, 2*cfg.SessionQueue))
 	b := &broker{srv: mochi.New(opts), addr: ln.Addr().String()}
-	store := new(bolt.Hook)
+	store := sessionStore{new(bolt.Hook)}
 	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, logger)
 	if err := b.srv.AddHook(b.flow, nil); err != nil {
 		return nil, err

@@ -143,7 +143,10 @@ func TestBurstReachesKafka(t *testing.T) {
 				if a, ok := m.sites[0].mqtt.srv.Clients.Get(adapterClientID("east")); ok {
 					held = a.State.Inflight.Len()
 				}
-				t.Logf("broker: held %d publishes, high water %d, adapter's session holds %d (closed %v), dropped %d+%d", f.held.Load(), f.highWater.Load(), held, func() bool { a, ok := m.sites[0].mqtt.srv.Clients.Get(adapterClientID("east")); return ok && a.Closed() }(), info.InflightDropped, info.MessagesDropped)
+				t.Logf("broker: held %d publishes, high water %d, adapter's session holds %d (closed %v), dropped %d+%d", f.held.Load(), f.highWater.Load(), held, func() bool {
+					a, ok := m.sites[0].mqtt.srv.Clients.Get(adapterClientID("east"))
+					return ok && a.Closed()
+				}(), info.InflightDropped, info.MessagesDropped)
 				var lost []string
 				for c := range clients {
 					for n := range msgs {

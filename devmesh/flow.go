@@ -9,7 +9,6 @@ import (
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -59,7 +58,7 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 type flowHook struct {
 	mochi.HookBase
 	srv    *mochi.Server
-	store  *bolt.Hook // the session store, told of receipts forgotten
+	store  sessionStore // told of receipts forgotten
 	limit  int
 	bridge string // client id of the site's MQTT adapter
 	log    *slog.Logger
@@ -81,7 +80,7 @@ type flowHook struct {
 	offlineDropped atomic.Int64
 }
 
-func newFlowHook(srv *mochi.Server, store *bolt.Hook, limit int, bridge string, logger *slog.Logger) *flowHook {
+func newFlowHook(srv *mochi.Server, store sessionStore, limit int, bridge string, logger *slog.Logger) *flowHook {
 	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -98,6 +97,8 @@ func (h *flowHook) Provides(b byte) bool {
 		mochi.OnSessionEstablished,
 		mochi.OnDisconnect,
 		mochi.OnPacketProcessed,
+		mochi.OnSubscribe,
+		mochi.OnUnsubscribe,
 	}, []byte{b})
 }
 
@@ -291,6 +292,45 @@ func (h *flowHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, err er
 	if now, ok := h.srv.Clients.Get(cl.ID); ok && now != cl {
 		forget(now)
 	}
+}
+
+// OnSubscribe and OnUnsubscribe free the packet id the client chose when
+// the broker uses it for a message it sends. Packet ids are the client's
+// and the server's each (MQTT 2.2.1), but mochi keeps both in one store
+// and refuses a SUBSCRIBE whose id its own messages use ("packet
+// identifier in use"): the adapter, whose session holds messages when it
+// connects (after a restart, or having been away), could never subscribe
+// again. The message moves to a free id and is sent again under it; the
+// client's acknowledgement of the old id is ignored, so it may take the
+// message twice (QoS 1 allows that).
+func (h *flowHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	h.freeID(cl, pk.PacketID)
+	return pk
+}
+
+func (h *flowHook) OnUnsubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	h.freeID(cl, pk.PacketID)
+	return pk
+}
+
+func (h *flowHook) freeID(cl *mochi.Client, id uint16) {
+	m, ok := cl.State.Inflight.Get(id)
+	if !ok || m.FixedHeader.Type != packets.Publish {
+		return
+	}
+	next, err := cl.NextPacketID()
+	if err != nil {
+		return // mochi refuses the SUBSCRIBE; the client tries again
+	}
+	if !cl.State.Inflight.Delete(id) {
+		return
+	}
+	h.store.OnQosDropped(cl, m)
+	m.PacketID = uint16(next)
+	m.FixedHeader.Dup = true
+	cl.State.Inflight.Set(m)
+	h.store.OnQosPublish(cl, m, m.Created, 0)
+	_ = cl.WritePacket(m) // on failure, the next connection sends it
 }
 
 // notify wakes the held publishers to look again.

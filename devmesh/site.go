@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -149,6 +150,9 @@ func (b brokerLog) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "failed to get data" && keyNotFound(r) {
+		return nil // a new session store has no $SYS record yet
+	}
 	if r.Message != "" {
 		return b.Handler.Handle(ctx, r)
 	}
@@ -165,6 +169,18 @@ func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, "mqtt: a client connection ended with an error", r.PC)
 	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
 	return b.Handler.Handle(ctx, out)
+}
+
+// keyNotFound reports whether r carries the session store's "key not found".
+func keyNotFound(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, bolt.ErrKeyNotFound) {
+			found = true
+		}
+		return true
+	})
+	return found
 }
 
 func (b brokerLog) WithAttrs(as []slog.Attr) slog.Handler { return brokerLog{b.Handler.WithAttrs(as)} }

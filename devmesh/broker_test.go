@@ -238,15 +238,29 @@ func TestBrokerKeepsTheAdaptersSessionAcrossRestart(t *testing.T) {
 
 // TestSlowSubscriberDoesNotStopOthers: a client that subscribes to
 // everything and then never reads is disconnected once its session queue is
-// full (counted, its session keeping what it holds), while another
-// subscriber, the adapter's ingress and its egress go on with everything.
+// full, or once its socket has taken nothing for the write timeout
+// (counted, its session keeping what it holds), while another subscriber,
+// the adapter's ingress and its egress go on with everything.
 func TestSlowSubscriberDoesNotStopOthers(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		queue        int
+		writeTimeout time.Duration
+	}{
+		{"queue full", 200, time.Minute},
+		{"write timeout", 32768, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) { slowSubscriber(t, tc.queue, tc.writeTimeout) })
+	}
+}
+
+func slowSubscriber(t *testing.T, queue int, writeTimeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const n = 1000
 	cfg := oneSite(t)
-	cfg.MQTT.SessionQueue = 200
-	cfg.MQTT.WriteTimeout = 2 * time.Second
+	cfg.MQTT.SessionQueue = queue
+	cfg.MQTT.WriteTimeout = writeTimeout
 	m, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,8 @@ type Config struct {
 	// deleted consumer group, a stopped adapter) before the replicators
 	// stop copying for it.
 	InterestTTL time.Duration `yaml:"interest_ttl"`
+	// MQTT bounds the sessions of every site's embedded MQTT broker.
+	MQTT BrokerConfig `yaml:"mqtt"`
 	// Log configures the log meshd dev writes to meshd.log in dir
 	// (warnings and errors also to stderr).
 	Log telemetry.LogConfig `yaml:"log"`
@@ -80,8 +82,48 @@ func DefaultConfig() Config {
 		},
 		AdminPort:   18000,
 		InterestTTL: 10 * time.Second,
+		MQTT:        DefaultBrokerConfig(),
 		Log:         telemetry.DefaultLogConfig(),
 	}
+}
+
+// BrokerConfig bounds what the embedded MQTT broker holds for a session,
+// and so what it may acknowledge: it never acknowledges a message it could
+// then drop for the site's MQTT adapter (the bridge into Kafka).
+type BrokerConfig struct {
+	// SessionQueue is how many QoS 1 and 2 messages one session may hold
+	// unacknowledged (sent, or waiting to be sent). At the bound, a
+	// publisher whose message would go to the adapter's session is held
+	// (its PUBACK withheld, its connection not read) until the adapter
+	// acknowledges; any other subscriber is disconnected as too slow, and
+	// while it is away its session keeps what it holds and misses what
+	// comes beyond the bound, as Mosquitto and EMQX do. At most 32768,
+	// below the 65535 packet ids of a session.
+	SessionQueue int `yaml:"session_queue"`
+	// WriteTimeout disconnects a client that reads nothing of what the
+	// broker sends it for this long (its socket buffers are full). The
+	// messages it holds stay in its session.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// DefaultBrokerConfig holds 4096 messages per session: below the MQTT
+// adapter's Receive Maximum (its max_in_flight + max_queued, 5120 by
+// default), so that all a session holds can be sent at once when the
+// adapter reconnects.
+func DefaultBrokerConfig() BrokerConfig {
+	return BrokerConfig{SessionQueue: 4096, WriteTimeout: 10 * time.Second}
+}
+
+// Validate checks the bounds.
+func (c *BrokerConfig) Validate() error {
+	var errs []error
+	if c.SessionQueue < 1 || c.SessionQueue > 32768 {
+		errs = append(errs, config.Errorf("session_queue", "want 1 to 32768, got %d", c.SessionQueue))
+	}
+	if c.WriteTimeout < 100*time.Millisecond {
+		errs = append(errs, config.Errorf("write_timeout", "must be at least 100ms, got %s", c.WriteTimeout))
+	}
+	return errors.Join(errs...)
 }
 
 // SiteNames returns the names of the sites, in order.
@@ -136,6 +178,7 @@ func (c *Config) Validate() error {
 	if c.InterestTTL < time.Second {
 		errs = append(errs, config.Errorf("interest_ttl", "must be at least 1s, got %s", c.InterestTTL))
 	}
+	errs = append(errs, config.Nest("mqtt", c.MQTT.Validate()))
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	used := map[int]string{}
 	if c.AdminPort > 0 {

@@ -11,6 +11,26 @@
 // configured; unit.go runs them). A new service joins the dev mesh the same
 // way.
 //
-// It is not for production: kfake is a faithful but single-process Kafka, and
-// the embedded broker keeps sessions in memory.
+// The embedded MQTT broker (mochi-mqtt, set up in broker.go) never
+// acknowledges a QoS 1 or 2 message it could then drop for the site's MQTT
+// adapter: while the adapter's session holds mqtt.session_queue messages,
+// publishers are held (no PUBACK, their connection not read) rather than
+// dropped (flow.go). A subscriber that cannot keep up is disconnected, so
+// that it cannot stop the others. What survives a restart of the dev mesh,
+// or a kill of its process:
+//
+//   - Kafka: every record Kafka acknowledged (<dir>/<site>/kafka).
+//   - MQTT (<dir>/<site>/mqtt): persistent sessions (clean session off, or
+//     an MQTT 5 session expiry), their subscriptions, retained messages,
+//     and the QoS 1 and 2 messages acknowledged to their publishers and not
+//     yet acknowledged by a subscriber. A killed process may lose a message
+//     acknowledged in the microseconds before the broker stored it for its
+//     subscribers (mochi acknowledges first); a crashed machine may lose
+//     what the page cache had not written (the store does not sync each
+//     write). Clean sessions and QoS 0 messages end with the process, as
+//     MQTT allows.
+//
+// It is not for production: kfake is a faithful but single-process Kafka,
+// and mochi-mqtt is an embedded broker with the limits broker.go works
+// around.
 package devmesh

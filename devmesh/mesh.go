@@ -60,7 +60,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	}()
 	reg := telemetry.NewRegistry()
 	for _, sc := range cfg.Sites {
-		s, err := startSite(sc, filepath.Join(cfg.Dir, sc.Name), logger.With("site", sc.Name))
+		s, err := startSite(sc, cfg.MQTT, filepath.Join(cfg.Dir, sc.Name), logger.With("site", sc.Name))
 		if err != nil {
 			return nil, err
 		}

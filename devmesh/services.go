@@ -54,12 +54,16 @@ func (s *site) adapterConfig() mqtt.Config {
 	cfg := mqtt.DefaultConfig()
 	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
 	cfg.Broker.URL = s.endpoints.MQTT
-	cfg.Broker.ClientID = "meshwork-mqtt-adapter-" + s.name
+	cfg.Broker.ClientID = adapterClientID(s.name)
 	cfg.Broker.ConnectTimeout = 5 * time.Second
 	cfg.Ingress = []mqtt.IngressRule{{Name: "all", Filter: "#", QoS: 1, Topic: MQTTIngressTopic, Key: "{topic}"}}
 	cfg.Egress = []mqtt.EgressRule{{Name: "by-key", Topics: []string{MQTTEgressTopic}, QoS: 1, MQTTTopic: "{key}"}}
 	return cfg
 }
+
+// adapterClientID is the client id of site's MQTT adapter: the embedded
+// broker knows its session as the bridge into Kafka (see flowHook).
+func adapterClientID(site string) string { return "meshwork-mqtt-adapter-" + site }
 
 // replicatorConfig is the site's replicator: it copies into the site the
 // topics consumer groups there read (discovered every few seconds, with a

@@ -10,10 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -25,12 +22,12 @@ import (
 type site struct {
 	name      string
 	kafka     *kfake.Cluster
-	mqtt      *mochi.Server
+	mqtt      *broker
 	units     []*unit
 	endpoints SiteEndpoints
 }
 
-func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err error) {
+func startSite(sc SiteConfig, bc BrokerConfig, dir string, logger *slog.Logger) (_ *site, err error) {
 	s := &site{name: sc.Name}
 	defer func() {
 		if err != nil {
@@ -55,26 +52,11 @@ func startSite(sc SiteConfig, dir string, logger *slog.Logger) (_ *site, err err
 	}
 	s.endpoints.Kafka = s.kafka.ListenAddrs()[0]
 
-	s.mqtt = mochi.New(&mochi.Options{
-		InlineClient: true,
-		// The broker logs every hook and listener at info; keep warnings.
-		Logger: slog.New(brokerLog{logger.With("service", "mqtt").Handler()}),
-	})
-	if err := s.mqtt.AddHook(new(auth.AllowHook), nil); err != nil {
+	s.mqtt, err = startBroker(sc.Name, sc.Ports[ServiceMQTT], filepath.Join(dir, "mqtt"), bc, adapterClientID(sc.Name), logger.With("service", "mqtt"))
+	if err != nil {
 		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(sc.Ports[ServiceMQTT])))
-	if err != nil {
-		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w (is another process using the port?)", sc.Name, err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // mochi binds by address; the check above reports a taken port clearly
-	if err := s.mqtt.AddListener(listeners.NewTCP(listeners.Config{ID: sc.Name + "-tcp", Address: addr})); err != nil {
-		return nil, fmt.Errorf("dev mesh: site %s mqtt on %s: %w", sc.Name, addr, err)
-	}
-	if err := s.mqtt.Serve(); err != nil {
-		return nil, fmt.Errorf("dev mesh: site %s mqtt on %s: %w", sc.Name, addr, err)
-	}
+	addr := s.mqtt.addr
 	s.endpoints.MQTT = "tcp://" + addr
 	logger.Info("site started", "kafka", s.endpoints.Kafka, "mqtt", s.endpoints.MQTT)
 	return s, nil
@@ -122,7 +104,7 @@ func (s *site) close() error {
 	}
 	s.units = nil
 	if s.mqtt != nil {
-		errs = append(errs, s.mqtt.Close())
+		errs = append(errs, s.mqtt.close())
 		s.mqtt = nil
 	}
 	if s.kafka != nil {
@@ -138,27 +120,10 @@ func (s *site) kafkaReady(ctx context.Context) error { return probe(ctx, s.endpo
 // in the process rather than connecting to it: every probe connection would
 // show in its log.
 func (s *site) mqttReady(context.Context) error {
-	if s.mqtt == nil || s.mqtt.Listeners.Len() == 0 {
+	if s.mqtt == nil || s.mqtt.srv.Listeners.Len() == 0 {
 		return fmt.Errorf("mqtt broker at %s is not serving", s.endpoints.MQTT)
 	}
 	return nil
-}
-
-// collectors exposes the embedded broker's counters as metrics.
-func (s *site) collectors() []prometheus.Collector {
-	labels := prometheus.Labels{"site": s.name}
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "meshwork", Subsystem: "dev_mqtt", Name: name, Help: help, ConstLabels: labels,
-		}, f)
-	}
-	info := s.mqtt.Info // its fields change under atomic operations: read through Clone
-	return []prometheus.Collector{
-		gauge("clients_connected", "MQTT clients connected to the embedded broker.", func() float64 { return float64(info.Clone().ClientsConnected) }),
-		gauge("messages_received", "PUBLISH packets received by the embedded broker since start.", func() float64 { return float64(info.Clone().MessagesReceived) }),
-		gauge("messages_sent", "PUBLISH packets sent by the embedded broker since start.", func() float64 { return float64(info.Clone().MessagesSent) }),
-		gauge("retained", "Retained messages held by the embedded broker.", func() float64 { return float64(info.Clone().Retained) }),
-	}
 }
 
 // kfakeLogger forwards kfake's warnings and errors to slog; its info level
@@ -185,6 +150,9 @@ func (b brokerLog) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "failed to get data" && keyNotFound(r) {
+		return nil // a new session store has no $SYS record yet
+	}
 	if r.Message != "" {
 		return b.Handler.Handle(ctx, r)
 	}
@@ -201,6 +169,18 @@ func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, "mqtt: a client connection ended with an error", r.PC)
 	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
 	return b.Handler.Handle(ctx, out)
+}
+
+// keyNotFound reports whether r carries the session store's "key not found".
+func keyNotFound(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, bolt.ErrKeyNotFound) {
+			found = true
+		}
+		return true
+	})
+	return found
 }
 
 func (b brokerLog) WithAttrs(as []slog.Attr) slog.Handler { return brokerLog{b.Handler.WithAttrs(as)} }

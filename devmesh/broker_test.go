@@ -79,9 +79,14 @@ func burst(ctx context.Context, t *testing.T, url string, clients, msgs int, qos
 	}
 }
 
-// ingressPayloads reads mqtt.ingress from the start until it holds want
-// distinct payloads or ctx ends, and returns the distinct payloads it saw.
+// ingressPayloads is ingressDistinct by record value.
 func ingressPayloads(ctx context.Context, t *testing.T, kafka string, want int) map[string]bool {
+	return ingressDistinct(ctx, t, kafka, want, func(r *kgo.Record) []byte { return r.Value })
+}
+
+// ingressDistinct reads mqtt.ingress from the start until it holds want
+// distinct values of part or ctx ends, and returns those it saw.
+func ingressDistinct(ctx context.Context, t *testing.T, kafka string, want int, part func(*kgo.Record) []byte) map[string]bool {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(MQTTIngressTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -91,7 +96,7 @@ func ingressPayloads(ctx context.Context, t *testing.T, kafka string, want int) 
 	defer cl.Close()
 	seen := map[string]bool{}
 	for len(seen) < want && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(part(r))] = true })
 	}
 	return seen
 }
@@ -354,18 +359,7 @@ func stuckSubscriber(t *testing.T, url, id, filter string) net.Conn {
 
 // ingressKeys is ingressPayloads by record key.
 func ingressKeys(ctx context.Context, t *testing.T, kafka string, want int) map[string]bool {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(MQTTIngressTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	seen := map[string]bool{}
-	for len(seen) < want && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = true })
-	}
-	return seen
+	return ingressDistinct(ctx, t, kafka, want, func(r *kgo.Record) []byte { return r.Key })
 }
 
 // waitFor waits until cond holds, or fails the test when ctx ends.

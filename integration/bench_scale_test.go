@@ -516,7 +516,9 @@ func (r *scaleRun) churnGroups(ctx context.Context) (ttfr, afterJoin []time.Dura
 					case time.Since(started) > scaleFirstWait:
 						mu.Lock()
 						misses++
+						j := joined
 						mu.Unlock()
+						r.logMiss(gctx, site, topic, group, started, j)
 						close(g.settled)
 					}
 				}
@@ -543,6 +545,32 @@ func (r *scaleRun) churnGroups(ctx context.Context) (ttfr, afterJoin []time.Dura
 	mu.Lock()
 	defer mu.Unlock()
 	return ttfr, afterJoin, misses
+}
+
+// logMiss says what a group that had no record within its minute saw:
+// when it joined, and the end offsets of its topic at east and at its site,
+// to tell a copy that never came from a consumer that never read it.
+func (r *scaleRun) logMiss(ctx context.Context, site, topic, group string, started, joined time.Time) {
+	ends := map[string]string{}
+	for _, at := range []string{"east", site} {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		res, err := r.adm[at].ListEndOffsets(lctx, topic)
+		cancel()
+		if err != nil {
+			ends[at] = err.Error()
+			continue
+		}
+		var parts []string
+		res.Each(func(o kadm.ListedOffset) { parts = append(parts, fmt.Sprintf("%d:%d", o.Partition, o.Offset)) })
+		slices.Sort(parts)
+		ends[at] = strings.Join(parts, ",")
+	}
+	joinedAfter := "never"
+	if !joined.IsZero() {
+		joinedAfter = joined.Sub(started).Round(time.Millisecond).String()
+	}
+	r.b.Logf("miss: group %s at %s on %s: joined after %s; end offsets at east [%s], at %s [%s]",
+		group, site, topic, joinedAfter, ends["east"], site, ends[site])
 }
 
 func (r *scaleRun) reportTTFR(ttfr []time.Duration, misses int) {

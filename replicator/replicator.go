@@ -393,10 +393,8 @@ func (r *Replicator) ensureSystemTopics(ctx context.Context) error {
 // plan works out the flows this site needs and starts and stops flows to
 // match.
 func (r *Replicator) plan(ctx context.Context) error {
-	// The sites' topics are listed first: the catalog's copies are made
-	// only of topics their origins still hold (see mayHold).
-	r.refreshSources(ctx)
 	r.catalog.materialize(ctx)
+	r.refreshSources(ctx)
 	var known []string
 	r.mu.Lock()
 	for _, ts := range r.sources {
@@ -502,20 +500,6 @@ func (r *Replicator) refreshSources(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-}
-
-// mayHold reports whether site may hold topic: it does by its last listing
-// here, or this replicator cannot list that site's topics (not a
-// neighbour, or it never answered), and then the catalog is trusted.
-func (r *Replicator) mayHold(site, topic string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ts, listed := r.sources[site]
-	if !listed {
-		return true
-	}
-	_, ok := ts[topic]
-	return ok
 }
 
 // apply starts and stops flows, and changes the units of running ones, so

@@ -231,12 +231,6 @@ func (s *catalogState) materialize(ctx context.Context) {
 		if !s.copyTopic(topic) || want.Site == s.r.cfg.Site && len(origins) == 1 {
 			continue
 		}
-		if !s.r.mayHold(want.Site, topic) {
-			// The origin's entry is stale: its cluster, listed just
-			// now, no longer has the topic (deleted while its replicator
-			// was away). A deleted topic is never brought back.
-			continue
-		}
 		s.mu.Lock()
 		mine, held := s.own[topic]
 		s.mu.Unlock()

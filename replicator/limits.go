@@ -3,7 +3,6 @@ package replicator
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -72,32 +71,17 @@ func (l *recordLimits) lookup(ctx context.Context, adm *kadm.Client, topics ...s
 // at adm's cluster: the topic's own, or the brokers' (Kafka describes both),
 // bounded by maxProduceBytes.
 func maxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]int32, error) {
-	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	got, err := kafkaclient.DescribeMaxMessageBytes(ctx, adm, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("reading max.message.bytes of %d topics here: %w", len(topics), err)
+		return nil, fmt.Errorf("at this site: %w", err)
 	}
 	out := make(map[string]int32, len(topics))
-	for _, rc := range rcs {
-		if rc.Err != nil {
-			return nil, fmt.Errorf("reading max.message.bytes of %s here: %w", rc.Name, rc.Err)
-		}
-		n := int64(kafkaclient.DefaultMaxMessageBytes)
-		for _, c := range rc.Configs {
-			if c.Key != "max.message.bytes" || c.Value == nil {
-				continue
-			}
-			v, err := strconv.ParseInt(*c.Value, 10, 64)
-			if err != nil || v <= 0 {
-				return nil, fmt.Errorf("max.message.bytes of %s here is %q, not a positive number", rc.Name, *c.Value)
-			}
-			n = v
-		}
-		out[rc.Name] = int32(min(n, maxProduceBytes))
-	}
 	for _, t := range topics {
-		if _, ok := out[t]; !ok {
-			return nil, fmt.Errorf("reading max.message.bytes of %s here: no answer", t)
+		n := int64(kafkaclient.DefaultMaxMessageBytes)
+		if l, ok := got[t]; ok {
+			n = l.Bytes
 		}
+		out[t] = int32(min(n, maxProduceBytes))
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package kafkaclient
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -143,27 +144,65 @@ func RecordBytes(r *kgo.Record) int {
 	return n
 }
 
+// TopicLimit is the max.message.bytes in force for a topic, as Kafka
+// describes it.
+type TopicLimit struct {
+	// Bytes is the value: the topic's own, or the default it inherits.
+	Bytes int64
+	// Own is set when the topic sets it itself.
+	Own bool
+}
+
+// DescribeMaxMessageBytes reads the max.message.bytes of topics at adm's
+// cluster, many topics to a request. It fails, naming the topic, when one
+// cannot be described or holds no positive number; a topic described
+// without the setting is not in the map.
+func DescribeMaxMessageBytes(ctx context.Context, adm *kadm.Client, topics ...string) (map[string]TopicLimit, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("reading max.message.bytes of %d topics: %w", len(topics), err)
+	}
+	out := make(map[string]TopicLimit, len(topics))
+	answered := map[string]bool{}
+	for _, rc := range rcs {
+		answered[rc.Name] = true
+		if rc.Err != nil {
+			return nil, fmt.Errorf("reading max.message.bytes of %s: %w", rc.Name, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "max.message.bytes" || c.Value == nil {
+				continue
+			}
+			v, err := strconv.ParseInt(*c.Value, 10, 64)
+			if err != nil || v <= 0 {
+				return nil, fmt.Errorf("max.message.bytes of %s is %q, not a positive number", rc.Name, *c.Value)
+			}
+			out[rc.Name] = TopicLimit{Bytes: v, Own: c.Source == kmsg.ConfigSourceDynamicTopicConfig}
+		}
+	}
+	for _, t := range topics {
+		if !answered[t] {
+			return nil, fmt.Errorf("reading max.message.bytes of %s: no answer", t)
+		}
+	}
+	return out, nil
+}
+
 // topicLimit returns topic's max.message.bytes, and whether the topic sets
 // it itself.
 func topicLimit(ctx context.Context, adm *kadm.Client, topic string) (int32, bool, error) {
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	got, err := DescribeMaxMessageBytes(ctx, adm, topic)
 	if err != nil {
 		return 0, false, err
 	}
-	rc, err := rcs.On(topic, nil)
-	if err != nil {
-		return 0, false, err
+	l, ok := got[topic]
+	if !ok {
+		return 0, false, fmt.Errorf("max.message.bytes of %s not described", topic)
 	}
-	if rc.Err != nil {
-		return 0, false, rc.Err
+	if l.Bytes < 512 || l.Bytes > math.MaxInt32 {
+		return 0, false, fmt.Errorf("max.message.bytes=%d of %s: not a usable limit", l.Bytes, topic)
 	}
-	for _, c := range rc.Configs {
-		if c.Key == "max.message.bytes" {
-			n, err := configBytes([]kadm.Config{c}, c.Key)
-			return n, c.Source == kmsg.ConfigSourceDynamicTopicConfig, err
-		}
-	}
-	return 0, false, fmt.Errorf("max.message.bytes of %s not described", topic)
+	return int32(l.Bytes), l.Own, nil
 }
 
 func brokerLimit(ctx context.Context, adm *kadm.Client) (int32, error) {

@@ -421,8 +421,10 @@ func (in *Ingress) releaseLoop(ctx context.Context) {
 				}
 			}
 			in.cfg.Metrics.inFlight.Dec()
-			<-in.window
+			// Counted out before its place is freed, so that pending
+			// never holds a settled message beside a full window.
 			in.unpend()
+			<-in.window
 		}
 	}
 }

@@ -110,8 +110,9 @@ func TestIngressOversizeMessageNeverStopsTheStream(t *testing.T) {
 	if n := testutil.ToFloat64(m.DeadLetterCount("ingress", ReasonTooLarge)); n != 1 {
 		t.Fatalf("%v dead letters counted as too large", n)
 	}
-	// Queued or in flight: the window, the queue, the one submitter
-	// waiting for a place, and one settled message being counted out.
+	// Queued or in flight: the window, the queue, the one message the
+	// producer took from the queue and holds until the window has room,
+	// and the one submitter waiting for a place in the queue.
 	if p := peak.Load(); p > window+queue+2 {
 		t.Fatalf("%d messages held at once, over the bound %d", p, window+queue+2)
 	}

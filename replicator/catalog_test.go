@@ -249,3 +249,35 @@ func TestCatalogIgnoresSitesOutsideTheMesh(t *testing.T) {
 		t.Fatal("a topic of a site outside the mesh was materialised")
 	}
 }
+
+// A topic deleted at its origin while the origin's replicator was away
+// still has the origin's entry in the catalog; the other sites list the
+// origin's cluster themselves and make no copy of it.
+func TestCatalogTrustsNoStaleOriginEntry(t *testing.T) {
+	m := mesh{"east": newCluster(t), "west": newCluster(t)}
+	createTopic(t, m["east"], "shop.cart", 1, nil)
+	codec, err := catalog.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := codec.Record(catalog.Entry{Site: "east", Topic: "shop.gone", Role: catalog.RoleOrigin, Partitions: 2, Updated: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := kafkatest.Client(t, m["west"])
+	if err := catalog.EnsureTopic(context.Background(), cl); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Produce(t, cl, stale)
+	startReplicator(t, catalogConfig(m, "west"))
+	startReplicator(t, catalogConfig(m, "east"))
+	kafkatest.Wait(t, testWait, func() error {
+		if partitionsAt(t, m["west"], "shop.cart") != 1 {
+			return errors.New("shop.cart not at west yet")
+		}
+		return nil
+	})
+	if partitionsAt(t, m["west"], "shop.gone") != 0 {
+		t.Fatal("a topic its origin no longer holds was brought back as an empty copy")
+	}
+}

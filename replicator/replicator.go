@@ -48,6 +48,7 @@ type Replicator struct {
 	localCl  *kgo.Client
 	localAdm *kadm.Client
 	admins   map[string]*kadm.Client // the other sites'
+	remotes  map[string]*kgo.Client  // the other sites', under admins
 	cps      *checkpoints
 	cpsCl    *kgo.Client
 	dlq      *dlq.Writer // creates the dead-letter topics the flows write
@@ -181,7 +182,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	r := &Replicator{
 		cfg: cfg, log: logger, m: newMetrics(reg, cfg.Site), topo: topo, local: local,
 		clients: clients{site: cfg.Site, extra: extra},
-		admins:  map[string]*kadm.Client{}, deps: map[string]*flowDeps{},
+		admins:  map[string]*kadm.Client{}, remotes: map[string]*kgo.Client{}, deps: map[string]*flowDeps{},
 		flows: map[flowKey]*running{}, created: map[string]int32{}, sources: map[string]map[string]int32{},
 		kick: make(chan struct{}, 1),
 	}
@@ -196,6 +197,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			r.close()
 			return nil, fmt.Errorf("site %s: %w", n, err)
 		}
+		r.remotes[n] = cl
 		r.admins[n] = kadm.NewClient(cl)
 	}
 	if r.cpsCl, err = r.clients.new(local.Kafka,

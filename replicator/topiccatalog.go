@@ -59,6 +59,7 @@ type catalogState struct {
 	own       map[string]catalog.Entry // this site's entries, as published
 	made      map[string]bool          // topics this replicator created here: copies
 	conflicts map[string]string        // topic -> the conflict last logged
+	stale     map[string]bool          // site NUL topic: stale origin entries logged
 	lastScan  time.Time
 }
 
@@ -86,7 +87,7 @@ func newCatalogState(r *Replicator, reg prometheus.Registerer) (*catalogState, e
 	s := &catalogState{
 		r: r, log: log, table: catalog.NewTable(codec, log), codec: codec, cl: cl,
 		changes: make(chan struct{}, 1),
-		own:     map[string]catalog.Entry{}, made: map[string]bool{}, conflicts: map[string]string{},
+		own:     map[string]catalog.Entry{}, made: map[string]bool{}, conflicts: map[string]string{}, stale: map[string]bool{},
 	}
 	for _, p := range r.cfg.Catalog.Include {
 		s.include = append(s.include, regexp.MustCompile(`^(?:`+p+`)$`)) // checked by Validate
@@ -217,7 +218,13 @@ func (s *catalogState) materialize(ctx context.Context) {
 	conflicts := 0
 	wants := map[string]catalog.Entry{}
 	var specs []kafkaclient.Topic
-	for topic, origins := range s.origins() {
+	all := s.origins()
+	gone := s.goneAtOrigin(ctx, all)
+	for topic, origins := range all {
+		origins = slices.DeleteFunc(origins, func(e catalog.Entry) bool { return gone[e.Site][topic] })
+		if len(origins) == 0 {
+			continue
+		}
 		want := origins[0]
 		for _, o := range origins[1:] {
 			if o.Partitions > want.Partitions {
@@ -270,6 +277,57 @@ func (s *catalogState) materialize(ctx context.Context) {
 			}
 			s.r.noteTopic(t.Name, max(g.Partitions, want.Partitions))
 		}
+	}
+}
+
+// goneAtOrigin returns, by site, the topics the catalog says that site
+// holds as its origin, that would be new copies here, and that the site's
+// cluster, asked just now, no longer holds. Such an entry is stale: the
+// topic was deleted while the origin's replicator was away, and its
+// tombstone comes with that replicator's next scan. A deleted topic is
+// never brought back. Only the sites this one reads from are asked (the
+// others' entries are trusted); a site that does not answer is trusted
+// too, so a slow neighbour never holds new copies back.
+func (s *catalogState) goneAtOrigin(ctx context.Context, all map[string][]catalog.Entry) map[string]map[string]bool {
+	s.mu.Lock()
+	ask := map[string][]string{}
+	for topic, origins := range all {
+		if _, held := s.own[topic]; held || !s.copyTopic(topic) {
+			continue
+		}
+		for _, o := range origins {
+			if o.Site != s.r.cfg.Site && s.r.remotes[o.Site] != nil {
+				ask[o.Site] = append(ask[o.Site], topic)
+			}
+		}
+	}
+	s.mu.Unlock()
+	gone := map[string]map[string]bool{}
+	for site, topics := range ask {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		missing, err := kafkaclient.Missing(actx, s.r.remotes[site], topics...)
+		cancel()
+		if err != nil {
+			continue
+		}
+		gone[site] = missing
+		for topic := range missing {
+			s.noteStale(site, topic)
+		}
+	}
+	return gone
+}
+
+// noteStale logs, once per topic and site, that an origin entry is stale.
+func (s *catalogState) noteStale(site, topic string) {
+	s.mu.Lock()
+	key := site + "\x00" + topic
+	seen := s.stale[key]
+	s.stale[key] = true
+	s.mu.Unlock()
+	if !seen {
+		s.log.Info("catalog: not copying a topic its origin no longer holds (deleted while its replicator was away)",
+			"topic", topic, "origin", site)
 	}
 }
 

@@ -370,3 +370,29 @@ func awaitServed(ctx context.Context, cl *kgo.Client, want map[string]int32) (ma
 		}
 	}
 }
+
+// Missing returns those of topics the cluster says it does not hold, asked
+// with a metadata request of its own: kadm's lookups answer from the
+// client's cache, which may be older than a topic created a moment ago.
+// Topics are asked in requests of at most 500.
+func Missing(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]bool, error) {
+	missing := map[string]bool{}
+	for batch := range slices.Chunk(topics, 500) {
+		req := kmsg.NewPtrMetadataRequest()
+		for _, topic := range batch {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return nil, fmt.Errorf("asking whether %s exist: %w", names(slices.Clone(batch)), err)
+		}
+		for _, t := range resp.Topics {
+			if t.Topic != nil && t.ErrorCode == kerr.UnknownTopicOrPartition.Code {
+				missing[*t.Topic] = true
+			}
+		}
+	}
+	return missing, nil
+}

@@ -185,12 +185,39 @@ func (r *scaleRun) createTopics(ctx context.Context) {
 			}
 		}
 	}
+	// Every topic gets its record, or the run stops: a topic created a
+	// moment ago may not be served yet (its produce fails with
+	// UNKNOWN_TOPIC_OR_PARTITION once the client's retries are spent), and
+	// a group on a topic without its record would count as a miss of the
+	// replicator's.
 	prod := benchClient(r.b, r.sites["east"], kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	todo := make([]string, r.n)
 	for i := range r.n {
-		prod.Produce(ctx, &kgo.Record{Topic: r.topic(i), Value: []byte("first")}, nil)
+		todo[i] = r.topic(i)
 	}
-	if err := prod.Flush(ctx); err != nil {
-		r.b.Fatal(err)
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(todo) > 0 {
+		var (
+			mu     sync.Mutex
+			failed []string
+			last   error
+		)
+		for _, t := range todo {
+			prod.Produce(ctx, &kgo.Record{Topic: t, Value: []byte("first")}, func(rec *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					failed, last = append(failed, rec.Topic), err
+					mu.Unlock()
+				}
+			})
+		}
+		if err := prod.Flush(ctx); err != nil {
+			r.b.Fatal(err)
+		}
+		if len(failed) > 0 && time.Now().After(deadline) {
+			r.b.Fatalf("the first record of %d topics at east could not be written: %v", len(failed), last)
+		}
+		todo = failed
 	}
 }
 

@@ -41,7 +41,7 @@ func (st setting) get(r *Registry) http.HandlerFunc {
 			case toGlobal:
 				val = st.fallback(v)
 			default:
-				return nil, apiErr(http.StatusNotFound, st.notSet, "Subject '%s' does not have subject-level %s configured", subject, st.what)
+				return nil, errSubjectLevelNotSet(st.notSet, subject, st.what)
 			}
 			return map[string]string{st.field: val}, nil
 		})
@@ -55,10 +55,13 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if subject != "" && !validSubject(subject) {
+		writeErr(w, errInvalidSubject(subject))
+		return
+	}
 	level, err := avrocompat.ParseLevel(cr.Compatibility)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, codeInvalidCompatibilityLevel,
-			"Invalid compatibility level %q. Valid values are NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE", cr.Compatibility))
+		writeErr(w, errInvalidCompatibility())
 		return
 	}
 	rec := logRecord{key: configKey(subject), value: configValue{CompatibilityLevel: string(level)}}
@@ -76,8 +79,7 @@ func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		l, ok := v.subjectConfig(subject)
 		if !ok && subject != "" {
-			return nil, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
-				"Subject '%s' does not have subject-level compatibility configured", subject)
+			return nil, errSubjectNotFound(subject)
 		}
 		if !ok {
 			l = v.compatibility(subject)
@@ -103,12 +105,15 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if subject != "" && !validSubject(subject) {
+		writeErr(w, errInvalidSubject(subject))
+		return
+	}
 	mode := strings.ToUpper(mr.Mode)
 	switch mode {
 	case ModeReadWrite, ModeReadOnly, ModeImport:
 	default:
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, codeInvalidMode,
-			"Invalid mode %q. Valid values are READWRITE, READONLY, IMPORT", mr.Mode))
+		writeErr(w, errInvalidMode())
 		return
 	}
 	force := boolParam(req, "force")
@@ -138,8 +143,7 @@ func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		m, ok := v.subjectMode(subject)
 		if !ok {
-			return nil, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
-				"Subject '%s' does not have subject-level mode configured", subject)
+			return nil, errSubjectNotFound(subject)
 		}
 		old = m
 		return []logRecord{{key: modeKey(subject)}}, nil

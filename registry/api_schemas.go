@@ -19,7 +19,7 @@ type schemaByID struct {
 func (v *view) entryFor(id int, subject string) (*schemaEntry, error) {
 	e := v.schema(id)
 	if e == nil {
-		return nil, errSchemaNotFound(strconv.Itoa(id))
+		return nil, errSchemaIDNotFound(strconv.Itoa(id))
 	}
 	if subject != "" {
 		found := false
@@ -27,7 +27,7 @@ func (v *view) entryFor(id int, subject string) (*schemaEntry, error) {
 			found = found || ve.id == id
 		}
 		if !found {
-			return nil, errSchemaNotFound(strconv.Itoa(id) + " in subject '" + subject + "'")
+			return nil, errSchemaIDNotFound(strconv.Itoa(id))
 		}
 	}
 	return e, nil

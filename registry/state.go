@@ -209,6 +209,9 @@ func (c *content) apply(key, value []byte) error {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
+		if v.MaxID > maxSchemaID {
+			return fmt.Errorf("max id %d is beyond %d; ignoring it", v.MaxID, maxSchemaID)
+		}
 		c.maxID = max(c.maxID, v.MaxID)
 	case keyLeader:
 		if value == nil {
@@ -238,6 +241,11 @@ func (c *content) apply(key, value []byte) error {
 func (c *content) putVersion(v schemaValue) error {
 	if v.Subject == "" || v.Version <= 0 || v.ID <= 0 {
 		return fmt.Errorf("schema record needs subject, version and id, got %q/%d/%d", v.Subject, v.Version, v.ID)
+	}
+	if v.ID > maxSchemaID || v.Version > maxSchemaID {
+		// Written by a registry that let IMPORT take any id: no client can
+		// hold it, and counting it would push every later id past 2^31-1.
+		return fmt.Errorf("schema record of %s version %d has id %d, beyond %d; skipping it", v.Subject, v.Version, v.ID, maxSchemaID)
 	}
 	if e, ok := c.schemas[v.ID]; ok && e.schema != v.Schema {
 		return fmt.Errorf("schema id %d already holds another schema; keeping the first", v.ID)

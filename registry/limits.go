@@ -83,6 +83,9 @@ func (l *limits) guard(next http.Handler) http.Handler {
 func (l *limits) tooMany(w http.ResponseWriter, what string) {
 	l.rejected(what)
 	w.Header().Set("Retry-After", "1")
+	// Without reading a body the client may still be sending: close the
+	// connection rather than drain it.
+	w.Header().Set("Connection", "close")
 	writeErr(w, apiErr(http.StatusTooManyRequests, http.StatusTooManyRequests,
 		"Too many concurrent %s; retry after a second", what))
 }

@@ -233,7 +233,7 @@ func (v *view) parse(sr *schemaRequest, normalize bool) (avro.Schema, string, er
 // schema stored before texts were printed that way keeps its text and its
 // id; its key is what lets a registration of the same schema find it.
 func (v *view) parsedByID(id int) (*parsedSchema, error) {
-	e := v.schema(id)
+	e := v.schemaOrGone(id)
 	if e == nil {
 		return nil, fmt.Errorf("schema id %d is not registered", id)
 	}
@@ -282,17 +282,19 @@ func (v *view) findEquivalent(subject, key string, refs []Reference, deleted boo
 	return nil
 }
 
-// findID returns the lowest existing id holding the schema of key with
-// the same references under any subject, so the same schema gets the same
-// id everywhere.
+// findID returns the lowest id holding the schema of key with the same
+// references under any subject, hard-deleted ones included, so the same
+// schema gets the same id everywhere and again after a hard delete.
 func (v *view) findID(key string, refs []Reference) int {
 	best := 0
-	for id, e := range v.c.schemas {
-		if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
-			continue
-		}
-		if k, err := v.keyOf(id); err == nil && k == key {
-			best = id
+	for _, entries := range []map[int]*schemaEntry{v.c.schemas, v.c.gone} {
+		for id, e := range entries {
+			if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
+				continue
+			}
+			if k, err := v.keyOf(id); err == nil && k == key {
+				best = id
+			}
 		}
 	}
 	return best

@@ -381,3 +381,19 @@ func TestImportIDsStayWithin31Bits(t *testing.T) {
 	}
 	wantErr(t, other.do(t, "GET", "/subjects/old-value/versions", nil), 404, codeSubjectNotFound, "Subject 'old-value' not found.")
 }
+
+func TestHardDeletedSchemaGetsItsIDBack(t *testing.T) {
+	in := startInstance(t, newCluster(t), nil)
+	in.waitReady(t)
+	id := in.register(t, "a-value", orderV1)
+	in.register(t, "b-value", `"int"`)
+	in.must(t, 200, "DELETE", "/subjects/a-value", nil)
+	in.must(t, 200, "DELETE", "/subjects/a-value?permanent=true", nil)
+	wantErr(t, in.do(t, "GET", fmt.Sprintf("/schemas/ids/%d", id), nil), 404, codeSchemaNotFound, fmt.Sprintf("Schema %d not found", id))
+	if again := in.register(t, "c-value", orderV1); again != id {
+		t.Fatalf("a hard-deleted schema registered again got id %d, want its old id %d", again, id)
+	}
+	if next := in.register(t, "d-value", `"long"`); next != 3 {
+		t.Fatalf("the next new schema got id %d, want 3", next)
+	}
+}

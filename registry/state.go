@@ -72,6 +72,11 @@ type state struct {
 // state's write lock; readers see it through a view.
 type content struct {
 	schemas  map[int]*schemaEntry
+	// gone holds the ids whose every version was hard-deleted: they are
+	// no longer served, but registering the same schema again gets its
+	// old id back, as in Confluent's registry (whose lookup cache keeps
+	// them), so data written with it stays readable.
+	gone     map[int]*schemaEntry
 	subjects map[string][]*versionEntry // sorted by version
 	config   map[string]string          // "" is the global level
 	mode     map[string]string          // "" is the global mode
@@ -86,6 +91,7 @@ func newState(logger *slog.Logger) *state {
 		logger: logger,
 		content: content{
 			schemas:  make(map[int]*schemaEntry),
+			gone:     make(map[int]*schemaEntry),
 			subjects: make(map[string][]*versionEntry),
 			config:   make(map[string]string),
 			mode:     make(map[string]string),
@@ -250,6 +256,7 @@ func (c *content) putVersion(v schemaValue) error {
 	if e, ok := c.schemas[v.ID]; ok && e.schema != v.Schema {
 		return fmt.Errorf("schema id %d already holds another schema; keeping the first", v.ID)
 	}
+	delete(c.gone, v.ID)
 	if _, ok := c.schemas[v.ID]; !ok {
 		st := v.SchemaType
 		if st == "" {
@@ -271,7 +278,7 @@ func (c *content) putVersion(v schemaValue) error {
 }
 
 // removeVersion applies a hard delete; the schema id disappears with its
-// last version, and its parse cache with it.
+// last version, kept aside in gone with its parse cache.
 func (c *content) removeVersion(subject string, version int) {
 	vs := c.subjects[subject]
 	i := slices.IndexFunc(vs, func(ve *versionEntry) bool { return ve.version == version })
@@ -292,5 +299,6 @@ func (c *content) removeVersion(subject string, version int) {
 			}
 		}
 	}
+	c.gone[id] = c.schemas[id]
 	delete(c.schemas, id)
 }

@@ -18,6 +18,14 @@ type view struct {
 // schema returns the entry of id, or nil.
 func (v *view) schema(id int) *schemaEntry { return v.c.schemas[id] }
 
+// schemaOrGone returns the entry of id, hard-deleted or not, or nil.
+func (v *view) schemaOrGone(id int) *schemaEntry {
+	if e := v.c.schemas[id]; e != nil {
+		return e
+	}
+	return v.c.gone[id]
+}
+
 // history returns every version of subject, soft-deleted ones included,
 // sorted by version. The slice is the state's own: do not change it or
 // keep it.

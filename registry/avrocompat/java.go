@@ -486,14 +486,14 @@ func javaNumber(num string) string {
 	if err != nil {
 		return num
 	}
-	return javaDouble(f)
+	return javaFloat(f, 64)
 }
 
-// javaDouble formats f as Java's Double.toString: plain decimal with at
-// least one fractional digit for 1e-3 <= |f| < 1e7, else computerized
-// scientific notation (d.dddE±n), with the shortest digits that read back
-// as f.
-func javaDouble(f float64) string {
+// javaFloat formats f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32): plain decimal with at least one fractional
+// digit for 1e-3 <= |f| < 1e7, else computerized scientific notation
+// (d.dddE±n), with the shortest digits that read back as f.
+func javaFloat(f float64, bits int) string {
 	switch {
 	case math.IsNaN(f):
 		return `"NaN"`
@@ -509,13 +509,13 @@ func javaDouble(f float64) string {
 	}
 	abs := math.Abs(f)
 	if abs >= 1e-3 && abs < 1e7 {
-		s := strconv.FormatFloat(f, 'f', -1, 64)
+		s := strconv.FormatFloat(f, 'f', -1, bits)
 		if !strings.Contains(s, ".") {
 			s += ".0"
 		}
 		return s
 	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	s := strconv.FormatFloat(f, 'e', -1, bits) // d.ddde±XX
 	mant, exp, _ := strings.Cut(s, "e")
 	if !strings.Contains(mant, ".") {
 		mant += ".0"

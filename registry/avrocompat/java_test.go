@@ -56,3 +56,27 @@ func TestJavaStringWritesReferencedTypesByName(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestNormalizedJavaString pins what ?normalize=true stores: Confluent
+// normalizes (AvroSchemaUtils.toNormalizedString: properties and aliases
+// sorted, defaults as the Java values they hold) and stores the Java
+// printing of the result, so two schemas differing only in those orders,
+// or in 1 against 1.0 as a double's default, are the same schema.
+func TestNormalizedJavaString(t *testing.T) {
+	a := `{"type":"record","name":"R","namespace":"n","aliases":["z","a"],"zp":1,"ap":2,"fields":[{"name":"f","type":"double","default":1,"aliases":["y","b"]}]}`
+	b := `{"type":"record","name":"n.R","ap":2,"zp":1,"aliases":["a","z"],"fields":[{"aliases":["b","y"],"name":"f","type":"double","default":1.0}]}`
+	want := `{"type":"record","name":"R","namespace":"n","fields":[{"name":"f","type":"double","default":1.0,"aliases":["b","y"]}],"ap":2,"zp":1,"aliases":["a","z"]}`
+	for _, s := range []string{a, b} {
+		n, err := Normalize(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := JavaString(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("normalized %s\n got %s\nwant %s", s, got, want)
+		}
+	}
+}

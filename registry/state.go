@@ -71,7 +71,7 @@ type state struct {
 // content is what the log builds. Only apply changes it, under the
 // state's write lock; readers see it through a view.
 type content struct {
-	schemas  map[int]*schemaEntry
+	schemas map[int]*schemaEntry
 	// gone holds the ids whose every version was hard-deleted: they are
 	// no longer served, but registering the same schema again gets its
 	// old id back, as in Confluent's registry (whose lookup cache keeps

@@ -156,6 +156,8 @@ func conformanceSteps() []step {
 		{method: "GET", path: "/schemas/ids/1/versions", status: 200, want: `[{"subject":"conf-value","version":1}]`},
 		{method: "GET", path: "/schemas/ids/1/subjects", status: 200, want: `["conf-value"]`},
 		{method: "GET", path: "/schemas/ids/99", status: 404, code: 40403, message: "Schema 99 not found"},
+		{method: "GET", path: "/schemas/ids/99/versions", status: 404, code: 40403, message: "Schema not found"},
+		{method: "GET", path: "/subjects?subjectPrefix=conf&offset=0&limit=1", status: 200, want: `["conf-value"]`},
 		{method: "GET", path: "/schemas?subjectPrefix=conf&latestOnly=true", status: 200,
 			want: `[{"subject":"conf-value","version":2,"id":2,"schema":` + q(confV1DocJ) + `}]`},
 

@@ -42,8 +42,8 @@ func (r *Registry) routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /schemas/ids/{id}", r.withSchema(r.getSchemaByID))
 	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.withSchema(r.getSchemaByIDRaw))
-	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.withSchema(r.getSchemaVersions))
-	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.withSchema(r.getSchemaSubjects))
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.withUses(r.getSchemaVersions))
+	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.withUses(r.getSchemaSubjects))
 
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
@@ -167,6 +167,19 @@ func parseVersion(v string) (int, bool, error) {
 		return 0, false, errInvalidVersion(v)
 	}
 	return n, false, nil
+}
+
+// page applies Confluent's offset and limit query parameters to a list
+// answer: skip offset, then at most limit (none when not positive).
+func page[T any](req *http.Request, s []T) []T {
+	q := req.URL.Query()
+	if offset, _ := strconv.Atoi(q.Get("offset")); offset > 0 {
+		s = s[min(offset, len(s)):]
+	}
+	if limit, _ := strconv.Atoi(q.Get("limit")); limit > 0 && limit < len(s) {
+		s = s[:limit]
+	}
+	return s
 }
 
 func boolParam(req *http.Request, name string) bool {

@@ -58,7 +58,7 @@ func (r *Registry) listSubjects(w http.ResponseWriter, req *http.Request) {
 		if names == nil {
 			names = []string{}
 		}
-		return names, nil
+		return page(req, names), nil
 	})
 }
 
@@ -74,7 +74,7 @@ func (r *Registry) listVersions(w http.ResponseWriter, req *http.Request) {
 		for i, ve := range vs {
 			out[i] = ve.version
 		}
-		return out, nil
+		return page(req, out), nil
 	})
 }
 
@@ -150,11 +150,11 @@ func (r *Registry) referencedByHandler(w http.ResponseWriter, req *http.Request)
 		if err != nil {
 			return nil, err
 		}
-		ids := v.referencedBy(subject, ve.version)
+		ids := v.referencedBy(subject, ve.version, boolParam(req, "deleted"))
 		if ids == nil {
 			ids = []int{}
 		}
-		return ids, nil
+		return page(req, ids), nil
 	})
 }
 

@@ -397,3 +397,46 @@ func TestHardDeletedSchemaGetsItsIDBack(t *testing.T) {
 		t.Fatalf("the next new schema got id %d, want 3", next)
 	}
 }
+
+func TestListsPageAndSchemaUsesParity(t *testing.T) {
+	in := startInstance(t, newCluster(t), nil)
+	in.waitReady(t)
+	for _, s := range []string{"a-value", "b-value", "c-value"} {
+		in.register(t, s, `"string"`)
+	}
+	var subjects []string
+	in.must(t, 200, "GET", "/subjects?offset=1&limit=1", nil).decode(t, &subjects)
+	if fmt.Sprint(subjects) != "[b-value]" {
+		t.Fatalf("paged subjects %v", subjects)
+	}
+	var uses []map[string]any
+	in.must(t, 200, "GET", "/schemas/ids/1/versions?limit=2", nil).decode(t, &uses)
+	if len(uses) != 2 {
+		t.Fatalf("paged versions of id 1: %v", uses)
+	}
+	in.must(t, 200, "GET", "/schemas/ids/1/subjects?offset=2", nil).decode(t, &subjects)
+	if fmt.Sprint(subjects) != "[c-value]" {
+		t.Fatalf("paged subjects of id 1: %v", subjects)
+	}
+	wantErr(t, in.do(t, "GET", "/schemas/ids/9/versions", nil), 404, codeSchemaNotFound, "Schema not found")
+	wantErr(t, in.do(t, "GET", "/schemas/ids/9/subjects", nil), 404, codeSchemaNotFound, "Schema not found")
+
+	// referencedby with ?deleted=true also names referrers soft-deleted.
+	money := `{"type":"record","name":"Money","fields":[{"name":"c","type":"long"}]}`
+	in.register(t, "money", money)
+	var res struct{ ID int }
+	in.must(t, 200, "POST", "/subjects/inv-value/versions", map[string]any{
+		"schema":     `{"type":"record","name":"Inv","fields":[{"name":"m","type":"Money"}]}`,
+		"references": []Reference{{Name: "Money", Subject: "money", Version: 1}},
+	}).decode(t, &res)
+	in.must(t, 200, "DELETE", "/subjects/inv-value", nil)
+	var ids []int
+	in.must(t, 200, "GET", "/subjects/money/versions/1/referencedby", nil).decode(t, &ids)
+	if len(ids) != 0 {
+		t.Fatalf("referencedby without deleted: %v", ids)
+	}
+	in.must(t, 200, "GET", "/subjects/money/versions/1/referencedby?deleted=true", nil).decode(t, &ids)
+	if fmt.Sprint(ids) != fmt.Sprintf("[%d]", res.ID) {
+		t.Fatalf("referencedby with deleted: %v", ids)
+	}
+}

@@ -109,6 +109,9 @@ func (p *javaPrinter) declare(n *jnode, ns string) {
 func fullName(n *jnode, ns string) (full, space string) {
 	name := textOf(n.get("name"))
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		if i == 0 {
+			return name[1:], "" // ".B": B in the null namespace
+		}
 		return name, name[:i]
 	}
 	space = ns

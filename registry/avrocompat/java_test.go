@@ -3,6 +3,7 @@ package avrocompat
 import (
 	"bufio"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -79,4 +80,39 @@ func TestNormalizedJavaString(t *testing.T) {
 			t.Errorf("normalized %s\n got %s\nwant %s", s, got, want)
 		}
 	}
+}
+
+// FuzzJavaString: what Parse accepts, JavaString prints without failing;
+// the text printed parses again, to a schema that reads and writes the
+// same bytes, and prints the same (Java's printing is a fixpoint).
+func FuzzJavaString(f *testing.F) {
+	b, err := os.ReadFile("testdata/java-tostring.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if i%2 == 0 && line != "" {
+			f.Add(line)
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		s, err := Parse(text)
+		if err != nil {
+			return
+		}
+		j, err := JavaString(text)
+		if err != nil {
+			t.Fatalf("parses but does not print: %v", err)
+		}
+		s2, err := Parse(j)
+		if err != nil {
+			t.Fatalf("printed %s does not parse: %v", j, err)
+		}
+		if Canonical(s) != Canonical(s2) {
+			t.Fatalf("printing changed the schema:\n%s\n%s", Canonical(s), Canonical(s2))
+		}
+		if j2, err := JavaString(j); err != nil || j2 != j {
+			t.Fatalf("printing is not a fixpoint:\n%s\n%s", j, j2)
+		}
+	})
 }

@@ -78,8 +78,8 @@ type step struct {
 	accept, ctype      string // request headers; ctype "" is Confluent's own
 	status             int
 	// want is the body, compared as JSON; for errors, code and message
-	// (a message ending in "…" is a prefix: its details are the
-	// compatibility checker's own words).
+	// (a message ending in "…" is a prefix: its details are the parser's
+	// own words).
 	want    string
 	code    int
 	message string
@@ -141,7 +141,12 @@ func conformanceSteps() []step {
 		{method: "POST", path: "/subjects/conf-value", body: schemaBody(confMoney), status: 404, code: 40403, message: "Schema not found"},
 		{method: "POST", path: "/subjects/nope-value", body: schemaBody(confMoney), status: 404, code: 40401, message: "Subject 'nope-value' not found."},
 		{method: "POST", path: "/subjects/conf-value/versions", body: schemaBody(confBreaking), status: 409, code: 40901,
-			message: `Schema being registered is incompatible with an earlier schema for subject "conf-value", details: […`},
+			message: `Schema being registered is incompatible with an earlier schema for subject "conf-value", details: [` +
+				`{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'total' at path '/fields/1' in the new schema has no default value and is missing in the old schema', additionalInfo:'total'}, ` +
+				`{oldSchemaVersion: 2}, {oldSchema: '` + confV1DocJ + `'}, {validateFields: 'false', compatibility: 'BACKWARD'}]`},
+		{method: "POST", path: "/compatibility/subjects/conf-value/versions/latest?verbose=true", body: schemaBody(confBreaking), status: 200,
+			want: `{"is_compatible":false,"messages":["{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'total' at path '/fields/1' in the new schema has no default value and is missing in the old schema', additionalInfo:'total'}",` +
+				`"{oldSchemaVersion: 2}",` + q("{oldSchema: '"+confV1DocJ+"'}") + `,"{validateFields: 'false', compatibility: 'BACKWARD'}"]}`},
 		{method: "POST", path: "/subjects/conf-value/versions", body: schemaBody(`{"type":"nope"}`), status: 422, code: 42201,
 			message: "Invalid schema of type AVRO, details: …"},
 		{method: "POST", path: "/subjects/empty-value/versions", body: `{"schema":""}`, status: 422, code: 42201, message: "Empty schema"},

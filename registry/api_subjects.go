@@ -339,12 +339,3 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) {
 		return v.subjectVersion(subject, ve), nil
 	})
 }
-
-// compatibilityMessages formats incompatibilities for Confluent clients.
-func compatibilityMessages(ins []avrocompat.Incompatibility) []string {
-	out := make([]string, len(ins))
-	for i, in := range ins {
-		out[i] = in.Message
-	}
-	return out
-}

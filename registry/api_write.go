@@ -96,7 +96,7 @@ func (v *view) planRegister(subject string, sr *schemaRequest, normalize bool) (
 	}
 	if mode != ModeImport {
 		if ins := v.check(subject, s, nil); len(ins) > 0 {
-			return nil, 0, errIncompatible(subject, compatibilityMessages(ins))
+			return nil, 0, errIncompatible(subject, v.compatibilityMessages(subject, ins))
 		}
 	}
 	id := int(sr.ID)
@@ -209,7 +209,7 @@ func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) 
 				messages = []string{err.Error()}
 			}
 		default:
-			messages = compatibilityMessages(v.check(subject, s, only))
+			messages = v.compatibilityMessages(subject, v.check(subject, s, only))
 		}
 		resp := map[string]any{"is_compatible": len(messages) == 0}
 		if verbose {

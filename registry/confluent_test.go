@@ -440,3 +440,26 @@ func TestListsPageAndSchemaUsesParity(t *testing.T) {
 		t.Fatalf("referencedby with deleted: %v", ids)
 	}
 }
+
+func TestIncompatibilityMessagesAreConfluents(t *testing.T) {
+	in := startInstance(t, newCluster(t), nil)
+	in.waitReady(t)
+	in.register(t, "o-value", orderV1)
+	r := in.must(t, 409, "POST", "/subjects/o-value/versions", map[string]any{"schema": orderV3})
+	var e APIError
+	r.decode(t, &e)
+	want := `Schema being registered is incompatible with an earlier schema for subject "o-value", details: [` +
+		`{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'total' at path '/fields/1' in the new schema has no default value and is missing in the old schema', additionalInfo:'total'}, ` +
+		`{oldSchemaVersion: 1}, {oldSchema: '` + orderV1 + `'}, {validateFields: 'false', compatibility: 'BACKWARD'}]`
+	if e.Code != codeIncompatible || e.Message != want {
+		t.Fatalf("409 message\n got %s\nwant %s", e.Message, want)
+	}
+	var res struct {
+		Compatible bool     `json:"is_compatible"`
+		Messages   []string `json:"messages"`
+	}
+	in.must(t, 200, "POST", "/compatibility/subjects/o-value/versions/latest?verbose=true", map[string]any{"schema": orderV3}).decode(t, &res)
+	if res.Compatible || len(res.Messages) != 4 || res.Messages[1] != "{oldSchemaVersion: 1}" {
+		t.Fatalf("verbose messages %q", res.Messages)
+	}
+}

@@ -31,6 +31,9 @@ type Incompatibility struct {
 	Field string
 	// Version is the existing version this incompatibility breaks.
 	Version int
+	// NewReads is set when the candidate is the reader (BACKWARD's
+	// direction), clear when the existing version reads (FORWARD's).
+	NewReads bool
 	// Message is a full sentence naming the field and the version, saying
 	// what is wrong and what would fix it.
 	Message string
@@ -581,10 +584,11 @@ func (w *walk) report(typ, last string, text func() (problem, fix string)) {
 		where = "record " + w.record
 	}
 	w.out = append(w.out, Incompatibility{
-		Type:    typ,
-		Path:    path,
-		Field:   w.field,
-		Version: w.version,
+		Type:     typ,
+		Path:     path,
+		Field:    w.field,
+		Version:  w.version,
+		NewReads: w.newReads,
 		Message: fmt.Sprintf("%s cannot read data written with %s: %s (at %s): %s; %s.",
 			capitalize(w.readerName()), w.writerName(), where, path, problem, fix),
 	})

@@ -118,23 +118,49 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 	}
 	force := boolParam(req, "force")
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
-		if mode == ModeImport && !force {
-			n := len(v.subjectNames("", true))
-			if subject != "" {
-				n = len(v.history(subject))
+		recs := []logRecord{{key: modeKey(subject), value: modeValue{Mode: mode}}}
+		if mode == ModeImport && !force && v.modeOf(subject) != ModeImport {
+			clear, err := v.planImport(subject)
+			if err != nil {
+				return nil, err
 			}
-			if n > 0 {
-				return nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
-					"Cannot import since found existing subjects; set force=true to switch to IMPORT mode anyway")
-			}
+			recs = append(clear, recs...)
 		}
-		return []logRecord{{key: modeKey(subject), value: modeValue{Mode: mode}}}, nil
+		return recs, nil
 	})
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
 	written(w, position, map[string]string{"mode": mode})
+}
+
+// planImport is what switching to IMPORT mode (without force) takes, as in
+// Confluent's registry: no live version under the subject (every subject
+// for the global mode), else 42205; the soft-deleted versions left are
+// hard-deleted, so imported versions do not collide with them, unless a
+// schema still references one (42206).
+func (v *view) planImport(subject string) ([]logRecord, error) {
+	subjects := []string{subject}
+	if subject == "" {
+		subjects = v.subjectNames("", true)
+	}
+	var recs []logRecord
+	for _, s := range subjects {
+		if len(v.versions(s, false)) > 0 {
+			return nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Cannot import since found existing subjects")
+		}
+		for _, ve := range v.history(s) {
+			if len(v.referencedBy(s, ve.version, true)) > 0 {
+				return nil, errReferenceExists(s, ve.version)
+			}
+			recs = append(recs, logRecord{key: schemaKey(s, ve.version)})
+		}
+	}
+	if len(recs) > 0 {
+		recs = append([]logRecord{v.maxIDRecord()}, recs...)
+	}
+	return recs, nil
 }
 
 func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {

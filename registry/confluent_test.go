@@ -463,3 +463,15 @@ func TestIncompatibilityMessagesAreConfluents(t *testing.T) {
 		t.Fatalf("verbose messages %q", res.Messages)
 	}
 }
+
+func TestImportModeClearsSoftDeletedVersions(t *testing.T) {
+	in := startInstance(t, newCluster(t), nil)
+	in.waitReady(t)
+	in.register(t, "live-value", `"int"`)
+	wantErr(t, in.do(t, "PUT", "/mode", map[string]string{"mode": "IMPORT"}), 422, codeOperationNotPermitted, "Cannot import since found existing subjects")
+	in.must(t, 200, "DELETE", "/subjects/live-value", nil)
+	// Only soft-deleted versions left: IMPORT is allowed, and hard-deletes them.
+	in.must(t, 200, "PUT", "/mode", map[string]string{"mode": "IMPORT"})
+	wantErr(t, in.do(t, "GET", "/subjects/live-value/versions?deleted=true", nil), 404, codeSubjectNotFound, "Subject 'live-value' not found.")
+	in.must(t, 200, "POST", "/subjects/live-value/versions", map[string]any{"schema": `"long"`, "id": 10, "version": 1})
+}

@@ -3,7 +3,6 @@ package registry
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/meshwork/meshwork/registry/avrocompat"
 )
@@ -19,8 +18,8 @@ import (
 // (the old schema reading the new first, under FULL), then the version and
 // its text, {oldSchemaVersion: 1} and {oldSchema: '…'}, and last the level,
 // {validateFields: 'false', compatibility: 'BACKWARD'}. additionalInfo is
-// Avro Java's for a missing default (the field); for the other types it is
-// avrocompat's sentence, which names the field and the fix.
+// Avro Java's detail (avrocompat's Info); DECIMAL_SCALE_MISMATCH, which
+// Confluent does not check, has no description.
 func (v *view) compatibilityMessages(subject string, ins []avrocompat.Incompatibility) []string {
 	if len(ins) == 0 {
 		return nil
@@ -78,7 +77,10 @@ func difference(in avrocompat.Incompatibility) string {
 	if path == "" {
 		path = "/"
 	}
-	info := in.Message
+	info := in.Info
+	if info == "" {
+		info = in.Message
+	}
 	var desc string
 	switch in.Type {
 	case avrocompat.FixedSizeMismatch:
@@ -92,8 +94,7 @@ func difference(in avrocompat.Incompatibility) string {
 	case avrocompat.MissingUnionBranch:
 		desc = fmt.Sprintf("The %s schema is missing a type inside a union field at path '%s' in the %s schema", reader, path, writer)
 	case avrocompat.ReaderFieldMissingDefaultValue:
-		info = in.Field
 		desc = fmt.Sprintf("The field '%s' at path '%s' in the %s schema has no default value and is missing in the %s schema", info, path, reader, writer)
 	}
-	return "{errorType:'" + in.Type + "', description:'" + desc + "', additionalInfo:'" + strings.TrimSpace(info) + "'}"
+	return "{errorType:'" + in.Type + "', description:'" + desc + "', additionalInfo:'" + info + "'}"
 }

@@ -475,3 +475,34 @@ func TestImportModeClearsSoftDeletedVersions(t *testing.T) {
 	wantErr(t, in.do(t, "GET", "/subjects/live-value/versions?deleted=true", nil), 404, codeSubjectNotFound, "Subject 'live-value' not found.")
 	in.must(t, 200, "POST", "/subjects/live-value/versions", map[string]any{"schema": `"long"`, "id": 10, "version": 1})
 }
+
+func TestIncompatibilityDetailsOfEachType(t *testing.T) {
+	in := startInstance(t, newCluster(t), nil)
+	in.waitReady(t)
+	for _, tc := range []struct {
+		old, new, want string
+	}{
+		{`{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}`, `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`,
+			`{errorType:'TYPE_MISMATCH', description:'The type (path '/fields/0/type') of a field in the new schema does not match with the old schema', additionalInfo:'reader type: INT not compatible with writer type: STRING'}`},
+		{`{"type":"enum","name":"E","symbols":["A","B","C"]}`, `{"type":"enum","name":"E","symbols":["A"]}`,
+			`{errorType:'MISSING_ENUM_SYMBOLS', description:'The new schema is missing enum symbols '[B, C]' at path '/symbols' in the old schema', additionalInfo:'[B, C]'}`},
+		{`{"type":"fixed","name":"F","size":8}`, `{"type":"fixed","name":"F","size":4}`,
+			`{errorType:'FIXED_SIZE_MISMATCH', description:'The size of FIXED type field at path '/size' in the new schema does not match with the old schema', additionalInfo:'expected: 8, found: 4'}`},
+		{`{"type":"record","name":"R","fields":[]}`, `{"type":"record","name":"S","fields":[]}`,
+			`{errorType:'NAME_MISMATCH', description:'The name of the schema has changed (path '/name')', additionalInfo:'expected: R'}`},
+		// Avro Java locates this one at the writer's branch ('/1'); avrocompat
+		// locates problems in the reader's schema, here the union itself.
+		{`["null","string"]`, `["null","int"]`,
+			`{errorType:'MISSING_UNION_BRANCH', description:'The new schema is missing a type inside a union field at path '/' in the old schema', additionalInfo:'reader union lacking writer type: STRING'}`},
+	} {
+		subject := fmt.Sprintf("d%d-value", len(tc.want))
+		in.register(t, subject, tc.old)
+		var res struct {
+			Messages []string `json:"messages"`
+		}
+		in.must(t, 200, "POST", "/compatibility/subjects/"+subject+"/versions/latest?verbose=true", map[string]any{"schema": tc.new}).decode(t, &res)
+		if len(res.Messages) == 0 || res.Messages[0] != tc.want {
+			t.Errorf("%s -> %s:\n got %q\nwant %q", tc.old, tc.new, res.Messages, tc.want)
+		}
+	}
+}

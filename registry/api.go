@@ -10,13 +10,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Content types the API accepts and answers with, as Confluent's does.
 const (
-	contentType         = "application/vnd.schemaregistry.v1+json"
-	schemaTypeAvro      = "AVRO"
-	maxRequestBodyBytes = 16 << 20
+	contentType    = "application/vnd.schemaregistry.v1+json"
+	schemaTypeAvro = "AVRO"
+	// maxSchemaID is the highest schema id: ids travel in 4 bytes of the
+	// wire format and in Java clients' int, so 2^31-1.
+	maxSchemaID = math.MaxInt32
 )
 
 // routes registers every endpoint of the Confluent-compatible API.
@@ -38,8 +42,8 @@ func (r *Registry) routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /schemas/ids/{id}", r.withSchema(r.getSchemaByID))
 	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.withSchema(r.getSchemaByIDRaw))
-	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.withSchema(r.getSchemaVersions))
-	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.withSchema(r.getSchemaSubjects))
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.withUses(r.getSchemaVersions))
+	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.withUses(r.getSchemaSubjects))
 
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
@@ -58,11 +62,15 @@ func (r *Registry) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /mode/{subject}", r.deleteMode)
 }
 
-// Handler returns the registry's HTTP API.
+// Handler returns the registry's HTTP API. Around the routes, in order: a
+// cap on requests in flight and a deadline on each (limits.go), content
+// negotiation, the body read under its own cap and deadline, Confluent's
+// JSON errors for unknown paths and methods, then loading and forwarding.
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	r.routes(mux)
-	return r.whenLoaded(r.forwarding(mux))
+	inner := r.whenLoaded(r.forwarding(mux))
+	return r.limits.guard(negotiate(r.limits.readBody(routed(mux, inner))))
 }
 
 // whenLoaded answers 503 (error code 50001) until the schema log is
@@ -113,20 +121,18 @@ func (r *Registry) answer(w http.ResponseWriter, f func(v *view) (any, error)) {
 
 // decodeBody reads a JSON request body into dst, keeping unknown fields
 // out of the way rather than rejecting them, as Confluent's clients send
-// fields (metadata, ruleSet) that older registries do not know.
+// fields (metadata, ruleSet) that older registries do not know. The body
+// was read, within its limit, by limits.readBody.
 func decodeBody(req *http.Request, dst any) error {
 	if ct := req.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !acceptedContentType(mt) {
-			return apiErr(http.StatusUnsupportedMediaType, 415, "Unsupported content type %q; use %s or application/json", ct, contentType)
+			return errUnsupportedMediaType()
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBodyBytes+1))
+	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return errBadRequest(err)
-	}
-	if len(body) > maxRequestBodyBytes {
-		return apiErr(http.StatusRequestEntityTooLarge, 413, "Request body larger than %d bytes", maxRequestBodyBytes)
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var se *json.SyntaxError
@@ -163,6 +169,19 @@ func parseVersion(v string) (int, bool, error) {
 	return n, false, nil
 }
 
+// page applies Confluent's offset and limit query parameters to a list
+// answer: skip offset, then at most limit (none when not positive).
+func page[T any](req *http.Request, s []T) []T {
+	q := req.URL.Query()
+	if offset, _ := strconv.Atoi(q.Get("offset")); offset > 0 {
+		s = s[min(offset, len(s)):]
+	}
+	if limit, _ := strconv.Atoi(q.Get("limit")); limit > 0 && limit < len(s) {
+		s = s[:limit]
+	}
+	return s
+}
+
 func boolParam(req *http.Request, name string) bool {
 	v, _ := strconv.ParseBool(req.URL.Query().Get(name))
 	return v
@@ -171,9 +190,41 @@ func boolParam(req *http.Request, name string) bool {
 func intPath(req *http.Request, name string) (int, error) {
 	n, err := strconv.Atoi(req.PathValue(name))
 	if err != nil || n < 1 {
-		return 0, apiErr(http.StatusNotFound, codeSchemaNotFound, "Schema %s not found.", req.PathValue(name))
+		return 0, errSchemaIDNotFound(req.PathValue(name))
 	}
 	return n, nil
 }
 
-func subjectOf(req *http.Request) string { return strings.TrimSpace(req.PathValue("subject")) }
+// subjectOf returns the {subject} of a request's path, as it is: not
+// trimmed (a subject may begin or end with a space, as in Confluent's).
+// Bytes that are not UTF-8 become U+FFFD, each on its own, as Java decodes
+// the path: the subject is then the same in memory as in the _schemas
+// record, whose JSON can only carry UTF-8.
+func subjectOf(req *http.Request) string {
+	s := req.PathValue("subject")
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(c) // utf8.RuneError for each invalid byte
+		i += size
+	}
+	return b.String()
+}
+
+// validSubject reports whether a subject may be registered, as Confluent's
+// QualifiedSubject.isValidSubject says: not empty, no control characters,
+// not one of its reserved names.
+func validSubject(s string) bool {
+	if s == "" || s == "__GLOBAL" || s == "__EMPTY" {
+		return false
+	}
+	for _, c := range s {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
+}

@@ -41,7 +41,7 @@ func (st setting) get(r *Registry) http.HandlerFunc {
 			case toGlobal:
 				val = st.fallback(v)
 			default:
-				return nil, apiErr(http.StatusNotFound, st.notSet, "Subject '%s' does not have subject-level %s configured", subject, st.what)
+				return nil, errSubjectLevelNotSet(st.notSet, subject, st.what)
 			}
 			return map[string]string{st.field: val}, nil
 		})
@@ -55,10 +55,13 @@ func (r *Registry) putConfig(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if subject != "" && !validSubject(subject) {
+		writeErr(w, errInvalidSubject(subject))
+		return
+	}
 	level, err := avrocompat.ParseLevel(cr.Compatibility)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, codeInvalidCompatibilityLevel,
-			"Invalid compatibility level %q. Valid values are NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE", cr.Compatibility))
+		writeErr(w, errInvalidCompatibility())
 		return
 	}
 	rec := logRecord{key: configKey(subject), value: configValue{CompatibilityLevel: string(level)}}
@@ -76,8 +79,7 @@ func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		l, ok := v.subjectConfig(subject)
 		if !ok && subject != "" {
-			return nil, apiErr(http.StatusNotFound, codeSubjectLevelCompatNotSet,
-				"Subject '%s' does not have subject-level compatibility configured", subject)
+			return nil, errSubjectNotFound(subject)
 		}
 		if !ok {
 			l = v.compatibility(subject)
@@ -103,27 +105,28 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if subject != "" && !validSubject(subject) {
+		writeErr(w, errInvalidSubject(subject))
+		return
+	}
 	mode := strings.ToUpper(mr.Mode)
 	switch mode {
 	case ModeReadWrite, ModeReadOnly, ModeImport:
 	default:
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, codeInvalidMode,
-			"Invalid mode %q. Valid values are READWRITE, READONLY, IMPORT", mr.Mode))
+		writeErr(w, errInvalidMode())
 		return
 	}
 	force := boolParam(req, "force")
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
-		if mode == ModeImport && !force {
-			n := len(v.subjectNames("", true))
-			if subject != "" {
-				n = len(v.history(subject))
+		recs := []logRecord{{key: modeKey(subject), value: modeValue{Mode: mode}}}
+		if mode == ModeImport && !force && v.modeOf(subject) != ModeImport {
+			clear, err := v.planImport(subject)
+			if err != nil {
+				return nil, err
 			}
-			if n > 0 {
-				return nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
-					"Cannot import since found existing subjects; set force=true to switch to IMPORT mode anyway")
-			}
+			recs = append(clear, recs...)
 		}
-		return []logRecord{{key: modeKey(subject), value: modeValue{Mode: mode}}}, nil
+		return recs, nil
 	})
 	if err != nil {
 		writeErr(w, err)
@@ -132,14 +135,41 @@ func (r *Registry) putMode(w http.ResponseWriter, req *http.Request) {
 	written(w, position, map[string]string{"mode": mode})
 }
 
+// planImport is what switching to IMPORT mode (without force) takes, as in
+// Confluent's registry: no live version under the subject (every subject
+// for the global mode), else 42205; the soft-deleted versions left are
+// hard-deleted, so imported versions do not collide with them, unless a
+// schema still references one (42206).
+func (v *view) planImport(subject string) ([]logRecord, error) {
+	subjects := []string{subject}
+	if subject == "" {
+		subjects = v.subjectNames("", true)
+	}
+	var recs []logRecord
+	for _, s := range subjects {
+		if len(v.versions(s, false)) > 0 {
+			return nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Cannot import since found existing subjects")
+		}
+		for _, ve := range v.history(s) {
+			if len(v.referencedBy(s, ve.version, true)) > 0 {
+				return nil, errReferenceExists(s, ve.version)
+			}
+			recs = append(recs, logRecord{key: schemaKey(s, ve.version)})
+		}
+	}
+	if len(recs) > 0 {
+		recs = append([]logRecord{v.maxIDRecord()}, recs...)
+	}
+	return recs, nil
+}
+
 func (r *Registry) deleteMode(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	var old string
 	position, err := r.store.update(req.Context(), func(v *view) ([]logRecord, error) {
 		m, ok := v.subjectMode(subject)
 		if !ok {
-			return nil, apiErr(http.StatusNotFound, codeSubjectLevelModeNotSet,
-				"Subject '%s' does not have subject-level mode configured", subject)
+			return nil, errSubjectNotFound(subject)
 		}
 		old = m
 		return []logRecord{{key: modeKey(subject)}}, nil

@@ -19,7 +19,7 @@ type schemaByID struct {
 func (v *view) entryFor(id int, subject string) (*schemaEntry, error) {
 	e := v.schema(id)
 	if e == nil {
-		return nil, errSchemaNotFound(strconv.Itoa(id))
+		return nil, errSchemaIDNotFound(strconv.Itoa(id))
 	}
 	if subject != "" {
 		found := false
@@ -27,7 +27,7 @@ func (v *view) entryFor(id int, subject string) (*schemaEntry, error) {
 			found = found || ve.id == id
 		}
 		if !found {
-			return nil, errSchemaNotFound(strconv.Itoa(id) + " in subject '" + subject + "'")
+			return nil, errSchemaIDNotFound(strconv.Itoa(id))
 		}
 	}
 	return e, nil
@@ -91,22 +91,42 @@ func (v *view) usesOf(id int, deleted bool) []subjectVersionRef {
 	return out
 }
 
-func (r *Registry) getSchemaVersions(req *http.Request, v *view, e *schemaEntry) any {
-	out := v.usesOf(e.id, boolParam(req, "deleted"))
-	if out == nil {
-		out = []subjectVersionRef{}
+// withUses answers GET /schemas/ids/{id}/versions and /subjects: where
+// the id is registered (soft-deleted versions with ?deleted=true), paged
+// with offset and limit; an id not registered is Confluent's "Schema not
+// found", without the id.
+func (r *Registry) withUses(h func(req *http.Request, uses []subjectVersionRef) any) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		id, err := intPath(req, "id")
+		if err != nil {
+			writeErr(w, errSchemaNotFound())
+			return
+		}
+		deleted := boolParam(req, "deleted")
+		r.answer(w, func(v *view) (any, error) {
+			if v.schema(id) == nil {
+				return nil, errSchemaNotFound()
+			}
+			return h(req, v.usesOf(id, deleted)), nil
+		})
 	}
-	return out
 }
 
-func (r *Registry) getSchemaSubjects(req *http.Request, v *view, e *schemaEntry) any {
+func (r *Registry) getSchemaVersions(req *http.Request, uses []subjectVersionRef) any {
+	if uses == nil {
+		uses = []subjectVersionRef{}
+	}
+	return page(req, uses)
+}
+
+func (r *Registry) getSchemaSubjects(req *http.Request, uses []subjectVersionRef) any {
 	out := []string{}
-	for _, u := range v.usesOf(e.id, boolParam(req, "deleted")) {
+	for _, u := range uses {
 		if len(out) == 0 || out[len(out)-1] != u.Subject {
 			out = append(out, u.Subject)
 		}
 	}
-	return out
+	return page(req, out)
 }
 
 // listSchemas answers GET /schemas with Confluent's filters: subjectPrefix,
@@ -114,8 +134,6 @@ func (r *Registry) getSchemaSubjects(req *http.Request, v *view, e *schemaEntry)
 func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) {
 	q := req.URL.Query()
 	deleted, latestOnly := boolParam(req, "deleted"), boolParam(req, "latestOnly")
-	offset, _ := strconv.Atoi(q.Get("offset"))
-	limit, _ := strconv.Atoi(q.Get("limit"))
 	r.answer(w, func(v *view) (any, error) {
 		out := []subjectVersion{}
 		for _, subject := range v.subjectNames(q.Get("subjectPrefix"), deleted) {
@@ -127,12 +145,6 @@ func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) {
 				out = append(out, v.subjectVersion(subject, ve))
 			}
 		}
-		if offset > 0 {
-			out = out[min(offset, len(out)):]
-		}
-		if limit > 0 && limit < len(out) {
-			out = out[:limit]
-		}
-		return out, nil
+		return page(req, out), nil
 	})
 }

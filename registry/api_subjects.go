@@ -15,13 +15,15 @@ import (
 // schemaRequest is the body of register, lookup and compatibility requests.
 // Fields Meshwork does not interpret (metadata, ruleSet) are kept verbatim.
 type schemaRequest struct {
-	Schema     string          `json:"schema"`
-	SchemaType string          `json:"schemaType,omitempty"`
-	References []Reference     `json:"references,omitempty"`
-	ID         int             `json:"id,omitempty"`
-	Version    int             `json:"version,omitempty"`
-	Metadata   json.RawMessage `json:"metadata,omitempty"`
-	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+	Schema     string      `json:"schema"`
+	SchemaType string      `json:"schemaType,omitempty"`
+	References []Reference `json:"references,omitempty"`
+	// ID and Version are int32, as Java's Integer: a larger number is
+	// refused (422) rather than stored as an id no client can hold.
+	ID       int32           `json:"id,omitempty"`
+	Version  int32           `json:"version,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	RuleSet  json.RawMessage `json:"ruleSet,omitempty"`
 }
 
 // subjectVersion is a schema as GET /subjects/{s}/versions/{v} answers it.
@@ -56,7 +58,7 @@ func (r *Registry) listSubjects(w http.ResponseWriter, req *http.Request) {
 		if names == nil {
 			names = []string{}
 		}
-		return names, nil
+		return page(req, names), nil
 	})
 }
 
@@ -72,35 +74,50 @@ func (r *Registry) listVersions(w http.ResponseWriter, req *http.Request) {
 		for i, ve := range vs {
 			out[i] = ve.version
 		}
-		return out, nil
+		return page(req, out), nil
 	})
 }
 
-// findVersion resolves subject/version, honouring ?deleted=true.
+// findVersion resolves subject/version as Confluent does: "latest" (or
+// -1) is the newest version that is not soft-deleted, whatever ?deleted
+// says; a number is that version, a soft-deleted one only with deleted.
+// Not found, it is 40401 when the subject has no versions (soft-deleted
+// ones counted only with deleted), else 40402 naming the version (-1 for
+// latest).
 func (v *view) findVersion(subject, version string, deleted bool) (*versionEntry, error) {
 	n, latest, err := parseVersion(version)
 	if err != nil {
 		return nil, err
 	}
-	vs := v.versions(subject, deleted)
-	if len(vs) == 0 {
+	if ve := v.version(subject, n, latest, deleted); ve != nil {
+		return ve, nil
+	}
+	if len(v.versions(subject, deleted)) == 0 {
 		return nil, errSubjectNotFound(subject)
 	}
 	if latest {
-		return vs[len(vs)-1], nil
+		n = -1
 	}
-	for _, ve := range vs {
-		if ve.version == n {
-			return ve, nil
+	return nil, errVersionNotFound(n)
+}
+
+// version returns version n of subject (the newest live one when latest),
+// or nil; a soft-deleted version only with deleted.
+func (v *view) version(subject string, n int, latest, deleted bool) *versionEntry {
+	all := v.history(subject)
+	for i := len(all) - 1; i >= 0; i-- {
+		ve := all[i]
+		switch {
+		case latest && !ve.deleted:
+			return ve
+		case !latest && ve.version == n:
+			if ve.deleted && !deleted {
+				return nil
+			}
+			return ve
 		}
 	}
-	for _, ve := range v.history(subject) {
-		if ve.version == n {
-			return nil, apiErr(http.StatusNotFound, codeVersionNotFound,
-				"Version %d of subject '%s' was soft deleted; add ?deleted=true to read it.", n, subject)
-		}
-	}
-	return nil, errVersionNotFound(subject, version)
+	return nil
 }
 
 // withVersion resolves {subject} and {version} (honouring ?deleted=true)
@@ -133,11 +150,11 @@ func (r *Registry) referencedByHandler(w http.ResponseWriter, req *http.Request)
 		if err != nil {
 			return nil, err
 		}
-		ids := v.referencedBy(subject, ve.version)
+		ids := v.referencedBy(subject, ve.version, boolParam(req, "deleted"))
 		if ids == nil {
 			ids = []int{}
 		}
-		return ids, nil
+		return page(req, ids), nil
 	})
 }
 
@@ -175,40 +192,48 @@ func (v *view) resolveRefs(refs []Reference) ([]string, error) {
 	return out, visit(refs, 0)
 }
 
-// parse parses a request's schema against its references; with normalize,
-// it first replaces the request's text by its normalized form, as
-// ?normalize=true asks.
-func (v *view) parse(sr *schemaRequest, normalize bool) (avro.Schema, error) {
+// parse parses a request's schema against its references and returns it
+// with its text as Confluent stores it (avrocompat.JavaString), which is
+// also what tells two schemas apart: the same text with the same
+// references is the same schema. With normalize, the request's text is
+// first replaced by its normalized form, as ?normalize=true asks.
+func (v *view) parse(sr *schemaRequest, normalize bool) (avro.Schema, string, error) {
 	if sr.SchemaType != "" && !strings.EqualFold(sr.SchemaType, schemaTypeAvro) {
-		return nil, apiErr(http.StatusUnprocessableEntity, codeInvalidSchema,
-			"Invalid schema type %q: this registry supports AVRO only", sr.SchemaType)
+		return nil, "", apiErr(http.StatusUnprocessableEntity, codeInvalidSchema,
+			"Invalid schema type %s: this registry supports AVRO only", sr.SchemaType)
 	}
 	if strings.TrimSpace(sr.Schema) == "" {
-		return nil, errInvalidSchema(fmt.Errorf("the request has no \"schema\""))
+		return nil, "", errEmptySchema()
 	}
 	refs, err := v.resolveRefs(sr.References)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if normalize {
 		text, err := avrocompat.Normalize(sr.Schema, refs...)
 		if err != nil {
-			return nil, errInvalidSchema(err)
+			return nil, "", errInvalidSchema(err)
 		}
 		sr.Schema = text
 	}
 	s, err := avrocompat.Parse(sr.Schema, refs...)
 	if err != nil {
-		return nil, errInvalidSchema(err)
+		return nil, "", errInvalidSchema(err)
 	}
-	return s, nil
+	text, err := avrocompat.JavaString(sr.Schema, refs...)
+	if err != nil {
+		return nil, "", errInvalidSchema(err)
+	}
+	return s, text, nil
 }
 
-// parsedByID returns the parsed schema of a registered id and its
-// equivalence key, computed once and kept on the id's entry: an entry's
-// text never changes, so the cache cannot go stale.
+// parsedByID returns the parsed schema of a registered id and its key
+// (its text as Confluent prints it), computed once and kept on the id's
+// entry: an entry's text never changes, so the cache cannot go stale. A
+// schema stored before texts were printed that way keeps its text and its
+// id; its key is what lets a registration of the same schema find it.
 func (v *view) parsedByID(id int) (*parsedSchema, error) {
-	e := v.schema(id)
+	e := v.schemaOrGone(id)
 	if e == nil {
 		return nil, fmt.Errorf("schema id %d is not registered", id)
 	}
@@ -223,7 +248,11 @@ func (v *view) parsedByID(id int) (*parsedSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registered schema id %d does not parse: %w", id, err)
 	}
-	p := &parsedSchema{schema: s, key: avrocompat.EquivalenceKey(s)}
+	key, err := avrocompat.JavaString(e.schema, refs...)
+	if err != nil {
+		return nil, fmt.Errorf("registered schema id %d: %w", id, err)
+	}
+	p := &parsedSchema{schema: s, key: key}
 	e.parsed.Store(p)
 	return p, nil
 }
@@ -237,10 +266,9 @@ func (v *view) keyOf(id int) (string, error) {
 	return p.key, nil
 }
 
-// findEquivalent returns the version of subject holding a schema equivalent
-// to s with the same references.
-func (v *view) findEquivalent(subject string, s avro.Schema, refs []Reference, deleted bool) *versionEntry {
-	key := avrocompat.EquivalenceKey(s)
+// findEquivalent returns the newest version of subject holding the schema
+// whose key (see parse) is key, with the same references.
+func (v *view) findEquivalent(subject, key string, refs []Reference, deleted bool) *versionEntry {
 	vs := v.versions(subject, deleted)
 	for i := len(vs) - 1; i >= 0; i-- {
 		e := v.schema(vs[i].id)
@@ -254,17 +282,19 @@ func (v *view) findEquivalent(subject string, s avro.Schema, refs []Reference, d
 	return nil
 }
 
-// findID returns the lowest existing id holding an equivalent schema under
-// any subject, so the same schema gets the same id everywhere.
-func (v *view) findID(s avro.Schema, refs []Reference) int {
-	key := avrocompat.EquivalenceKey(s)
+// findID returns the lowest id holding the schema of key with the same
+// references under any subject, hard-deleted ones included, so the same
+// schema gets the same id everywhere and again after a hard delete.
+func (v *view) findID(key string, refs []Reference) int {
 	best := 0
-	for id, e := range v.c.schemas {
-		if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
-			continue
-		}
-		if k, err := v.keyOf(id); err == nil && k == key {
-			best = id
+	for _, entries := range []map[int]*schemaEntry{v.c.schemas, v.c.gone} {
+		for id, e := range entries {
+			if (best != 0 && id > best) || !sameRefs(e.refs, refs) {
+				continue
+			}
+			if k, err := v.keyOf(id); err == nil && k == key {
+				best = id
+			}
 		}
 	}
 	return best
@@ -282,6 +312,10 @@ func sameRefs(a, b []Reference) bool {
 	return true
 }
 
+// lookup answers POST /subjects/{s}: the version of subject holding the
+// schema, found by its text as Confluent prints it, so a schema written
+// differently (attribute order, spacing, {"type":"int"} for "int") is
+// found; 40401 for a subject without versions, else 40403.
 func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	var sr schemaRequest
@@ -291,26 +325,17 @@ func (r *Registry) lookup(w http.ResponseWriter, req *http.Request) {
 	}
 	deleted, normalize := boolParam(req, "deleted"), boolParam(req, "normalize")
 	r.answer(w, func(v *view) (any, error) {
-		if len(v.versions(subject, deleted)) == 0 {
-			return nil, errSubjectNotFound(subject)
-		}
-		s, err := v.parse(&sr, normalize)
+		_, key, err := v.parse(&sr, normalize)
 		if err != nil {
 			return nil, err
 		}
-		ve := v.findEquivalent(subject, s, sr.References, deleted)
+		ve := v.findEquivalent(subject, key, sr.References, deleted)
 		if ve == nil {
-			return nil, errSchemaNotFound("in subject '" + subject + "'")
+			if len(v.versions(subject, deleted)) == 0 {
+				return nil, errSubjectNotFound(subject)
+			}
+			return nil, errSchemaNotFound()
 		}
 		return v.subjectVersion(subject, ve), nil
 	})
-}
-
-// compatibilityMessages formats incompatibilities for Confluent clients.
-func compatibilityMessages(ins []avrocompat.Incompatibility) []string {
-	out := make([]string, len(ins))
-	for i, in := range ins {
-		out[i] = in.Message
-	}
-	return out
 }

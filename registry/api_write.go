@@ -2,7 +2,7 @@ package registry
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -22,8 +22,8 @@ const defaultCompatibility = string(avrocompat.Backward)
 
 func (r *Registry) register(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
-	if subject == "" {
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, 422, "The subject must not be empty"))
+	if !validSubject(subject) {
+		writeErr(w, errInvalidSubject(subject))
 		return
 	}
 	var sr schemaRequest
@@ -66,46 +66,59 @@ func (r *Registry) registerSchema(ctx context.Context, subject string, sr schema
 
 // planRegister decides what a registration writes: nil when the schema is
 // already the subject's (its id is returned), or the SCHEMA record to write.
+// It follows Confluent's order: mode, empty schema (taken from the latest
+// version when there is one), parse, the same schema already in the
+// subject, compatibility, then the id (an existing one for the same
+// schema anywhere, else the next) and the version.
 func (v *view) planRegister(subject string, sr *schemaRequest, normalize bool) (*logRecord, int, error) {
 	mode := v.modeOf(subject)
 	if mode == ModeReadOnly {
-		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
+		return nil, 0, errReadOnly(subject)
 	}
-	if (sr.ID != 0 || sr.Version != 0) && mode != ModeImport {
+	if (sr.ID > 0 || sr.Version > 0) && mode != ModeImport {
 		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
 			"Registering with a given id or version is only allowed in IMPORT mode; subject %s is in %s mode", subject, mode)
 	}
-	s, err := v.parse(sr, normalize)
+	if strings.TrimSpace(sr.Schema) == "" {
+		latest := v.version(subject, 0, true, false)
+		if latest == nil {
+			return nil, 0, errEmptySchema()
+		}
+		e := v.schema(latest.id)
+		sr.Schema, sr.References = e.schema, e.refs
+	}
+	s, text, err := v.parse(sr, normalize)
 	if err != nil {
 		return nil, 0, err
 	}
-	if ve := v.findEquivalent(subject, s, sr.References, false); ve != nil && mode != ModeImport {
+	if ve := v.findEquivalent(subject, text, sr.References, false); ve != nil && (sr.ID <= 0 || int(sr.ID) == ve.id) && sr.Version <= 0 {
 		return nil, ve.id, nil
 	}
 	if mode != ModeImport {
 		if ins := v.check(subject, s, nil); len(ins) > 0 {
-			return nil, 0, &APIError{Status: http.StatusConflict, Code: codeIncompatible, Message: fmt.Sprintf(
-				"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
-				subject, strings.Join(compatibilityMessages(ins), "; "))}
+			return nil, 0, errIncompatible(subject, v.compatibilityMessages(subject, ins))
 		}
 	}
-	id := sr.ID
+	id := int(sr.ID)
 	switch {
-	case id == 0:
-		if id = v.findID(s, sr.References); id == 0 {
-			id = v.maxID() + 1
+	case id <= 0:
+		if id = v.findID(text, sr.References); id == 0 {
+			if id = v.maxID() + 1; id > maxSchemaID {
+				return nil, 0, apiErr(http.StatusInternalServerError, codeStoreError,
+					"Error while registering the schema: every schema id up to %d is taken", maxSchemaID)
+			}
 		}
 	default:
 		if e := v.schema(id); e != nil {
-			if k, err := v.keyOf(id); err != nil || k != avrocompat.EquivalenceKey(s) || !sameRefs(e.refs, sr.References) {
-				return nil, 0, apiErr(http.StatusUnprocessableEntity, codeIDInUse,
-					"Overwrite new schema with id %d is not permitted: the id holds another schema", id)
+			if k, err := v.keyOf(id); err != nil || k != text || !sameRefs(e.refs, sr.References) {
+				return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted,
+					"Overwrite new schema with id %d in context . is not permitted.", id)
 			}
 		}
 	}
-	version := sr.Version
+	version := int(sr.Version)
 	all := v.history(subject)
-	if version == 0 {
+	if version <= 0 {
 		version = 1
 		if len(all) > 0 {
 			version = all[len(all)-1].version + 1
@@ -118,7 +131,6 @@ func (v *view) planRegister(subject string, sr *schemaRequest, normalize bool) (
 			}
 		}
 	}
-	text := sr.Schema
 	if e := v.schema(id); e != nil {
 		text = e.schema // the same id always carries the same text
 	}
@@ -129,15 +141,15 @@ func (v *view) planRegister(subject string, sr *schemaRequest, normalize bool) (
 }
 
 // check returns the incompatibilities of s with subject's versions under
-// its level; against only the given version when one is named.
-func (v *view) check(subject string, s avro.Schema, only *versionEntry) []avrocompat.Incompatibility {
+// its level; against only the given versions when only is not nil.
+func (v *view) check(subject string, s avro.Schema, only []*versionEntry) []avrocompat.Incompatibility {
 	level, err := avrocompat.ParseLevel(v.compatibility(subject))
 	if err != nil || level == avrocompat.None {
 		return nil
 	}
 	vs := v.versions(subject, false)
 	if only != nil {
-		vs = []*versionEntry{only}
+		vs = only
 	}
 	existing := make([]avrocompat.Version, 0, len(vs))
 	for _, ve := range vs {
@@ -151,6 +163,12 @@ func (v *view) check(subject string, s avro.Schema, only *versionEntry) []avroco
 	return avrocompat.Check(level, s, existing)
 }
 
+// checkCompatibility answers POST /compatibility/subjects/{s}/versions[/{v}]
+// as Confluent does: against a named version that does not exist, 40402
+// (40401 never: the subject need not exist); against "latest" of a
+// subject without versions, or against all versions of none, compatible.
+// With ?verbose=true an invalid schema is an incompatible answer whose
+// message says why, not an error.
 func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) {
 	subject := subjectOf(req)
 	var sr schemaRequest
@@ -160,22 +178,42 @@ func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) 
 	}
 	version, normalize, verbose := req.PathValue("version"), boolParam(req, "normalize"), boolParam(req, "verbose")
 	r.answer(w, func(v *view) (any, error) {
-		var only *versionEntry
+		only := []*versionEntry(nil)
 		if version != "" {
-			ve, err := v.findVersion(subject, version, false)
+			n, latest, err := parseVersion(version)
 			if err != nil {
 				return nil, err
 			}
-			only = ve
+			ve := v.version(subject, n, latest, false)
+			if ve == nil && !latest {
+				return nil, errVersionNotFound(n)
+			}
+			only = []*versionEntry{}
+			if ve != nil {
+				only = append(only, ve)
+			}
 		}
-		s, err := v.parse(&sr, normalize)
-		if err != nil {
+		var messages []string
+		if strings.TrimSpace(sr.Schema) == "" {
+			return nil, errEmptySchema()
+		}
+		s, _, err := v.parse(&sr, normalize)
+		switch {
+		case err != nil && !verbose:
 			return nil, err
+		case err != nil:
+			var ae *APIError
+			if errors.As(err, &ae) {
+				messages = []string{ae.Message}
+			} else {
+				messages = []string{err.Error()}
+			}
+		default:
+			messages = v.compatibilityMessages(subject, v.check(subject, s, only))
 		}
-		ins := v.check(subject, s, only)
-		resp := map[string]any{"is_compatible": len(ins) == 0}
+		resp := map[string]any{"is_compatible": len(messages) == 0}
 		if verbose {
-			resp["messages"] = append([]string{}, compatibilityMessages(ins)...)
+			resp["messages"] = append([]string{}, messages...)
 		}
 		return resp, nil
 	})
@@ -196,28 +234,36 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) {
 	written(w, position, versions)
 }
 
+// planDeleteSubject follows Confluent's checks, in its order.
 func (v *view) planDeleteSubject(subject string, permanent bool) ([]logRecord, []int, error) {
 	if v.modeOf(subject) == ModeReadOnly {
-		return nil, nil, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
+		return nil, nil, errReadOnly(subject)
 	}
 	all := v.history(subject)
 	if len(all) == 0 {
 		return nil, nil, errSubjectNotFound(subject)
 	}
 	live := v.versions(subject, false)
-	var recs []logRecord
-	var versions []int
-	for _, ve := range all {
-		if ids := v.referencedBy(subject, ve.version); len(ids) > 0 {
-			return nil, nil, apiErr(http.StatusUnprocessableEntity, codeReferenceExists,
-				"One or more references exist to the schema {subject=%s,version=%d}: ids %v", subject, ve.version, ids)
+	if !permanent && len(live) == 0 {
+		return nil, nil, errSubjectSoftDeleted(subject)
+	}
+	targets := live
+	if permanent {
+		targets = all
+	}
+	for _, ve := range targets {
+		for _, id := range v.referencedBy(subject, ve.version) {
+			if !v.usedBy(id, subject) {
+				return nil, nil, errReferenceExists(subject, ve.version)
+			}
+		}
+		if permanent && !ve.deleted {
+			return nil, nil, errSubjectNotSoftDeleted(subject)
 		}
 	}
+	var recs []logRecord
+	var versions []int
 	if !permanent {
-		if len(live) == 0 {
-			return nil, nil, apiErr(http.StatusNotFound, codeSubjectSoftDeleted,
-				"Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
-		}
 		for _, ve := range live {
 			versions = append(versions, ve.version)
 			sv := v.subjectVersion(subject, ve)
@@ -226,10 +272,6 @@ func (v *view) planDeleteSubject(subject string, permanent bool) ([]logRecord, [
 		recs = append(recs, logRecord{key: deleteSubjectKey(subject), value: deleteSubjectValue{Subject: subject, Version: live[len(live)-1].version}})
 		return recs, versions, nil
 	}
-	if len(live) > 0 {
-		return nil, nil, apiErr(http.StatusNotFound, codeSubjectNotSoftDeleted,
-			"Subject '%s' was not deleted first before being permanently deleted", subject)
-	}
 	recs = append(recs, v.maxIDRecord())
 	for _, ve := range all {
 		versions = append(versions, ve.version)
@@ -237,6 +279,17 @@ func (v *view) planDeleteSubject(subject string, permanent bool) ([]logRecord, [
 	}
 	recs = append(recs, logRecord{key: configKey(subject)}, logRecord{key: modeKey(subject)}, logRecord{key: deleteSubjectKey(subject)})
 	return recs, versions, nil
+}
+
+// usedBy reports whether id is registered under subject only: a reference
+// from a subject to itself does not keep the subject from being deleted.
+func (v *view) usedBy(id int, subject string) bool {
+	for _, u := range v.usesOf(id, true) {
+		if u.Subject != subject {
+			return false
+		}
+	}
+	return true
 }
 
 // maxIDRecord preserves the highest id ever assigned before a hard delete
@@ -266,25 +319,31 @@ func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) {
 	written(w, position, version)
 }
 
+// planDeleteVersion follows Confluent's checks, in its order: a version
+// already soft-deleted (40406, unless permanent), not found (40401 /
+// 40402), read-only mode, references, and a permanent delete of a version
+// not soft-deleted first (40407). "latest" is the newest live version.
 func (v *view) planDeleteVersion(subject, version string, permanent bool) ([]logRecord, int, error) {
-	if v.modeOf(subject) == ModeReadOnly {
-		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
+	n, latest, err := parseVersion(version)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ve := v.version(subject, n, latest, true); ve != nil && ve.deleted && !permanent {
+		return nil, 0, errVersionSoftDeleted(subject, ve.version)
 	}
 	ve, err := v.findVersion(subject, version, true)
 	if err != nil {
 		return nil, 0, err
 	}
+	if v.modeOf(subject) == ModeReadOnly {
+		return nil, 0, errReadOnly(subject)
+	}
 	if ids := v.referencedBy(subject, ve.version); len(ids) > 0 {
-		return nil, 0, apiErr(http.StatusUnprocessableEntity, codeReferenceExists,
-			"One or more references exist to the schema {subject=%s,version=%d}: ids %v", subject, ve.version, ids)
+		return nil, 0, errReferenceExists(subject, ve.version)
 	}
 	switch {
-	case !permanent && ve.deleted:
-		return nil, 0, apiErr(http.StatusNotFound, codeSchemaVersionSoftDeleted,
-			"Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, ve.version)
 	case permanent && !ve.deleted:
-		return nil, 0, apiErr(http.StatusNotFound, codeVersionNotSoftDeleted,
-			"Subject '%s' Version %d was not deleted first before being permanently deleted", subject, ve.version)
+		return nil, 0, errVersionNotSoftDeleted(subject, ve.version)
 	case permanent:
 		return []logRecord{v.maxIDRecord(), {key: schemaKey(subject, ve.version)}}, ve.version, nil
 	}

@@ -53,6 +53,18 @@ type Config struct {
 	// On a follower site it also bounds, at start, asking the primary how
 	// far its log is.
 	WriteTimeout time.Duration `yaml:"write_timeout,omitempty"`
+	// RequestTimeout bounds reading a request's body: a client that sends
+	// it slower is answered 408 and loses its connection. Answers have
+	// twice write_timeout plus this long to be written.
+	RequestTimeout time.Duration `yaml:"request_timeout,omitempty"`
+	// MaxRequests caps the API requests in flight; beyond it a request is
+	// answered 429 with Retry-After at once.
+	MaxRequests int `yaml:"max_requests,omitempty"`
+	// MaxUploads caps the request bodies being read at once (within
+	// max_requests), so that slow uploads cannot take every place: reads
+	// go on meanwhile. A body may hold one schema of up to what a record
+	// of the schema log holds (the topic's max.message.bytes).
+	MaxUploads int `yaml:"max_uploads,omitempty"`
 }
 
 // Primary says where a follower site sends writes (see Config.Primary).
@@ -91,6 +103,9 @@ func DefaultConfig() Config {
 		ReplicationFactor: -1,
 		Group:             "meshwork-registry",
 		WriteTimeout:      30 * time.Second,
+		RequestTimeout:    30 * time.Second,
+		MaxRequests:       256,
+		MaxUploads:        32,
 	}
 }
 
@@ -110,6 +125,15 @@ func (c *Config) Validate() error {
 	}
 	if c.WriteTimeout <= 0 {
 		errs = append(errs, config.Errorf("write_timeout", "must be positive"))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, config.Errorf("request_timeout", "must be positive"))
+	}
+	if c.MaxRequests <= 0 {
+		errs = append(errs, config.Errorf("max_requests", "must be positive"))
+	}
+	if c.MaxUploads <= 0 || c.MaxUploads > c.MaxRequests {
+		errs = append(errs, config.Errorf("max_uploads", "must be positive and at most max_requests (%d), got %d", c.MaxRequests, c.MaxUploads))
 	}
 	if p := c.Primary; p != nil {
 		if u, err := url.Parse(p.URL); err != nil || u.Host == "" {

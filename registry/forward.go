@@ -57,7 +57,7 @@ func (r *Registry) leaderURL() string {
 }
 
 func (r *Registry) forward(w http.ResponseWriter, req *http.Request, client *http.Client, target string) {
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBodyBytes+1))
+	body, err := io.ReadAll(req.Body) // read and bounded by limits.readBody
 	if err != nil {
 		writeErr(w, errBadRequest(err))
 		return

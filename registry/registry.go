@@ -26,6 +26,7 @@ type Registry struct {
 	state   *state
 	store   *store
 	metrics *metrics
+	limits  *limits
 
 	mu       sync.Mutex // guards the lifecycle: Start and Close
 	started  bool
@@ -61,6 +62,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry,
 		r.store.catchUp = r.primaryPosition
 	}
 	r.metrics = newMetrics(reg, cfg.Site, r.state)
+	r.limits = newLimits(&r.cfg, func(reason string) { r.metrics.rejected.WithLabelValues(reason).Inc() })
+	r.store.checkRecord = r.limits.checkRecord
 	return r, nil
 }
 
@@ -93,6 +96,7 @@ func resolveOptions(cfg *Config) (clientOptions, error) {
 	}
 	o.writer = append(o.writer,
 		kgo.TransactionalID(cfg.Group+"-writer"),
+		kgo.ProducerBatchMaxBytes(producerBatchMaxBytes),
 		kgo.TransactionTimeout(cfg.WriteTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.DefaultProduceTopic(cfg.Topic),
@@ -139,6 +143,15 @@ func (r *Registry) Start(ctx context.Context) (err error) {
 	}
 	end, err := endOffset(ctx, adm, r.cfg.Topic)
 	exists := err == nil
+	if exists && r.cfg.Primary == nil {
+		// The writer writes here: schemas larger than a record are refused
+		// (42209) before they reach Kafka.
+		lim, lerr := kafkaclient.DescribeMaxMessageBytes(ctx, adm, r.cfg.Topic)
+		if lerr != nil {
+			return fmt.Errorf("registry: %w", lerr)
+		}
+		r.limits.maxRecord.Store(min(lim[r.cfg.Topic].Bytes, producerBatchMaxBytes) - recordOverhead)
+	}
 	if err != nil && (r.cfg.Primary == nil || !errors.Is(err, kerr.UnknownTopicOrPartition)) {
 		return fmt.Errorf("registry: reading the schema log's end at %s: %w", r.logSource(), err)
 	}

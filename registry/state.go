@@ -71,7 +71,12 @@ type state struct {
 // content is what the log builds. Only apply changes it, under the
 // state's write lock; readers see it through a view.
 type content struct {
-	schemas  map[int]*schemaEntry
+	schemas map[int]*schemaEntry
+	// gone holds the ids whose every version was hard-deleted: they are
+	// no longer served, but registering the same schema again gets its
+	// old id back, as in Confluent's registry (whose lookup cache keeps
+	// them), so data written with it stays readable.
+	gone     map[int]*schemaEntry
 	subjects map[string][]*versionEntry // sorted by version
 	config   map[string]string          // "" is the global level
 	mode     map[string]string          // "" is the global mode
@@ -86,6 +91,7 @@ func newState(logger *slog.Logger) *state {
 		logger: logger,
 		content: content{
 			schemas:  make(map[int]*schemaEntry),
+			gone:     make(map[int]*schemaEntry),
 			subjects: make(map[string][]*versionEntry),
 			config:   make(map[string]string),
 			mode:     make(map[string]string),
@@ -209,6 +215,9 @@ func (c *content) apply(key, value []byte) error {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
+		if v.MaxID > maxSchemaID {
+			return fmt.Errorf("max id %d is beyond %d; ignoring it", v.MaxID, maxSchemaID)
+		}
 		c.maxID = max(c.maxID, v.MaxID)
 	case keyLeader:
 		if value == nil {
@@ -239,9 +248,15 @@ func (c *content) putVersion(v schemaValue) error {
 	if v.Subject == "" || v.Version <= 0 || v.ID <= 0 {
 		return fmt.Errorf("schema record needs subject, version and id, got %q/%d/%d", v.Subject, v.Version, v.ID)
 	}
+	if v.ID > maxSchemaID || v.Version > maxSchemaID {
+		// Written by a registry that let IMPORT take any id: no client can
+		// hold it, and counting it would push every later id past 2^31-1.
+		return fmt.Errorf("schema record of %s version %d has id %d, beyond %d; skipping it", v.Subject, v.Version, v.ID, maxSchemaID)
+	}
 	if e, ok := c.schemas[v.ID]; ok && e.schema != v.Schema {
 		return fmt.Errorf("schema id %d already holds another schema; keeping the first", v.ID)
 	}
+	delete(c.gone, v.ID)
 	if _, ok := c.schemas[v.ID]; !ok {
 		st := v.SchemaType
 		if st == "" {
@@ -263,7 +278,7 @@ func (c *content) putVersion(v schemaValue) error {
 }
 
 // removeVersion applies a hard delete; the schema id disappears with its
-// last version, and its parse cache with it.
+// last version, kept aside in gone with its parse cache.
 func (c *content) removeVersion(subject string, version int) {
 	vs := c.subjects[subject]
 	i := slices.IndexFunc(vs, func(ve *versionEntry) bool { return ve.version == version })
@@ -284,5 +299,6 @@ func (c *content) removeVersion(subject string, version int) {
 			}
 		}
 	}
+	c.gone[id] = c.schemas[id]
 	delete(c.schemas, id)
 }

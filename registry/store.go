@@ -47,6 +47,9 @@ type store struct {
 	// records to be applied give up.
 	quit chan struct{}
 
+	// checkRecord refuses a record the log would not take (limits).
+	checkRecord func(key, value []byte) error
+
 	wmu    sync.Mutex
 	writer *kgo.Client // the transactional producer; nil unless this instance leads
 	closed bool        // set by close: no writer is installed any more
@@ -275,6 +278,9 @@ func (st *store) writeLocked(ctx context.Context, recs ...logRecord) error {
 	krs := make([]*kgo.Record, 0, len(recs))
 	for _, r := range recs {
 		k, v, err := r.encode()
+		if err == nil && st.checkRecord != nil {
+			err = st.checkRecord(k, v)
+		}
 		if err != nil {
 			_ = w.EndTransaction(ctx, kgo.TryAbort)
 			return err
@@ -284,6 +290,9 @@ func (st *store) writeLocked(ctx context.Context, recs ...logRecord) error {
 	res := w.ProduceSync(ctx, krs...)
 	if err := res.FirstErr(); err != nil {
 		_ = w.EndTransaction(ctx, kgo.TryAbort)
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			return fmt.Errorf("%w: write to %s: %w", errSchemaTooLarge(), st.topic, err)
+		}
 		return st.failed(w, fmt.Errorf("write to %s: %w", st.topic, err))
 	}
 	if err := w.EndTransaction(ctx, kgo.TryCommit); err != nil {

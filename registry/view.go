@@ -18,6 +18,14 @@ type view struct {
 // schema returns the entry of id, or nil.
 func (v *view) schema(id int) *schemaEntry { return v.c.schemas[id] }
 
+// schemaOrGone returns the entry of id, hard-deleted or not, or nil.
+func (v *view) schemaOrGone(id int) *schemaEntry {
+	if e := v.c.schemas[id]; e != nil {
+		return e
+	}
+	return v.c.gone[id]
+}
+
 // history returns every version of subject, soft-deleted ones included,
 // sorted by version. The slice is the state's own: do not change it or
 // keep it.
@@ -46,12 +54,14 @@ func (v *view) subjectNames(prefix string, deleted bool) []string {
 	return out
 }
 
-// referencedBy lists the ids of live schemas that reference subject/version.
-func (v *view) referencedBy(subject string, version int) []int {
+// referencedBy lists the ids of schemas that reference subject/version:
+// those of live versions, and with deleted those of soft-deleted ones too.
+func (v *view) referencedBy(subject string, version int, deleted ...bool) []int {
+	withDeleted := len(deleted) > 0 && deleted[0]
 	var ids []int
 	for _, e := range v.c.schemas {
 		for _, r := range e.refs {
-			if r.Subject == subject && r.Version == version && v.idLive(e.id) {
+			if r.Subject == subject && r.Version == version && (withDeleted || v.idLive(e.id)) {
 				ids = append(ids, e.id)
 				break
 			}

@@ -134,10 +134,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // ServeHTTP serves h on ln until ctx ends, then shuts down gracefully.
+// A client has ReadHeaderTimeout to send a request's headers and a kept-
+// alive connection closes after IdleTimeout without a request; bodies and
+// answers are bounded by each service's handler, which knows how long its
+// requests may take (the registry's limits).
 func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

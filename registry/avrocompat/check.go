@@ -31,6 +31,15 @@ type Incompatibility struct {
 	Field string
 	// Version is the existing version this incompatibility breaks.
 	Version int
+	// NewReads is set when the candidate is the reader (BACKWARD's
+	// direction), clear when the existing version reads (FORWARD's).
+	NewReads bool
+	// Info is the short detail Avro Java's checker gives (its
+	// Incompatibility.getMessage, which Confluent shows as
+	// additionalInfo): the field name, "[A, B]" for missing symbols,
+	// "expected: 8, found: 4", "reader type: INT not compatible with writer
+	// type: STRING", "reader union lacking writer type: STRING".
+	Info string
 	// Message is a full sentence naming the field and the version, saying
 	// what is wrong and what would fix it.
 	Message string
@@ -235,7 +244,8 @@ func (w *walk) writerBranch(reader avro.Schema, wu *avro.UnionSchema, b avro.Sch
 	if sameKind(reader, b) {
 		return w.same(reader, b)
 	}
-	w.report(MissingUnionBranch, "", func() (string, string) {
+	// located at the writer's branch, as Avro Java locates it
+	w.report(MissingUnionBranch, strconv.Itoa(i), "reader union lacking writer type: "+javaType(b), func() (string, string) {
 		if w.newReads {
 			return fmt.Sprintf("%s cannot read the %s branch of %s's %s", desc(reader), desc(b), w.writerName(), desc(wu)),
 				fmt.Sprintf("make it a union that includes %s", desc(b))
@@ -285,7 +295,7 @@ func (w *walk) readerUnion(ru *avro.UnionSchema, writer avro.Schema) bool {
 		}
 		// The branch explains nothing after all: report the union as a whole.
 	}
-	w.report(MissingUnionBranch, "", func() (string, string) {
+	w.report(MissingUnionBranch, "", "reader union lacking writer type: "+javaType(writer), func() (string, string) {
 		if w.newReads {
 			return fmt.Sprintf("the %s has no branch that can read %s, which %s can write", desc(ru), desc(writer), w.writerName()),
 				fmt.Sprintf("add %s back to the union", desc(writer))
@@ -311,7 +321,7 @@ func (w *walk) same(reader, writer avro.Schema) bool {
 		if promotes(wt, rt) {
 			return true
 		}
-		w.report(TypeMismatch, "", func() (string, string) {
+		w.report(TypeMismatch, "", "reader type: "+javaType(reader)+" not compatible with writer type: "+javaType(writer), func() (string, string) {
 			return fmt.Sprintf("it is %s in %s but %s in %s, and %s cannot be read as %s",
 					desc(reader), w.readerName(), desc(writer), w.writerName(), desc(writer), desc(reader)),
 				"keep it " + desc(w.old(reader, writer))
@@ -402,7 +412,7 @@ func (w *walk) fields(r, wr *avro.RecordSchema) bool {
 			w.pop(1)
 		case !f.HasDefault():
 			ok = false
-			w.report(ReaderFieldMissingDefaultValue, "", func() (string, string) {
+			w.report(ReaderFieldMissingDefaultValue, "", f.Name(), func() (string, string) {
 				if w.newReads {
 					return fmt.Sprintf("it has no default and %s does not have it", w.writerName()),
 						fmt.Sprintf("give %q a default (or, if it renames a field of %s, list the old name in its \"aliases\")", f.Name(), w.writerName())
@@ -434,7 +444,7 @@ func (w *walk) enums(r, wr *avro.EnumSchema) bool {
 	if len(missing) == 0 {
 		return true
 	}
-	w.report(MissingEnumSymbols, "symbols", func() (string, string) {
+	w.report(MissingEnumSymbols, "symbols", "["+strings.Join(missing, ", ")+"]", func() (string, string) {
 		list := strings.Join(missing, ", ")
 		if w.newReads {
 			return fmt.Sprintf("enum %s lacks symbols [%s] that %s can write, and has no default symbol", r.FullName(), list, w.writerName()),
@@ -451,7 +461,7 @@ func (w *walk) fixed(r, wr *avro.FixedSchema) bool {
 		return false
 	}
 	if r.Size() != wr.Size() {
-		w.report(FixedSizeMismatch, "size", func() (string, string) {
+		w.report(FixedSizeMismatch, "size", fmt.Sprintf("expected: %d, found: %d", wr.Size(), r.Size()), func() (string, string) {
 			return fmt.Sprintf("fixed %s is %d bytes in %s but %d bytes in %s", r.FullName(), r.Size(), w.readerName(), wr.Size(), w.writerName()),
 				fmt.Sprintf("keep size %d", w.old(r, wr).(*avro.FixedSchema).Size())
 		})
@@ -468,7 +478,7 @@ func (w *walk) decimal(reader, writer avro.Schema) bool {
 	if rd == nil || wd == nil || rd.Scale() == wd.Scale() {
 		return true
 	}
-	w.report(DecimalScaleMismatch, "", func() (string, string) {
+	w.report(DecimalScaleMismatch, "", fmt.Sprintf("expected: %d, found: %d", wd.Scale(), rd.Scale()), func() (string, string) {
 		return fmt.Sprintf("the decimal scale is %d in %s but %d in %s, so every value would be read as a different number",
 				rd.Scale(), w.readerName(), wd.Scale(), w.writerName()),
 			fmt.Sprintf("keep scale %d", decimalOf(w.old(reader, writer)).Scale())
@@ -491,7 +501,7 @@ func (w *walk) names(r, wr avro.NamedSchema) bool {
 	if nameMatch(r, wr) {
 		return true
 	}
-	w.report(NameMismatch, "name", func() (string, string) {
+	w.report(NameMismatch, "name", "expected: "+wr.FullName(), func() (string, string) {
 		kind := string(r.Type())
 		if kind == string(avro.Fixed) {
 			kind = "fixed type"
@@ -564,7 +574,7 @@ func (w *walk) pathString() string {
 // report records an incompatibility at the current path (plus last, if
 // any). text returns the specific problem and its fix; it is called only
 // when reporting, so trying union branches formats nothing.
-func (w *walk) report(typ, last string, text func() (problem, fix string)) {
+func (w *walk) report(typ, last, info string, text func() (problem, fix string)) {
 	if w.trial > 0 {
 		return
 	}
@@ -581,10 +591,12 @@ func (w *walk) report(typ, last string, text func() (problem, fix string)) {
 		where = "record " + w.record
 	}
 	w.out = append(w.out, Incompatibility{
-		Type:    typ,
-		Path:    path,
-		Field:   w.field,
-		Version: w.version,
+		Type:     typ,
+		Path:     path,
+		Field:    w.field,
+		Version:  w.version,
+		NewReads: w.newReads,
+		Info:     info,
 		Message: fmt.Sprintf("%s cannot read data written with %s: %s (at %s): %s; %s.",
 			capitalize(w.readerName()), w.writerName(), where, path, problem, fix),
 	})
@@ -665,3 +677,6 @@ func short(s avro.Schema) string {
 	}
 	return string(s.Type())
 }
+
+// javaType names a schema's type as Avro Java's Schema.Type prints it.
+func javaType(s avro.Schema) string { return strings.ToUpper(string(deref(s).Type())) }

@@ -263,6 +263,9 @@ func (r *renderer) aliases(a []string) {
 	if r.form == canonicalForm || len(a) == 0 {
 		return
 	}
+	if r.form == normalForm {
+		a = slices.Sorted(slices.Values(a)) // as Confluent's normalization, a TreeSet
+	}
 	r.b.WriteString(`,"aliases":[`)
 	for i, s := range a {
 		if i > 0 {
@@ -315,12 +318,12 @@ func (r *renderer) value(t avro.Schema, v any) {
 			}
 		case avro.Float:
 			if f, ok := toFloat(v); ok {
-				r.float(f, 32)
+				r.floatDefault(f, 32)
 				return
 			}
 		case avro.Double:
 			if f, ok := toFloat(v); ok {
-				r.float(f, 64)
+				r.floatDefault(f, 64)
 				return
 			}
 		case avro.Bytes:
@@ -419,11 +422,23 @@ func (r *renderer) json(v any) {
 
 // float writes a number as encoding/json does: plain notation unless very
 // small or large.
+// floatDefault writes the default of a float or double field; normalized,
+// as Confluent's normalization writes it: the Java Float or Double it
+// holds, as Jackson prints it (1.0, 1.0E-4).
+func (r *renderer) floatDefault(f float64, bits int) {
+	if r.form == normalForm && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		r.b.WriteString(javaFloat(f, bits))
+		return
+	}
+	r.float(f, bits)
+}
+
 func (r *renderer) float(f float64, bits int) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		r.b.WriteString("null")
 		return
 	}
+
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'

@@ -127,11 +127,11 @@ func TestNormalizeDefaults(t *testing.T) {
 		`"name":"i","type":"int","default":1}`,
 		`"default":9007199254740992}`, // hamba/avro reads JSON numbers as float64
 		`"name":"f","type":"float","default":0.1}`,
-		`"default":1e+300}`,
+		`"default":1.0E300}`,
 		`"name":"b","type":"bytes","default":"ÿ\u0000\""}`,
 		`"default":"éa"}`,
 		`"default":[1,2]}`,
-		`"default":{"a":2.5,"z":1}}`,
+		`"default":{"a":2.5,"z":1.0}}`,
 		`"default":{"q":7,"n":null}}`,
 		`"name":"u","type":["int","null"],"default":3}`,
 		`{"type":"string","a":"<&>","x":1000000,"z":[1,{"b":true}]},"default":"tab\tquote\""}`,

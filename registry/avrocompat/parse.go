@@ -75,7 +75,62 @@ func parseOne(text string, cache *avro.SchemaCache, known map[string]bool) (avro
 			cache.Add(alias, s)
 		}
 	}
+	if stripFoldedKeys(root) || v.rewritten {
+		// the validator lowered the orders in root: hamba/avro reads that
+		b, err := json.Marshal(root)
+		if err != nil {
+			return nil, &SchemaError{Msg: err.Error()}
+		}
+		text = string(b)
+	}
 	return parseHamba(text, cache)
+}
+
+// attributeNames are the attributes hamba/avro decodes into a struct,
+// whose JSON keys Go matches in any case.
+var attributeNames = []string{"type", "name", "namespace", "fields", "items", "values", "symbols", "size",
+	"default", "doc", "aliases", "order", "logicalType", "precision", "scale"}
+
+// stripFoldedKeys removes, from the schema objects of a decoded text (not
+// from defaults or property values), keys that differ from an attribute
+// only in case ("Namespace", "nAme"): Java reads them as properties, while
+// hamba/avro, decoding with encoding/json, would take them for the
+// attribute. It reports whether it removed any.
+func stripFoldedKeys(t any) bool {
+	changed := false
+	switch t := t.(type) {
+	case []any:
+		for _, b := range t {
+			changed = stripFoldedKeys(b) || changed
+		}
+	case map[string]any:
+		changed = dropFolded(t)
+		for _, k := range []string{"type", "items", "values"} {
+			changed = stripFoldedKeys(t[k]) || changed
+		}
+		if fields, ok := t["fields"].([]any); ok {
+			for _, f := range fields {
+				if fm, ok := f.(map[string]any); ok {
+					changed = dropFolded(fm) || changed
+					changed = stripFoldedKeys(fm["type"]) || changed
+				}
+			}
+		}
+	}
+	return changed
+}
+
+func dropFolded(m map[string]any) bool {
+	changed := false
+	for k := range m {
+		for _, a := range attributeNames {
+			if k != a && strings.EqualFold(k, a) {
+				delete(m, k)
+				changed = true
+			}
+		}
+	}
+	return changed
 }
 
 // parseHamba calls hamba/avro, turning its errors, and any panic on input

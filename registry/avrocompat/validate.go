@@ -35,6 +35,13 @@ type validator struct {
 	declared map[string]bool   // declared so far by this text
 	all      map[string]bool   // declared anywhere in this text
 	fallback map[string]string // namespace-qualified name -> reference type in the null namespace
+	// rewritten is set when the validator changed the decoded text for
+	// hamba/avro, which reads less than Java does: a field's order in
+	// upper case (lowered), and "namespace": "" inside a namespace, which
+	// the Avro specification and Java read as the null namespace and
+	// hamba/avro as the enclosing one (the name gets a leading dot).
+	// parseOne then hands hamba the rewritten text.
+	rewritten bool
 }
 
 // where is a location in the schema text.
@@ -173,9 +180,12 @@ func (v *validator) named(m map[string]any, ns, kind string, w where) (full, chi
 	}
 	switch x := m["namespace"].(type) {
 	case string:
-		if x != "" {
-			ns = x
+		if x == "" && ns != "" && !strings.Contains(n, ".") {
+			delete(m, "namespace")
+			m["name"] = "." + n
+			v.rewritten = true
 		}
+		ns = x
 	case nil:
 	default:
 		return "", "", v.fail(w.at("namespace"), `"namespace" must be a string, not %s`, jsonText(x))
@@ -246,8 +256,14 @@ func (v *validator) record(m map[string]any, ns string, w where) (string, error)
 			}
 		}
 		if o, ok := fm["order"]; ok {
-			if s, _ := o.(string); s != "ascending" && s != "descending" && s != "ignore" {
+			// Java reads the order in any case (Order.valueOf of its upper case)
+			s, _ := o.(string)
+			if !slices.Contains([]string{"ascending", "descending", "ignore"}, strings.ToLower(s)) {
 				return "", v.fail(fw.at("order"), `"order" must be "ascending", "descending" or "ignore", not %s`, jsonText(o))
+			}
+			if s != strings.ToLower(s) {
+				fm["order"] = strings.ToLower(s)
+				v.rewritten = true
 			}
 		}
 		t, ok := fm["type"]
@@ -383,7 +399,9 @@ func defaultMatches(t, def any) (bool, string) {
 	case "float":
 		n, ok := def.(json.Number)
 		f, err := n.Float64()
-		return ok && err == nil && math.Abs(f) <= math.MaxFloat32, "float"
+		// as a float32 rounds it: 3.4028235E38, Java's Float.MAX_VALUE as it
+		// prints it, is a little above math.MaxFloat32 but rounds to it
+		return ok && err == nil && !math.IsInf(float64(float32(f)), 0), "float"
 	case "double":
 		_, ok := def.(json.Number)
 		return ok, "double"
@@ -514,8 +532,8 @@ func collectDeclared(t any, ns string, out map[string]bool) {
 		switch kind, _ := t["type"].(string); kind {
 		case "record", "error", "enum", "fixed":
 			n, _ := t["name"].(string)
-			if x, _ := t["namespace"].(string); x != "" {
-				ns = x
+			if x, ok := t["namespace"].(string); ok {
+				ns = x // "" is the null namespace
 			}
 			if i := strings.LastIndexByte(n, '.'); i >= 0 {
 				ns, n = n[:i], n[i+1:]

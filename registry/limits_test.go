@@ -151,12 +151,12 @@ func rss(t testing.TB) int64 {
 	return 0
 }
 
-// TestSlowClientsLeaveRSSFlatAndReadsFast opens 300 connections that send
+// TestSlowClientsAreAnsweredAndReadsStayFast opens 300 connections that send
 // a POST body a byte every 100ms, as the attack in issue 16 did, and
-// meanwhile reads schemas by id: reads stay fast, the process's memory
-// flat, and every slow client is answered (429 at once beyond
+// meanwhile reads schemas by id: reads stay fast, and every slow client is
+// answered (429 at once beyond
 // max_uploads, 408 at request_timeout) and disconnected.
-func TestSlowClientsLeaveRSSFlatAndReadsFast(t *testing.T) {
+func TestSlowClientsAreAnsweredAndReadsStayFast(t *testing.T) {
 	const clients = 300
 	in := startInstance(t, newCluster(t), func(c *Config) { c.RequestTimeout = 2 * time.Second })
 	in.waitReady(t)
@@ -201,7 +201,8 @@ func TestSlowClientsLeaveRSSFlatAndReadsFast(t *testing.T) {
 	if p99 > 250*time.Millisecond {
 		t.Fatalf("reads slowed down: p99 %s", p99)
 	}
-	if grew := peak - before; grew > 64<<20 {
-		t.Fatalf("RSS grew by %d MiB", grew>>20)
-	}
+	// The memory bound is asserted on the registry's own process, in
+	// TestIntegrationRegistrySlowClients: here the clients, the race
+	// detector's shadow memory and the package's other tests share the
+	// process's RSS, which then says little about the server.
 }

@@ -131,7 +131,6 @@ type flow struct {
 	lastTxn time.Time             // exactly-once: when the last transaction began
 	prods   []*kgo.Client         // one at least once; txnProducers, in turn, exactly once
 	turn    int                   // exactly-once: the producer of the next transaction
-	ending  *ending               // exactly-once: the transaction whose commit is under way
 	limits  *recordLimits         // of the topics it writes here, which its producers cut batches by
 }
 
@@ -161,9 +160,6 @@ func (f *flow) run(ctx context.Context) error {
 		// At-least-once positions still buffered go out before the end.
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if f.ending != nil {
-			<-f.ending.done // a commit under way is finished, not cut
-		}
 		for _, p := range f.prods {
 			_ = p.Flush(fctx)
 			p.Close()
@@ -210,16 +206,8 @@ func (f *flow) run(ctx context.Context) error {
 		state[u] = &unitState{copied: cp.Copied}
 	}
 	for {
-		if err := f.settle(state, false); err != nil {
-			return err
-		}
 		units, version, pollCtx := f.plan.plan(ctx)
 		if version != f.applied {
-			// The units change only once every transaction that carried
-			// them is committed.
-			if err := f.settle(state, true); err != nil {
-				return err
-			}
 			if err := f.replan(ctx, cons, state, units, version); err != nil {
 				return err
 			}
@@ -267,9 +255,7 @@ func (f *flow) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !eos {
-			f.plan.committed(f.d.m.failing.WithLabelValues(f.key.Source))
-		}
+		f.plan.committed(f.d.m.failing.WithLabelValues(f.key.Source))
 	}
 }
 
@@ -545,15 +531,7 @@ func (f *flow) batch(fs kgo.Fetches, state map[unit]*unitState) batch {
 // transaction: produced together (the transaction
 // makes them atomic, so the positions need not wait for the copies'
 // acknowledgements), then flushed and committed, or aborted if any failed.
-// Transactions take turns between the flow's producers (see txnProducers),
-// and are pipelined: once a transaction's records are written, its commit
-// (EndTxn, and the markers the coordinator writes after) goes on while the
-// flow reads the next batch and writes it on the other producer; that one
-// commits only after the first did. Records of a batch are produced only
-// after the batch before was flushed, so in every partition, the
-// checkpoints' too, they follow it: commits in order keep the positions in
-// order. If a commit fails, the transaction after it is aborted and the
-// flow restarts from its checkpoints.
+// Transactions take turns between the flow's producers (see txnProducers).
 func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*unitState) error {
 	letters, err := f.letters(ctx, b.refused)
 	if err != nil {
@@ -567,82 +545,24 @@ func (f *flow) commitExactlyOnce(ctx context.Context, b batch, state map[unit]*u
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	err = produceAndFlush(ctx, prod, b.copies, letters, cps)
-	if serr := f.settle(state, true); serr != nil && err == nil {
-		err = serr
+	commit := kgo.TryCommit
+	if err != nil {
+		commit = kgo.TryAbort
+		_ = prod.AbortBufferedRecords(ctx)
+	}
+	if endErr := prod.EndTransaction(ctx, commit); endErr != nil && err == nil {
+		err = endErr
 	}
 	if err != nil {
-		_ = prod.AbortBufferedRecords(ctx)
-		if endErr := prod.EndTransaction(ctx, kgo.TryAbort); endErr != nil {
-			f.log.Warn("replicator: aborting a transaction failed; the flow restarts and fences it", "error", endErr)
-		}
 		f.d.m.aborts.WithLabelValues(f.key.Source).Inc()
-		return txnFailed(f.d.site, err)
-	}
-	e := &ending{done: make(chan struct{}), b: b, at: now}
-	f.ending = e
-	go func() {
-		defer close(e.done)
-		// Not bound to the flow's context: a transaction left open would
-		// hold back every read_committed reader of its partitions here
-		// until the transaction timeout.
-		ectx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		defer cancel()
-		e.err = prod.EndTransaction(ectx, kgo.TryCommit)
-		e.ended = time.Now()
-		if e.err != nil {
-			f.plan.interrupt() // the flow restarts now, not at its next record
-			return
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+			return fmt.Errorf("fenced by another replica of %s: %w", f.d.site, err)
 		}
-		f.counted(b)
-		f.plan.committed(f.d.m.failing.WithLabelValues(f.key.Source))
-	}()
+		return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
+	}
+	f.positionsWritten(b, state, now)
+	f.count(b, state)
 	return nil
-}
-
-// ending is an exactly-once transaction whose records are written and
-// whose commit is under way.
-type ending struct {
-	done  chan struct{} // closed when the commit returned
-	err   error         // its error, once done
-	ended time.Time     // when it returned
-	b     batch
-	at    time.Time // when its positions were taken
-}
-
-// settle takes in the transaction whose commit is under way, if it has
-// ended or, with wait, once it has: its positions count as written and its
-// copy gaps are observed (its metrics were counted as it returned). A
-// commit that failed restarts the flow.
-func (f *flow) settle(state map[unit]*unitState, wait bool) error {
-	e := f.ending
-	if e == nil {
-		return nil
-	}
-	if wait {
-		<-e.done
-	} else {
-		select {
-		case <-e.done:
-		default:
-			return nil
-		}
-	}
-	f.ending = nil
-	if e.err != nil {
-		f.d.m.aborts.WithLabelValues(f.key.Source).Inc()
-		return txnFailed(f.d.site, e.err)
-	}
-	f.positionsWritten(e.b, state, e.at)
-	f.gaps(e.b, state, e.ended)
-	return nil
-}
-
-// txnFailed says why a transaction of a flow into site did not commit.
-func txnFailed(site string, err error) error {
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("fenced by another replica of %s: %w", site, err)
-	}
-	return fmt.Errorf("transaction aborted (%w): %w", errRestart, err)
 }
 
 // commitAtLeastOnce writes the copies and the dead letters of the records
@@ -675,7 +595,7 @@ func (f *flow) commitAtLeastOnce(ctx context.Context, b batch, state map[unit]*u
 		}
 		f.positionsWritten(b, state, now)
 	}
-	f.count(b, state, time.Now())
+	f.count(b, state)
 	return nil
 }
 
@@ -733,13 +653,8 @@ func (f *flow) positionsWritten(b batch, state map[unit]*unitState, now time.Tim
 // the unit's previous copies were committed, the time since then. That
 // record waited on the flow for the whole gap; a record written after the
 // previous commit says only how the source is fed, and is not counted.
-func (f *flow) count(b batch, state map[unit]*unitState, now time.Time) {
-	f.gaps(b, state, now)
-	f.counted(b)
-}
-
-// gaps observes the copy gaps of the units b copied, committed at now.
-func (f *flow) gaps(b batch, state map[unit]*unitState, now time.Time) {
+func (f *flow) count(b batch, state map[unit]*unitState) {
+	now := time.Now()
 	gaps := f.d.m.copyGap.WithLabelValues(f.key.Source)
 	for _, c := range b.copied {
 		st := state[c.unit]
@@ -751,12 +666,6 @@ func (f *flow) gaps(b batch, state map[unit]*unitState, now time.Time) {
 		}
 		st.lastCopy = now
 	}
-}
-
-// counted adds a committed batch's copies, refusals and transaction to the
-// metrics; it touches no state of the flow, so a commit under way calls it
-// as soon as it returns.
-func (f *flow) counted(b batch) {
 	bytes := 0
 	perTopic := map[string]int{}
 	for _, r := range b.copies {

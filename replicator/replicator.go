@@ -147,16 +147,6 @@ func (f *running) plan(ctx context.Context) (map[unit]route, int, context.Contex
 	return f.units, f.version, f.pollCtx
 }
 
-// interrupt ends the flow's current poll, so that it looks at its state
-// again at once.
-func (f *running) interrupt() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.wake != nil {
-		f.wake()
-	}
-}
-
 // took notes that the flow copies units now.
 func (f *running) took(units map[unit]route) {
 	f.mu.Lock()

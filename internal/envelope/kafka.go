@@ -21,6 +21,10 @@ const (
 	HeaderPath        = "mesh_path"
 	HeaderTraceParent = "traceparent"
 	HeaderTraceState  = "tracestate"
+	// HeaderReplyTo and HeaderCorrelationID carry request/reply across
+	// protocols (see Envelope.ReplyTo).
+	HeaderReplyTo       = "mesh_reply_to"
+	HeaderCorrelationID = "mesh_correlation_id"
 )
 
 const kafkaCEPrefix = "ce_"

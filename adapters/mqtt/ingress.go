@@ -14,7 +14,7 @@ import (
 // HeaderAdapter names the MQTT adapter (by its client id) that produced a
 // record from MQTT. With mesh_origin it lets egress recognise its own
 // ingress's records and not publish them back to the broker.
-const HeaderAdapter = "mesh_adapter"
+const HeaderAdapter = adapters.HeaderAdapter
 
 // inbound is one PUBLISH received from the broker, as either session hands
 // it to the ingress.

@@ -100,3 +100,9 @@ func StripKafka(headers []kgo.RecordHeader) []kgo.RecordHeader {
 	}
 	return kept
 }
+
+// IsKafkaHeader reports whether a Kafka header is part of the envelope.
+func IsKafkaHeader(key string) bool {
+	_, ok := kafkaAttr(key)
+	return ok
+}

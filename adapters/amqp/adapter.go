@@ -32,10 +32,10 @@ type Adapter struct {
 	// work ends deliveries in progress (produce, send waits); poll ends
 	// egress polling; links ends the connection. Close ends poll first,
 	// then (once in-flight messages are settled) work, and links last.
-	work, poll, links            context.Context
+	work, poll, links             context.Context
 	stopWork, stopPoll, stopLinks context.CancelFunc
-	wg, egressWG, connWG         sync.WaitGroup
-	waits                        sync.WaitGroup // egress outcome waits
+	wg, egressWG, connWG          sync.WaitGroup
+	waits                         sync.WaitGroup // egress outcome waits
 }
 
 // New builds an adapter from cfg, which it validates; it does no I/O.
@@ -89,7 +89,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		}
 		a.out = append(a.out, adapters.NewEgress(adapters.EgressConfig{
 			Rule: r.name, Client: cl, MaxInFlight: cfg.MaxInFlight, Timeout: cfg.Broker.SendTimeout,
-			Sender: &sender{rule: r, links: a.broker, site: cfg.Site, id: cfg.containerID(), timeout: cfg.Broker.SendTimeout, m: a.lm, waits: &a.waits},
+			Sender:      &sender{rule: r, links: a.broker, site: cfg.Site, id: cfg.containerID(), timeout: cfg.Broker.SendTimeout, m: a.lm, waits: &a.waits},
 			DeadLetters: a.dead, Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
 		}))
 	}

@@ -2,12 +2,12 @@ package amqp
 
 import (
 	"encoding/base64"
-	"maps"
-	"slices"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -296,6 +296,7 @@ func sendable(h kgo.RecordHeader) bool {
 	}
 	return utf8.ValidString(h.Key) && utf8.Valid(h.Value)
 }
+
 // sortedKeys returns m's keys in order, so that headers come out the same
 // for the same message.
 // sortedKeys returns m's keys in order, so that headers come out the same

@@ -184,6 +184,7 @@ func (s *sender) address(r *kgo.Record) string {
 
 // message builds the AMQP message of r: the envelope as application
 // properties and in the message's own properties (message-id from ce_id,
+// or <topic>/<partition>/<offset> for a record without one,
 // content-type, subject from ce_subject or else the key, creation-time
 // from ce_time, reply-to and correlation-id from mesh_reply_to and
 // mesh_correlation_id), the record's other text headers as application
@@ -193,7 +194,12 @@ func (s *sender) message(r *kgo.Record, d dialect) *amqp.Message {
 	if err != nil {
 		env = envelope.Envelope{} // malformed: sent without it, as from a plain producer
 	}
-	env.Complete(s.site, r.Timestamp) // an event from a plain Kafka client gets its id here
+	if env.ID == "" {
+		// From a plain Kafka client: the same id on every try, so that a
+		// receiver can drop the duplicates a retry may cause.
+		env.ID = fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
+	}
+	env.Complete(s.site, r.Timestamp)
 	props, contentType := env.AMQPProperties()
 	for _, h := range r.Headers {
 		if sendable(h) {

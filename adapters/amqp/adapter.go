@@ -68,7 +68,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			}
 		}
 		u, _ := url.Parse(cfg.Broker.URL) // checked by Validate
-		a.in = &ingress{rules: inRules, host: u.Host, id: cfg.containerID(), log: logger, m: a.lm, settleTimeout: cfg.Broker.SendTimeout}
+		a.in = &ingress{rules: inRules, host: u.Host, id: cfg.containerID(), log: logger, m: a.lm,
+			settleTimeout: cfg.Broker.SendTimeout, credit: uint32(cfg.MaxInFlight)}
 		// Each receiver's credit bounds what the broker sends: the queue
 		// holds what all receivers may have out beyond the window.
 		a.in.pipe = adapters.NewIngress(adapters.IngressConfig{
@@ -76,6 +77,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			MaxInFlight: cfg.MaxInFlight, MaxQueued: cfg.MaxInFlight * len(inRules),
 			Kafka: a.kafka, DeadLetters: a.dead, Schemas: schemas, Metrics: a.m, Log: logger,
 			Limits: limits, NotReadyAfter: cfg.NotReadyAfter,
+			AfterSettle: a.in.flushCredit,
 		})
 		a.lm.credit.Set(float64(cfg.MaxInFlight))
 	}

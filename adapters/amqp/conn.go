@@ -59,7 +59,7 @@ type broker struct {
 }
 
 func newBroker(cfg Config, in *ingress, log *slog.Logger, m *linkMetrics) (*broker, error) {
-	b := &broker{cfg: cfg.Broker, id: cfg.containerID(), log: log, m: m, in: in, credit: int32(cfg.MaxInFlight)}
+	b := &broker{cfg: cfg.Broker, id: cfg.containerID(), log: log, m: m, in: in}
 	u, err := url.Parse(cfg.Broker.URL)
 	if err != nil {
 		return nil, fmt.Errorf("amqp: broker url: %w", err)
@@ -156,7 +156,7 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 			r := &b.in.rules[i]
 			actx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
 			rcv, err := c.in.NewReceiver(actx, c.dialect.link(r.address), &amqp.ReceiverOptions{
-				Credit: b.credit, SettlementMode: &mode, Name: b.id + "/" + r.name,
+				Credit: -1, SettlementMode: &mode, // credit issued by the ingress
 			})
 			cancel()
 			if err != nil {
@@ -223,8 +223,11 @@ func (b *broker) sender(ctx context.Context, address string) (sendLink, dialect,
 		c.evict()
 	}
 	// Held under c.mu: one attach per address, and attaches are rare.
+	// Links keep go-amqp's random names: a name used again after a crash
+	// makes RabbitMQ resume the old link's delivery count, and a receiver
+	// so resumed is never given a message.
 	unsettled := amqp.SenderSettleModeUnsettled
-	s, err := c.out.NewSender(ctx, target, &amqp.SenderOptions{SettlementMode: &unsettled, Name: b.id + "/" + target})
+	s, err := c.out.NewSender(ctx, target, &amqp.SenderOptions{SettlementMode: &unsettled})
 	if err != nil {
 		return nil, c.dialect, err
 	}

@@ -20,13 +20,13 @@ import (
 const testWait = 20 * time.Second
 
 // fakeReceiver is a receiver link that hands out queued messages and
-// records how each was settled, in order. Like a broker, it holds no more
-// than credit unsettled messages out.
+// records how each was settled, in order. Like a broker, it sends a
+// message only against link credit the receiver issued.
 type fakeReceiver struct {
-	msgs   chan *amqp.Message
-	credit int
+	msgs chan *amqp.Message
 
 	mu        sync.Mutex
+	credit    int // issued and not used
 	out       int // handed out, not settled
 	maxOut    int
 	accepted  []string
@@ -34,14 +34,25 @@ type fakeReceiver struct {
 	settledCh chan struct{}
 }
 
-func newFakeReceiver(credit int) *fakeReceiver {
-	return &fakeReceiver{msgs: make(chan *amqp.Message, 100000), credit: credit, settledCh: make(chan struct{}, 1)}
+func newFakeReceiver() *fakeReceiver {
+	return &fakeReceiver{msgs: make(chan *amqp.Message, 100000), settledCh: make(chan struct{}, 1)}
+}
+
+func (f *fakeReceiver) IssueCredit(n uint32) error {
+	f.mu.Lock()
+	f.credit += int(n)
+	f.mu.Unlock()
+	select {
+	case f.settledCh <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 func (f *fakeReceiver) Receive(ctx context.Context, _ *amqp.ReceiveOptions) (*amqp.Message, error) {
 	for {
 		f.mu.Lock()
-		room := f.out < f.credit
+		room := f.credit > 0
 		f.mu.Unlock()
 		if room {
 			break
@@ -55,6 +66,7 @@ func (f *fakeReceiver) Receive(ctx context.Context, _ *amqp.ReceiveOptions) (*am
 	select {
 	case m := <-f.msgs:
 		f.mu.Lock()
+		f.credit--
 		f.out++
 		f.maxOut = max(f.maxOut, f.out)
 		f.mu.Unlock()
@@ -69,10 +81,6 @@ func (f *fakeReceiver) settle(msg *amqp.Message, list *[]string) {
 	f.out--
 	*list = append(*list, idString(msg.Properties.MessageID))
 	f.mu.Unlock()
-	select {
-	case f.settledCh <- struct{}{}:
-	default:
-	}
 }
 
 func (f *fakeReceiver) AcceptMessage(_ context.Context, msg *amqp.Message) error {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/go-amqp"
@@ -21,15 +23,28 @@ type receiver interface {
 	Receive(ctx context.Context, opts *amqp.ReceiveOptions) (*amqp.Message, error)
 	AcceptMessage(ctx context.Context, msg *amqp.Message) error
 	ReleaseMessage(ctx context.Context, msg *amqp.Message) error
+	IssueCredit(credit uint32) error
+}
+
+// creditLink is a receiver whose credit the ingress manages: one credit
+// back for each message settled, given in one flow per batch of
+// settlements.
+type creditLink struct {
+	rcv     receiver
+	pending atomic.Uint32
 }
 
 // ingress maps the messages of each rule's receiver to the core pipeline's
 // and settles them once the pipeline released them.
 //
-// The receiver's link credit is max_in_flight, and go-amqp renews credit
-// only for settled messages, so the broker never has more unsettled
-// messages out than that: a slow Kafka holds settlements back, and with
-// them credit. A message is settled Accepted once Kafka has it (or its
+// The receiver's link credit is max_in_flight, renewed only for settled
+// messages, so the broker never has more unsettled messages out than
+// that: a slow Kafka holds settlements back, and with them credit. The
+// ingress issues credit itself (go-amqp's manual credit), after each batch
+// the pipeline settles: go-amqp's automatic credit, which tops up from the
+// receiving side, stalls against RabbitMQ 3.x once settlements lag behind
+// deliveries (a receiver that settles later than it receives, as this one
+// does, is then never sent another message). A message is settled Accepted once Kafka has it (or its
 // dead letter), in the order it arrived, on the pipeline's release
 // goroutine; Released only when the adapter stops before Kafka took it, so
 // the broker hands it to the next consumer at once. Never Released while
@@ -44,11 +59,44 @@ type ingress struct {
 	m     *linkMetrics
 	// settleTimeout bounds the write of one disposition.
 	settleTimeout time.Duration
+	// credit is each receiver's link credit (max_in_flight).
+	credit uint32
+
+	linksMu sync.Mutex
+	links   map[*creditLink]struct{} // receivers running now
+}
+
+// flushCredit gives each receiver back the credit of the messages settled
+// since the last call, in one flow frame each. The pipeline calls it after
+// each batch of settlements.
+func (in *ingress) flushCredit() {
+	in.linksMu.Lock()
+	defer in.linksMu.Unlock()
+	for l := range in.links {
+		if n := l.pending.Swap(0); n > 0 {
+			_ = l.rcv.IssueCredit(n) // fails only once the link is gone
+		}
+	}
 }
 
 // run receives from rcv for rule r until ctx ends or the link fails, and
 // returns why.
 func (in *ingress) run(ctx context.Context, r *ingressRule, rcv receiver, d dialect) error {
+	l := &creditLink{rcv: rcv}
+	in.linksMu.Lock()
+	if in.links == nil {
+		in.links = map[*creditLink]struct{}{}
+	}
+	in.links[l] = struct{}{}
+	in.linksMu.Unlock()
+	defer func() {
+		in.linksMu.Lock()
+		delete(in.links, l)
+		in.linksMu.Unlock()
+	}()
+	if err := rcv.IssueCredit(in.credit); err != nil {
+		return fmt.Errorf("issue link credit: %w", err)
+	}
 	for {
 		msg, err := rcv.Receive(ctx, nil)
 		if err != nil {
@@ -56,24 +104,26 @@ func (in *ingress) run(ctx context.Context, r *ingressRule, rcv receiver, d dial
 		}
 		m := &adapters.Message{}
 		in.record(r, msg, d, m)
-		m.Settle = in.settler(rcv, msg)
+		m.Settle = in.settler(l, msg)
 		in.m.unsettled.Inc()
 		if !in.pipe.Submit(m) {
 			// Stopping: the next consumer takes it now rather than once the
 			// link closes.
-			in.settle(rcv, msg, false)
+			in.settle(l, msg, false)
 		}
 	}
 }
 
 // settler returns what settles msg once the pipeline released it: Accepted
 // when Kafka has it, else (the pipeline stopped first) Released.
-func (in *ingress) settler(rcv receiver, msg *amqp.Message) func(error) {
-	return func(err error) { in.settle(rcv, msg, err == nil) }
+func (in *ingress) settler(l *creditLink, msg *amqp.Message) func(error) {
+	return func(err error) { in.settle(l, msg, err == nil) }
 }
 
-func (in *ingress) settle(rcv receiver, msg *amqp.Message, accept bool) {
+func (in *ingress) settle(l *creditLink, msg *amqp.Message, accept bool) {
 	defer in.m.unsettled.Dec()
+	defer l.pending.Add(1)
+	rcv := l.rcv
 	ctx, cancel := context.WithTimeout(context.Background(), in.settleTimeout)
 	defer cancel()
 	var err error

@@ -49,7 +49,7 @@ func TestIngressAcceptsOnlyAfterKafkaInArrivalOrder(t *testing.T) {
 	cfg.MaxInFlight = credit
 	cfg.Ingress = []IngressRule{{Name: "orders", Address: "orders", Topic: "legacy.orders"}}
 	a := startAdapter(t, cfg)
-	rcv := newFakeReceiver(credit)
+	rcv := newFakeReceiver()
 	runIngress(t, a, 0, rcv, detect(KindRabbitMQ, nil))
 	var want []string
 	for i := range n {
@@ -98,7 +98,7 @@ func TestIngressPoisonIsDeadLetteredAndAccepted(t *testing.T) {
 	cfg.MaxInFlight = 32
 	cfg.Ingress = []IngressRule{{Name: "img", Address: "images", Topic: "legacy.images"}}
 	a := startAdapter(t, cfg)
-	rcv := newFakeReceiver(cfg.MaxInFlight)
+	rcv := newFakeReceiver()
 	runIngress(t, a, 0, rcv, detect(KindActiveMQ, nil))
 	big := make([]byte, 64<<10)
 	rand.Read(big)
@@ -137,7 +137,7 @@ func TestIngressReleasesOnlyOnShutdown(t *testing.T) {
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rcv := newFakeReceiver(8)
+	rcv := newFakeReceiver()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = a.in.run(ctx, &a.in.rules[0], rcv, dialect{}) }()
@@ -175,7 +175,7 @@ func TestIngressSkipsItsOwnEgress(t *testing.T) {
 	cfg := testConfig(kafka)
 	cfg.Ingress = []IngressRule{{Name: "orders", Address: "orders", Topic: "legacy.orders"}}
 	a := startAdapter(t, cfg)
-	rcv := newFakeReceiver(8)
+	rcv := newFakeReceiver()
 	runIngress(t, a, 0, rcv, dialect{})
 	own := order(0)
 	own.ApplicationProperties[adapters.HeaderAdapter] = "meshwork-amqp-east"

@@ -8,7 +8,7 @@ Each message: {"body": ..., "kind": "data" | "value" | "sequence",
 value sends body as an amqp-value (string, map, list, number); sequence
 sends body (a list) as an amqp-sequence.
 
-Usage: amqp_send.py URL ADDRESS JSON
+Usage: amqp_send.py URL ADDRESS JSON (or @FILE holding the JSON)
 """
 import json
 import sys
@@ -62,5 +62,9 @@ class Send(MessagingHandler):
         sys.exit(1)
 
 
-url, address, specs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+url, address, arg = sys.argv[1], sys.argv[2], sys.argv[3]
+if arg.startswith("@"):
+    with open(arg[1:]) as f:
+        arg = f.read()
+specs = json.loads(arg)
 Container(Send(url, address, specs)).run()

@@ -1,0 +1,172 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	goamqp "github.com/Azure/go-amqp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/adapters/amqp"
+	"github.com/meshwork/meshwork/internal/dlq"
+)
+
+// TestIntegrationAMQPAdapterSurvivesKill9 kills the mesh-amqp process with
+// SIGKILL amid a stream of numbered messages that a go-amqp sender hands to
+// the broker, and starts it again: every message the broker accepted must
+// reach Kafka, because the adapter settles a message Accepted only once
+// Kafka acknowledged it and the broker redelivers what was unsettled when
+// the connection died. Duplicates are allowed (at least once) and counted.
+func TestIntegrationAMQPAdapterSurvivesKill9(t *testing.T) {
+	kafka := env(t, "MESH_E2E_KAFKA_EAST")
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-amqp")
+	for _, b := range amqpBrokers(t) {
+		t.Run(b.name, func(t *testing.T) {
+			const n = 3000
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			s := uniq("it.amqp.kill." + b.name)
+			createTopics(t, kafka, 3, s)
+			port := freePorts(t, 1)[0]
+			cfg := fmt.Sprintf(`site: east
+listen: 127.0.0.1:%d
+broker:
+  url: %s
+  container_id: meshwork-it-%s
+kafka:
+  brokers: [%s]
+max_in_flight: 256
+ingress:
+  - address: %s
+    topic: %s
+`, port, b.url, s, kafka, s, s)
+			adapter := startService(t, bin, "amqp", cfg, port)
+
+			start := time.Now()
+			c := newTally()
+			conn, err := goamqp.Dial(ctx, b.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			sess, err := conn.NewSession(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snd, err := sess.NewSender(ctx, b.queuePrefix+s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := make(chan struct{})
+			killAt := make(chan struct{})
+			go func() {
+				defer close(sent)
+				receipts := make([]goamqp.SendReceipt, 0, n)
+				for i := range n {
+					if i == n/3 {
+						close(killAt)
+					}
+					msg := goamqp.NewMessage([]byte(fmt.Sprintf("n=%d", c.send())))
+					msg.Header = &goamqp.MessageHeader{Durable: true}
+					r, err := snd.SendWithReceipt(ctx, msg, nil)
+					if err != nil {
+						t.Errorf("send %d: %v", i, err)
+						return
+					}
+					receipts = append(receipts, r)
+				}
+				for i := range receipts {
+					if st, err := receipts[i].Wait(ctx); err == nil {
+						if _, ok := st.(*goamqp.StateAccepted); ok {
+							c.ack(i)
+						}
+					}
+				}
+			}()
+			<-killAt
+			if err := adapter.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-adapter.done
+			startService(t, bin, "amqp", cfg, port) // stopped (SIGTERM) when the test ends
+			<-sent
+			if _, acked, _, _, _ := c.counts(); acked < n {
+				t.Errorf("the broker accepted %d of %d sends", acked, n)
+			}
+			collect(ctx, t, kafka, s, c, 90*time.Second)
+			c.report(t, "kill -9 mesh-amqp ("+b.name+" -> Kafka)", fmt.Sprintf("%d messages, killed after %d", n, n/3), true, time.Since(start))
+		})
+	}
+}
+
+// TestIntegrationAMQPPoisonMessage: a message larger than its topic's
+// max.message.bytes is dead-lettered with the reason (kcat reads the dead
+// letter back) and Accepted, and the messages behind it all reach Kafka.
+func TestIntegrationAMQPPoisonMessage(t *testing.T) {
+	const follow = 200
+	kafka, kcat, py := env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_KCAT"), env(t, "MESH_E2E_PYTHON")
+	for _, b := range amqpBrokers(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			s := uniq("it.amqp.poison." + b.name)
+			createTopics(t, kafka, 1, dlq.Topic(s))
+			cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cl.Close) // after the topic's deletion below
+			limit := "65536"
+			if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": &limit}, s); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { deleteTopics(context.Background(), t, kadm.NewClient(cl), s) })
+			cfg := amqp.DefaultConfig()
+			cfg.Site = "east"
+			cfg.Broker.URL = b.url
+			cfg.Broker.ContainerID = "meshwork-it-" + s
+			cfg.Kafka.Brokers = []string{kafka}
+			cfg.Ingress = []amqp.IngressRule{{Address: s, Topic: s}}
+			a := startAMQPAdapter(ctx, t, cfg)
+
+			big := make([]byte, 100<<10)
+			rand.Read(big)
+			specs := []map[string]any{{"kind": "data", "body": fmt.Sprintf("%x", big), "id": "poison"}}
+			for i := range follow {
+				specs = append(specs, map[string]any{"kind": "data", "body": fmt.Sprintf("n=%d", i), "id": fmt.Sprintf("ok-%d", i)})
+			}
+			js, _ := json.Marshal(specs)
+			file := filepath.Join(t.TempDir(), "messages.json")
+			if err := os.WriteFile(file, js, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w := startWitness(ctx, t, nil, py, witnessPath("amqp_send.py"), b.url, b.queuePrefix+s, "@"+file)
+			if l := w.next(t, 60*time.Second); l != fmt.Sprintf("sent %d", follow+1) {
+				t.Fatalf("sender said %q", l)
+			}
+			recs := readKcat(ctx, t, kcat, kafka, s, follow)
+			if len(recs) != follow || !bytes.Equal([]byte(recs[0].Payload), []byte("n=0")) {
+				t.Fatalf("%d records, first %q", len(recs), recs[0].Payload)
+			}
+			d := readKcat(ctx, t, kcat, kafka, dlq.Topic(s), 1)[0]
+			if reason := d.header(dlq.HeaderError); !strings.Contains(reason, "max.message.bytes") {
+				t.Fatalf("dead letter reason %q", reason)
+			}
+			waitFor(t, 30*time.Second, "every message settled", func() error {
+				if err := a.Ready(ctx); err != nil {
+					return err
+				}
+				return nil
+			})
+		})
+	}
+}

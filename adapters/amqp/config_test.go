@@ -140,3 +140,11 @@ func TestConfigReference(t *testing.T) {
 			"producer to keep `acks: all`. [README.md](README.md) explains rules, addresses, mapping and delivery.",
 	}, DefaultConfig())
 }
+
+// The examples in README.md are valid configurations.
+func TestReadmeExamples(t *testing.T) {
+	reference.CheckExamples(t, "README.md", "mesh-amqp", func(name string, data []byte) error {
+		cfg := DefaultConfig()
+		return config.Parse(name, data, &cfg)
+	})
+}

@@ -58,6 +58,19 @@ func startAMQPAdapter(ctx context.Context, t *testing.T, cfg amqp.Config) *amqp.
 // partition.
 func saramaRead(t *testing.T, kafka, topic string, n int, timeout time.Duration) []*sarama.ConsumerMessage {
 	t.Helper()
+	var out []*sarama.ConsumerMessage
+	saramaConsume(t, kafka, topic, timeout, func(m *sarama.ConsumerMessage) bool {
+		out = append(out, m)
+		return len(out) >= n
+	})
+	return out
+}
+
+// saramaConsume hands the records of topic, from the start of every
+// partition, to done until it returns true, and fails t if it has not
+// by timeout.
+func saramaConsume(t *testing.T, kafka, topic string, timeout time.Duration, done func(*sarama.ConsumerMessage) bool) {
+	t.Helper()
 	c, err := sarama.NewConsumer([]string{kafka}, saramaConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +81,8 @@ func saramaRead(t *testing.T, kafka, topic string, n int, timeout time.Duration)
 		t.Fatal(err)
 	}
 	got := make(chan *sarama.ConsumerMessage, 1024)
+	stop := make(chan struct{})
+	defer close(stop)
 	for _, p := range parts {
 		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
@@ -76,21 +91,25 @@ func saramaRead(t *testing.T, kafka, topic string, n int, timeout time.Duration)
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
-				got <- m
+				select {
+				case got <- m:
+				case <-stop:
+					return
+				}
 			}
 		}()
 	}
-	var out []*sarama.ConsumerMessage
 	deadline := time.After(timeout)
-	for len(out) < n {
+	for {
 		select {
 		case m := <-got:
-			out = append(out, m)
+			if done(m) {
+				return
+			}
 		case <-deadline:
-			t.Fatalf("sarama read %d of %d records of %s", len(out), n, topic)
+			t.Fatalf("sarama: what the test waits for is not in %s after %s", topic, timeout)
 		}
 	}
-	return out
 }
 
 func saramaHeaders(m *sarama.ConsumerMessage) map[string]string {

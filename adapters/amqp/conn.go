@@ -45,15 +45,14 @@ type linkEntry struct {
 // ingress rule and runs it, and starts over when the connection or a link
 // fails. Egress takes sender links from the current connection.
 type broker struct {
-	cfg    Broker
-	id     string // container id
-	url    string // without credentials
-	sasl   amqp.SASLType
-	tls    *tls.Config
-	log    *slog.Logger
-	m      *linkMetrics
-	in     *ingress // nil without ingress rules
-	credit int32
+	cfg  Broker
+	id   string // container id
+	url  string // without credentials
+	sasl amqp.SASLType
+	tls  *tls.Config
+	log  *slog.Logger
+	m    *linkMetrics
+	in   *ingress // nil without ingress rules
 
 	cur atomic.Pointer[connection]
 }

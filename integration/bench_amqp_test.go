@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters/amqp"
+	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
@@ -20,7 +21,11 @@ import (
 // settlement (go-amqp, unsettled sends with at most 256 outcomes
 // outstanding, a receiver with 256 credit accepting each message), in the
 // same run on the same services:
-//   - reference: go-amqp sender -> queue -> go-amqp receiver;
+//   - reference: go-amqp sender -> queue -> go-amqp receiver, bare
+//     messages; reference-envelope: the same with messages that carry an
+//     envelope as the adapter's egress writes it (message-id,
+//     content-type, creation-time, the CloudEvents and mesh attributes as
+//     application-properties), the broker's work for what egress sends;
 //   - ingress: go-amqp sender -> queue -> adapter -> Kafka (acks=all),
 //     read by a franz-go consumer;
 //   - egress: franz-go producer -> Kafka -> adapter (unsettled sends,
@@ -34,7 +39,8 @@ func BenchmarkAMQP(b *testing.B) {
 		{"activemq", env(b, "MESH_E2E_ACTIVEMQ_AMQP"), "queue://"},
 	} {
 		for _, size := range []int{100, 1024} {
-			b.Run(fmt.Sprintf("%s/reference/%dB", br.name, size), func(b *testing.B) { benchAMQPReference(b, br.url, br.prefix, size) })
+			b.Run(fmt.Sprintf("%s/reference/%dB", br.name, size), func(b *testing.B) { benchAMQPReference(b, br.url, br.prefix, size, false) })
+			b.Run(fmt.Sprintf("%s/reference-envelope/%dB", br.name, size), func(b *testing.B) { benchAMQPReference(b, br.url, br.prefix, size, true) })
 			b.Run(fmt.Sprintf("%s/ingress/%dB", br.name, size), func(b *testing.B) { benchAMQPIngress(b, br.url, br.prefix, kafka, size) })
 			b.Run(fmt.Sprintf("%s/egress/%dB", br.name, size), func(b *testing.B) { benchAMQPEgress(b, br.url, br.prefix, kafka, size) })
 		}
@@ -61,7 +67,7 @@ func amqpSession(b *testing.B, url string) *goamqp.Session {
 // sendAMQP sends n messages of size bytes (each carrying its send time)
 // unsettled, with at most amqpWindow outcomes outstanding, and fails b on
 // an outcome other than Accepted.
-func sendAMQP(ctx context.Context, b *testing.B, s *goamqp.Session, addr string, n, size int) {
+func sendAMQP(ctx context.Context, b *testing.B, s *goamqp.Session, addr string, n, size int, withEnvelope bool) {
 	snd, err := s.NewSender(ctx, addr, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -87,6 +93,15 @@ func sendAMQP(ctx context.Context, b *testing.B, s *goamqp.Session, addr string,
 	}()
 	for range n {
 		msg := goamqp.NewMessage(payload(size))
+		if withEnvelope {
+			env := envelope.Envelope{Source: "/bench", Type: "bench.event", ContentType: "application/octet-stream"}
+			env.Complete("east", time.Now())
+			props, ct := env.AMQPProperties()
+			props["mesh_adapter"] = "bench"
+			t := env.Time
+			msg.ApplicationProperties = props
+			msg.Properties = &goamqp.MessageProperties{MessageID: env.ID, ContentType: &ct, CreationTime: &t}
+		}
 		r, err := snd.SendWithReceipt(ctx, msg, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -127,7 +142,7 @@ func receiveAMQP(ctx context.Context, b *testing.B, s *goamqp.Session, addr stri
 	}
 }
 
-func benchAMQPReference(b *testing.B, url, prefix string, size int) {
+func benchAMQPReference(b *testing.B, url, prefix string, size int, withEnvelope bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	q := prefix + uniq("bench.amqp.ref")
@@ -137,7 +152,7 @@ func benchAMQPReference(b *testing.B, url, prefix string, size int) {
 	b.ResetTimer()
 	start := time.Now()
 	go func() { defer close(done); receiveAMQP(ctx, b, amqpSession(b, url), q, b.N, &lat) }()
-	sendAMQP(ctx, b, s, q, b.N, size)
+	sendAMQP(ctx, b, s, q, b.N, size, withEnvelope)
 	<-done
 	lat.report(b, time.Since(start))
 }
@@ -190,7 +205,7 @@ func benchAMQPIngress(b *testing.B, url, prefix, kafka string, size int) {
 			fs.EachRecord(func(r *kgo.Record) { lat.add(sentAt(r.Value)); got++ })
 		}
 	}()
-	sendAMQP(ctx, b, s, prefix+q, b.N, size)
+	sendAMQP(ctx, b, s, prefix+q, b.N, size, false)
 	<-done
 	if ctx.Err() != nil {
 		b.Fatal("timed out")

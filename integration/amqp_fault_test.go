@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,6 +168,90 @@ func TestIntegrationAMQPPoisonMessage(t *testing.T) {
 				}
 				return nil
 			})
+		})
+	}
+}
+
+// TestIntegrationAMQPAdapterBrokerRestart drops the adapter's connection to
+// the broker (a proxy between them stops, as a restarting broker closes
+// its connections, and starts again while a sixth of the messages are
+// sent, about a second) amid a stream of
+// numbered messages sent straight to the broker: the adapter reconnects
+// with backoff, counts it, and every message reaches Kafka (duplicates
+// counted: what was in flight is delivered again).
+func TestIntegrationAMQPAdapterBrokerRestart(t *testing.T) {
+	kafka := env(t, "MESH_E2E_KAFKA_EAST")
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-amqp")
+	for _, b := range amqpBrokers(t) {
+		t.Run(b.name, func(t *testing.T) {
+			const n = 3000
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			s := uniq("it.amqp.restart." + b.name)
+			createTopics(t, kafka, 3, s)
+			u, err := url.Parse(b.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports := freePorts(t, 2)
+			proxy := startFaultProxy(t, "amqp-"+b.name, fmt.Sprintf("127.0.0.1:%d", ports[1]), u.Host)
+			viaProxy := *u
+			viaProxy.Host = fmt.Sprintf("127.0.0.1:%d", ports[1])
+			cfg := fmt.Sprintf(`site: east
+listen: 127.0.0.1:%d
+broker:
+  url: %s
+  container_id: meshwork-it-%s
+  max_reconnect_interval: 2s
+kafka:
+  brokers: [%s]
+max_in_flight: 256
+ingress:
+  - address: %s
+    topic: %s
+`, ports[0], viaProxy.String(), s, kafka, s, s)
+			adapter := startService(t, bin, "amqp", cfg, ports[0])
+
+			start := time.Now()
+			c := newTally()
+			conn, err := goamqp.Dial(ctx, b.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			sess, err := conn.NewSession(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snd, err := sess.NewSender(ctx, b.queuePrefix+s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if i == n/3 {
+					proxy.p.Stop()
+				}
+				if i == n/2 {
+					if err := proxy.p.Start(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				msg := goamqp.NewMessage([]byte(fmt.Sprintf("n=%d", c.send())))
+				msg.Header = &goamqp.MessageHeader{Durable: true}
+				if err := snd.Send(ctx, msg, nil); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+				c.ack(i)
+				if i < n/2 {
+					time.Sleep(time.Millisecond) // spread the first half over the outage
+				}
+			}
+			collect(ctx, t, kafka, s, c, 90*time.Second)
+			m := scrape(t, adapter.url+"/metrics")
+			if m["meshwork_amqp_reconnects_total"] < 1 {
+				t.Errorf("reconnects_total %v", m["meshwork_amqp_reconnects_total"])
+			}
+			c.report(t, "broker connection dropped ("+b.name+" -> Kafka)", fmt.Sprintf("%d messages", n), true, time.Since(start))
 		})
 	}
 }

@@ -188,7 +188,7 @@ func TestIntegrationAMQPAdapterBrokerRestart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			s := uniq("it.amqp.restart." + b.name)
-			createTopics(t, kafka, 3, s)
+			createTopics(t, kafka, 3, s, s+".out")
 			u, err := url.Parse(b.url)
 			if err != nil {
 				t.Fatal(err)
@@ -209,7 +209,10 @@ max_in_flight: 256
 ingress:
   - address: %s
     topic: %s
-`, ports[0], viaProxy.String(), s, kafka, s, s)
+egress:
+  - topics: [%s.out]
+    address: %s.out
+`, ports[0], viaProxy.String(), s, kafka, s, s, s, s)
 			adapter := startService(t, bin, "amqp", cfg, ports[0])
 
 			start := time.Now()
@@ -252,6 +255,63 @@ ingress:
 				t.Errorf("reconnects_total %v", m["meshwork_amqp_reconnects_total"])
 			}
 			c.report(t, "broker connection dropped ("+b.name+" -> Kafka)", fmt.Sprintf("%d messages", n), true, time.Since(start))
+
+			// The other way: Kafka records to the queue, the connection
+			// dropped once a third has arrived; every record reaches the
+			// queue (the committed offset never passed an unaccepted one).
+			start = time.Now()
+			out := newTally()
+			first := goamqp.ReceiverSettleModeFirst
+			rcv, err := sess.NewReceiver(ctx, b.queuePrefix+s+".out", &goamqp.ReceiverOptions{Credit: -1, SettlementMode: &first})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rcv.IssueCredit(500); err != nil {
+				t.Fatal(err)
+			}
+			pr, err := kgo.NewClient(kgo.SeedBrokers(kafka))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			for range n {
+				pr.Produce(ctx, &kgo.Record{Topic: s + ".out", Value: []byte(fmt.Sprintf("n=%d", out.send()))}, nil)
+			}
+			if err := pr.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				out.ack(i)
+			}
+			dropped := false
+			deadline := time.Now().Add(90 * time.Second)
+			for out.missing() > 0 && time.Now().Before(deadline) {
+				if !dropped && n-out.missing() >= n/3 {
+					proxy.p.Stop()
+					time.AfterFunc(time.Second, func() { _ = proxy.p.Start() })
+					dropped = true
+				}
+				rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+				msg, err := rcv.Receive(rctx, nil)
+				rcancel()
+				if err != nil {
+					continue
+				}
+				var k int
+				if _, err := fmt.Sscanf(string(msg.GetData()), "n=%d", &k); err == nil {
+					out.deliver(k)
+				}
+				_ = rcv.AcceptMessage(ctx, msg)
+				_ = rcv.IssueCredit(1)
+			}
+			if out.missing() > 0 {
+				log, _ := os.ReadFile(adapter.log)
+				if len(log) > 8000 {
+					log = log[len(log)-8000:]
+				}
+				t.Logf("adapter log (end):\n%s", log)
+			}
+			out.report(t, "broker connection dropped (Kafka -> "+b.name+")", fmt.Sprintf("%d records", n), true, time.Since(start))
 		})
 	}
 }

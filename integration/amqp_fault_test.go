@@ -309,7 +309,11 @@ egress:
 				if len(log) > 8000 {
 					log = log[len(log)-8000:]
 				}
-				t.Logf("adapter log (end):\n%s", log)
+				// Which side stopped: the adapter's count of accepted sends
+				// against what the receiver got.
+				m := scrape(t, adapter.url+"/metrics")
+				t.Logf("adapter: egress published %v, retries %v; adapter log (end):\n%s",
+					m["meshwork_amqp_egress_messages_total"], m["meshwork_amqp_retries_total"], log)
 			}
 			out.report(t, "broker connection dropped (Kafka -> "+b.name+")", fmt.Sprintf("%d records", n), true, time.Since(start))
 		})

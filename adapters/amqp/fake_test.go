@@ -27,6 +27,7 @@ type fakeReceiver struct {
 
 	mu        sync.Mutex
 	credit    int // issued and not used
+	flows     int // IssueCredit calls
 	out       int // handed out, not settled
 	maxOut    int
 	accepted  []string
@@ -41,6 +42,7 @@ func newFakeReceiver() *fakeReceiver {
 func (f *fakeReceiver) IssueCredit(n uint32) error {
 	f.mu.Lock()
 	f.credit += int(n)
+	f.flows++
 	f.mu.Unlock()
 	select {
 	case f.settledCh <- struct{}{}:

@@ -67,13 +67,18 @@ type ingress struct {
 }
 
 // flushCredit gives each receiver back the credit of the messages settled
-// since the last call, in one flow frame each. The pipeline calls it after
-// each batch of settlements.
+// since it last did, in one flow frame, once that is a quarter of its
+// credit: fewer flow frames, and it cannot starve the link, since the
+// broker then still holds three quarters of the credit less what is
+// unsettled, and what is unsettled settles. (A flow frame per message,
+// racing the broker's transfers, once stalled a RabbitMQ 3.10 link.) The
+// pipeline calls it after each batch of settlements.
 func (in *ingress) flushCredit() {
+	batch := max(1, in.credit/4)
 	in.linksMu.Lock()
 	defer in.linksMu.Unlock()
 	for l := range in.links {
-		if n := l.pending.Swap(0); n > 0 {
+		if n := l.pending.Load(); n >= batch && l.pending.CompareAndSwap(n, 0) {
 			_ = l.rcv.IssueCredit(n) // fails only once the link is gone
 		}
 	}

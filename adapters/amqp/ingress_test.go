@@ -66,6 +66,13 @@ func TestIngressAcceptsOnlyAfterKafkaInArrivalOrder(t *testing.T) {
 	if !slices.Equal(acc, want) || len(rel) != 0 || maxOut > credit {
 		t.Fatalf("accepted out of order or released: %d released, max out %d\n%v", len(rel), maxOut, acc[:10])
 	}
+	// Credit goes back in quarters of the window, not a flow per message.
+	rcv.mu.Lock()
+	flows := rcv.flows
+	rcv.mu.Unlock()
+	if flows > 1+n/(credit/4) {
+		t.Fatalf("%d flow frames for %d messages with credit %d", flows, n, credit)
+	}
 	recs := kafkatest.Read(t, kafka, "legacy.orders", n, testWait)
 	r := recs[0]
 	for _, x := range recs {

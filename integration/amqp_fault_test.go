@@ -295,6 +295,18 @@ egress:
 				msg, err := rcv.Receive(rctx, nil)
 				rcancel()
 				if err != nil {
+					// A go-amqp receiver on RabbitMQ 3.10 is at times left
+					// with credit the broker no longer counts (see the
+					// README): the witness attaches anew, so that the test
+					// measures the adapter, not the witness.
+					_ = rcv.Close(ctx)
+					if rcv, err = sess.NewReceiver(ctx, b.queuePrefix+s+".out", &goamqp.ReceiverOptions{Credit: -1, SettlementMode: &first}); err != nil {
+						t.Fatal(err)
+					}
+					if err := rcv.IssueCredit(500); err != nil {
+						t.Fatal(err)
+					}
+					settled = 0
 					continue
 				}
 				var k int

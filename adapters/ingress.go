@@ -49,11 +49,12 @@ type Message struct {
 	// queue is full, and not tried again when Kafka refuses them: the
 	// upstream would never redeliver them anyway.
 	BestEffort bool
-	// Settle is called once, on the pipeline's release goroutine and in
-	// the order messages were submitted: with nil once Kafka has the
-	// message (or its dead letter), so it may be acknowledged upstream;
-	// with an error when it never will be (the pipeline stopped first),
-	// and then the upstream must not acknowledge it: it redelivers it.
+	// Settle is called once, on the pipeline's release goroutine (or, once
+	// the pipeline stopped, on the goroutine of Run) and in the order
+	// messages were submitted: with nil once Kafka has the message (or its
+	// dead letter), so it may be acknowledged upstream; with an error when
+	// it never will be (the pipeline stopped first), and then the upstream
+	// must not acknowledge it: it redelivers it.
 	Settle func(err error)
 
 	received time.Time
@@ -195,8 +196,9 @@ func (in *Ingress) Submit(m *Message) bool {
 }
 
 // Run runs the pipeline until ctx ends, and returns once every goroutine
-// it started has ended. Messages not settled by then never will be: their
-// upstream redelivers them.
+// it started has ended. Messages not written to Kafka by then never will
+// be: they are settled with ErrStopped, and their upstream delivers them
+// again.
 func (in *Ingress) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { in.produceLoop(ctx) })
@@ -206,6 +208,35 @@ func (in *Ingress) Run(ctx context.Context) {
 	in.ended = true
 	in.tasksMu.Unlock()
 	in.tasks.Wait()
+	in.abandon()
+}
+
+// abandon settles, with ErrStopped and in arrival order, the messages the
+// pipeline still holds once it stopped: an upstream that can hand a
+// message back (AMQP Released) does so at once, instead of when its link
+// closes.
+func (in *Ingress) abandon() {
+	in.mu.Lock()
+	left := in.order
+	in.order = nil
+	in.broken = true
+	in.mu.Unlock()
+	for _, m := range left {
+		m.Settle(ErrStopped)
+		in.cfg.Metrics.inFlight.Dec()
+		in.unpend()
+		<-in.window
+	}
+	for {
+		select {
+		case m := <-in.queue:
+			in.cfg.Metrics.queued.Dec()
+			m.Settle(ErrStopped)
+			in.unpend()
+		default:
+			return
+		}
+	}
 }
 
 // spawn runs f on a goroutine Run waits for; after Run, it does not.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ type SiteConfig struct {
 	Name string `yaml:"name"`
 	// Ports by service (kafka, mqtt, registry); 0 picks a free port.
 	Ports map[string]int `yaml:"ports"`
+	// AMQP, when set, is the URL of an AMQP 1.0 broker (RabbitMQ with its
+	// AMQP 1.0 plugin, ActiveMQ) that the site's AMQP adapter bridges:
+	// amqp://user:password@host:port. A broker belongs to one site.
+	AMQP string `yaml:"amqp,omitempty"`
 }
 
 // Config configures the dev mesh. It can be read from a YAML file with
@@ -135,6 +140,38 @@ func (c *Config) SiteNames() []string {
 	return out
 }
 
+// SetAMQP gives a site an AMQP adapter, from a spec written site=url, as
+// given to meshd dev -amqp.
+func (c *Config) SetAMQP(spec string) error {
+	site, u, ok := strings.Cut(spec, "=")
+	if !ok || u == "" {
+		return fmt.Errorf("amqp %q: want site=amqp://user:password@host:port, e.g. east=amqp://guest:guest@127.0.0.1:5672", redactURL(spec))
+	}
+	for i := range c.Sites {
+		if c.Sites[i].Name == site {
+			c.Sites[i].AMQP = u
+			return nil
+		}
+	}
+	return fmt.Errorf("amqp %q: unknown site %q", redactURL(spec), site)
+}
+
+// redactURL hides the password of a URL (or of site=URL), for messages.
+func redactURL(s string) string {
+	prefix, raw := "", s
+	if site, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(site, "://") {
+		prefix, raw = site+"=", rest
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return prefix + "(unparsable URL)"
+		}
+		return s
+	}
+	return prefix + u.Redacted()
+}
+
 // SetPort applies an override written site.service=port, as given to
 // meshd dev -port.
 func (c *Config) SetPort(spec string) error {
@@ -185,8 +222,20 @@ func (c *Config) Validate() error {
 		used[c.AdminPort] = "admin_port"
 	}
 	names := map[string]bool{}
+	brokers := map[string]string{}
 	for i, s := range c.Sites {
 		field := fmt.Sprintf("sites[%d]", i)
+		if s.AMQP != "" {
+			u, err := url.Parse(s.AMQP)
+			switch {
+			case err != nil || u.Host == "" || u.Port() == "" || u.Scheme != "amqp" && u.Scheme != "amqps":
+				errs = append(errs, config.Errorf(field+".amqp", "want amqp://user:password@host:port, got %q", redactURL(s.AMQP)))
+			case brokers[u.Host] != "":
+				errs = append(errs, config.Errorf(field+".amqp", "the broker at %s is also site %s's: a broker belongs to one site (its queues are that site's)", u.Host, brokers[u.Host]))
+			default:
+				brokers[u.Host] = s.Name
+			}
+		}
 		if err := envelope.ValidSite(s.Name); err != nil {
 			errs = append(errs, config.Errorf(field+".name", "%q: %v", s.Name, err))
 		}

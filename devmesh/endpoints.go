@@ -29,7 +29,14 @@ type SiteEndpoints struct {
 	// Registry is the schema registry's URL; the first site's is the
 	// primary, the others forward writes to it.
 	Registry string `json:"registry"`
+	// AMQP is the URL (without credentials) of the AMQP 1.0 broker the
+	// site's AMQP adapter bridges; absent when the site has none.
+	AMQP string `json:"amqp,omitempty"`
 }
+
+// amqpNotConfigured is what the endpoint table says of a site without an
+// AMQP broker.
+const amqpNotConfigured = "not configured: start a broker (make services-up starts RabbitMQ and ActiveMQ), then meshd dev -amqp SITE=amqp://guest:guest@127.0.0.1:5672"
 
 // WriteFile writes the endpoints as JSON, atomically, so a script polling
 // the file never reads half of it.
@@ -70,6 +77,11 @@ func (e Endpoints) PrintTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\tkafka\t%s\n", name, s.Kafka)
 		fmt.Fprintf(tw, "%s\tmqtt\t%s\n", name, s.MQTT)
 		fmt.Fprintf(tw, "%s\tregistry\t%s\n", name, s.Registry)
+		amqp := s.AMQP
+		if amqp == "" {
+			amqp = amqpNotConfigured
+		}
+		fmt.Fprintf(tw, "%s\tamqp\t%s\n", name, amqp)
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)

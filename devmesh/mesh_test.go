@@ -187,6 +187,50 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// -amqp names a site and a broker URL; a broker belongs to one site; a
+// password never shows in an error.
+func TestAMQPConfigErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	for spec, want := range map[string]string{
+		"east":                        "want site=amqp://user:password@host:port",
+		"north=amqp://127.0.0.1:1":    `unknown site "north"`,
+		"east=":                       "want site=amqp",
+		"nowhere=amqp://u:secret@h:1": "amqp://u:xxxxx@h:1",
+	} {
+		if err := cfg.SetAMQP(spec); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: got %v, want %q", spec, err, want)
+		}
+	}
+	for _, c := range []struct{ east, west, want string }{
+		{"amqp://guest:guest@127.0.0.1:5672", "amqp://127.0.0.1:5672", "sites[1].amqp: the broker at 127.0.0.1:5672 is also site east's"},
+		{"http://u:secret@127.0.0.1:5672", "", `sites[0].amqp: want amqp://user:password@host:port, got "http://u:xxxxx@127.0.0.1:5672"`},
+		{"amqp://127.0.0.1", "", "sites[0].amqp: want amqp://"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Sites[0].AMQP, cfg.Sites[1].AMQP = c.east, c.west
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%+v: got %v", c, err)
+		}
+	}
+	cfg = DefaultConfig()
+	if err := cfg.SetAMQP("west=amqp://guest:guest@127.0.0.1:5672"); err != nil || cfg.Sites[1].AMQP != "amqp://guest:guest@127.0.0.1:5672" {
+		t.Fatalf("%v %+v", err, cfg.Sites[1])
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without a broker, the endpoint table says AMQP is not configured and
+// how to configure it.
+func TestEndpointTableWithoutAMQP(t *testing.T) {
+	var b strings.Builder
+	Endpoints{Sites: map[string]SiteEndpoints{"east": {Kafka: "k", AMQP: "amqp://127.0.0.1:5672"}, "west": {Kafka: "k2"}}}.PrintTable(&b)
+	if !strings.Contains(b.String(), "east  amqp      amqp://127.0.0.1:5672") || !strings.Contains(b.String(), "west  amqp      not configured: start a broker (make services-up") {
+		t.Fatalf("%s", b.String())
+	}
+}
+
 func TestTakenPortIsNamed(t *testing.T) {
 	ctx := context.Background()
 	a := testConfig(t)

@@ -1,8 +1,15 @@
 package devmesh
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -19,11 +26,22 @@ const (
 	MQTTEgressTopic  = "mqtt.egress"
 )
 
+// The dev mesh's AMQP adapter rules, for a site given a broker (-amqp):
+// the queue mesh.ingress goes into one Kafka topic keyed by each message's
+// subject (else its message-id), and every record of another Kafka topic
+// goes out to the queue its key names.
+const (
+	AMQPIngressQueue = "mesh.ingress"
+	AMQPIngressTopic = "amqp.ingress"
+	AMQPEgressTopic  = "amqp.egress"
+)
+
 // The names of a site's services, in the order they start.
 const (
-	unitRegistry   = "registry"
-	unitAdapter    = "mqtt-adapter"
-	unitReplicator = "replicator"
+	unitRegistry    = "registry"
+	unitAdapter     = "mqtt-adapter"
+	unitAMQPAdapter = "amqp-adapter"
+	unitReplicator  = "replicator"
 )
 
 // common is the common block of a site's services.
@@ -61,6 +79,20 @@ func (s *site) adapterConfig() mqtt.Config {
 	return cfg
 }
 
+// amqpAdapterConfig is the site's AMQP adapter on the broker at url.
+func (s *site) amqpAdapterConfig(url string) amqp.Config {
+	cfg := amqp.DefaultConfig()
+	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
+	cfg.Broker.URL = url
+	cfg.Broker.ContainerID = "meshwork-amqp-adapter-" + s.name
+	cfg.Broker.ConnectTimeout = 5 * time.Second
+	cfg.Broker.MaxReconnectInterval = 5 * time.Second
+	cfg.Ingress = []amqp.IngressRule{{Name: "ingress", Address: AMQPIngressQueue, Topic: AMQPIngressTopic}}
+	// Any queue a key names: the dev mesh trusts its producers.
+	cfg.Egress = []amqp.EgressRule{{Name: "by-key", Topics: []string{AMQPEgressTopic}, Address: "{key}", Allow: []string{"*"}, Durable: true}}
+	return cfg
+}
+
 // adapterClientID is the client id of site's MQTT adapter: the embedded
 // broker knows its session as the bridge into Kafka (see flowHook).
 func adapterClientID(site string) string { return "meshwork-mqtt-adapter-" + site }
@@ -83,4 +115,26 @@ func (s *site) replicatorConfig(sites []*site, primary string, ttl time.Duration
 	cfg.Flow.PlanInterval = 2 * time.Second
 	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
 	return cfg
+}
+
+// startAMQP runs the site's AMQP adapter on the broker at brokerURL, and
+// names the broker (without credentials) in the site's endpoints.
+func (s *site) startAMQP(ctx context.Context, brokerURL string, log *slog.Logger, reg prometheus.Registerer) error {
+	if err := s.createTopics(ctx, AMQPIngressTopic, AMQPEgressTopic); err != nil {
+		return err
+	}
+	a, err := amqp.New(s.amqpAdapterConfig(brokerURL), log.With("service", unitAMQPAdapter), reg)
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s amqp adapter: %w", s.name, err)
+	}
+	if err := s.start(ctx, unitAMQPAdapter, a, nil, log); err != nil {
+		return err
+	}
+	u, err := url.Parse(brokerURL)
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s amqp: %w", s.name, err)
+	}
+	u.User = nil
+	s.endpoints.AMQP = u.String()
+	return nil
 }

@@ -26,7 +26,7 @@ type devMesh struct {
 
 // startDevMesh runs `meshd dev` as a user would, on free ports, and waits
 // for it to write endpoints.json.
-func startDevMesh(t *testing.T, bin, dir string, ports []int) *devMesh {
+func startDevMesh(t *testing.T, bin, dir string, ports []int, extra ...string) *devMesh {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "meshd.log"))
 	if err != nil {
@@ -36,6 +36,7 @@ func startDevMesh(t *testing.T, bin, dir string, ports []int) *devMesh {
 		"-port", fmt.Sprintf("east.kafka=%d", ports[0]), "-port", fmt.Sprintf("east.mqtt=%d", ports[1]),
 		"-port", fmt.Sprintf("west.kafka=%d", ports[2]), "-port", fmt.Sprintf("west.mqtt=%d", ports[3]),
 		"-admin-port", fmt.Sprint(ports[4]))
+	cmd.Args = append(cmd.Args, extra...)
 	diesWithTest(cmd)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

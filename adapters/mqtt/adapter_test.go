@@ -751,7 +751,8 @@ func TestEgressDeadLettersAnUnpublishableTopic(t *testing.T) {
 }
 
 // Over MQTT 5 a device's CloudEvents attributes (user properties, Content
-// Type) become the event's; where it entered the mesh is the mesh's to say.
+// Type) become the event's, its Response Topic and Correlation Data the
+// request/reply headers (binary correlation data in hex); where it entered the mesh is the mesh's to say.
 // A QoS 2 message is acknowledged through the client library once Kafka
 // has it.
 func TestMQTT5DeviceEnvelopeAndQoS2(t *testing.T) {
@@ -772,7 +773,7 @@ func TestMQTT5DeviceEnvelopeAndQoS2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Disconnect(&paho5.Disconnect{})
-	props := &paho5.PublishProperties{ContentType: "application/json"}
+	props := &paho5.PublishProperties{ContentType: "application/json", ResponseTopic: "replies/device-5", CorrelationData: []byte{0xca, 0xfe}}
 	props.User.Add("id", "dev-event-1").Add("type", "plant.door.opened").Add("mesh_origin", "north").Add("mesh_path", "north")
 	if _, err := dev.Publish(ctx, &paho5.Publish{Topic: "dev/5", QoS: 2, Payload: []byte(`{"open":true}`), Properties: props}); err != nil {
 		t.Fatal(err)
@@ -783,8 +784,50 @@ func TestMQTT5DeviceEnvelopeAndQoS2(t *testing.T) {
 		t.Fatal(err)
 	}
 	if env.ID != "dev-event-1" || env.Type != "plant.door.opened" || env.ContentType != "application/json" ||
-		env.Origin != "east" || strings.Join(env.Path, ",") != "east" {
+		env.Origin != "east" || strings.Join(env.Path, ",") != "east" || env.ReplyTo != "replies/device-5" || env.CorrelationID != "0xcafe" {
 		t.Fatalf("envelope %+v", env)
 	}
 	eventually(t, "the QoS 2 exchange completed", func() bool { return acks.of(cfg.Broker.ClientID) == 1 })
+}
+
+// Over MQTT 5, a record's mesh_reply_to and mesh_correlation_id go out as
+// the PUBLISH's Response Topic and Correlation Data, so that a device can
+// answer a request from any protocol.
+func TestMQTT5EgressCarriesTheReplyAddress(t *testing.T) {
+	broker, kafka := startBroker(t), startKafka(t, "cmds")
+	cfg := testConfig(broker, kafka)
+	cfg.Egress = []EgressRule{{Name: "cmds", Topics: []string{"cmds"}, QoS: 1}}
+	startAdapter(t, cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(broker, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *paho5.Publish, 1)
+	dev := paho5.NewClient(paho5.ClientConfig{Conn: conn, OnPublishReceived: []func(paho5.PublishReceived) (bool, error){
+		func(pr paho5.PublishReceived) (bool, error) {
+			select {
+			case got <- pr.Packet:
+			default:
+			}
+			return true, nil
+		}}})
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	if _, err := dev.Connect(ctx, &paho5.Connect{ClientID: "device-7", CleanStart: true, KeepAlive: 30}); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Disconnect(&paho5.Disconnect{})
+	if _, err := dev.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: "devices/#", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Produce(t, kafkatest.Client(t, kafka), &kgo.Record{Topic: "cmds", Key: []byte("devices/7"), Value: []byte("status?"),
+		Headers: []kgo.RecordHeader{{Key: envelope.HeaderReplyTo, Value: []byte("replies.app1")}, {Key: envelope.HeaderCorrelationID, Value: []byte("corr-9")}}})
+	select {
+	case p := <-got:
+		if p.Properties == nil || p.Properties.ResponseTopic != "replies.app1" || string(p.Properties.CorrelationData) != "corr-9" {
+			t.Fatalf("publish properties %+v", p.Properties)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing published")
+	}
 }

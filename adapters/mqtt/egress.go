@@ -7,7 +7,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/envelope"
 )
 
 // sender publishes the records of one egress rule to MQTT.
@@ -36,16 +35,7 @@ func (s *sender) Send(ctx context.Context, r *kgo.Record) adapters.Confirm {
 
 // echo reports whether r came from this adapter's own ingress at this site.
 func (s *sender) echo(r *kgo.Record) bool {
-	origin, _ := envelope.Route(r.Headers)
-	if origin != s.a.cfg.Site {
-		return false
-	}
-	for _, h := range r.Headers {
-		if h.Key == HeaderAdapter {
-			return string(h.Value) == s.a.cfg.Broker.ClientID
-		}
-	}
-	return false
+	return adapters.Echo(r, s.a.cfg.Site, s.a.cfg.Broker.ClientID)
 }
 
 // topic renders the rule's MQTT topic for r.

@@ -1,9 +1,11 @@
 package mqtt
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -14,7 +16,7 @@ import (
 // HeaderAdapter names the MQTT adapter (by its client id) that produced a
 // record from MQTT. With mesh_origin it lets egress recognise its own
 // ingress's records and not publish them back to the broker.
-const HeaderAdapter = "mesh_adapter"
+const HeaderAdapter = adapters.HeaderAdapter
 
 // inbound is one PUBLISH received from the broker, as either session hands
 // it to the ingress.
@@ -29,6 +31,11 @@ type inbound struct {
 	// Type; none over MQTT 3.1.1.
 	props       []envelope.Property
 	contentType string
+	// responseTopic and correlationData are its MQTT 5 Response Topic and
+	// Correlation Data: a request's reply address and the id its reply
+	// quotes (mesh_reply_to, mesh_correlation_id).
+	responseTopic   string
+	correlationData []byte
 	// viaLibrary acknowledges it through the client library: QoS 2 (whose
 	// exchange the library tracks), or a connection the adapter did not
 	// make. nil: the ackWriter writes its PUBACK.
@@ -137,5 +144,29 @@ func (in *ingress) record(r *ingressRule, p inbound, vars map[string]string, m *
 	if env.ContentType == "" {
 		env.ContentType = r.contentType
 	}
+	if env.ReplyTo == "" {
+		env.ReplyTo = p.responseTopic
+	}
+	if env.CorrelationID == "" && len(p.correlationData) > 0 {
+		env.CorrelationID = correlationText(p.correlationData)
+	}
 	m.Envelope = env
+}
+
+// correlationText is MQTT 5 Correlation Data (binary) as the envelope's
+// text: as it is when it is printable UTF-8, else in hex, prefixed 0x.
+func correlationText(b []byte) string {
+	if utf8.Valid(b) {
+		ok := true
+		for _, r := range string(b) {
+			if r < 0x20 || r == 0x7f {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return string(b)
+		}
+	}
+	return "0x" + hex.EncodeToString(b)
 }

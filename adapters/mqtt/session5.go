@@ -160,6 +160,7 @@ func (s *session5) receive(pr paho5.PublishReceived) (bool, error) {
 	p := inbound{topic: pb.Topic, payload: pb.Payload, qos: pb.QoS, id: pb.PacketID, conn: s.a.conn.Load()}
 	if pb.Properties != nil {
 		p.contentType = pb.Properties.ContentType
+		p.responseTopic, p.correlationData = pb.Properties.ResponseTopic, pb.Properties.CorrelationData
 		for _, up := range pb.Properties.User {
 			p.props = append(p.props, envelope.Property{Key: up.Key, Value: up.Value})
 		}
@@ -238,6 +239,12 @@ func (s *session5) publish(ctx context.Context, topic string, qos byte, retain b
 		env.Complete(s.a.cfg.Site, r.Timestamp) // an event from a plain Kafka client gets its id here
 		props, contentType := env.MQTTProperties()
 		p.Properties.ContentType = contentType
+		// A reply address travels as the Response Topic an MQTT 5 device
+		// answers to, with the Correlation Data it must quote.
+		p.Properties.ResponseTopic = env.ReplyTo
+		if env.CorrelationID != "" {
+			p.Properties.CorrelationData = []byte(env.CorrelationID)
+		}
 		for _, prop := range props {
 			p.Properties.User.Add(prop.Key, prop.Value)
 		}

@@ -73,6 +73,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	configFile := fs.String("config", "", "YAML `file` with the mesh's directory, sites, ports and logging; flags override it ('meshd dev -config-reference' lists its fields)")
 	reference := fs.Bool("config-reference", false, "print the fields of the -config file, their defaults and meaning, and exit")
 	dir := fs.String("dir", cfg.Dir, "`directory` of the mesh's data: Kafka logs persist there across restarts, with endpoints.json and "+logFile)
+	var amqps portFlags
+	fs.Var(&amqps, "amqp", "run an AMQP adapter for a site against a broker, as `site=amqp://user:password@host:port` (RabbitMQ with AMQP 1.0, ActiveMQ); repeatable, one broker per site")
 	fs.Var(&ports, "port", "set one port, as `site.service=port` (services: "+strings.Join(devmesh.Services(), ", ")+"; 0 picks a free port); repeatable")
 	adminPort := fs.Int("admin-port", cfg.AdminPort, "`port` of /metrics, /healthz and /readyz; 0 picks a free port, -1 disables it")
 	logLevel := fs.String("log-level", cfg.Log.Level, "`level` of "+logFile+": debug, info, warn or error (warnings and errors also go to stderr)")
@@ -113,6 +115,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	})
 	for _, p := range ports {
 		errs = append(errs, cfg.SetPort(p))
+	}
+	for _, a := range amqps {
+		errs = append(errs, cfg.SetAMQP(a))
 	}
 	if err := errors.Join(append(errs, cfg.Validate())...); err != nil {
 		return &service.UsageError{Err: err}

@@ -89,3 +89,10 @@ func (e *Envelope) AMQPProperties() (appProps map[string]any, contentType string
 	}
 	return appProps, contentType
 }
+
+// IsAMQPProperty reports whether an AMQP application property is part of
+// the envelope (read by FromAMQP): the CloudEvents attributes under either
+// prefix, and the mesh's own.
+func IsAMQPProperty(key string) bool {
+	return strings.HasPrefix(key, amqpPrefix) || strings.HasPrefix(key, amqpLegacyPrefix) || isMeshAttr(key)
+}

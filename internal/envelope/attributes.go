@@ -22,6 +22,8 @@ const (
 	attrPath        = "mesh_path"
 	attrTraceParent = "traceparent"
 	attrTraceState  = "tracestate"
+	attrReplyTo     = "mesh_reply_to"
+	attrCorrelation = "mesh_correlation_id"
 )
 
 // reservedAttrs are the names no extension may take.
@@ -35,7 +37,7 @@ var reservedAttrs = map[string]struct{}{
 // travel under the same name in every protocol.
 func isMeshAttr(attr string) bool {
 	switch attr {
-	case attrOrigin, attrPath, attrTraceParent, attrTraceState:
+	case attrOrigin, attrPath, attrTraceParent, attrTraceState, attrReplyTo, attrCorrelation:
 		return true
 	}
 	return false
@@ -69,6 +71,8 @@ func (e *Envelope) pairs() []pair {
 	add(attrPath, strings.Join(e.Path, ","))
 	add(attrTraceParent, e.TraceParent)
 	add(attrTraceState, e.TraceState)
+	add(attrReplyTo, e.ReplyTo)
+	add(attrCorrelation, e.CorrelationID)
 	return ps
 }
 
@@ -133,6 +137,10 @@ func (d *decoder) set(attr, v string) {
 		e.TraceParent = v
 	case attrTraceState:
 		e.TraceState = v
+	case attrReplyTo:
+		e.ReplyTo = v
+	case attrCorrelation:
+		e.CorrelationID = v
 	default:
 		if e.Extensions == nil {
 			e.Extensions = make(map[string]string)

@@ -44,6 +44,14 @@ type Envelope struct {
 	TraceParent string
 	TraceState  string
 
+	// ReplyTo and CorrelationID carry a request's reply address and the
+	// identifier its reply must quote, across protocols: AMQP reply-to and
+	// correlation-id, MQTT 5 Response Topic and Correlation Data, HTTP
+	// headers. A service answering a request copies both onto its reply,
+	// and an egress rule sends the reply to {header.mesh_reply_to}.
+	ReplyTo       string
+	CorrelationID string
+
 	// Extensions holds further CloudEvents extension attributes by name
 	// (lower-case alphanumeric, as the specification requires).
 	Extensions map[string]string

@@ -13,19 +13,21 @@ import (
 
 func full() Envelope {
 	return Envelope{
-		SpecVersion: SpecVersion,
-		ID:          "0192a7e4-7c1e-7000-8000-000000000001",
-		Source:      "mqtt://broker/factory/1/temp",
-		Type:        "plant.sensor.temperature",
-		Time:        time.Date(2026, 11, 23, 10, 4, 5, 123456789, time.UTC),
-		Subject:     "sensor-7",
-		DataSchema:  "http://registry:8081/schemas/ids/3",
-		ContentType: "application/json",
-		Origin:      "east",
-		Path:        []string{"east", "west"},
-		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-		TraceState:  "congo=t61rcWkgMzE",
-		Extensions:  map[string]string{"partitionkey": "k1", "tenant": "acme"},
+		SpecVersion:   SpecVersion,
+		ID:            "0192a7e4-7c1e-7000-8000-000000000001",
+		Source:        "mqtt://broker/factory/1/temp",
+		Type:          "plant.sensor.temperature",
+		Time:          time.Date(2026, 11, 23, 10, 4, 5, 123456789, time.UTC),
+		Subject:       "sensor-7",
+		DataSchema:    "http://registry:8081/schemas/ids/3",
+		ContentType:   "application/json",
+		Origin:        "east",
+		Path:          []string{"east", "west"},
+		TraceParent:   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		TraceState:    "congo=t61rcWkgMzE",
+		ReplyTo:       "replies/client 7",
+		CorrelationID: "req-42",
+		Extensions:    map[string]string{"partitionkey": "k1", "tenant": "acme"},
 	}
 }
 

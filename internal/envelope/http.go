@@ -14,6 +14,8 @@ const (
 	HTTPHeaderPath        = "Mesh-Path"
 	HTTPHeaderTraceParent = "Traceparent"
 	HTTPHeaderTraceState  = "Tracestate"
+	HTTPHeaderReplyTo     = "Mesh-Reply-To"
+	HTTPHeaderCorrelation = "Mesh-Correlation-Id"
 	httpCEPrefix          = "Ce-"
 )
 
@@ -29,6 +31,10 @@ func httpName(attr string) string {
 		return HTTPHeaderTraceParent
 	case attrTraceState:
 		return HTTPHeaderTraceState
+	case attrReplyTo:
+		return HTTPHeaderReplyTo
+	case attrCorrelation:
+		return HTTPHeaderCorrelation
 	}
 	return httpCEPrefix + strings.ToUpper(attr[:1]) + attr[1:]
 }
@@ -45,6 +51,10 @@ func httpAttr(canonical string) (string, bool) {
 		return attrTraceParent, true
 	case HTTPHeaderTraceState:
 		return attrTraceState, true
+	case HTTPHeaderReplyTo:
+		return attrReplyTo, true
+	case HTTPHeaderCorrelation:
+		return attrCorrelation, true
 	}
 	if strings.HasPrefix(canonical, httpCEPrefix) && len(canonical) > len(httpCEPrefix) {
 		attr := strings.ToLower(canonical[len(httpCEPrefix):])
@@ -67,7 +77,7 @@ func FromHTTP(h http.Header) (Envelope, error) {
 			continue
 		}
 		for _, v := range values {
-			if strings.HasPrefix(textproto.CanonicalMIMEHeaderKey(key), httpCEPrefix) {
+			if httpEncoded(attr) {
 				dv, err := percentDecode(v)
 				if err != nil {
 					d.errs = append(d.errs, attrErr(httpName(attr), v, "bad percent-encoding"))
@@ -92,11 +102,19 @@ func (e *Envelope) SetHTTP(h http.Header) {
 	for _, p := range e.pairs() {
 		name := httpName(p.attr)
 		v := p.value
-		if strings.HasPrefix(name, httpCEPrefix) {
+		if httpEncoded(p.attr) {
 			v = percentEncode(v)
 		}
 		h.Set(name, v)
 	}
+}
+
+// httpEncoded reports whether attr's HTTP header value is percent-encoded:
+// the CloudEvents attributes, as the binding requires, and the mesh's
+// request/reply headers, which carry any text a protocol allows (an AMQP
+// reply address, an MQTT response topic).
+func httpEncoded(attr string) bool {
+	return strings.HasPrefix(httpName(attr), httpCEPrefix) || attr == attrReplyTo || attr == attrCorrelation
 }
 
 // percentEncode encodes what the HTTP binding says must be encoded: space,

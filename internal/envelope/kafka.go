@@ -21,6 +21,10 @@ const (
 	HeaderPath        = "mesh_path"
 	HeaderTraceParent = "traceparent"
 	HeaderTraceState  = "tracestate"
+	// HeaderReplyTo and HeaderCorrelationID carry request/reply across
+	// protocols (see Envelope.ReplyTo).
+	HeaderReplyTo       = "mesh_reply_to"
+	HeaderCorrelationID = "mesh_correlation_id"
 )
 
 const kafkaCEPrefix = "ce_"
@@ -95,4 +99,10 @@ func StripKafka(headers []kgo.RecordHeader) []kgo.RecordHeader {
 		}
 	}
 	return kept
+}
+
+// IsKafkaHeader reports whether a Kafka header is part of the envelope.
+func IsKafkaHeader(key string) bool {
+	_, ok := kafkaAttr(key)
+	return ok
 }

@@ -76,6 +76,8 @@ func (e *Envelope) validate(name names, complete bool) error {
 		}
 	}
 	add(validText(name(attrTraceState), e.TraceState))
+	add(validText(name(attrReplyTo), e.ReplyTo))
+	add(validText(name(attrCorrelation), e.CorrelationID))
 	for k, v := range e.Extensions {
 		if !validExtensionName(k) {
 			add(attrErr(name(k), v, "extension names must be 1-20 lower-case letters or digits"))

@@ -1,0 +1,270 @@
+package amqp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/go-amqp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/internal/envelope"
+)
+
+// receiver is what ingress needs of an AMQP receiver link; *amqp.Receiver
+// is one, and tests fake it.
+type receiver interface {
+	Receive(ctx context.Context, opts *amqp.ReceiveOptions) (*amqp.Message, error)
+	AcceptMessage(ctx context.Context, msg *amqp.Message) error
+	ReleaseMessage(ctx context.Context, msg *amqp.Message) error
+	IssueCredit(credit uint32) error
+}
+
+// creditLink is a receiver whose credit the ingress manages: one credit
+// back for each message settled, given in one flow per batch of
+// settlements.
+type creditLink struct {
+	rcv     receiver
+	pending atomic.Uint32
+}
+
+// ingress maps the messages of each rule's receiver to the core pipeline's
+// and settles them once the pipeline released them.
+//
+// The receiver's link credit is max_in_flight, renewed only for settled
+// messages, so the broker never has more unsettled messages out than
+// that: a slow Kafka holds settlements back, and with them credit. The
+// ingress issues credit itself (go-amqp's manual credit), after each batch
+// the pipeline settles: go-amqp's automatic credit, which tops up from the
+// receiving side, stalls against RabbitMQ 3.x once settlements lag behind
+// deliveries (a receiver that settles later than it receives, as this one
+// does, is then never sent another message). A message is settled Accepted once Kafka has it (or its
+// dead letter), in the order it arrived, on the pipeline's release
+// goroutine; Released only when the adapter stops before Kafka took it, so
+// the broker hands it to the next consumer at once. Never Released while
+// Kafka is slow: a released message goes to the back of the queue (order
+// lost) and comes straight back (a redelivery storm).
+type ingress struct {
+	rules []ingressRule
+	host  string // broker host, for ce_source
+	id    string // container id: the adapter's mark on what egress sends
+	pipe  *adapters.Ingress
+	log   *slog.Logger
+	m     *linkMetrics
+	// settleTimeout bounds the write of one disposition.
+	settleTimeout time.Duration
+	// credit is each receiver's link credit (max_in_flight).
+	credit uint32
+
+	linksMu sync.Mutex
+	links   map[*creditLink]struct{} // receivers running now
+}
+
+// flushCredit gives each receiver back the credit of the messages settled
+// since it last did, in one flow frame, once that is a quarter of its
+// credit: fewer flow frames, and it cannot starve the link, since the
+// broker then still holds three quarters of the credit less what is
+// unsettled, and what is unsettled settles. (A flow frame per message,
+// racing the broker's transfers, once stalled a RabbitMQ 3.10 link.) The
+// pipeline calls it after each batch of settlements.
+func (in *ingress) flushCredit() {
+	batch := max(1, in.credit/4)
+	in.linksMu.Lock()
+	defer in.linksMu.Unlock()
+	for l := range in.links {
+		if n := l.pending.Load(); n >= batch && l.pending.CompareAndSwap(n, 0) {
+			_ = l.rcv.IssueCredit(n) // fails only once the link is gone
+		}
+	}
+}
+
+// run receives from rcv for rule r until ctx ends or the link fails, and
+// returns why.
+func (in *ingress) run(ctx context.Context, r *ingressRule, rcv receiver, d dialect) error {
+	l := &creditLink{rcv: rcv}
+	in.linksMu.Lock()
+	if in.links == nil {
+		in.links = map[*creditLink]struct{}{}
+	}
+	in.links[l] = struct{}{}
+	in.linksMu.Unlock()
+	defer func() {
+		in.linksMu.Lock()
+		delete(in.links, l)
+		in.linksMu.Unlock()
+	}()
+	if err := rcv.IssueCredit(in.credit); err != nil {
+		return fmt.Errorf("issue link credit: %w", err)
+	}
+	for {
+		msg, err := rcv.Receive(ctx, nil)
+		if err != nil {
+			return err
+		}
+		m := &adapters.Message{}
+		in.record(r, msg, d, m)
+		m.Settle = in.settler(l, msg)
+		in.m.unsettled.Inc()
+		if !in.pipe.Submit(m) {
+			// Stopping: the next consumer takes it now rather than once the
+			// link closes.
+			in.settle(l, msg, false)
+		}
+	}
+}
+
+// settler returns what settles msg once the pipeline released it: Accepted
+// when Kafka has it, else (the pipeline stopped first) Released.
+func (in *ingress) settler(l *creditLink, msg *amqp.Message) func(error) {
+	return func(err error) { in.settle(l, msg, err == nil) }
+}
+
+func (in *ingress) settle(l *creditLink, msg *amqp.Message, accept bool) {
+	defer in.m.unsettled.Dec()
+	defer l.pending.Add(1)
+	rcv := l.rcv
+	ctx, cancel := context.WithTimeout(context.Background(), in.settleTimeout)
+	defer cancel()
+	var err error
+	if accept {
+		err = rcv.AcceptMessage(ctx, msg)
+	} else {
+		err = rcv.ReleaseMessage(ctx, msg)
+		in.m.released.Inc()
+	}
+	if err != nil {
+		// The link is gone: the broker delivers the message again on the
+		// next one (Kafka may then hold it twice: at least once).
+		in.log.Debug("amqp: settling a message failed; the broker delivers it again", "accept", accept, "error", err)
+	}
+}
+
+// record maps a message that rule r received to its Kafka record and
+// envelope.
+func (in *ingress) record(r *ingressRule, msg *amqp.Message, d dialect, m *adapters.Message) {
+	m.Source = (&url.URL{Scheme: "amqp", Host: in.host, Path: "/" + r.address}).String()
+	props := msg.ApplicationProperties
+	if mark, ok := props[adapters.HeaderAdapter].(string); ok && mark == in.id {
+		// Sent by this adapter's egress: taking it back would carry Kafka's
+		// records round in a circle. Accepted in its turn, not written.
+		return
+	}
+	var p amqp.MessageProperties
+	if msg.Properties != nil {
+		p = *msg.Properties
+	}
+	lookup := func(name string) string {
+		switch name {
+		case varAddress:
+			return r.address
+		case varSubject:
+			return deref(p.Subject)
+		case varMessageID:
+			return idString(p.MessageID)
+		case varCorrelationID:
+			return idString(p.CorrelationID)
+		case varGroupID:
+			return deref(p.GroupID)
+		case varReplyTo:
+			return d.name(deref(p.ReplyTo))
+		}
+		if strings.HasPrefix(name, propertyPrefix) {
+			return string(propertyString(props[name[len(propertyPrefix):]]))
+		}
+		return ""
+	}
+	m.Rule = r.name
+	m.Schema = r.schema
+	value, section, bodyType := Body(msg)
+	rec := &kgo.Record{Value: value, Timestamp: time.Now()}
+	m.Record = rec
+	switch {
+	case r.key != nil:
+		rec.Key = []byte(r.key.Render(lookup))
+	case p.Subject != nil && *p.Subject != "":
+		rec.Key = []byte(*p.Subject)
+	case p.MessageID != nil:
+		rec.Key = []byte(idString(p.MessageID))
+	}
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: adapters.HeaderAdapter, Value: []byte(in.id)})
+	if section != "" {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderBody, Value: []byte(section)})
+	}
+	for _, k := range sortedKeys(props) {
+		if passedProperty(k) {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: propertyString(props[k])})
+		}
+	}
+	rendered, err := r.topic.RenderStrict(lookup)
+	if err == nil {
+		rec.Topic, err = adapters.Topic(rendered)
+	}
+	if err != nil {
+		rec.Topic = adapters.SanitizeTopic(rendered)
+		m.Invalid = fmt.Errorf("AMQP message from %q gives no Kafka topic: %w", r.address, err)
+		m.Unroutable = true
+		return
+	}
+	env, err := envelope.FromAMQP(props, deref(p.ContentType))
+	if err != nil {
+		env = envelope.Envelope{}
+		m.Invalid = fmt.Errorf("the message's application-properties: %w", err)
+	}
+	// Where an event entered the mesh and which sites it crossed are the
+	// mesh's to say, never an application's: the pipeline sets them.
+	env.Origin, env.Path = "", nil
+	if env.ID == "" {
+		env.ID = idString(p.MessageID)
+	}
+	if env.Subject == "" {
+		env.Subject = deref(p.Subject)
+	}
+	if env.Time.IsZero() && p.CreationTime != nil && !p.CreationTime.IsZero() {
+		env.Time = p.CreationTime.UTC()
+	}
+	if env.ReplyTo == "" {
+		env.ReplyTo = d.name(deref(p.ReplyTo))
+	}
+	if env.CorrelationID == "" {
+		env.CorrelationID = idString(p.CorrelationID)
+	}
+	if env.Source == "" {
+		env.Source = m.Source
+	}
+	if env.Type == "" {
+		env.Type = rec.Topic
+		if r.typ != nil {
+			env.Type = r.typ.Render(lookup)
+		}
+	}
+	if env.ContentType == "" {
+		env.ContentType = r.contentType
+	}
+	if env.ContentType == "" {
+		env.ContentType = bodyType
+	}
+	if m.Invalid == nil {
+		// Properties the envelope cannot carry (a message-id with control
+		// characters, a content-type that is no media type) make the
+		// message malformed: dead-lettered with the reason, not guessed at.
+		check := env.Clone()
+		check.Complete("check", rec.Timestamp)
+		if err := check.Validate(); err != nil {
+			m.Invalid = fmt.Errorf("the message's properties: %w", err)
+		}
+	}
+	m.Envelope = env
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,55 @@
+package rest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type eventRule struct{}
+
+func compileEvents([]EventRule) ([]eventRule, error) { return nil, nil }
+
+func (a *Adapter) handleEvents(w http.ResponseWriter, r *http.Request)  {}
+func (a *Adapter) handleOpenAPI(w http.ResponseWriter, r *http.Request) {}
+func (a *Adapter) consumerRoutes(mux *http.ServeMux)                    {}
+
+type webhooks struct{}
+
+func newWebhooks(*Adapter) (*webhooks, error)                                     { return &webhooks{}, nil }
+func (h *webhooks) start(context.Context, context.Context, *sync.WaitGroup) error { return nil }
+func (h *webhooks) ready() error                                                  { return nil }
+func (h *webhooks) close(context.Context) error                                   { return nil }
+func (h *webhooks) handleCreate(w http.ResponseWriter, r *http.Request)           {}
+func (h *webhooks) handleList(w http.ResponseWriter, r *http.Request)             {}
+func (h *webhooks) handleGet(w http.ResponseWriter, r *http.Request)              {}
+func (h *webhooks) handlePut(w http.ResponseWriter, r *http.Request)              {}
+func (h *webhooks) handleDelete(w http.ResponseWriter, r *http.Request)           {}
+
+type idempotency struct{}
+
+func newIdempotency(*Adapter) *idempotency                                           { return &idempotency{} }
+func (i *idempotency) start(context.Context, context.Context, *sync.WaitGroup) error { return nil }
+func (i *idempotency) ready() error                                                  { return nil }
+func (i *idempotency) close()                                                        {}
+
+type txProducer struct{}
+
+func (t *txProducer) produce(ctx context.Context, recs []*kgo.Record) []produced { return nil }
+
+func (a *Adapter) idempotent(w http.ResponseWriter, r *http.Request, body []byte, fn func(context.Context, *txProducer) (int, any, error), ct string) {
+	status, resp, err := fn(r.Context(), nil)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, ct, resp)
+}
+
+type allowEntry struct {
+	net  *net.IPNet
+	host string
+}

@@ -9,11 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-type eventRule struct{}
 
-func compileEvents([]EventRule) ([]eventRule, error) { return nil, nil }
 
-func (a *Adapter) handleEvents(w http.ResponseWriter, r *http.Request)  {}
 func (a *Adapter) handleOpenAPI(w http.ResponseWriter, r *http.Request) {}
 func (a *Adapter) consumerRoutes(mux *http.ServeMux)                    {}
 

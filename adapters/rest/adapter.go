@@ -28,7 +28,8 @@ type Adapter struct {
 	log     *slog.Logger
 	m       *metrics
 	core    *adapters.Metrics
-	kafka   *kgo.Client // produces records and dead letters
+	kafka   *kgo.Client // produces the requests' records, placed by the adapter
+	sys     *kgo.Client // the mesh's own records: dead letters, leases, subscriptions
 	adm     *kadm.Client
 	limits  *kafkaclient.Limits
 	prod    *producer
@@ -87,6 +88,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		if err != nil && a.kafka != nil {
 			a.kafka.Close()
 		}
+		if err != nil && a.sys != nil {
+			a.sys.Close()
+		}
 	}()
 	a.limits = kafkaclient.NewLimits()
 	// Records are placed by the adapter (see producer.place); topics are
@@ -111,7 +115,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 			return nil, err
 		}
 	}
-	a.dead = adapters.NewDeadLetters(a.kafka, a.limits, "rest-adapter/"+cfg.Site, logger, a.core)
+	if a.sys, err = kafkaclient.New(cfg.Kafka, "rest", cfg.Site, a.extra...); err != nil {
+		return nil, err
+	}
+	a.dead = adapters.NewDeadLetters(a.sys, a.limits, "rest-adapter/"+cfg.Site, logger, a.core)
 	if a.hooks, err = newWebhooks(a); err != nil {
 		return nil, err
 	}
@@ -165,6 +172,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 		a.idem.close()
 	}
 	a.kafka.Close()
+	a.sys.Close()
 	return errors.Join(errs...)
 }
 

@@ -105,3 +105,19 @@ func jsonError(err error) error {
 func isNull(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
 }
+
+// decodeStrict is decodeJSON refusing fields v does not have (422).
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			return errorf(http.StatusUnprocessableEntity, CodeUnprocessable, "Unprocessable entity: %v.", err)
+		}
+		return jsonError(err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "Request body holds more than one JSON value: send one object.")
+	}
+	return nil
+}

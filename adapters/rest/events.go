@@ -328,4 +328,3 @@ func jsonMedia(ct string) bool {
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/json"
 }
-

@@ -2,29 +2,14 @@ package rest
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-
-
 func (a *Adapter) handleOpenAPI(w http.ResponseWriter, r *http.Request) {}
 func (a *Adapter) consumerRoutes(mux *http.ServeMux)                    {}
-
-type webhooks struct{}
-
-func newWebhooks(*Adapter) (*webhooks, error)                                     { return &webhooks{}, nil }
-func (h *webhooks) start(context.Context, context.Context, *sync.WaitGroup) error { return nil }
-func (h *webhooks) ready() error                                                  { return nil }
-func (h *webhooks) close(context.Context) error                                   { return nil }
-func (h *webhooks) handleCreate(w http.ResponseWriter, r *http.Request)           {}
-func (h *webhooks) handleList(w http.ResponseWriter, r *http.Request)             {}
-func (h *webhooks) handleGet(w http.ResponseWriter, r *http.Request)              {}
-func (h *webhooks) handlePut(w http.ResponseWriter, r *http.Request)              {}
-func (h *webhooks) handleDelete(w http.ResponseWriter, r *http.Request)           {}
 
 type idempotency struct{}
 
@@ -44,9 +29,4 @@ func (a *Adapter) idempotent(w http.ResponseWriter, r *http.Request, body []byte
 		return
 	}
 	writeJSON(w, status, ct, resp)
-}
-
-type allowEntry struct {
-	net  *net.IPNet
-	host string
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -122,9 +123,23 @@ func TestV2AnswersAfterKafkaAcksAnd429WhenFull(t *testing.T) {
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(open)
-	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+	td, err := kadm.NewClient(kafkatest.Client(t, cluster)).ListTopics(t.Context(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ordersID := td["orders"].ID
+	held := make(chan struct{}, 1)
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
-		cluster.SleepControl(func() { <-gate })
+		for _, t := range req.(*kmsg.ProduceRequest).Topics {
+			if t.Topic == "orders" || t.TopicID == ordersID {
+				select {
+				case held <- struct{}{}:
+				default:
+				}
+				cluster.SleepControl(func() { <-gate })
+			}
+		}
 		return nil, nil, false
 	})
 	e := newEnv(t, cluster, func(c *Config) { c.MaxInFlight = 3; c.RetryAfter = 2 * time.Second })
@@ -135,25 +150,21 @@ func TestV2AnswersAfterKafkaAcksAnd429WhenFull(t *testing.T) {
 	}()
 	// While Kafka holds the first request's records, a request that does
 	// not fit in the window is turned away at once.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, hdr, body := e.do("POST", "/topics/orders", mediaBinaryV2, []byte(`{"records":[{"value":"YQ=="},{"value":"Yg=="}]}`))
-		if status == http.StatusTooManyRequests {
-			if hdr.Get("Retry-After") != "2" || errorCode(t, body) != CodeTooManyRequests {
-				t.Fatalf("429 without Retry-After or code: %v %s", hdr, body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no 429 while the window was full; last %d %s", status, body)
-		}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request's records never reached Kafka")
+	}
+	status, hdr, body := e.do("POST", "/topics/orders", mediaBinaryV2, []byte(`{"records":[{"value":"YQ=="},{"value":"Yg=="}]}`))
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") != "2" || errorCode(t, body) != CodeTooManyRequests {
+		t.Fatalf("want 429 with Retry-After 2 while the window is full, got %d %v %s", status, hdr, body)
 	}
 	select {
 	case s := <-answered:
 		t.Fatalf("answered %d before Kafka acknowledged", s)
 	case <-time.After(200 * time.Millisecond):
 	}
-	status, _, body := e.do("POST", "/topics/orders", mediaBinaryV2, []byte(`{"records":[{"value":"YQ=="},{"value":"Yg=="},{"value":"Yw=="},{"value":"ZA=="}]}`))
+	status, _, body = e.do("POST", "/topics/orders", mediaBinaryV2, []byte(`{"records":[{"value":"YQ=="},{"value":"Yg=="},{"value":"Yw=="},{"value":"ZA=="}]}`))
 	if status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a request over the whole window: %d %s", status, body)
 	}

@@ -28,6 +28,12 @@ type Config struct {
 	// that created them, and their base_uri starts with it;
 	// http://<listen> when left out.
 	BaseURL string `yaml:"base_url,omitempty"`
+	// InstanceID names this replica among the site's REST adapters, stable
+	// across restarts: the transactional ids of Idempotency-Key requests
+	// carry it, so that a restarted replica aborts what it left open.
+	// Each replica needs its own; the host name and listen address when
+	// left out.
+	InstanceID string `yaml:"instance_id,omitempty"`
 	// Registry is the schema registry of Avro produce requests.
 	Registry Registry `yaml:"registry,omitempty"`
 	// MaxInFlight bounds the records handed to Kafka and not yet

@@ -227,7 +227,10 @@ func TestSubscriptionsAPIAndPersistence(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"has_secret":true`) {
 		t.Fatalf("put: %d %s", status, body)
 	}
-	waitFor(t, func() bool { s, _ := second.a.hooks.get(id); return strings.HasSuffix(s.URL, "/v2") && s.Secret == "s3cret" })
+	waitFor(t, func() bool {
+		s, _ := second.a.hooks.get(id)
+		return strings.HasSuffix(s.URL, "/v2") && s.Secret == "s3cret"
+	})
 	status, _, body = e.do("PUT", "/v1/subscriptions/from-config", "application/json", []byte(`{"topic":"audit","url":"http://127.0.0.1:9/x"}`))
 	if status != 409 || errorCode(t, body) != CodeConflict {
 		t.Fatalf("config subscription changed through the API: %d %s", status, body)

@@ -43,6 +43,7 @@ type Adapter struct {
 	extra   []kgo.Opt
 	now     func() time.Time
 	cluster atomic.Pointer[string] // the Kafka cluster's id, once known
+	started atomic.Bool
 
 	handler http.Handler
 
@@ -142,12 +143,19 @@ func (a *Adapter) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return a.hooks.start(ctx, a.work, &a.wg)
+	if err := a.hooks.start(ctx, a.work, &a.wg); err != nil {
+		return err
+	}
+	a.started.Store(true)
+	return nil
 }
 
 // Ready reports whether Kafka answers and neither produces nor webhook
 // deliveries have been failing for long.
 func (a *Adapter) Ready(ctx context.Context) error {
+	if !a.started.Load() {
+		return errors.New("starting: loading subscriptions and idempotency keys from Kafka")
+	}
 	if err := a.kafka.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}

@@ -97,10 +97,10 @@ type Webhooks struct {
 	// those made through the API (/v1/subscriptions) are kept in Kafka
 	// beside them.
 	Subscriptions []SubscriptionConfig `yaml:"subscriptions,omitempty"`
-	// AllowTargets lists the networks (CIDR, e.g. 10.0.0.0/8) and host
-	// names a webhook may target although they are loopback, private,
-	// link-local or cloud metadata addresses, which are refused by
-	// default.
+	// AllowTargets lists the networks (CIDR, e.g. 127.0.0.0/8) and host
+	// names a webhook may target although they are loopback, link-local,
+	// unspecified, multicast or cloud metadata addresses, which are
+	// refused by default (against server-side request forgery).
 	AllowTargets []string `yaml:"allow_targets,omitempty"`
 	// Timeout bounds one delivery attempt, from connecting to the end of
 	// the response.
@@ -125,19 +125,22 @@ type SubscriptionConfig struct {
 	ID string `yaml:"id"`
 	// Topic is the Kafka topic, or with pattern a regular expression
 	// matched against whole topic names.
-	Topic   string `yaml:"topic"`
-	Pattern bool   `yaml:"pattern,omitempty"`
+	Topic string `yaml:"topic"`
+	// Pattern reads topic as a regular expression.
+	Pattern bool `yaml:"pattern,omitempty"`
 	// URL is the endpoint, http:// or https://.
 	URL string `yaml:"url"`
 	// Headers are added to every delivery.
 	Headers map[string]string `yaml:"headers,omitempty"`
 	// Secret signs deliveries (Standard Webhooks: whsec_ and base64, or
 	// any text); prefer secret_file.
-	Secret     string `yaml:"secret,omitempty" json:"-"`
+	Secret string `yaml:"secret,omitempty" json:"-"`
+	// SecretFile names a file holding the secret, read at start.
 	SecretFile string `yaml:"secret_file,omitempty"`
 	// BearerToken, when set, is sent as Authorization: Bearer; prefer
 	// bearer_token_file.
-	BearerToken     string `yaml:"bearer_token,omitempty" json:"-"`
+	BearerToken string `yaml:"bearer_token,omitempty" json:"-"`
+	// BearerTokenFile names a file holding the bearer token, read at start.
 	BearerTokenFile string `yaml:"bearer_token_file,omitempty"`
 	// Types, when set, delivers only events whose ce_type is one of them
 	// (* patterns allowed); Keys likewise for record keys.
@@ -176,12 +179,14 @@ type Auth struct {
 type User struct {
 	// Name is the principal.
 	Name string `yaml:"name"`
-	// Password authenticates with HTTP basic; Token with a bearer token.
-	// Prefer the _file forms.
-	Password     string `yaml:"password,omitempty" json:"-"`
+	// Password authenticates with HTTP basic; prefer password_file.
+	Password string `yaml:"password,omitempty" json:"-"`
+	// PasswordFile names a file holding the password, read at start.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	Token        string `yaml:"token,omitempty" json:"-"`
-	TokenFile    string `yaml:"token_file,omitempty"`
+	// Token authenticates as a bearer token; prefer token_file.
+	Token string `yaml:"token,omitempty" json:"-"`
+	// TokenFile names a file holding the token, read at start.
+	TokenFile string `yaml:"token_file,omitempty"`
 	// Produce and Consume list the topics (* patterns allowed) the
 	// principal may write and read.
 	Produce []string `yaml:"produce,omitempty"`

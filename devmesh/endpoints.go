@@ -29,6 +29,9 @@ type SiteEndpoints struct {
 	// Registry is the schema registry's URL; the first site's is the
 	// primary, the others forward writes to it.
 	Registry string `json:"registry"`
+	// HTTP is the REST adapter's URL: REST Proxy v2/v3, CloudEvents and
+	// webhook subscriptions.
+	HTTP string `json:"http,omitempty"`
 }
 
 // WriteFile writes the endpoints as JSON, atomically, so a script polling
@@ -70,6 +73,9 @@ func (e Endpoints) PrintTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\tkafka\t%s\n", name, s.Kafka)
 		fmt.Fprintf(tw, "%s\tmqtt\t%s\n", name, s.MQTT)
 		fmt.Fprintf(tw, "%s\tregistry\t%s\n", name, s.Registry)
+		if s.HTTP != "" {
+			fmt.Fprintf(tw, "%s\thttp\t%s\n", name, s.HTTP)
+		}
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)

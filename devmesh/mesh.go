@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	if err := waitReady(ctx, primary.name+" registry", primary.unit(unitRegistry).svc.Ready, 60*time.Second); err != nil {
 		return nil, err
 	}
-	for _, s := range m.sites {
+	for i, s := range m.sites {
 		log := logger.With("site", s.name)
 		if err := s.createTopics(ctx, MQTTIngressTopic, MQTTEgressTopic); err != nil {
 			return nil, err
@@ -106,6 +106,9 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			return nil, fmt.Errorf("dev mesh: site %s mqtt adapter: %w", s.name, err)
 		}
 		if err := s.start(ctx, unitAdapter, a, nil, log); err != nil {
+			return nil, err
+		}
+		if err := s.startREST(ctx, cfg.Sites[i].Ports[ServiceHTTP], reg, log); err != nil {
 			return nil, err
 		}
 		m.endpoints.Sites[s.name] = s.endpoints

@@ -24,26 +24,27 @@ import (
 // Kafka cluster and delivers its records to webhooks. It is a
 // service.HTTPService: New, Start, Ready, Close, and Handler for the API.
 type Adapter struct {
-	cfg     Config
-	log     *slog.Logger
-	m       *metrics
-	core    *adapters.Metrics
-	kafka   *kgo.Client // produces the requests' records, placed by the adapter
-	sys     *kgo.Client // the mesh's own records: dead letters, leases, subscriptions
-	adm     *kadm.Client
-	limits  *kafkaclient.Limits
-	prod    *producer
-	schemas *schemas // nil without a registry
-	authn   *authenticator
-	authz   Authorizer
-	events  []eventRule
-	dead    *adapters.DeadLetters
-	hooks   *webhooks
-	idem    *idempotency // nil when off
-	extra   []kgo.Opt
-	now     func() time.Time
-	cluster atomic.Pointer[string] // the Kafka cluster's id, once known
-	started atomic.Bool
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	core      *adapters.Metrics
+	kafka     *kgo.Client // produces the requests' records, placed by the adapter
+	sys       *kgo.Client // the mesh's own records: dead letters, leases, subscriptions
+	adm       *kadm.Client
+	limits    *kafkaclient.Limits
+	prod      *producer
+	schemas   *schemas // nil without a registry
+	authn     *authenticator
+	authz     Authorizer
+	events    []eventRule
+	dead      *adapters.DeadLetters
+	hooks     *webhooks
+	idem      *idempotency // nil when off
+	consumers *consumers
+	extra     []kgo.Opt
+	now       func() time.Time
+	cluster   atomic.Pointer[string] // the Kafka cluster's id, once known
+	started   atomic.Bool
 
 	handler http.Handler
 
@@ -146,6 +147,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	if err := a.hooks.start(ctx, a.work, &a.wg); err != nil {
 		return err
 	}
+	a.wg.Go(func() { a.consumers.expire(a.work) })
 	a.started.Store(true)
 	return nil
 }

@@ -47,6 +47,7 @@ type Adapter struct {
 	started   atomic.Bool
 
 	handler http.Handler
+	mux     *http.ServeMux
 
 	// work ends background work (webhook deliveries, leases, the
 	// idempotency follower); Close ends it.
@@ -189,6 +190,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 // routes is the API. Each route's handler checks its own authorization.
 func (a *Adapter) routes() http.Handler {
 	mux := http.NewServeMux()
+	a.mux = mux
 	// REST Proxy v2
 	mux.HandleFunc("GET /topics", a.handleTopics)
 	mux.HandleFunc("GET /topics/{topic}", a.handleTopic)

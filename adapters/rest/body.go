@@ -45,15 +45,21 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, timeout ti
 	if r.ContentLength > maxBytes {
 		return nil, errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "Request body of %d bytes is over this adapter's limit of %d bytes: split the request.", r.ContentLength, maxBytes)
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
-	defer func() { _ = http.NewResponseController(w).SetReadDeadline(time.Time{}) }()
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(timeout))
 	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
-	_, err := io.Copy(&buf, body)
-	return buf.Bytes(), bodyError(err, maxBytes, timeout)
+	if _, err := io.Copy(&buf, body); err != nil {
+		// The rest of the body is not worth waiting for: the connection
+		// closes after the answer (the deadline stays, so nothing waits).
+		w.Header().Set("Connection", "close")
+		return nil, bodyError(err, maxBytes, timeout)
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	return buf.Bytes(), nil
 }
 
 // bodyError turns a failure to read the body into the answer it deserves.

@@ -148,7 +148,11 @@ func TestIntegrationREST(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%d %s", status, body)
 		}
-		var clusters struct{ Data []struct{ ClusterID string `json:"cluster_id"` } }
+		var clusters struct {
+			Data []struct {
+				ClusterID string `json:"cluster_id"`
+			}
+		}
 		resp, err := http.Get(p.url + "/v3/clusters")
 		if err != nil {
 			t.Fatal(err)

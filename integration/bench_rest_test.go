@@ -73,7 +73,7 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // clock ticks
 }
 
-func payload(i int) []byte {
+func restPayload(i int) []byte {
 	v := make([]byte, 100)
 	copy(v, fmt.Sprintf("record-%d", i))
 	return v
@@ -100,7 +100,7 @@ func benchDirect(b *testing.B, kafka, topic string, per int) {
 				n := min(int64(per), int64(b.N)-first)
 				recs := make([]*kgo.Record, n)
 				for i := range recs {
-					recs[i] = &kgo.Record{Topic: topic, Value: payload(int(first) + i)}
+					recs[i] = &kgo.Record{Topic: topic, Value: restPayload(int(first) + i)}
 				}
 				sent := time.Now()
 				if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
@@ -139,7 +139,7 @@ func benchREST(b *testing.B, p *serviceProc, topic string, per int) {
 					if i > 0 {
 						body.WriteByte(',')
 					}
-					fmt.Fprintf(&body, `{"value":%q}`, base64.StdEncoding.EncodeToString(payload(int(first+i))))
+					fmt.Fprintf(&body, `{"value":%q}`, base64.StdEncoding.EncodeToString(restPayload(int(first+i))))
 				}
 				body.WriteString(`]}`)
 				sent := time.Now()
@@ -194,7 +194,7 @@ func benchWebhook(b *testing.B, p *serviceProc, kafka, suffix string) {
 	resp.Body.Close()
 	recs := make([]*kgo.Record, b.N)
 	for i := range recs {
-		recs[i] = &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i % 1000)), Value: payload(i)}
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i % 1000)), Value: restPayload(i)}
 	}
 	b.ResetTimer()
 	start := time.Now()

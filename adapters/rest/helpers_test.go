@@ -21,12 +21,11 @@ import (
 
 // env is one adapter on a kfake cluster, served by httptest.
 type env struct {
-	t       *testing.T
-	kafka   *kfake.Cluster
-	a       *Adapter
-	srv     *httptest.Server
-	reg     *prometheus.Registry
-	cleanup []func()
+	t     *testing.T
+	kafka *kfake.Cluster
+	a     *Adapter
+	srv   *httptest.Server
+	reg   *prometheus.Registry
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

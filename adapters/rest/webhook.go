@@ -280,9 +280,9 @@ func (h *webhooks) list() []subscription {
 	return out
 }
 
-// status is a subscription's delivery status with its lag (nil ctx: no
-// lag, for lists).
-func (h *webhooks) status(ctx context.Context, id string) *deliveryStatus {
+// status is a subscription's delivery status; with lag, also the lag of
+// its consumer group (one request to Kafka, so not for lists).
+func (h *webhooks) status(ctx context.Context, id string, lag bool) *deliveryStatus {
 	h.mu.Lock()
 	stat := h.stats[id]
 	_, running := h.running[id]
@@ -292,7 +292,7 @@ func (h *webhooks) status(ctx context.Context, id string) *deliveryStatus {
 		st = stat.status()
 	}
 	st.ConsumerGrp, st.Running = h.group(id), running
-	if ctx != nil {
+	if lag {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		lags, err := kadm.NewClient(h.a.sys).Lag(ctx, h.group(id))

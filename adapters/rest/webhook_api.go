@@ -31,7 +31,7 @@ func (h *webhooks) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/subscriptions/"+s.ID)
-	writeJSON(w, http.StatusCreated, contentTypeJSON, s.view(h.status(nil, s.ID)))
+	writeJSON(w, http.StatusCreated, contentTypeJSON, s.view(h.status(r.Context(), s.ID, false)))
 }
 
 // handlePut serves PUT /v1/subscriptions/{id}: the body replaces the
@@ -67,7 +67,7 @@ func (h *webhooks) handlePut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, contentTypeJSON, s.view(h.status(nil, id)))
+	writeJSON(w, http.StatusOK, contentTypeJSON, s.view(h.status(r.Context(), id, false)))
 }
 
 // handleDelete serves DELETE /v1/subscriptions/{id}: 204 once the
@@ -93,7 +93,7 @@ func (h *webhooks) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	views := []subscriptionView{}
 	for _, s := range h.list() {
-		views = append(views, s.view(h.status(nil, s.ID)))
+		views = append(views, s.view(h.status(r.Context(), s.ID, false)))
 	}
 	writeJSON(w, http.StatusOK, contentTypeJSON, map[string]any{"subscriptions": views})
 }
@@ -111,7 +111,7 @@ func (h *webhooks) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "Subscription %q not found.", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, contentTypeJSON, s.view(h.status(r.Context(), id)))
+	writeJSON(w, http.StatusOK, contentTypeJSON, s.view(h.status(r.Context(), id, true)))
 }
 
 // apiSubscription returns a subscription the API may change.

@@ -39,18 +39,17 @@ const maxExcerpt = 512
 // Records of one key are delivered one after the other, in their order;
 // records of other keys, and records without a key, side by side.
 type hookSender struct {
-	sub         subscription
-	key         []byte // signing key; nil without a secret
-	client      *http.Client
-	attempts    int
-	backoff     time.Duration
-	maxBackoff  time.Duration
-	site        string
-	stat        *subStats
-	m           *metrics
-	mu          sync.Mutex
-	chains      map[string]chan struct{} // key -> done of its latest record
-	checkTarget func(*url.URL) error
+	sub        subscription
+	key        []byte // signing key; nil without a secret
+	client     *http.Client
+	attempts   int
+	backoff    time.Duration
+	maxBackoff time.Duration
+	site       string
+	stat       *subStats
+	m          *metrics
+	mu         sync.Mutex
+	chains     map[string]chan struct{} // key -> done of its latest record
 }
 
 func newHookSender(sub subscription, d Webhooks, allow *allowlist, site string, stat *subStats, m *metrics) *hookSender {

@@ -420,8 +420,12 @@ func schemathesisPath(t *testing.T) string {
 	if p := os.Getenv("MESH_E2E_SCHEMATHESIS"); p != "" {
 		return p
 	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "meshwork", "schemathesis", "bin", "schemathesis")
+	cache := os.Getenv("MESHWORK_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "meshwork")
+	}
+	p := filepath.Join(cache, "schemathesis", "bin", "schemathesis")
 	if _, err := exec.LookPath(p); err != nil {
 		t.Fatalf("schemathesis not installed (%v): run deploy/dev/install.sh", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +112,25 @@ func keyPartition(key []byte, n int32) int32 {
 
 // stamp completes each record's envelope (a first hop: an id, the origin,
 // a trace) unless the request gave one, and writes it into the headers.
+// Records of one request that carry no envelope of their own share
+// everything but their id (one request, one trace), so their headers are
+// rendered once and copied.
 func (p *producer) stamp(recs []*kgo.Record, envs []envelope.Envelope, now time.Time) {
+	if len(recs) > 1 && plain(envs) {
+		e := envelope.Envelope{ContentType: envs[0].ContentType, Type: recs[0].Topic, Source: "/" + p.site + "/rest/" + recs[0].Topic}
+		e.Complete(p.site, now)
+		base := e.KafkaHeaders()
+		id := slices.IndexFunc(base, func(h kgo.RecordHeader) bool { return h.Key == "ce_id" })
+		for i, r := range recs {
+			hs := make([]kgo.RecordHeader, 0, len(r.Headers)+len(base))
+			hs = append(append(hs, envelope.StripKafka(r.Headers)...), base...)
+			e.ID = envelope.NewID()
+			hs[len(hs)-len(base)+id].Value = []byte(e.ID)
+			r.Headers = hs
+			envs[i] = e
+		}
+		return
+	}
 	for i, r := range recs {
 		var e envelope.Envelope
 		if envs != nil {
@@ -128,6 +148,21 @@ func (p *producer) stamp(recs []*kgo.Record, envs []envelope.Envelope, now time.
 			envs[i] = e
 		}
 	}
+}
+
+// plain reports whether envs hold nothing but one content type.
+func plain(envs []envelope.Envelope) bool {
+	if envs == nil {
+		return false
+	}
+	for i := range envs {
+		e := envs[i]
+		e.ContentType = envs[0].ContentType
+		if !reflect.DeepEqual(e, envelope.Envelope{ContentType: envs[0].ContentType}) {
+			return false
+		}
+	}
+	return true
 }
 
 // produce writes recs (already placed and stamped) and waits for Kafka's

@@ -146,7 +146,7 @@ func TestWebhookRetriesInKeyOrder(t *testing.T) {
 	if status, _, body := e.do("POST", "/topics/orders", mediaJSONV2, []byte(`{"records":[`+strings.Join(recs, ",")+`]}`)); status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	got := rc.waitFor(5, 20*time.Second)
+	got := rc.waitFor(5, 45*time.Second)
 	order := map[string][]string{}
 	for _, d := range got {
 		var v struct{ N string }

@@ -35,7 +35,7 @@ func BenchmarkRESTProduce(b *testing.B) {
 	topic := "bench.rest." + suffix
 	createTopics(b, kafka, 3, topic)
 	port := freePorts(b, 1)[0]
-	cfg := fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ninstance_id: bench-%s\nmax_in_flight: 100000\nkafka:\n  brokers: [%s]\n  producer: {linger: 1ms}\nwebhooks: {allow_targets: [127.0.0.0/8]}\nlog: {level: warn}\n", port, suffix, kafka)
+	cfg := fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ninstance_id: bench-%s\nmax_in_flight: 100000\nkafka:\n  brokers: [%s]\n  producer: {linger: 1ms}\nwebhooks: {allow_targets: [127.0.0.0/8], subscriptions_topic: _mesh.rest.subscriptions.bench-%s}\nidempotency: {topic: _mesh.rest.idempotency.bench-%s}\nlog: {level: warn}\n", port, suffix, kafka, suffix, suffix)
 	p := launchBench(b, buildBinary(b, "github.com/meshwork/meshwork/cmd/mesh-rest"), cfg, port)
 	for _, per := range []int{1, 100} {
 		b.Run(fmt.Sprintf("franz-go-produce/%drec", per), func(b *testing.B) { benchDirect(b, kafka, topic, per) })

@@ -93,6 +93,9 @@ type EventRule struct {
 
 // Webhooks configures delivery of Kafka records to HTTP endpoints.
 type Webhooks struct {
+	// SubscriptionsTopic keeps the subscriptions made through the API
+	// (compacted); replicas of one site's adapter share it.
+	SubscriptionsTopic string `yaml:"subscriptions_topic"`
 	// Subscriptions are the subscriptions from the configuration file;
 	// those made through the API (/v1/subscriptions) are kept in Kafka
 	// beside them.
@@ -157,6 +160,9 @@ type Idempotency struct {
 	// the same key within it gets the same response and writes nothing.
 	// 0 turns Idempotency-Key off (the header is then ignored).
 	Window time.Duration `yaml:"window"`
+	// Topic keeps the answers (compacted, deleted after twice the window);
+	// replicas of one site's adapter share it.
+	Topic string `yaml:"topic"`
 }
 
 // Consumers configures REST Proxy v2 consumer instances.
@@ -207,13 +213,14 @@ func DefaultConfig() Config {
 		ProduceTimeout: 30 * time.Second,
 		RetryAfter:     time.Second,
 		Webhooks: Webhooks{
-			Timeout:     10 * time.Second,
-			MaxInFlight: 64,
-			MaxAttempts: 8,
-			Backoff:     500 * time.Millisecond,
-			MaxBackoff:  5 * time.Minute,
+			SubscriptionsTopic: SubscriptionsTopic,
+			Timeout:            10 * time.Second,
+			MaxInFlight:        64,
+			MaxAttempts:        8,
+			Backoff:            500 * time.Millisecond,
+			MaxBackoff:         5 * time.Minute,
 		},
-		Idempotency:   Idempotency{Window: 24 * time.Hour},
+		Idempotency:   Idempotency{Window: 24 * time.Hour, Topic: IdempotencyTopic},
 		Consumers:     Consumers{IdleTimeout: 5 * time.Minute, MaxInstances: 100},
 		NotReadyAfter: adapters.DefaultNotReadyAfter,
 	}
@@ -253,6 +260,11 @@ func (c *Config) Validate() error {
 	}
 	if c.NotReadyAfter < time.Second {
 		errs = append(errs, config.Errorf("not_ready_after", "want at least 1s, got %s", c.NotReadyAfter))
+	}
+	for field, t := range map[string]string{"webhooks.subscriptions_topic": c.Webhooks.SubscriptionsTopic, "idempotency.topic": c.Idempotency.Topic} {
+		if !adapters.LegalTopic(t) || len(t) > 249 {
+			errs = append(errs, config.Errorf(field, "want a legal Kafka topic name, got %q", t))
+		}
 	}
 	if c.Webhooks.MaxInFlight < 1 {
 		errs = append(errs, config.Errorf("webhooks.max_in_flight", "must be at least 1, got %d", c.Webhooks.MaxInFlight))

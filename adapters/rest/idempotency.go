@@ -90,16 +90,16 @@ func (a *Adapter) instance() string {
 func (i *idempotency) start(ctx, work context.Context, wg *sync.WaitGroup) error {
 	cfg := i.a.cfg
 	retention := fmt.Sprint((2 * i.window).Milliseconds())
-	if _, err := kafkaclient.EnsureTopic(ctx, i.a.sys, kafkaclient.Topic{Name: IdempotencyTopic, Partitions: 1,
+	if _, err := kafkaclient.EnsureTopic(ctx, i.a.sys, kafkaclient.Topic{Name: i.a.cfg.Idempotency.Topic, Partitions: 1,
 		Configs: map[string]string{"cleanup.policy": "compact,delete", "retention.ms": retention}}); err != nil {
-		return fmt.Errorf("idempotency: %s: %w", IdempotencyTopic, err)
+		return fmt.Errorf("idempotency: %s: %w", i.a.cfg.Idempotency.Topic, err)
 	}
 	var err error
-	if i.follower, err = kafkaclient.New(cfg.Kafka, "rest", cfg.Site, append(kafkaclient.FollowOptions(IdempotencyTopic), i.a.extra...)...); err != nil {
+	if i.follower, err = kafkaclient.New(cfg.Kafka, "rest", cfg.Site, append(kafkaclient.FollowOptions(i.a.cfg.Idempotency.Topic), i.a.extra...)...); err != nil {
 		return err
 	}
-	if err := kafkaclient.ReadToEnd(ctx, i.follower, IdempotencyTopic, i.apply); err != nil {
-		return fmt.Errorf("idempotency: reading %s: %w", IdempotencyTopic, err)
+	if err := kafkaclient.ReadToEnd(ctx, i.follower, i.a.cfg.Idempotency.Topic, i.apply); err != nil {
+		return fmt.Errorf("idempotency: reading %s: %w", i.a.cfg.Idempotency.Topic, err)
 	}
 	for n := range idemProducers {
 		id := fmt.Sprintf("meshwork-rest-%s-%s-%d", cfg.Site, i.a.instance(), n)
@@ -119,7 +119,7 @@ func (i *idempotency) start(ctx, work context.Context, wg *sync.WaitGroup) error
 		}
 		i.pool <- tx
 	}
-	wg.Go(func() { kafkaclient.Follow(work, i.follower, IdempotencyTopic, i.a.log, i.apply, func() {}) })
+	wg.Go(func() { kafkaclient.Follow(work, i.follower, i.a.cfg.Idempotency.Topic, i.a.log, i.apply, func() {}) })
 	return nil
 }
 
@@ -296,7 +296,7 @@ func (i *idempotency) run(r *http.Request, key string, body []byte, fn func(cont
 	out = append(out, '\n')
 	entry := idemEntry{Hash: hash, Status: status, ContentType: contentType, Body: out, Expires: time.Now().Add(i.window)}
 	val, _ := json.Marshal(entry)
-	if res := tx.produce(ctx, []*kgo.Record{{Topic: IdempotencyTopic, Partition: 0, Key: []byte(id), Value: val}}); res[0].Err != nil {
+	if res := tx.produce(ctx, []*kgo.Record{{Topic: i.a.cfg.Idempotency.Topic, Partition: 0, Key: []byte(id), Value: val}}); res[0].Err != nil {
 		return abort(kafkaUnavailable(res[0].Err))
 	}
 	if err := tx.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {

@@ -20,7 +20,7 @@ import (
 )
 
 // webhooks runs the webhook subscriptions: those of the configuration and
-// those made through the API, which are kept in SubscriptionsTopic and
+// those made through the API, which are kept in the subscriptions topic and
 // followed from it, so every replica runs the same set. Each subscription
 // is a consumer group of its own (meshwork-rest-<site>-<id>, shared by the
 // replicas) delivering through the adapter core's egress: offsets commit
@@ -70,6 +70,9 @@ func newWebhooks(a *Adapter) (*webhooks, error) {
 	return h, nil
 }
 
+// topic is where the API's subscriptions are kept.
+func (h *webhooks) topic() string { return h.a.cfg.Webhooks.SubscriptionsTopic }
+
 func (h *webhooks) group(id string) string { return "meshwork-rest-" + h.a.cfg.Site + "-" + id }
 
 // start loads the API's subscriptions, starts every subscription's
@@ -77,24 +80,24 @@ func (h *webhooks) group(id string) string { return "meshwork-rest-" + h.a.cfg.S
 // background until work ends.
 func (h *webhooks) start(ctx, work context.Context, wg *sync.WaitGroup) error {
 	h.work, h.wg = work, wg
-	if _, err := kafkaclient.EnsureTopic(ctx, h.a.sys, kafkaclient.Topic{Name: SubscriptionsTopic, Partitions: 1,
+	if _, err := kafkaclient.EnsureTopic(ctx, h.a.sys, kafkaclient.Topic{Name: h.topic(), Partitions: 1,
 		Configs: map[string]string{"cleanup.policy": "compact"}, Compacted: true}); err != nil {
-		return fmt.Errorf("webhooks: %s: %w", SubscriptionsTopic, err)
+		return fmt.Errorf("webhooks: %s: %w", h.topic(), err)
 	}
 	var err error
-	if h.follower, err = kafkaclient.New(h.a.cfg.Kafka, "rest", h.a.cfg.Site, append(kafkaclient.FollowOptions(SubscriptionsTopic), h.a.extra...)...); err != nil {
+	if h.follower, err = kafkaclient.New(h.a.cfg.Kafka, "rest", h.a.cfg.Site, append(kafkaclient.FollowOptions(h.topic()), h.a.extra...)...); err != nil {
 		return err
 	}
-	if err := kafkaclient.ReadToEnd(ctx, h.follower, SubscriptionsTopic, h.apply); err != nil {
+	if err := kafkaclient.ReadToEnd(ctx, h.follower, h.topic(), h.apply); err != nil {
 		h.follower.Close()
-		return fmt.Errorf("webhooks: reading %s: %w", SubscriptionsTopic, err)
+		return fmt.Errorf("webhooks: reading %s: %w", h.topic(), err)
 	}
 	h.mu.Lock()
 	h.started = true
 	h.reconcileLocked()
 	h.mu.Unlock()
 	wg.Go(func() {
-		kafkaclient.Follow(work, h.follower, SubscriptionsTopic, h.log, func(recs []*kgo.Record) {
+		kafkaclient.Follow(work, h.follower, h.topic(), h.log, func(recs []*kgo.Record) {
 			h.apply(recs)
 			h.mu.Lock()
 			h.reconcileLocked()
@@ -242,7 +245,7 @@ func (h *webhooks) leaseLoop(ctx context.Context) {
 // persist writes a subscription (nil: its deletion) to the topic, with
 // acks=all, and applies it at once.
 func (h *webhooks) persist(ctx context.Context, id string, s *subscription) error {
-	rec := &kgo.Record{Topic: SubscriptionsTopic, Key: []byte(id)}
+	rec := &kgo.Record{Topic: h.topic(), Key: []byte(id)}
 	if s != nil {
 		b, err := json.Marshal(s)
 		if err != nil {
@@ -332,19 +335,26 @@ func (h *webhooks) close(ctx context.Context) error {
 	for _, run := range runs {
 		run.stopPoll()
 	}
+	var mu sync.Mutex
 	var errs []error
+	var wg sync.WaitGroup
 	for id, run := range runs {
-		select {
-		case <-run.done:
-		case <-ctx.Done():
+		wg.Go(func() {
+			select {
+			case <-run.done:
+			case <-ctx.Done():
+				run.stopWork()
+				<-run.done
+			}
 			run.stopWork()
-			<-run.done
-		}
-		run.stopWork()
-		if err := run.egress.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("webhook %s: %w", id, err))
-		}
+			if err := run.egress.Close(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("webhook %s: %w", id, err))
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if h.follower != nil {
 		h.follower.Close()
 	}

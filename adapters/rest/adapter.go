@@ -177,7 +177,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	if a.work != nil {
 		errs = append(errs, a.hooks.close(ctx))
 		a.stopWork()
-		a.wg.Wait()
+		errs = append(errs, waitGroup(ctx, &a.wg))
 	}
 	if a.idem != nil {
 		a.idem.close()
@@ -236,4 +236,18 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 		}
 	}
 	return allow
+}
+
+// waitGroup waits for wg, at most until ctx ends: a Kafka client whose
+// group leave hangs (franz-go's Close waits for it without a bound) must not
+// keep a stopping process alive.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("background work still running at the shutdown deadline: %w", ctx.Err())
+	}
 }

@@ -354,7 +354,9 @@ func (h *webhooks) close(ctx context.Context) error {
 			}
 		})
 	}
-	wg.Wait()
+	if err := waitGroup(ctx, &wg); err != nil {
+		errs = append(errs, fmt.Errorf("webhooks: %w (a consumer group leave did not finish)", err))
+	}
 	if h.follower != nil {
 		h.follower.Close()
 	}

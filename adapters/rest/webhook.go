@@ -167,7 +167,9 @@ func (h *webhooks) runLocked(s subscription) error {
 		// A new subscription delivers what was produced since it was made.
 		reset = kgo.NewOffset().AfterMilli(s.Created.UnixMilli())
 	}
-	opts = append(opts, kgo.ConsumeResetOffset(reset), kgo.FetchMaxWait(250*time.Millisecond))
+	// A replica killed without leaving its groups holds its partitions
+	// until its session expires: 10 s rather than franz-go's 45.
+	opts = append(opts, kgo.ConsumeResetOffset(reset), kgo.FetchMaxWait(250*time.Millisecond), kgo.SessionTimeout(10*time.Second))
 	cl, err := kafkaclient.New(cfg.Kafka, "rest", cfg.Site, append(opts, h.a.extra...)...)
 	if err != nil {
 		return err

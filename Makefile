@@ -77,6 +77,8 @@ bench-e2e: services-up
 	$(GO) run ./bench/plot -in bench/results/mqtt-ingress.txt -metric msgs/s -title 'QoS 1 messages/s into Kafka (acks=all) vs the broker and a direct producer' -out bench/results/mqtt-ingress.svg
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench 'AMQP' -benchtime 10000x -count 3 ./... | tee ../bench/results/amqp.txt
 	$(GO) run ./bench/plot -in bench/results/amqp.txt -metric msgs/s -title 'AMQP adapter messages/s (ingress to Kafka acks=all, egress from Kafka) vs each broker own go-amqp send -> receive' -out bench/results/amqp.svg
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench RESTProduce -benchtime 20000x -count 3 ./... | tee ../bench/results/rest-produce.txt
+	$(GO) run ./bench/plot -in bench/results/rest-produce.txt -metric msgs/s -title 'Records/s into Kafka (acks=all): mesh-rest vs a direct franz-go producer' -out bench/results/rest-produce.svg
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench 'Replicator$$' -benchtime 1x -count 3 -timeout 2h ./... | tee ../bench/results/replicator.txt
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric MB/s -title 'Backlog copy east -> west, 1 KiB records: MB/s (higher is better)' -out bench/results/replicator-throughput.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric CPU-s/GB -title 'Backlog copy east -> west: CPU seconds per GB copied (lower is better)' -out bench/results/replicator-cpu.svg

@@ -252,9 +252,11 @@ func (e *Egress) wait(ctx context.Context, c Confirm) error {
 	}
 }
 
-// Close commits what was marked and leaves the group.
+// Close commits what was marked and leaves the group, waiting for both at
+// most until ctx ends.
 func (e *Egress) Close(ctx context.Context) error {
 	err := e.cfg.Client.CommitMarkedOffsets(ctx)
+	_ = e.cfg.Client.LeaveGroupContext(ctx) // Close alone waits for the leave without a bound
 	e.cfg.Client.Close()
 	if err != nil {
 		return fmt.Errorf("egress %s: commit at shutdown: %w", e.cfg.Rule, err)

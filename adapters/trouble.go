@@ -78,3 +78,26 @@ func (r *rateLog) allow(key string) (bool, int) {
 	r.last[key], r.skipped[key] = time.Now(), 0
 	return true, n
 }
+
+// Trouble follows a run of transient failures for an adapter's own
+// pipelines (the REST adapter's produces, say), with the same rule as the
+// core's: a run longer than its threshold shows in /readyz.
+type Trouble struct{ t trouble }
+
+// NewTrouble reports runs of failures that last longer than after (0:
+// DefaultNotReadyAfter).
+func NewTrouble(after time.Duration) *Trouble {
+	if after <= 0 {
+		after = DefaultNotReadyAfter
+	}
+	return &Trouble{t: trouble{after: after}}
+}
+
+// Failed records a transient failure; Succeeded ends the run.
+func (t *Trouble) Failed(err error) { t.t.failed(err) }
+
+// Succeeded ends a run of failures; it takes no lock in the common case.
+func (t *Trouble) Succeeded() { t.t.succeeded() }
+
+// Err describes a run of failures longer than the threshold, as what.
+func (t *Trouble) Err(what string) error { return t.t.err(what) }

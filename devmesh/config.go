@@ -21,10 +21,11 @@ const (
 	ServiceKafka    = "kafka"
 	ServiceMQTT     = "mqtt"
 	ServiceRegistry = "registry"
+	ServiceHTTP     = "http"
 )
 
 // services lists the services whose ports a site configures.
-var services = []string{ServiceKafka, ServiceMQTT, ServiceRegistry}
+var services = []string{ServiceKafka, ServiceMQTT, ServiceRegistry, ServiceHTTP}
 
 // Services lists the services whose ports a site configures (-port
 // site.service=port).
@@ -35,7 +36,7 @@ type SiteConfig struct {
 	// Name is the site's name: lower-case letters, digits and '-'. The
 	// first site is the primary one, whose registry writes the schemas.
 	Name string `yaml:"name"`
-	// Ports by service (kafka, mqtt, registry); 0 picks a free port.
+	// Ports by service (kafka, mqtt, registry, http); 0 picks a free port.
 	Ports map[string]int `yaml:"ports"`
 	// AMQP, when set, is the URL of an AMQP 1.0 broker (RabbitMQ with its
 	// AMQP 1.0 plugin, ActiveMQ) that the site's AMQP adapter bridges:
@@ -82,8 +83,8 @@ func DefaultConfig() Config {
 	return Config{
 		Dir: ".mesh",
 		Sites: []SiteConfig{
-			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081}},
-			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081}},
+			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081, ServiceHTTP: 18082}},
+			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081, ServiceHTTP: 28082}},
 		},
 		AdminPort:   18000,
 		InterestTTL: 10 * time.Second,

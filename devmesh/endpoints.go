@@ -32,6 +32,9 @@ type SiteEndpoints struct {
 	// AMQP is the URL (without credentials) of the AMQP 1.0 broker the
 	// site's AMQP adapter bridges; absent when the site has none.
 	AMQP string `json:"amqp,omitempty"`
+	// HTTP is the REST adapter's URL: REST Proxy v2/v3, CloudEvents and
+	// webhook subscriptions.
+	HTTP string `json:"http,omitempty"`
 }
 
 // amqpNotConfigured is what the endpoint table says of a site without an
@@ -82,6 +85,9 @@ func (e Endpoints) PrintTable(w io.Writer) {
 			amqp = amqpNotConfigured
 		}
 		fmt.Fprintf(tw, "%s\tamqp\t%s\n", name, amqp)
+		if s.HTTP != "" {
+			fmt.Fprintf(tw, "%s\thttp\t%s\n", name, s.HTTP)
+		}
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)

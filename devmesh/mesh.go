@@ -113,6 +113,9 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 				return nil, err
 			}
 		}
+		if err := s.startREST(ctx, cfg.Sites[i].Ports[ServiceHTTP], reg, log); err != nil {
+			return nil, err
+		}
 		m.endpoints.Sites[s.name] = s.endpoints
 	}
 	for _, s := range m.sites {

@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/adapters/rest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/registry"
 	"github.com/meshwork/meshwork/replicator"
 )
@@ -41,6 +45,7 @@ const (
 	unitRegistry    = "registry"
 	unitAdapter     = "mqtt-adapter"
 	unitAMQPAdapter = "amqp-adapter"
+	unitREST        = "rest-adapter"
 	unitReplicator  = "replicator"
 )
 
@@ -93,6 +98,19 @@ func (s *site) amqpAdapterConfig(url string) amqp.Config {
 	return cfg
 }
 
+// restConfig is the site's REST adapter on listen. Webhooks may target
+// loopback addresses: the dev mesh's receivers run on this machine.
+func (s *site) restConfig(listen string) rest.Config {
+	cfg := rest.DefaultConfig()
+	cfg.Common = s.common(listen, cfg.Kafka)
+	cfg.InstanceID = "devmesh-" + s.name
+	cfg.Registry = rest.Registry{URL: s.endpoints.Registry, AutoRegister: true}
+	cfg.Webhooks.AllowTargets = []string{"127.0.0.0/8", "::1"}
+	cfg.Webhooks.Backoff = 200 * time.Millisecond
+	cfg.Webhooks.MaxBackoff = 10 * time.Second
+	return cfg
+}
+
 // adapterClientID is the client id of site's MQTT adapter: the embedded
 // broker knows its session as the bridge into Kafka (see flowHook).
 func adapterClientID(site string) string { return "meshwork-mqtt-adapter-" + site }
@@ -137,4 +155,19 @@ func (s *site) startAMQP(ctx context.Context, brokerURL string, log *slog.Logger
 	u.User = nil
 	s.endpoints.AMQP = u.String()
 	return nil
+}
+
+// startREST starts the site's REST adapter on port (0: a free one).
+func (s *site) startREST(ctx context.Context, port int, reg prometheus.Registerer, log *slog.Logger) error {
+	ln, err := telemetry.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)
+	}
+	s.endpoints.HTTP = "http://" + ln.Addr().String()
+	a, err := rest.New(s.restConfig(ln.Addr().String()), log.With("service", unitREST), reg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)
+	}
+	return s.start(ctx, unitREST, a, ln, log)
 }

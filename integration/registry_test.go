@@ -49,7 +49,7 @@ func startService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
 
 // launchService writes cfg to a file and runs the service binary on it,
 // stopped when the test ends.
-func launchService(t *testing.T, bin, name, cfg string, port int) *serviceProc {
+func launchService(t testing.TB, bin, name, cfg string, port int) *serviceProc {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yaml")
@@ -96,7 +96,7 @@ func (p *serviceProc) waitReady(t *testing.T, name string, timeout time.Duration
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
-func (p *serviceProc) stop(t *testing.T) {
+func (p *serviceProc) stop(t testing.TB) {
 	select {
 	case <-p.done:
 		return

@@ -132,7 +132,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nMeshwork dev mesh is running: two sites, each with Kafka, MQTT, a schema registry, an MQTT adapter and a replicator.\n"+
+	fmt.Fprintf(stdout, "\nMeshwork dev mesh is running: two sites, each with Kafka, MQTT, a schema registry, an MQTT adapter, a REST adapter and a replicator.\n"+
 		"Data in %s; endpoints in %s; log in %s. Ctrl-C stops it.\n\n",
 		cfg.Dir, mesh.EndpointsFile(), filepath.Join(cfg.Dir, logFile))
 	mesh.Endpoints().PrintTable(stdout)

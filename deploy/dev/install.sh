@@ -4,6 +4,7 @@
 #   - the Kafka classpath from Maven Central   -> $MESHWORK_CACHE/kafka-<version>.classpath
 #   - ActiveMQ's AMQP transport jars           -> $MESHWORK_CACHE/activemq-amqp-<version>.classpath
 #   - the Python witness venv                  -> $MESHWORK_CACHE/venv
+#   - schemathesis (OpenAPI witness), own venv -> $MESHWORK_CACHE/schemathesis
 #   - the Node.js witness packages             -> $MESHWORK_CACHE/node/node_modules
 # A second run only checks stamps and takes a second or two.
 #
@@ -221,6 +222,31 @@ install_venv() {
   echo "$want" >"$stamp"
 }
 
+# schemathesis checks the REST adapter against its OpenAPI document. It has
+# a venv of its own: its dependencies must not move the witness venv's pins.
+SCHEMATHESIS_VERSION=4.32.5
+
+install_schemathesis() {
+  local dir="$MESHWORK_CACHE/schemathesis" py=/usr/bin/python3
+  [ -x "$py" ] || py="$(command -v python3)"
+  local want; want="schemathesis==$SCHEMATHESIS_VERSION $("$py" -c 'import sys; print(sys.version)')"
+  if [ "$FORCE" -eq 0 ] && [ "$(cat "$dir/.meshwork-stamp" 2>/dev/null)" = "$want" ] && "$dir/bin/schemathesis" --version >/dev/null 2>&1; then
+    log "schemathesis: cached ($dir)"
+    return 0
+  fi
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  local attempt
+  for attempt in 1 2 3; do
+    if "$dir/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; then break; fi
+    [ "$attempt" -lt 3 ] || die "pip install schemathesis failed"
+    warn "pip install schemathesis failed (attempt $attempt), retrying"
+    sleep $((attempt * 5))
+  done
+  "$dir/bin/schemathesis" --version
+  echo "$want" >"$dir/.meshwork-stamp"
+}
+
 # ---------------------------------------------------------------------------
 # Node packages
 
@@ -257,9 +283,9 @@ main() {
   stop_system_services
   check_tools
 
-  # The three download steps are independent: run them side by side, each
+  # The download steps are independent: run them side by side, each
   # logging to its own file, and report them in order.
-  local names=(maven venv node) pids=() i rc failed=0
+  local names=(maven venv node schemathesis) pids=() i rc failed=0
   for i in "${!names[@]}"; do
     ( LOG_TAG="install:${names[i]}"; step "${names[i]}" "install_${names[i]}" ) >"$LOG_DIR/install-${names[i]}.log" 2>&1 &
     pids[i]=$!

@@ -133,8 +133,13 @@ func (s *hookSender) Send(ctx context.Context, r *kgo.Record) adapters.Confirm {
 	return c
 }
 
-// wants applies the subscription's filters on ce_type and key.
+// wants applies the subscription's filters on ce_type and key, and skips
+// records stamped before the subscription was made (a new subscription's
+// group reads from the beginning).
 func (s *hookSender) wants(r *kgo.Record) bool {
+	if !s.sub.Created.IsZero() && r.Timestamp.Before(s.sub.Created.Truncate(time.Millisecond)) {
+		return false
+	}
 	if len(s.sub.Types) > 0 {
 		typ := ""
 		for _, h := range r.Headers {

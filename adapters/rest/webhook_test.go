@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,13 @@ func TestWebhookRetriesInKeyOrder(t *testing.T) {
 		return 0, ""
 	})
 	e := webhookEnv(t, cluster, nil)
+	// Written before the subscription was made: never delivered to it.
+	if status, _, body := e.do("POST", "/topics/orders", mediaJSONV2, []byte(`{"records":[{"key":"a","value":{"n":"a0"}}]}`)); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	for before := time.Now().UnixMilli(); time.Now().UnixMilli() <= before; {
+		runtime.Gosched() // the subscription is made in a later millisecond
+	}
 	e.subscribe(fmt.Sprintf(`{"topic":"orders","url":%q,"secret":%q,"max_attempts":5}`, rc.srv.URL+"/hook", testSecret))
 	var recs []string
 	for _, v := range []string{"a1", "b1", "a2", "b2", "a3"} {

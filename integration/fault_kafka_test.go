@@ -91,12 +91,18 @@ log.cleaner.dedupe.buffer.size=4194304
 	}
 	k.log = logf
 	t.Cleanup(func() { logf.Close() })
-	id := make([]byte, 16)
-	rand.Read(id)
+	// A cluster id as Kafka's Uuid.randomUuid makes it: never one whose
+	// text begins with '-', which the tool's parser takes for an option.
+	clusterID := "-"
+	for strings.HasPrefix(clusterID, "-") {
+		id := make([]byte, 16)
+		rand.Read(id)
+		clusterID = base64.RawURLEncoding.EncodeToString(id)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	format := exec.CommandContext(ctx, "java", append(k.jvmArgs(cp), "kafka.tools.StorageTool", "format",
-		"-t", base64.RawURLEncoding.EncodeToString(id), "-c", filepath.Join(k.dir, "server.properties"), "--standalone")...)
+		"-t", clusterID, "-c", filepath.Join(k.dir, "server.properties"), "--standalone")...)
 	if out, err := format.CombinedOutput(); err != nil {
 		t.Fatalf("format the KRaft storage of %s: %v\n%s", name, err, out)
 	}

@@ -113,8 +113,13 @@ EOF
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id t0
     # KRaft cluster id: 16 random bytes, URL-safe base64 without padding
-    # (what `kafka.tools.StorageTool random-uuid` prints).
-    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    # (what `kafka.tools.StorageTool random-uuid` prints). Like Kafka's own
+    # Uuid.randomUuid, never one that begins with '-': the tool's argument
+    # parser would take it for an option (1 id in 64).
+    id=-
+    while [ "${id:0:1}" = - ]; do
+      id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    done
     t0="$(_now_ms)"
     mkdir -p "$LOG_DIR"
     if ! kafka_java "$name" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" --standalone \

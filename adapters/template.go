@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Template names Kafka topics, keys, event types and protocol addresses
@@ -101,4 +103,28 @@ func (t *Template) RenderStrict(lookup func(name string) string) (string, error)
 		b.WriteString(v)
 	}
 	return b.String(), nil
+}
+
+// RecordLookup looks up the names an egress template may use in a Kafka
+// record: {key}, {topic} and {header.NAME} (the first header of that
+// name). A name it does not hold renders empty.
+func RecordLookup(r *kgo.Record) func(name string) string {
+	return func(name string) string {
+		switch name {
+		case "key":
+			return string(r.Key)
+		case "topic":
+			return r.Topic
+		}
+		want, ok := strings.CutPrefix(name, "header.")
+		if !ok {
+			return ""
+		}
+		for _, h := range r.Headers {
+			if h.Key == want {
+				return string(h.Value)
+			}
+		}
+		return ""
+	}
 }

@@ -165,21 +165,7 @@ func conditionReason(c amqp.ErrCond) string {
 
 // address renders the rule's address for r.
 func (s *sender) address(r *kgo.Record) string {
-	return s.rule.address.Render(func(name string) string {
-		switch name {
-		case varKey:
-			return string(r.Key)
-		case varTopic:
-			return r.Topic
-		}
-		want := name[len(headerPrefix):]
-		for _, h := range r.Headers {
-			if h.Key == want {
-				return string(h.Value)
-			}
-		}
-		return ""
-	})
+	return s.rule.address.Render(adapters.RecordLookup(r))
 }
 
 // message builds the AMQP message of r: the envelope as application

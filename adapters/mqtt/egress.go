@@ -40,19 +40,5 @@ func (s *sender) echo(r *kgo.Record) bool {
 
 // topic renders the rule's MQTT topic for r.
 func (s *sender) topic(r *kgo.Record) string {
-	return s.rule.mqttTopic.Render(func(name string) string {
-		switch name {
-		case varKey:
-			return string(r.Key)
-		case varTopic:
-			return r.Topic
-		}
-		want := name[len(headerPrefix):]
-		for _, h := range r.Headers {
-			if h.Key == want {
-				return string(h.Value)
-			}
-		}
-		return ""
-	})
+	return s.rule.mqttTopic.Render(adapters.RecordLookup(r))
 }

@@ -105,6 +105,13 @@ func (t *Template) RenderStrict(lookup func(name string) string) (string, error)
 	return b.String(), nil
 }
 
+// RecordVar reports whether an egress template may use name: key, topic
+// or header.NAME, the names RecordLookup finds in a record.
+func RecordVar(name string) bool {
+	h, ok := strings.CutPrefix(name, "header.")
+	return name == "key" || name == "topic" || ok && h != ""
+}
+
 // RecordLookup looks up the names an egress template may use in a Kafka
 // record: {key}, {topic} and {header.NAME} (the first header of that
 // name). A name it does not hold renders empty.

@@ -2,17 +2,14 @@ package amqp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
 // Adapter bridges one AMQP 1.0 broker and one Kafka cluster. It is a
@@ -22,20 +19,10 @@ type Adapter struct {
 	log    *slog.Logger
 	m      *adapters.Metrics
 	lm     *linkMetrics
-	kafka  *kgo.Client // produces ingress records and dead letters
-	dead   *adapters.DeadLetters
+	bridge *adapters.Bridge
 	in     *ingress // nil without ingress rules
-	out    []*adapters.Egress
 	rules  []egressRule
 	broker *broker
-
-	// work ends deliveries in progress (produce, send waits); poll ends
-	// egress polling; links ends the connection. Close ends poll first,
-	// then (once in-flight messages are settled) work, and links last.
-	work, poll, links             context.Context
-	stopWork, stopPoll, stopLinks context.CancelFunc
-	wg, egressWG, connWG          sync.WaitGroup
-	waits                         sync.WaitGroup // egress outcome waits
 }
 
 // New builds an adapter from cfg, which it validates; it does no I/O.
@@ -47,111 +34,48 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	}
 	inRules, outRules, _ := cfg.rules() // checked by Validate
 	a := &Adapter{cfg: cfg, log: logger, m: adapters.NewMetrics(reg, "amqp", cfg.Site), lm: newLinkMetrics(reg, cfg.Site), rules: outRules}
-	defer func() {
-		if err != nil {
-			a.closeKafka()
-		}
-	}()
-	limits := kafkaclient.NewLimits()
-	if a.kafka, err = kafkaclient.New(cfg.Kafka, "amqp", cfg.Site, append([]kgo.Opt{kgo.AllowAutoTopicCreation(),
-		kgo.ProducerBatchMaxBytesFn(limits.BatchMaxBytes)}, extra...)...); err != nil {
+	if a.bridge, err = adapters.NewBridge(adapters.BridgeConfig{
+		Protocol: "amqp", Site: cfg.Site, Kafka: cfg.Kafka, KafkaOpts: extra, Registry: cfg.Registry,
+		LeaseOwner: cfg.containerID(), Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
+	}); err != nil {
 		return nil, err
 	}
-	limits.Use(a.kafka)
-	component := "amqp-adapter/" + cfg.Site
-	a.dead = adapters.NewDeadLetters(a.kafka, limits, component, logger, a.m)
-	if len(inRules) > 0 {
-		var schemas *adapters.Schemas
-		if cfg.Registry.URL != "" {
-			if schemas, err = adapters.NewSchemas(cfg.Registry.URL, logger, a.m); err != nil {
-				return nil, fmt.Errorf("amqp adapter: %w", err)
-			}
+	defer func() {
+		if err != nil {
+			_ = a.bridge.Close(context.Background())
 		}
+	}()
+	if len(inRules) > 0 {
 		u, _ := url.Parse(cfg.Broker.URL) // checked by Validate
 		a.in = &ingress{rules: inRules, host: u.Host, id: cfg.containerID(), log: logger, m: a.lm,
 			settleTimeout: cfg.Broker.SendTimeout, credit: uint32(cfg.MaxInFlight)}
 		// Each receiver's credit bounds what the broker sends: the queue
 		// holds what all receivers may have out beyond the window.
-		a.in.pipe = adapters.NewIngress(adapters.IngressConfig{
-			Site: cfg.Site, Component: component,
-			MaxInFlight: cfg.MaxInFlight, MaxQueued: cfg.MaxInFlight * len(inRules),
-			Kafka: a.kafka, DeadLetters: a.dead, Schemas: schemas, Metrics: a.m, Log: logger,
-			Limits: limits, NotReadyAfter: cfg.NotReadyAfter,
-			AfterSettle: a.in.flushCredit,
-		})
+		if a.in.pipe, err = a.bridge.NewIngress(cfg.MaxInFlight, cfg.MaxInFlight*len(inRules), a.in.flushCredit); err != nil {
+			return nil, err
+		}
 		a.lm.credit.Set(float64(cfg.MaxInFlight))
 	}
 	if a.broker, err = newBroker(cfg, a.in, logger, a.lm); err != nil {
 		return nil, err
 	}
+	a.bridge.SetLink(a.broker)
 	for _, r := range outRules {
-		cl, err := kafkaclient.New(cfg.Kafka, "amqp", cfg.Site, append(adapters.GroupOptions(r.group, r.topics...), extra...)...)
-		if err != nil {
-			return nil, fmt.Errorf("amqp egress %s: %w", r.name, err)
+		s := &sender{rule: r, links: a.broker, site: cfg.Site, id: cfg.containerID(), timeout: cfg.Broker.SendTimeout, m: a.lm, waits: &a.broker.waits}
+		if err := a.bridge.AddEgress(r.name, r.group, r.Topics, cfg.MaxInFlight, cfg.Broker.SendTimeout, s); err != nil {
+			return nil, err
 		}
-		a.out = append(a.out, adapters.NewEgress(adapters.EgressConfig{
-			Rule: r.name, Client: cl, MaxInFlight: cfg.MaxInFlight, Timeout: cfg.Broker.SendTimeout,
-			Sender:      &sender{rule: r, links: a.broker, site: cfg.Site, id: cfg.containerID(), timeout: cfg.Broker.SendTimeout, m: a.lm, waits: &a.waits},
-			DeadLetters: a.dead, Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
-		}))
 	}
 	return a, nil
 }
 
-func (a *Adapter) closeKafka() {
-	for _, e := range a.out {
-		_ = e.Close(context.Background())
-	}
-	if a.kafka != nil {
-		a.kafka.Close()
-	}
-}
-
 // Start connects to the broker (in the background, retrying with backoff)
 // and starts the pipelines. ctx is not kept: Close stops the adapter.
-func (a *Adapter) Start(context.Context) error {
-	a.links, a.stopLinks = context.WithCancel(context.Background())
-	a.work, a.stopWork = context.WithCancel(context.Background())
-	a.poll, a.stopPoll = context.WithCancel(a.work)
-	if a.in != nil {
-		a.wg.Go(func() { a.in.pipe.Run(a.work) })
-	}
-	a.connWG.Go(func() { a.broker.run(a.links) })
-	if len(a.rules) > 0 {
-		topics := map[string][]string{}
-		for _, r := range a.rules {
-			topics[r.name] = r.topics
-		}
-		a.wg.Go(func() {
-			if err := adapters.LeaseTopics(a.work, a.kafka, a.cfg.Site, a.cfg.containerID(), topics, a.log); err != nil {
-				a.log.Warn("amqp egress: the interest leases were not closed; they expire", "error", err)
-			}
-		})
-	}
-	for _, e := range a.out {
-		a.egressWG.Go(func() { e.Run(a.poll, a.work) })
-	}
-	return nil
-}
+func (a *Adapter) Start(ctx context.Context) error { return a.bridge.Start(ctx) }
 
 // Ready reports whether the broker connection is up with its receivers,
 // Kafka answers, and no pipeline has been failing for long.
-func (a *Adapter) Ready(ctx context.Context) error {
-	if err := a.broker.ready(); err != nil {
-		return err
-	}
-	if err := a.kafka.Ping(ctx); err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
-	var errs []error
-	if a.in != nil {
-		errs = append(errs, a.in.pipe.Ready())
-	}
-	for _, e := range a.out {
-		errs = append(errs, e.Ready())
-	}
-	return errors.Join(errs...)
-}
+func (a *Adapter) Ready(ctx context.Context) error { return a.bridge.Ready(ctx) }
 
 // Close stops the adapter gracefully: it stops polling Kafka and taking
 // messages (those the broker still sends are Released to the next
@@ -159,31 +83,4 @@ func (a *Adapter) Ready(ctx context.Context) error {
 // written to Kafka and Accepted and for sends to be Accepted, commits
 // egress offsets, then closes the connection and the Kafka clients. What
 // was not settled by then is delivered again by the broker or Kafka.
-func (a *Adapter) Close(ctx context.Context) error {
-	if a.work == nil { // never started
-		a.closeKafka()
-		return nil
-	}
-	var errs []error
-	a.stopPoll()
-	if a.in != nil {
-		errs = append(errs, a.in.pipe.Drain(ctx))
-	}
-	polled := make(chan struct{})
-	go func() { a.egressWG.Wait(); close(polled) }()
-	select {
-	case <-polled:
-	case <-ctx.Done():
-	}
-	a.stopWork()
-	<-polled
-	a.wg.Wait()
-	a.waits.Wait()
-	for _, e := range a.out {
-		errs = append(errs, e.Close(ctx))
-	}
-	a.stopLinks()
-	a.connWG.Wait()
-	a.kafka.Close()
-	return errors.Join(errs...)
-}
+func (a *Adapter) Close(ctx context.Context) error { return a.bridge.Close(ctx) }

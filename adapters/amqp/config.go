@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/config"
-	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
@@ -99,20 +99,12 @@ const (
 )
 
 // Registry locates the schema registry (Confluent-compatible API).
-type Registry struct {
-	// URL is the registry's base URL, e.g. http://127.0.0.1:8081.
-	URL string `yaml:"url"`
-}
+type Registry = adapters.Registry
 
 // RuleSchema makes a rule enforce the Kafka topic's schema. A body that
 // does not fit goes to the topic's dead-letter topic with the reason, and
 // the message is accepted once the dead letter is in Kafka.
-type RuleSchema struct {
-	// Format is what applications send: json (encoded to Avro with the
-	// latest schema of the subject <kafka topic>-value) or avro (already in
-	// the Confluent wire format, checked against the schema it names).
-	Format string `yaml:"format"`
-}
+type RuleSchema = adapters.RuleSchema
 
 // IngressRule carries the messages of one AMQP address into Kafka.
 type IngressRule struct {
@@ -179,7 +171,7 @@ const (
 // frame, a credit of 1024 messages per receiver, durable sends.
 func DefaultConfig() Config {
 	return Config{
-		Common: service.DefaultCommon("127.0.0.1:8085", adapterKafkaDefaults()),
+		Common: service.DefaultCommon("127.0.0.1:8085", adapters.KafkaDefaults()),
 		Broker: Broker{
 			URL:                  "amqp://127.0.0.1:5672",
 			Kind:                 KindAuto,
@@ -191,15 +183,6 @@ func DefaultConfig() Config {
 		MaxInFlight:   1024,
 		NotReadyAfter: adapters.DefaultNotReadyAfter,
 	}
-}
-
-// adapterKafkaDefaults are the Kafka client defaults with a short linger:
-// the ingress holds each message's settlement until Kafka acknowledged it
-// anyway, and a millisecond of batching cuts the produce requests.
-func adapterKafkaDefaults() kafkaclient.Config {
-	c := kafkaclient.Defaults()
-	c.Producer.Linger = time.Millisecond
-	return c
 }
 
 // UnmarshalYAML makes egress sends durable unless a rule says otherwise.
@@ -225,34 +208,21 @@ func (c *Config) Validate() error {
 	// would carry records round in a circle (ingress drops the adapter's
 	// own messages, so they would never reach anyone else).
 	for i, r := range out {
-		if r.address == nil || !r.address.Literal() {
+		if r.To == nil || !r.To.Literal() {
 			continue
 		}
 		for _, ir := range in {
-			if ir.address == r.address.String() {
-				errs = append(errs, config.Errorf(fmt.Sprintf("egress[%d].address", i), "%q is also the address of ingress rule %s: the adapter would take back what it sends", ir.address, ir.name))
+			if ir.address == r.To.String() {
+				errs = append(errs, config.Errorf(fmt.Sprintf("egress[%d].address", i), "%q is also the address of ingress rule %s: the adapter would take back what it sends", ir.address, ir.Name))
 			}
 		}
 	}
-	for i, r := range c.Ingress {
-		if r.Schema != nil && c.Registry.URL == "" {
-			errs = append(errs, config.Errorf("registry.url", "required: ingress[%d] has a schema", i))
-			break
-		}
-	}
-	if c.Registry.URL != "" {
-		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
-			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
-		}
-	}
-	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
-		errs = append(errs, config.Errorf("kafka.producer.acks", "the AMQP adapter accepts messages only after Kafka acknowledged them: it needs acks all, got %q", a))
-	}
+	errs = append(errs, adapters.Settings{
+		Adapter: "AMQP", Registry: c.Registry, Acks: c.Kafka.Producer.Acks, NotReadyAfter: c.NotReadyAfter,
+		SchemaRule: slices.IndexFunc(c.Ingress, func(r IngressRule) bool { return r.Schema != nil }),
+	}.Validate())
 	if c.MaxInFlight < 1 || c.MaxInFlight > 1<<20 {
 		errs = append(errs, config.Errorf("max_in_flight", "want 1 to 1048576, got %d", c.MaxInFlight))
-	}
-	if c.NotReadyAfter < time.Second {
-		errs = append(errs, config.Errorf("not_ready_after", "want at least 1s, got %s", c.NotReadyAfter))
 	}
 	return errors.Join(errs...)
 }
@@ -285,12 +255,7 @@ func (b *Broker) validate() error {
 	default:
 		errs = append(errs, config.Errorf("sasl", "want plain, anonymous or none, got %q", b.SASL))
 	}
-	if b.Password != "" && b.PasswordFile != "" {
-		errs = append(errs, config.Errorf("password_file", "set password or password_file, not both"))
-	}
-	if (b.Password != "" || b.PasswordFile != "") && b.Username == "" {
-		errs = append(errs, config.Errorf("username", "required with a password"))
-	}
+	errs = append(errs, adapters.CheckCredentials(b.Username, b.Password, b.PasswordFile))
 	if b.Username != "" && u != nil && u.User != nil {
 		errs = append(errs, config.Errorf("username", "the url holds credentials too: give them once"))
 	}
@@ -344,69 +309,38 @@ const (
 	varGroupID       = "group-id"
 	varReplyTo       = "reply-to"
 	propertyPrefix   = "property."
-	varKey           = "key"
-	varTopic         = "topic"
-	headerPrefix     = "header."
 )
 
 // ingressRule is an IngressRule ready to receive and render.
 type ingressRule struct {
-	name        string
-	address     string // as configured: plain, queue:, topic: or the broker's syntax
-	topic       *adapters.Template
-	key         *adapters.Template // nil: subject, else message-id
-	typ         *adapters.Template // nil: the Kafka topic
-	contentType string
-	schema      string // "" or adapters.FormatJSON, FormatAvro
+	adapters.IngressTarget
+	address string             // as configured: plain, queue:, topic: or the broker's syntax
+	key     *adapters.Template // nil: subject, else message-id
 }
 
 // egressRule is an EgressRule ready to render.
 type egressRule struct {
-	name, group string
-	topics      []string
-	address     *adapters.Template
-	allow       []string // nil: the literal address only
-	body        string
-	durable     bool
+	adapters.EgressSource // To: the address
+	name, group           string
+	allow                 []string // nil: the literal address only
+	body                  string
+	durable               bool
 }
 
 // rules compiles the rules, with their defaults applied, and reports every
 // problem by the field it concerns.
 func (c *Config) rules() ([]ingressRule, []egressRule, error) {
-	var errs []error
-	names := make(map[string]string)
-	name := func(field, given string) string {
-		n := given
-		if n == "" {
-			n = field
-		}
-		if prev, dup := names[n]; dup {
-			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", n, prev))
-		}
-		names[n] = field
-		return n
-	}
-	var in []ingressRule
-	for i, r := range c.Ingress {
-		field := fmt.Sprintf("ingress[%d]", i)
-		cr, err := r.compile(name(field, r.Name))
-		errs = append(errs, config.Nest(field, err))
-		in = append(in, cr)
-	}
-	var out []egressRule
-	for i, r := range c.Egress {
-		field := fmt.Sprintf("egress[%d]", i)
-		n := name(field, r.Name)
-		group := r.Group
-		if group == "" {
-			group = "meshwork-amqp-" + c.Site + "-" + adapters.SanitizeTopic(n)
-		}
-		cr, err := r.compile(n, group)
-		errs = append(errs, config.Nest(field, err))
-		out = append(out, cr)
-	}
-	return in, out, errors.Join(errs...)
+	return adapters.CompileRules("amqp", c.Site, c.Ingress, c.Egress, IngressRule.compile, EgressRule.compile)
 }
+
+// RuleName is the name the rule was given.
+func (r IngressRule) RuleName() string { return r.Name }
+
+// RuleName is the name the rule was given.
+func (r EgressRule) RuleName() string { return r.Name }
+
+// RuleGroup is the consumer group the rule was given.
+func (r EgressRule) RuleGroup() string { return r.Group }
 
 func ingressVar(name string) bool {
 	switch name {
@@ -417,74 +351,35 @@ func ingressVar(name string) bool {
 }
 
 func (r IngressRule) compile(name string) (ingressRule, error) {
-	out := ingressRule{name: name, address: r.Address, contentType: r.ContentType}
+	out := ingressRule{address: r.Address}
 	var errs []error
 	if err := checkAddress(r.Address); err != nil {
 		errs = append(errs, config.Errorf("address", "%v", err))
 	}
 	var err error
-	switch out.topic, err = adapters.ParseTemplate(r.Topic, ingressVar); {
-	case err != nil:
-		errs = append(errs, config.Errorf("topic", "%v", err))
-	case strings.HasPrefix(r.Topic, "_"):
-		errs = append(errs, config.Errorf("topic", "%q: topics beginning with _ belong to the mesh, the registry and Kafka itself", r.Topic))
-	case out.topic.Literal() && !adapters.LegalTopic(r.Topic):
-		errs = append(errs, config.Errorf("topic", "%q is not a legal Kafka topic: use letters, digits, '.', '_' and '-'", r.Topic))
-	}
+	out.IngressTarget, err = adapters.CompileIngressTarget(name, r.Topic, r.Type, r.ContentType, r.Schema, ingressVar)
+	errs = append(errs, err)
 	if r.Key != "" {
 		if out.key, err = adapters.ParseTemplate(r.Key, ingressVar); err != nil {
 			errs = append(errs, config.Errorf("key", "%v", err))
-		}
-	}
-	if r.Type != "" {
-		if out.typ, err = adapters.ParseTemplate(r.Type, ingressVar); err != nil {
-			errs = append(errs, config.Errorf("type", "%v", err))
-		}
-	}
-	if r.ContentType != "" && !strings.Contains(r.ContentType, "/") {
-		errs = append(errs, config.Errorf("content_type", "%q is not a media type such as application/json", r.ContentType))
-	}
-	if r.Schema != nil {
-		switch r.Schema.Format {
-		case adapters.FormatJSON, adapters.FormatAvro:
-			out.schema = r.Schema.Format
-		default:
-			errs = append(errs, config.Errorf("schema.format", "want json or avro, got %q", r.Schema.Format))
-		}
-		if r.ContentType != "" {
-			errs = append(errs, config.Errorf("content_type", "a rule with a schema writes Avro: leave content_type out"))
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
 func (r EgressRule) compile(name, group string) (egressRule, error) {
-	out := egressRule{name: name, group: group, topics: r.Topics, allow: r.Allow, body: r.Body, durable: r.Durable}
-	var errs []error
-	if len(r.Topics) == 0 {
-		errs = append(errs, config.Errorf("topics", "at least one Kafka topic is required"))
-	}
-	for i, t := range r.Topics {
-		if !adapters.LegalTopic(t) {
-			errs = append(errs, config.Errorf(fmt.Sprintf("topics[%d]", i), "%q is not a legal Kafka topic", t))
-		}
-	}
-	tmpl := r.Address
-	if tmpl == "" {
-		tmpl = "{" + varKey + "}"
-	}
-	known := func(name string) bool {
-		return name == varKey || name == varTopic || strings.HasPrefix(name, headerPrefix) && len(name) > len(headerPrefix)
-	}
+	out := egressRule{name: name, group: group, allow: r.Allow, body: r.Body, durable: r.Durable}
 	var err error
-	if out.address, err = adapters.ParseTemplate(tmpl, known); err != nil {
-		errs = append(errs, config.Errorf("address", "%v", err))
-	} else if out.address.Literal() {
-		if err := checkAddress(tmpl); err != nil {
+	out.EgressSource, err = adapters.CompileEgressSource(r.Topics, "address", r.Address)
+	errs := []error{err}
+	switch {
+	case out.To == nil:
+	case out.To.Literal():
+		if err := checkAddress(out.To.String()); err != nil {
 			errs = append(errs, config.Errorf("address", "%v", err))
 		}
-	} else if len(r.Allow) == 0 {
-		errs = append(errs, config.Errorf("allow", "required: address %q is chosen by each record's key or headers; list the address patterns it may name, e.g. [\"replies.*\"]", tmpl))
+	case len(r.Allow) == 0:
+		errs = append(errs, config.Errorf("allow", "required: address %q is chosen by each record's key or headers; list the address patterns it may name, e.g. [\"replies.*\"]", out.To))
 	}
 	for i, p := range r.Allow {
 		if p == "" {

@@ -67,7 +67,7 @@ func TestConfigErrorsNameFileLineAndField(t *testing.T) {
 		{"site: east\nkafka: {brokers: [\"k:9092\"]}\nbroker: {url: \"amqp://u:p@h:1\", username: v}\ningress: [{address: a, topic: t}]\n", "field broker.username: the url holds credentials too"},
 		{"site: east\nkafka: {brokers: [\"k:9092\"]}\nbroker: {url: \"amqp://h:1\", tls: {ca_file: /x}}\ningress: [{address: a, topic: t}]\n", "is not amqps://"},
 		{goodHead + "max_in_flight: 0\ningress: [{address: a, topic: t}]\n", "field max_in_flight: want 1 to 1048576"},
-		{"site: east\nkafka: {brokers: [\"k:9092\"], producer: {acks: leader}}\nbroker: {url: \"amqp://h:1\"}\ningress: [{address: a, topic: t}]\n", "field kafka.producer.acks: the AMQP adapter accepts messages only after Kafka acknowledged them"},
+		{"site: east\nkafka: {brokers: [\"k:9092\"], producer: {acks: leader}}\nbroker: {url: \"amqp://h:1\"}\ningress: [{address: a, topic: t}]\n", "field kafka.producer.acks: the AMQP adapter acknowledges a message to its sender only after Kafka acknowledged it"},
 		{goodHead, "field ingress: no rules"},
 	} {
 		err := parse(t, c.doc)

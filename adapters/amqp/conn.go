@@ -55,6 +55,34 @@ type broker struct {
 	in   *ingress // nil without ingress rules
 
 	cur atomic.Pointer[connection]
+	// stop ends the connection; run ends with it. The connection outlives
+	// the pipelines' work: what they hand back as they stop is Released on
+	// it.
+	stop    context.CancelFunc
+	running sync.WaitGroup
+	// waits are the egress sends' outcome waits; Close lets them end
+	// before it closes the connection.
+	waits sync.WaitGroup
+}
+
+// Connect starts keeping a connection to the broker in the background
+// until Close.
+func (b *broker) Connect(context.Context) error {
+	ctx, stop := context.WithCancel(context.Background())
+	b.stop = stop
+	b.running.Go(func() { b.run(ctx) })
+	return nil
+}
+
+// Close waits for the egress outcome waits (they end with the pipelines'
+// work), then closes the connection.
+func (b *broker) Close(context.Context) error {
+	b.waits.Wait()
+	if b.stop != nil {
+		b.stop()
+	}
+	b.running.Wait()
+	return nil
 }
 
 func newBroker(cfg Config, in *ingress, log *slog.Logger, m *linkMetrics) (*broker, error) {
@@ -159,7 +187,7 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 			})
 			cancel()
 			if err != nil {
-				return fmt.Errorf("attach a receiver to %q (rule %s): %w", c.dialect.link(r.address), r.name, err)
+				return fmt.Errorf("attach a receiver to %q (rule %s): %w", c.dialect.link(r.address), r.Name, err)
 			}
 			rcvs = append(rcvs, rcv)
 		}
@@ -174,7 +202,7 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 		wg.Go(func() {
 			err := b.in.run(rctx, r, rcv, c.dialect)
 			if rctx.Err() == nil {
-				failed <- fmt.Errorf("receiver on %q (rule %s): %w", rcv.Address(), r.name, err)
+				failed <- fmt.Errorf("receiver on %q (rule %s): %w", rcv.Address(), r.Name, err)
 			}
 		})
 	}
@@ -194,9 +222,9 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 	return err
 }
 
-// ready reports whether the adapter is connected with its receivers
+// Ready reports whether the adapter is connected with its receivers
 // attached.
-func (b *broker) ready() error {
+func (b *broker) Ready() error {
 	if b.cur.Load() == nil {
 		return fmt.Errorf("amqp: not connected to %s", b.url)
 	}

@@ -60,11 +60,11 @@ func (s *sender) Send(ctx context.Context, r *kgo.Record) adapters.Confirm {
 	}
 	addr := s.address(r)
 	if err := checkAddress(addr); err != nil {
-		return adapters.Confirmed(adapters.Permanent(adapters.ReasonTopic, fmt.Errorf("address %q: %w", s.rule.address, err)))
+		return adapters.Confirmed(adapters.Permanent(adapters.ReasonTopic, fmt.Errorf("address %q: %w", s.rule.To, err)))
 	}
-	if !s.rule.address.Literal() && !allowed(s.rule.allow, addr) {
+	if !s.rule.To.Literal() && !allowed(s.rule.allow, addr) {
 		return adapters.Confirmed(adapters.Permanent(adapters.ReasonTopic,
-			fmt.Errorf("address %q (from %q) matches none of the rule's allow patterns %q", addr, s.rule.address, s.rule.allow)))
+			fmt.Errorf("address %q (from %q) matches none of the rule's allow patterns %q", addr, s.rule.To, s.rule.allow)))
 	}
 	attachCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -165,7 +165,7 @@ func conditionReason(c amqp.ErrCond) string {
 
 // address renders the rule's address for r.
 func (s *sender) address(r *kgo.Record) string {
-	return s.rule.address.Render(adapters.RecordLookup(r))
+	return s.rule.To.Render(adapters.RecordLookup(r))
 }
 
 // message builds the AMQP message of r: the envelope as application

@@ -108,14 +108,14 @@ func TestEgressCommitsOnlyAfterAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.closeKafka()
+	defer func() { _ = a.Close(context.Background()) }()
 	var waits sync.WaitGroup
 	defer waits.Wait()
 	cl := kafkatest.Client(t, kafka, append(adapters.GroupOptions("g", "cmds"), testKafkaOpts...)...)
 	e := adapters.NewEgress(adapters.EgressConfig{
 		Rule: "cmds", Client: cl, MaxInFlight: 16, Timeout: 5 * time.Second,
 		Sender:      &sender{rule: out[0], links: links, site: "east", id: "meshwork-amqp-east", timeout: 5 * time.Second, m: a.lm, waits: &waits},
-		DeadLetters: a.dead, Metrics: a.m, Log: quietLog(),
+		DeadLetters: a.bridge.DeadLetters(), Metrics: a.m, Log: quietLog(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

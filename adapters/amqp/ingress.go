@@ -179,8 +179,6 @@ func (in *ingress) record(r *ingressRule, msg *amqp.Message, d dialect, m *adapt
 		}
 		return ""
 	}
-	m.Rule = r.name
-	m.Schema = r.schema
 	value, section, bodyType := Body(msg)
 	rec := &kgo.Record{Value: value, Timestamp: time.Now()}
 	m.Record = rec
@@ -201,14 +199,7 @@ func (in *ingress) record(r *ingressRule, msg *amqp.Message, d dialect, m *adapt
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: propertyString(props[k])})
 		}
 	}
-	rendered, err := r.topic.RenderStrict(lookup)
-	if err == nil {
-		rec.Topic, err = adapters.Topic(rendered)
-	}
-	if err != nil {
-		rec.Topic = adapters.SanitizeTopic(rendered)
-		m.Invalid = fmt.Errorf("AMQP message from %q gives no Kafka topic: %w", r.address, err)
-		m.Unroutable = true
+	if !r.Route(m, fmt.Sprintf("AMQP message from %q", r.address), lookup) {
 		return
 	}
 	env, err := envelope.FromAMQP(props, deref(p.ContentType))
@@ -216,9 +207,7 @@ func (in *ingress) record(r *ingressRule, msg *amqp.Message, d dialect, m *adapt
 		env = envelope.Envelope{}
 		m.Invalid = fmt.Errorf("the message's application-properties: %w", err)
 	}
-	// Where an event entered the mesh and which sites it crossed are the
-	// mesh's to say, never an application's: the pipeline sets them.
-	env.Origin, env.Path = "", nil
+	r.Complete(&env, m, lookup)
 	if env.ID == "" {
 		env.ID = idString(p.MessageID)
 	}
@@ -233,18 +222,6 @@ func (in *ingress) record(r *ingressRule, msg *amqp.Message, d dialect, m *adapt
 	}
 	if env.CorrelationID == "" {
 		env.CorrelationID = idString(p.CorrelationID)
-	}
-	if env.Source == "" {
-		env.Source = m.Source
-	}
-	if env.Type == "" {
-		env.Type = rec.Topic
-		if r.typ != nil {
-			env.Type = r.typ.Render(lookup)
-		}
-	}
-	if env.ContentType == "" {
-		env.ContentType = r.contentType
 	}
 	if env.ContentType == "" {
 		env.ContentType = bodyType

@@ -424,7 +424,7 @@ func TestEgressCommitsOnlyAfterPuback(t *testing.T) {
 	a := startAdapter(t, cfg)
 
 	first.Close()
-	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.ready() != nil })
+	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.Ready() != nil })
 	prod, err := kgo.NewClient(kgo.SeedBrokers(kafka.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +487,7 @@ func TestIngressResubscribesAfterReconnect(t *testing.T) {
 	cfg.Ingress = []IngressRule{{Filter: "$share/adapters/dev/#", Topic: "mqtt.ingress", QoS: 1}}
 	a := startAdapter(t, cfg)
 	first.Close()
-	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.ready() != nil })
+	eventually(t, "the adapter to see the broker gone", func() bool { return a.sess.Ready() != nil })
 	second, acks := startBrokerAt(t, addr)
 	defer second.Close()
 	eventually(t, "subscriptions renewed", func() bool {

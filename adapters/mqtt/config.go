@@ -2,14 +2,13 @@ package mqtt
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/config"
-	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
@@ -97,20 +96,12 @@ const (
 )
 
 // Registry locates the schema registry (Confluent-compatible API).
-type Registry struct {
-	// URL is the registry's base URL, e.g. http://127.0.0.1:8081.
-	URL string `yaml:"url"`
-}
+type Registry = adapters.Registry
 
 // RuleSchema makes a rule enforce the Kafka topic's schema. A payload that
 // does not fit goes to the topic's dead-letter topic with the reason, and
 // the message is acknowledged once the dead letter is in Kafka.
-type RuleSchema struct {
-	// Format is what devices send: json (encoded to Avro with the latest
-	// schema of the subject <kafka topic>-value) or avro (already in the
-	// Confluent wire format, checked against the schema it names).
-	Format string `yaml:"format"`
-}
+type RuleSchema = adapters.RuleSchema
 
 // IngressRule carries the messages of one topic filter into Kafka.
 type IngressRule struct {
@@ -167,7 +158,7 @@ type EgressRule struct {
 // bounds throughput).
 func DefaultConfig() Config {
 	return Config{
-		Common: service.DefaultCommon("127.0.0.1:8083", adapterKafkaDefaults()),
+		Common: service.DefaultCommon("127.0.0.1:8083", adapters.KafkaDefaults()),
 		Broker: Broker{
 			URL:                  "tcp://127.0.0.1:1883",
 			Protocol:             Protocol5,
@@ -180,16 +171,6 @@ func DefaultConfig() Config {
 		MaxQueued:     4096,
 		NotReadyAfter: adapters.DefaultNotReadyAfter,
 	}
-}
-
-// adapterKafkaDefaults are the Kafka client defaults with a short linger:
-// the ingress holds each message's PUBACK until Kafka acknowledged it
-// anyway, and a millisecond of batching halves the produce requests the
-// brokers handle at thousands of messages a second.
-func adapterKafkaDefaults() kafkaclient.Config {
-	c := kafkaclient.Defaults()
-	c.Producer.Linger = time.Millisecond
-	return c
 }
 
 // DefaultIngressQoS and DefaultEgressQoS apply to rules read from YAML that
@@ -228,29 +209,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Errorf("ingress", "no rules: add ingress or egress rules"))
 	}
 	_, _, err := c.rules()
-	errs = append(errs, err)
-	for i, r := range c.Ingress {
-		if r.Schema != nil && c.Registry.URL == "" {
-			errs = append(errs, config.Errorf("registry.url", "required: ingress[%d] has a schema", i))
-			break
-		}
-	}
-	if c.Registry.URL != "" {
-		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
-			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
-		}
-	}
-	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
-		errs = append(errs, config.Errorf("kafka.producer.acks", "the MQTT adapter acknowledges devices only after Kafka did: it needs acks all, got %q", a))
-	}
+	errs = append(errs, err, adapters.Settings{
+		Adapter: "MQTT", Registry: c.Registry, Acks: c.Kafka.Producer.Acks, NotReadyAfter: c.NotReadyAfter,
+		SchemaRule: slices.IndexFunc(c.Ingress, func(r IngressRule) bool { return r.Schema != nil }),
+	}.Validate())
 	if c.MaxInFlight < 1 || c.MaxInFlight > 65535 {
 		errs = append(errs, config.Errorf("max_in_flight", "want 1 to 65535, got %d", c.MaxInFlight))
 	}
 	if c.MaxQueued < 1 {
 		errs = append(errs, config.Errorf("max_queued", "must be at least 1, got %d", c.MaxQueued))
-	}
-	if c.NotReadyAfter < time.Second {
-		errs = append(errs, config.Errorf("not_ready_after", "want at least 1s, got %s", c.NotReadyAfter))
 	}
 	return errors.Join(errs...)
 }
@@ -272,12 +239,7 @@ func (b *Broker) validate() error {
 	case len(b.ClientID) > 65535 || strings.ContainsAny(b.ClientID, "+#/"):
 		errs = append(errs, config.Errorf("client_id", "must not contain +, # or /, got %q", b.ClientID))
 	}
-	if b.Password != "" && b.PasswordFile != "" {
-		errs = append(errs, config.Errorf("password_file", "set password or password_file, not both"))
-	}
-	if (b.Password != "" || b.PasswordFile != "") && b.Username == "" {
-		errs = append(errs, config.Errorf("username", "required with a password"))
-	}
+	errs = append(errs, adapters.CheckCredentials(b.Username, b.Password, b.PasswordFile))
 	errs = append(errs, config.Nest("tls", b.TLS.Validate()))
 	if !b.tlsScheme() && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
 		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", b.URL))
@@ -317,64 +279,37 @@ func (b *Broker) tlsScheme() bool {
 
 // ingressRule is an IngressRule ready to match and render.
 type ingressRule struct {
-	name        string
-	qos         byte
-	filter      *filter
-	topic, key  *adapters.Template
-	typ         *adapters.Template // nil: the Kafka topic
-	contentType string
-	schema      string // "" or adapters.FormatJSON, FormatAvro
+	adapters.IngressTarget
+	qos    byte
+	filter *filter
+	key    *adapters.Template
 }
 
 // egressRule is an EgressRule ready to render.
 type egressRule struct {
-	name, group string
-	topics      []string
-	mqttTopic   *adapters.Template
-	qos         byte
-	retain      bool
+	adapters.EgressSource // To: the MQTT topic
+	name, group           string
+	qos                   byte
+	retain                bool
 }
 
 // rules compiles the rules, with their defaults applied, and reports every
 // problem by the field it concerns.
 func (c *Config) rules() ([]ingressRule, []egressRule, error) {
-	var errs []error
-	names := make(map[string]string)
-	name := func(field, given string) string {
-		n := given
-		if n == "" {
-			n = field
-		}
-		if prev, dup := names[n]; dup {
-			errs = append(errs, config.Errorf(field+".name", "%q is also the name of %s", n, prev))
-		}
-		names[n] = field
-		return n
-	}
-	var in []ingressRule
-	for i, r := range c.Ingress {
-		field := fmt.Sprintf("ingress[%d]", i)
-		cr, err := r.compile(name(field, r.Name))
-		errs = append(errs, config.Nest(field, err))
-		in = append(in, cr)
-	}
-	var out []egressRule
-	for i, r := range c.Egress {
-		field := fmt.Sprintf("egress[%d]", i)
-		n := name(field, r.Name)
-		group := r.Group
-		if group == "" {
-			group = "meshwork-mqtt-" + c.Site + "-" + adapters.SanitizeTopic(n)
-		}
-		cr, err := r.compile(n, group)
-		errs = append(errs, config.Nest(field, err))
-		out = append(out, cr)
-	}
-	return in, out, errors.Join(errs...)
+	return adapters.CompileRules("mqtt", c.Site, c.Ingress, c.Egress, IngressRule.compile, EgressRule.compile)
 }
 
+// RuleName is the name the rule was given.
+func (r IngressRule) RuleName() string { return r.Name }
+
+// RuleName is the name the rule was given.
+func (r EgressRule) RuleName() string { return r.Name }
+
+// RuleGroup is the consumer group the rule was given.
+func (r EgressRule) RuleGroup() string { return r.Group }
+
 func (r IngressRule) compile(name string) (ingressRule, error) {
-	out := ingressRule{name: name, qos: r.QoS, contentType: r.ContentType}
+	out := ingressRule{qos: r.QoS}
 	var errs []error
 	f, err := compileFilter(r.Filter)
 	if err != nil {
@@ -382,14 +317,8 @@ func (r IngressRule) compile(name string) (ingressRule, error) {
 	}
 	out.filter = f
 	known := func(name string) bool { return name == varTopic || f != nil && f.has(name) }
-	switch out.topic, err = adapters.ParseTemplate(r.Topic, known); {
-	case err != nil:
-		errs = append(errs, config.Errorf("topic", "%v", err))
-	case strings.HasPrefix(r.Topic, "_"):
-		errs = append(errs, config.Errorf("topic", "%q: topics beginning with _ belong to the mesh, the registry and Kafka itself", r.Topic))
-	case out.topic.Literal() && !adapters.LegalTopic(r.Topic):
-		errs = append(errs, config.Errorf("topic", "%q is not a legal Kafka topic: use letters, digits, '.', '_' and '-'", r.Topic))
-	}
+	out.IngressTarget, err = adapters.CompileIngressTarget(name, r.Topic, r.Type, r.ContentType, r.Schema, known)
+	errs = append(errs, err)
 	key := r.Key
 	if key == "" {
 		key = "{" + varTopic + "}"
@@ -397,51 +326,19 @@ func (r IngressRule) compile(name string) (ingressRule, error) {
 	if out.key, err = adapters.ParseTemplate(key, known); err != nil {
 		errs = append(errs, config.Errorf("key", "%v", err))
 	}
-	if r.Type != "" {
-		if out.typ, err = adapters.ParseTemplate(r.Type, known); err != nil {
-			errs = append(errs, config.Errorf("type", "%v", err))
-		}
-	}
 	if r.QoS > 2 {
 		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))
-	}
-	if r.Schema != nil {
-		switch r.Schema.Format {
-		case adapters.FormatJSON, adapters.FormatAvro:
-			out.schema = r.Schema.Format
-		default:
-			errs = append(errs, config.Errorf("schema.format", "want json or avro, got %q", r.Schema.Format))
-		}
-		if r.ContentType != "" {
-			errs = append(errs, config.Errorf("content_type", "a rule with a schema writes Avro: leave content_type out"))
-		}
 	}
 	return out, errors.Join(errs...)
 }
 
 func (r EgressRule) compile(name, group string) (egressRule, error) {
-	out := egressRule{name: name, group: group, topics: r.Topics, qos: r.QoS, retain: r.Retain}
-	var errs []error
-	if len(r.Topics) == 0 {
-		errs = append(errs, config.Errorf("topics", "at least one Kafka topic is required"))
-	}
-	for i, t := range r.Topics {
-		if !adapters.LegalTopic(t) {
-			errs = append(errs, config.Errorf(fmt.Sprintf("topics[%d]", i), "%q is not a legal Kafka topic", t))
-		}
-	}
-	tmpl := r.MQTTTopic
-	if tmpl == "" {
-		tmpl = "{" + varKey + "}"
-	}
-	known := func(name string) bool {
-		return name == varKey || name == varTopic || strings.HasPrefix(name, headerPrefix) && len(name) > len(headerPrefix)
-	}
+	out := egressRule{name: name, group: group, qos: r.QoS, retain: r.Retain}
 	var err error
-	if out.mqttTopic, err = adapters.ParseTemplate(tmpl, known); err != nil {
-		errs = append(errs, config.Errorf("mqtt_topic", "%v", err))
-	} else if strings.ContainsAny(tmpl, "+#") {
-		errs = append(errs, config.Errorf("mqtt_topic", "%q: a topic to publish to cannot hold the wildcards + or #", tmpl))
+	out.EgressSource, err = adapters.CompileEgressSource(r.Topics, "mqtt_topic", r.MQTTTopic)
+	errs := []error{err}
+	if out.To != nil && strings.ContainsAny(out.To.String(), "+#") {
+		errs = append(errs, config.Errorf("mqtt_topic", "%q: a topic to publish to cannot hold the wildcards + or #", out.To))
 	}
 	if r.QoS > 2 {
 		errs = append(errs, config.Errorf("qos", "want 0, 1 or 2, got %d", r.QoS))

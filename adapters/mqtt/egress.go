@@ -28,7 +28,7 @@ func (s *sender) Send(ctx context.Context, r *kgo.Record) adapters.Confirm {
 	}
 	topic := s.topic(r)
 	if err := checkPublishTopic(topic); err != nil {
-		return adapters.Confirmed(adapters.Permanent(adapters.ReasonTopic, fmt.Errorf("mqtt_topic %q: %w", s.rule.mqttTopic, err)))
+		return adapters.Confirmed(adapters.Permanent(adapters.ReasonTopic, fmt.Errorf("mqtt_topic %q: %w", s.rule.To, err)))
 	}
 	return s.a.sess.publish(ctx, topic, s.rule.qos, s.rule.retain, r)
 }
@@ -40,5 +40,5 @@ func (s *sender) echo(r *kgo.Record) bool {
 
 // topic renders the rule's MQTT topic for r.
 func (s *sender) topic(r *kgo.Record) string {
-	return s.rule.mqttTopic.Render(adapters.RecordLookup(r))
+	return s.rule.To.Render(adapters.RecordLookup(r))
 }

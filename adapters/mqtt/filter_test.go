@@ -73,10 +73,10 @@ func TestConfigErrorsNameFileLineField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := in[0]; r.qos != 1 || r.name != "ingress[0]" || r.key.String() != "{topic}" {
+	if r := in[0]; r.qos != 1 || r.Name != "ingress[0]" || r.key.String() != "{topic}" {
 		t.Fatalf("ingress defaults not applied: %+v", r)
 	}
-	if r := out[0]; r.name != "egress[0]" || r.group != "meshwork-mqtt-east-egress_0_" || r.mqttTopic.String() != "{key}" {
+	if r := out[0]; r.name != "egress[0]" || r.group != "meshwork-mqtt-east-egress_0_" || r.To.String() != "{key}" {
 		t.Fatalf("egress defaults not applied: %+v", r)
 	}
 	if err := cfg.Validate(); err != nil || fmt.Sprintf("%+v", cfg) != before {

@@ -102,48 +102,25 @@ func (in *ingress) record(r *ingressRule, p inbound, vars map[string]string, m *
 		}
 		return vars[name]
 	}
-	m.Rule = r.name
-	m.Schema = r.schema
 	m.Source = (&url.URL{Scheme: "mqtt", Host: in.host, Path: "/" + p.topic}).String()
-	rec := &kgo.Record{
+	m.Record = &kgo.Record{
 		Key:       []byte(r.key.Render(lookup)),
 		Value:     p.payload,
 		Timestamp: time.Now(),
 		Headers:   []kgo.RecordHeader{{Key: HeaderAdapter, Value: []byte(in.clientID)}},
 	}
-	m.Record = rec
-	rendered, err := r.topic.RenderStrict(lookup)
-	if err == nil {
-		rec.Topic, err = adapters.Topic(rendered)
-	}
-	if err != nil {
-		rec.Topic = adapters.SanitizeTopic(rendered)
-		m.Invalid = fmt.Errorf("MQTT topic %q gives no Kafka topic: %w", p.topic, err)
-		m.Unroutable = true
+	if !r.Route(m, fmt.Sprintf("MQTT topic %q", p.topic), lookup) {
 		return
 	}
 	env := envelope.Envelope{}
 	if len(p.props) > 0 || p.contentType != "" {
+		var err error
 		if env, err = envelope.FromMQTT(p.props, p.contentType); err != nil {
 			env = envelope.Envelope{}
 			m.Invalid = fmt.Errorf("the message's MQTT 5 properties: %w", err)
 		}
 	}
-	// Where an event entered the mesh and which sites it crossed are the
-	// mesh's to say, never a device's: the pipeline sets them.
-	env.Origin, env.Path = "", nil
-	if env.Source == "" {
-		env.Source = m.Source
-	}
-	if env.Type == "" {
-		env.Type = rec.Topic
-		if r.typ != nil {
-			env.Type = r.typ.Render(lookup)
-		}
-	}
-	if env.ContentType == "" {
-		env.ContentType = r.contentType
-	}
+	r.Complete(&env, m, lookup)
 	if env.ReplyTo == "" {
 		env.ReplyTo = p.responseTopic
 	}

@@ -124,13 +124,13 @@ func (s *session311) onConnect(c paho.Client) {
 	s.subscribed.Store(true)
 }
 
-// connect connects in the background, retrying with backoff, until ctx
+// Connect connects in the background, retrying with backoff, until ctx
 // ends.
-func (s *session311) connect(ctx context.Context) error {
+func (s *session311) Connect(ctx context.Context) error {
 	// With connect retry, the token completes once connected, or with an
 	// error when the broker refuses the session (e.g. bad credentials).
 	t := s.client.Connect()
-	s.a.wg.Go(func() {
+	s.a.bridge.Go(func() {
 		select {
 		case <-t.Done():
 			if err := t.Error(); err != nil {
@@ -142,7 +142,8 @@ func (s *session311) connect(ctx context.Context) error {
 	return nil
 }
 
-func (s *session311) ready() error {
+// Ready reports whether the session is up with its subscriptions.
+func (s *session311) Ready() error {
 	if !s.client.IsConnectionOpen() {
 		return fmt.Errorf("mqtt: not connected to %s", s.a.cfg.Broker.URL)
 	}
@@ -210,7 +211,8 @@ func (p silentPublish) Abandon() {
 	conn.Break()
 }
 
-func (s *session311) close(context.Context) error {
+// Close disconnects, letting the last acknowledgements out.
+func (s *session311) Close(context.Context) error {
 	s.client.Disconnect(250) // lets the last PUBACKs out
 	return nil
 }

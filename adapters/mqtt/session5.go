@@ -38,6 +38,7 @@ import (
 // are published side by side (see adapters.Egress).
 type session5 struct {
 	a          *Adapter
+	work       context.Context // ends once the pipelines stopped; set by Connect
 	cfg        autopaho.ClientConfig
 	cm         *autopaho.ConnectionManager
 	acks       *deferredAcks
@@ -115,7 +116,7 @@ func newSession5(a *Adapter) (*session5, error) {
 			s.up.Store(true)
 			a.sm.connected.Set(1)
 			a.log.Info("mqtt: connected with MQTT 5", "broker", b.URL, "client_id", b.ClientID)
-			a.wg.Go(func() { s.subscribe(cm) }) // it waits for the SUBACK, which the callback must not
+			a.bridge.Go(func() { s.subscribe(cm) }) // it waits for the SUBACK, which the callback must not
 		},
 		OnConnectionDown: func() bool {
 			s.up.Store(false)
@@ -188,11 +189,11 @@ func (s *session5) subscribe(cm *autopaho.ConnectionManager) {
 		shared := strings.HasPrefix(f, sharePrefix)
 		sub.Subscriptions = append(sub.Subscriptions, paho5.SubscribeOptions{Topic: f, QoS: qos, NoLocal: !shared})
 	}
-	ctx, cancel := context.WithTimeout(a.work, a.cfg.Broker.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(s.work, a.cfg.Broker.ConnectTimeout)
 	defer cancel()
 	ack, err := cm.Subscribe(ctx, sub)
 	if err != nil {
-		if a.work.Err() == nil {
+		if s.work.Err() == nil {
 			a.log.Error("mqtt: subscribe failed; the next connection tries again", "broker", a.cfg.Broker.URL, "error", err)
 		}
 		return
@@ -206,9 +207,10 @@ func (s *session5) subscribe(cm *autopaho.ConnectionManager) {
 	s.subscribed.Store(true)
 }
 
-// connect connects in the background, retrying with backoff, until ctx
+// Connect connects in the background, retrying with backoff, until ctx
 // ends.
-func (s *session5) connect(ctx context.Context) error {
+func (s *session5) Connect(ctx context.Context) error {
+	s.work = ctx
 	cm, err := autopaho.NewConnection(ctx, s.cfg)
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
@@ -217,7 +219,8 @@ func (s *session5) connect(ctx context.Context) error {
 	return nil
 }
 
-func (s *session5) ready() error {
+// Ready reports whether the session is up with its subscriptions.
+func (s *session5) Ready() error {
 	if !s.up.Load() {
 		return fmt.Errorf("mqtt: not connected to %s", s.a.cfg.Broker.URL)
 	}
@@ -299,8 +302,8 @@ func refusalReason(code byte) string {
 	return adapters.ReasonRefused
 }
 
-// close disconnects, waiting at most until ctx ends.
-func (s *session5) close(ctx context.Context) error {
+// Close disconnects, waiting at most until ctx ends.
+func (s *session5) Close(ctx context.Context) error {
 	if s.cm == nil {
 		return nil
 	}

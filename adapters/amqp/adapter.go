@@ -48,7 +48,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	if len(inRules) > 0 {
 		u, _ := url.Parse(cfg.Broker.URL) // checked by Validate
 		a.in = &ingress{rules: inRules, host: u.Host, id: cfg.containerID(), log: logger, m: a.lm,
-			settleTimeout: cfg.Broker.SendTimeout, credit: uint32(cfg.MaxInFlight)}
+			settleTimeout: cfg.Broker.SendTimeout, credit: uint32(cfg.MaxInFlight), stallTimeout: cfg.Broker.StallTimeout}
 		// Each receiver's credit bounds what the broker sends: the queue
 		// holds what all receivers may have out beyond the window.
 		if a.in.pipe, err = a.bridge.NewIngress(cfg.MaxInFlight, cfg.MaxInFlight*len(inRules), a.in.flushCredit); err != nil {

@@ -81,6 +81,14 @@ type Broker struct {
 	// SendTimeout bounds the wait for the broker's outcome of one egress
 	// send before the record is sent again.
 	SendTimeout time.Duration `yaml:"send_timeout"`
+	// StallTimeout is how long an ingress receiver may get no message while
+	// it has link credit out before it is detached and attached anew under
+	// a new link name (RabbitMQ 3.x was seen to stop sending to a link
+	// that still had credit, with messages in its queue). Messages the old
+	// link delivered are settled first; any still unsettled the broker
+	// delivers again. While a queue stays empty the period doubles with
+	// each new link, up to 8 times. 0 turns the watchdog off.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
 // Broker kinds for Broker.Kind.
@@ -179,6 +187,7 @@ func DefaultConfig() Config {
 			ConnectTimeout:       10 * time.Second,
 			MaxReconnectInterval: 30 * time.Second,
 			SendTimeout:          30 * time.Second,
+			StallTimeout:         30 * time.Second,
 		},
 		MaxInFlight:   1024,
 		NotReadyAfter: adapters.DefaultNotReadyAfter,
@@ -277,6 +286,9 @@ func (b *Broker) validate() error {
 	}
 	if b.SendTimeout <= 0 {
 		errs = append(errs, config.Errorf("send_timeout", "must be positive"))
+	}
+	if b.StallTimeout != 0 && b.StallTimeout < time.Second {
+		errs = append(errs, config.Errorf("stall_timeout", "want 0 (off) or at least 1s, got %s", b.StallTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -178,16 +178,13 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 	}()
 	var rcvs []*amqp.Receiver
 	if b.in != nil {
-		mode := amqp.ReceiverSettleModeFirst
 		for i := range b.in.rules {
 			r := &b.in.rules[i]
 			actx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
-			rcv, err := c.in.NewReceiver(actx, c.dialect.link(r.address), &amqp.ReceiverOptions{
-				Credit: -1, SettlementMode: &mode, // credit issued by the ingress
-			})
+			rcv, err := b.attach(actx, c, r)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("attach a receiver to %q (rule %s): %w", c.dialect.link(r.address), r.Name, err)
+				return err
 			}
 			rcvs = append(rcvs, rcv)
 		}
@@ -200,7 +197,8 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 	for i, rcv := range rcvs {
 		r := &b.in.rules[i]
 		wg.Go(func() {
-			err := b.in.run(rctx, r, rcv, c.dialect)
+			attach := func(ctx context.Context) (receiver, error) { return b.attach(ctx, c, r) }
+			err := b.in.run(rctx, r, rcv, attach, c.dialect)
 			if rctx.Err() == nil {
 				failed <- fmt.Errorf("receiver on %q (rule %s): %w", rcv.Address(), r.Name, err)
 			}
@@ -220,6 +218,20 @@ func (b *broker) serve(ctx context.Context, c *connection) error {
 	_ = c.conn.Close() // ends the receivers' waits
 	wg.Wait()
 	return err
+}
+
+// attach attaches a receiver for rule r on c. Links keep go-amqp's random
+// names: a name used again makes RabbitMQ resume the old link's delivery
+// count, and a receiver so resumed is never given a message.
+func (b *broker) attach(ctx context.Context, c *connection, r *ingressRule) (*amqp.Receiver, error) {
+	mode := amqp.ReceiverSettleModeFirst
+	rcv, err := c.in.NewReceiver(ctx, c.dialect.link(r.address), &amqp.ReceiverOptions{
+		Credit: -1, SettlementMode: &mode, // credit issued by the ingress
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attach a receiver to %q (rule %s): %w", c.dialect.link(r.address), r.Name, err)
+	}
+	return rcv, nil
 }
 
 // Ready reports whether the adapter is connected with its receivers

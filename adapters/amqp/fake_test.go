@@ -21,9 +21,16 @@ const testWait = 20 * time.Second
 
 // fakeReceiver is a receiver link that hands out queued messages and
 // records how each was settled, in order. Like a broker, it sends a
-// message only against link credit the receiver issued.
+// message only against link credit the receiver issued. Links made with
+// anotherLink share the queue; a link closed (detached) refuses
+// settlements and puts what it had out back in the queue, as a broker
+// does.
 type fakeReceiver struct {
 	msgs chan *amqp.Message
+	// stallAfter, when positive, makes the link stop sending after that
+	// many messages though it has credit and the queue has messages, as
+	// RabbitMQ 3.10 was seen to.
+	stallAfter int
 
 	mu        sync.Mutex
 	credit    int // issued and not used
@@ -33,10 +40,24 @@ type fakeReceiver struct {
 	accepted  []string
 	released  []string
 	settledCh chan struct{}
+	sent      int
+	closed    bool
 }
 
 func newFakeReceiver() *fakeReceiver {
 	return &fakeReceiver{msgs: make(chan *amqp.Message, 100000), settledCh: make(chan struct{}, 1)}
+}
+
+// anotherLink is a new link on f's queue.
+func (f *fakeReceiver) anotherLink() *fakeReceiver {
+	return &fakeReceiver{msgs: f.msgs, settledCh: make(chan struct{}, 1)}
+}
+
+func (f *fakeReceiver) Close(context.Context) error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
 }
 
 func (f *fakeReceiver) IssueCredit(n uint32) error {
@@ -54,7 +75,7 @@ func (f *fakeReceiver) IssueCredit(n uint32) error {
 func (f *fakeReceiver) Receive(ctx context.Context, _ *amqp.ReceiveOptions) (*amqp.Message, error) {
 	for {
 		f.mu.Lock()
-		room := f.credit > 0
+		room := f.credit > 0 && !f.closed && (f.stallAfter <= 0 || f.sent < f.stallAfter)
 		f.mu.Unlock()
 		if room {
 			break
@@ -69,6 +90,7 @@ func (f *fakeReceiver) Receive(ctx context.Context, _ *amqp.ReceiveOptions) (*am
 	case m := <-f.msgs:
 		f.mu.Lock()
 		f.credit--
+		f.sent++
 		f.out++
 		f.maxOut = max(f.maxOut, f.out)
 		f.mu.Unlock()
@@ -78,21 +100,24 @@ func (f *fakeReceiver) Receive(ctx context.Context, _ *amqp.ReceiveOptions) (*am
 	}
 }
 
-func (f *fakeReceiver) settle(msg *amqp.Message, list *[]string) {
+func (f *fakeReceiver) settle(msg *amqp.Message, list *[]string) error {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.out--
+	if f.closed {
+		f.msgs <- msg // the broker delivers it again
+		return errors.New("link detached")
+	}
 	*list = append(*list, idString(msg.Properties.MessageID))
-	f.mu.Unlock()
+	return nil
 }
 
 func (f *fakeReceiver) AcceptMessage(_ context.Context, msg *amqp.Message) error {
-	f.settle(msg, &f.accepted)
-	return nil
+	return f.settle(msg, &f.accepted)
 }
 
 func (f *fakeReceiver) ReleaseMessage(_ context.Context, msg *amqp.Message) error {
-	f.settle(msg, &f.released)
-	return nil
+	return f.settle(msg, &f.released)
 }
 
 func (f *fakeReceiver) settled() (accepted, released []string, maxOut int) {
@@ -148,11 +173,20 @@ func startAdapter(t *testing.T, cfg Config) *Adapter {
 // runIngress runs the ingress of rule i on rcv until t ends.
 func runIngress(t *testing.T, a *Adapter, i int, rcv receiver, d dialect) {
 	t.Helper()
+	runIngressAttaching(t, a, i, rcv, func(context.Context) (receiver, error) {
+		return nil, errors.New("no link to attach")
+	}, d)
+}
+
+// runIngressAttaching runs the ingress of rule i on rcv, and on the links
+// attach makes once the watchdog finds one stalled, until t ends.
+func runIngressAttaching(t *testing.T, a *Adapter, i int, rcv receiver, attach attacher, d dialect) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := a.in.run(ctx, &a.in.rules[i], rcv, d); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.in.run(ctx, &a.in.rules[i], rcv, attach, d); err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("ingress: %v", err)
 		}
 	}()

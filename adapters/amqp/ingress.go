@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -24,14 +25,27 @@ type receiver interface {
 	AcceptMessage(ctx context.Context, msg *amqp.Message) error
 	ReleaseMessage(ctx context.Context, msg *amqp.Message) error
 	IssueCredit(credit uint32) error
+	Close(ctx context.Context) error
 }
 
-// creditLink is a receiver whose credit the ingress manages: one credit
-// back for each message settled, given in one flow per batch of
-// settlements.
+// attacher attaches a new receiver link for a rule, under a new random
+// link name.
+type attacher func(ctx context.Context) (receiver, error)
+
+// creditLink is one receiver link of a rule.
 type creditLink struct {
-	rcv     receiver
+	rcv       receiver
+	unsettled atomic.Int64 // received on this link and not yet settled
+}
+
+// ruleCredit is the credit of one rule's receiver, kept across the links
+// the watchdog attaches anew: out counts the messages received and whose
+// credit has not been given back yet (unsettled, or settled and pending),
+// so the current link's credit is always credit - out.
+type ruleCredit struct {
+	cur     *creditLink // guarded by ingress.linksMu
 	pending atomic.Uint32
+	out     atomic.Int64
 }
 
 // ingress maps the messages of each rule's receiver to the core pipeline's
@@ -50,6 +64,10 @@ type creditLink struct {
 // the broker hands it to the next consumer at once. Never Released while
 // Kafka is slow: a released message goes to the back of the queue (order
 // lost) and comes straight back (a redelivery storm).
+//
+// A watchdog (stallTimeout) attaches a receiver anew when it got no message
+// for that long while it had credit out: RabbitMQ 3.x was seen to stop
+// sending to a link that still had credit, with messages in the queue.
 type ingress struct {
 	rules []ingressRule
 	host  string // broker host, for ce_source
@@ -61,9 +79,11 @@ type ingress struct {
 	settleTimeout time.Duration
 	// credit is each receiver's link credit (max_in_flight).
 	credit uint32
+	// stallTimeout is the watchdog's period; 0 turns it off.
+	stallTimeout time.Duration
 
 	linksMu sync.Mutex
-	links   map[*creditLink]struct{} // receivers running now
+	links   map[*ruleCredit]struct{} // rules receiving now
 }
 
 // flushCredit gives each receiver back the credit of the messages settled
@@ -77,65 +97,135 @@ func (in *ingress) flushCredit() {
 	batch := max(1, in.credit/4)
 	in.linksMu.Lock()
 	defer in.linksMu.Unlock()
-	for l := range in.links {
-		if n := l.pending.Load(); n >= batch && l.pending.CompareAndSwap(n, 0) {
-			_ = l.rcv.IssueCredit(n) // fails only once the link is gone
+	for rc := range in.links {
+		if n := rc.pending.Load(); n >= batch && rc.pending.CompareAndSwap(n, 0) {
+			if err := rc.cur.rcv.IssueCredit(n); err != nil {
+				// The link is gone: the next one is given this credit.
+				rc.pending.Add(n)
+				continue
+			}
+			rc.out.Add(-int64(n))
 		}
 	}
 }
 
-// run receives from rcv for rule r until ctx ends or the link fails, and
-// returns why.
-func (in *ingress) run(ctx context.Context, r *ingressRule, rcv receiver, d dialect) error {
-	l := &creditLink{rcv: rcv}
+// use makes l rule rc's current link and gives it the credit the rule has
+// not out.
+func (in *ingress) use(rc *ruleCredit, l *creditLink) error {
 	in.linksMu.Lock()
+	defer in.linksMu.Unlock()
 	if in.links == nil {
-		in.links = map[*creditLink]struct{}{}
+		in.links = map[*ruleCredit]struct{}{}
 	}
-	in.links[l] = struct{}{}
-	in.linksMu.Unlock()
+	rc.cur = l
+	in.links[rc] = struct{}{}
+	if n := int64(in.credit) - rc.out.Load(); n > 0 {
+		if err := l.rcv.IssueCredit(uint32(n)); err != nil {
+			return fmt.Errorf("issue link credit: %w", err)
+		}
+	}
+	return nil
+}
+
+// run receives from rcv for rule r until ctx ends or the link fails, and
+// returns why. When the watchdog finds the link stalled, run detaches it
+// and receives on a link from attach.
+func (in *ingress) run(ctx context.Context, r *ingressRule, rcv receiver, attach attacher, d dialect) error {
+	rc := &ruleCredit{}
 	defer func() {
 		in.linksMu.Lock()
-		delete(in.links, l)
+		delete(in.links, rc)
 		in.linksMu.Unlock()
 	}()
-	if err := rcv.IssueCredit(in.credit); err != nil {
-		return fmt.Errorf("issue link credit: %w", err)
-	}
+	w := watchdog{period: in.stallTimeout}
 	for {
-		msg, err := rcv.Receive(ctx, nil)
-		if err != nil {
+		l := &creditLink{rcv: rcv}
+		if err := in.use(rc, l); err != nil {
 			return err
 		}
+		idle, err := in.receive(ctx, r, rc, l, d, &w)
+		if !idle {
+			return err
+		}
+		in.detach(ctx, r, rc, l, &w)
+		actx, cancel := context.WithTimeout(ctx, in.settleTimeout)
+		rcv, err = attach(actx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("attach the receiver anew: %w", err)
+		}
+		w.reattached()
+	}
+}
+
+// receive hands the messages of link l to the pipeline until ctx ends,
+// the link fails, or (idle true) the watchdog finds it stalled.
+func (in *ingress) receive(ctx context.Context, r *ingressRule, rc *ruleCredit, l *creditLink, d dialect, w *watchdog) (idle bool, err error) {
+	for first := true; ; first = false {
+		rctx, cancel := w.receiveContext(ctx)
+		msg, err := l.rcv.Receive(rctx, nil)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && rc.out.Load() < int64(in.credit) {
+				return true, nil
+			}
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				continue // no credit out: Kafka holds the messages, not the broker
+			}
+			return false, err
+		}
+		if first {
+			w.delivered(in.log, in.m, r.Name)
+		}
+		rc.out.Add(1)
+		l.unsettled.Add(1)
 		m := &adapters.Message{}
 		in.record(r, msg, d, m)
-		m.Settle = in.settler(l, msg)
+		m.Settle = in.settler(rc, l, msg)
 		in.m.unsettled.Inc()
 		if !in.pipe.Submit(m) {
 			// Stopping: the next consumer takes it now rather than once the
 			// link closes.
-			in.settle(l, msg, false)
+			in.settle(rc, l, msg, false)
 		}
+	}
+}
+
+// detach closes a stalled link, once what it delivered is settled (at
+// most settleTimeout): what is still unsettled then, the broker delivers
+// again.
+func (in *ingress) detach(ctx context.Context, r *ingressRule, rc *ruleCredit, l *creditLink, w *watchdog) {
+	in.m.reattaches.WithLabelValues(r.Name).Inc()
+	in.log.Info("amqp: no message on the receiver while it had credit out; attaching it anew",
+		"rule", r.Name, "address", r.address, "idle", w.wait(), "credit_out", int64(in.credit)-rc.out.Load())
+	deadline := time.Now().Add(in.settleTimeout)
+	for l.unsettled.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cctx, cancel := context.WithTimeout(ctx, in.settleTimeout)
+	defer cancel()
+	if err := l.rcv.Close(cctx); err != nil {
+		in.log.Debug("amqp: detaching a stalled receiver failed; attaching a new one anyway", "rule", r.Name, "error", err)
 	}
 }
 
 // settler returns what settles msg once the pipeline released it: Accepted
 // when Kafka has it, else (the pipeline stopped first) Released.
-func (in *ingress) settler(l *creditLink, msg *amqp.Message) func(error) {
-	return func(err error) { in.settle(l, msg, err == nil) }
+func (in *ingress) settler(rc *ruleCredit, l *creditLink, msg *amqp.Message) func(error) {
+	return func(err error) { in.settle(rc, l, msg, err == nil) }
 }
 
-func (in *ingress) settle(l *creditLink, msg *amqp.Message, accept bool) {
+func (in *ingress) settle(rc *ruleCredit, l *creditLink, msg *amqp.Message, accept bool) {
 	defer in.m.unsettled.Dec()
-	defer l.pending.Add(1)
-	rcv := l.rcv
+	defer rc.pending.Add(1)
+	defer l.unsettled.Add(-1)
 	ctx, cancel := context.WithTimeout(context.Background(), in.settleTimeout)
 	defer cancel()
 	var err error
 	if accept {
-		err = rcv.AcceptMessage(ctx, msg)
+		err = l.rcv.AcceptMessage(ctx, msg)
 	} else {
-		err = rcv.ReleaseMessage(ctx, msg)
+		err = l.rcv.ReleaseMessage(ctx, msg)
 		in.m.released.Inc()
 	}
 	if err != nil {

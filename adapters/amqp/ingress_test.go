@@ -147,7 +147,7 @@ func TestIngressReleasesOnlyOnShutdown(t *testing.T) {
 	rcv := newFakeReceiver()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = a.in.run(ctx, &a.in.rules[0], rcv, dialect{}) }()
+	go func() { _ = a.in.run(ctx, &a.in.rules[0], rcv, nil, dialect{}) }()
 	for i := range 20 {
 		rcv.msgs <- order(i)
 	}

@@ -13,6 +13,10 @@ type linkMetrics struct {
 	unsettled prometheus.Gauge
 	credit    prometheus.Gauge
 	released  prometheus.Counter
+	// reattaches counts the receivers the watchdog attached anew, stalls
+	// those of them whose new link delivered at once (the old one had
+	// stalled with messages in the queue), by rule.
+	reattaches, stalls *prometheus.CounterVec
 	// outcomes counts the broker's outcomes of egress sends.
 	outcomes *prometheus.CounterVec
 }
@@ -30,13 +34,19 @@ func newLinkMetrics(reg prometheus.Registerer, site string) *linkMetrics {
 			Name: "ingress_link_credit", Help: "Link credit of each ingress receiver (max_in_flight)."}),
 		released: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "ingress_released_total", Help: "Messages settled Released because the adapter stopped before Kafka took them."}),
+		reattaches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "ingress_reattaches_total", Help: "Ingress receivers detached and attached anew after broker.stall_timeout without a message while they had credit out, by rule."},
+			[]string{"rule"}),
+		stalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "ingress_stalls_total", Help: "Receivers attached anew whose new link delivered at once: the old link had stalled with credit out while its queue held messages, by rule."},
+			[]string{"rule"}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "egress_outcomes_total", Help: "Outcomes of egress sends, by rule and outcome (accepted, rejected, released, modified, lost)."},
 			[]string{"rule", "outcome"}),
 	}
 	if reg != nil {
 		prometheus.WrapRegistererWith(prometheus.Labels{"site": site}, reg).MustRegister(
-			m.reconnects, m.connected, m.unsettled, m.credit, m.released, m.outcomes)
+			m.reconnects, m.connected, m.unsettled, m.credit, m.released, m.reattaches, m.stalls, m.outcomes)
 	}
 	return m
 }

@@ -124,12 +124,19 @@ func NewEgress(cfg EgressConfig) *Egress {
 	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}}
 }
 
+// pollWindows is how many windows of records (MaxInFlight each) one poll
+// takes: a partition's window slides over them without a pause, and the
+// pause of a new poll (rebalances are held while polled records are
+// delivered, and allowed between polls) comes once every pollWindows
+// windows.
+const pollWindows = 4
+
 // Run polls until poll ends, delivering what it fetched; deliveries in
 // progress stop waiting when work ends.
 func (e *Egress) Run(poll, work context.Context) {
 	cl := e.cfg.Client
 	for {
-		fs := cl.PollRecords(poll, e.cfg.MaxInFlight)
+		fs := cl.PollRecords(poll, e.cfg.MaxInFlight*pollWindows)
 		if fs.IsClientClosed() || poll.Err() != nil {
 			cl.AllowRebalance()
 			return
@@ -151,30 +158,36 @@ func (e *Egress) Run(poll, work context.Context) {
 
 // deliver hands the records of one partition to the peer in order and
 // marks each for commit once confirmed, until all are done or ctx ends.
+//
+// The window slides: a record is handed over as soon as the one
+// MaxInFlight before it is confirmed, not once the whole window is, so the
+// peer always has up to MaxInFlight records of the partition to confirm
+// and a slow confirmation holds back only what is past the window. When a
+// record fails, what was handed over after it is abandoned (it may still
+// arrive: at least once) and the partition starts again from that record
+// after a backoff.
 func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 	bo := retry.Backoff(5 * time.Second)
+	confirms := make([]Confirm, min(len(recs), e.cfg.MaxInFlight)) // a ring: record i at i % len
+	starts := make([]time.Time, len(confirms))
 	for len(recs) > 0 {
-		n := min(len(recs), e.cfg.MaxInFlight)
-		start := time.Now()
-		confirms := make([]Confirm, n)
-		for i, r := range recs[:n] {
-			if err := envelope.CheckMeshHeaders(r.Headers, nil); err != nil {
-				confirms[i] = Confirmed(Permanent(ReasonEnvelope, err))
-				continue
-			}
-			confirms[i] = e.cfg.Sender.Send(ctx, r)
-		}
-		e.cfg.Metrics.egressInFlight.Add(float64(n))
-		done := 0
+		sent, done := 0, 0
 		var err error
-		for i, c := range confirms {
-			if err = e.settle(ctx, recs[i], c, start); err != nil {
+		for done < len(recs) {
+			for ; sent < len(recs) && sent-done < len(confirms); sent++ {
+				confirms[sent%len(confirms)], starts[sent%len(confirms)] = e.send(ctx, recs[sent]), time.Now()
+				e.cfg.Metrics.egressInFlight.Inc()
+			}
+			err = e.settle(ctx, recs[done], confirms[done%len(confirms)], starts[done%len(confirms)])
+			e.cfg.Metrics.egressInFlight.Dec()
+			if err != nil {
 				break
 			}
-			e.cfg.Client.MarkCommitRecords(recs[i])
+			e.cfg.Client.MarkCommitRecords(recs[done])
 			done++
 		}
-		e.cfg.Metrics.egressInFlight.Sub(float64(n))
+		e.cfg.Metrics.egressInFlight.Sub(float64(sent - done - min(1, sent-done))) // the failed one is counted out already
+		clear(confirms)
 		recs = recs[done:]
 		if err == nil {
 			e.trouble.succeeded()
@@ -196,6 +209,15 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 			return
 		}
 	}
+}
+
+// send hands one record to the peer; one with malformed mesh headers is
+// refused for good without being handed over.
+func (e *Egress) send(ctx context.Context, r *kgo.Record) Confirm {
+	if err := envelope.CheckMeshHeaders(r.Headers, nil); err != nil {
+		return Confirmed(Permanent(ReasonEnvelope, err))
+	}
+	return e.cfg.Sender.Send(ctx, r)
 }
 
 // settle waits for one record's confirmation and counts its outcome; it

@@ -3,7 +3,9 @@ package adapters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +112,109 @@ func TestEgressCommitsOnlyConfirmedRecords(t *testing.T) {
 		if v := testutil.ToFloat64(m.EgressCount("cmds", result)); v < want {
 			t.Errorf("%s: %v, want %v", result, v, want)
 		}
+	}
+}
+
+// heldConfirm is a confirmation the test completes.
+type heldConfirm struct{ done chan struct{} }
+
+func (h heldConfirm) Done() <-chan struct{} { return h.done }
+func (h heldConfirm) Error() error          { return nil }
+
+// heldSender records what it was handed and leaves each confirmation to
+// the test.
+type heldSender struct {
+	mu       sync.Mutex
+	sent     []string
+	confirms map[string]heldConfirm
+}
+
+func (h *heldSender) Send(_ context.Context, r *kgo.Record) Confirm {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := heldConfirm{make(chan struct{})}
+	h.sent = append(h.sent, string(r.Value))
+	h.confirms[string(r.Value)] = c
+	return c
+}
+
+func (h *heldSender) confirm(v string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.confirms[v].done)
+}
+
+func (h *heldSender) got() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.sent...)
+}
+
+// The window slides: once the oldest record in flight is confirmed, the
+// next is handed to the peer at once, while the rest of the window is
+// still unconfirmed; commits still follow confirmations in order.
+func TestEgressWindowSlides(t *testing.T) {
+	const window, n = 4, 12
+	c := kafkatest.Cluster(t, kfake.SeedTopics(1, "cmds"))
+	prod := kafkatest.Client(t, c)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: "cmds", Value: []byte{byte('a' + i)}})
+	}
+	kafkatest.Produce(t, prod, recs...)
+	m := NewMetrics(prometheus.NewRegistry(), "test", "east")
+	log := kafkatest.Logger()
+	cl := kafkatest.Client(t, c, append(GroupOptions("g", "cmds"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond), kgo.AutoCommitInterval(100*time.Millisecond))...)
+	snd := &heldSender{confirms: map[string]heldConfirm{}}
+	e := NewEgress(EgressConfig{Rule: "cmds", Client: cl, MaxInFlight: window, Timeout: time.Minute, Sender: snd,
+		DeadLetters: NewDeadLetters(prod, nil, "test/east", log, m), Metrics: m, Log: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx, ctx) }()
+	defer func() { cancel(); <-done }()
+
+	sentAre := func(want string) func() error {
+		return func() error {
+			if got := strings.Join(snd.got(), ""); got != want {
+				return fmt.Errorf("sent %q, want %q", got, want)
+			}
+			return nil
+		}
+	}
+	kafkatest.Wait(t, testWait, sentAre("abcd"))
+	if v := testutil.ToFloat64(m.egressInFlight); v != window {
+		t.Fatalf("in flight %v, want %d", v, window)
+	}
+	snd.confirm("a")
+	kafkatest.Wait(t, testWait, sentAre("abcde")) // b, c, d still unconfirmed
+	snd.confirm("c")                              // out of order: b holds the window
+	snd.confirm("b")
+	kafkatest.Wait(t, testWait, sentAre("abcdefg"))
+	for i := 3; i < n; i++ {
+		kafkatest.Wait(t, testWait, func() error {
+			if len(snd.got()) <= i {
+				return fmt.Errorf("record %d not sent yet", i)
+			}
+			return nil
+		})
+		snd.confirm(string(rune('a' + i)))
+	}
+	adm := kadm.NewClient(prod)
+	kafkatest.Wait(t, testWait, func() error {
+		os, err := adm.FetchOffsets(context.Background(), "g")
+		if err != nil {
+			return err
+		}
+		if o, _ := os.Lookup("cmds", 0); o.At != n {
+			return fmt.Errorf("committed %d", o.At)
+		}
+		return nil
+	})
+	if got := strings.Join(snd.got(), ""); got != "abcdefghijkl" {
+		t.Fatalf("sent %q", got)
+	}
+	if v := testutil.ToFloat64(m.egressInFlight); v != 0 {
+		t.Fatalf("in flight %v after all confirmed", v)
 	}
 }

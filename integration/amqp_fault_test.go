@@ -54,19 +54,7 @@ ingress:
 
 			start := time.Now()
 			c := newTally()
-			conn, err := goamqp.Dial(ctx, b.url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			sess, err := conn.NewSession(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			snd, err := sess.NewSender(ctx, b.queuePrefix+s, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			snd := amqpSender(ctx, t, b, s)
 			sent := make(chan struct{})
 			killAt := make(chan struct{})
 			go func() {

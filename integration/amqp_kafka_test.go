@@ -213,13 +213,7 @@ func TestIntegrationAMQPAdapterSchema(t *testing.T) {
 	defer cancel()
 	kafka := env(t, "MESH_E2E_KAFKA_EAST")
 	suffix := uniq("sch")
-	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-registry")
-	port := freePorts(t, 1)[0]
-	reg := startService(t, bin, "registry", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, kafka), port)
-	cl, err := sr.NewClient(sr.URLs(reg.url))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, cl := startRegistry(t, kafka, suffix)
 	sd, err := serde.New(cl)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +232,7 @@ func TestIntegrationAMQPAdapterSchema(t *testing.T) {
 			cfg.Broker.URL = b.url
 			cfg.Broker.ContainerID = "meshwork-it-" + topic
 			cfg.Kafka.Brokers = []string{kafka}
-			cfg.Registry.URL = reg.url
+			cfg.Registry.URL = reg
 			cfg.Ingress = []amqp.IngressRule{{Address: topic, Topic: topic, Schema: &amqp.RuleSchema{Format: adapters.FormatJSON}}}
 			startAMQPAdapter(ctx, t, cfg)
 

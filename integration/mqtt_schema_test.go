@@ -30,13 +30,7 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	}
 	suffix := uniq("sch")
 	topic := "it.mqtt.schema." + suffix
-	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-registry")
-	port := freePorts(t, 1)[0]
-	reg := startService(t, bin, "registry", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, kafka), port)
-	cl, err := sr.NewClient(sr.URLs(reg.url))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, cl := startRegistry(t, kafka, suffix)
 	schema := `{"type":"record","name":"Reading","namespace":"plant","fields":[{"name":"sensor","type":"string"},{"name":"celsius","type":"double"}]}`
 	if _, err := cl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: schema}); err != nil {
 		t.Fatal(err)
@@ -48,7 +42,7 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	cfg.Broker.URL = broker
 	cfg.Broker.ClientID = "meshwork-it-" + suffix
 	cfg.Kafka.Brokers = []string{kafka}
-	cfg.Registry.URL = reg.url
+	cfg.Registry.URL = reg
 	cfg.Ingress = []mqtt.IngressRule{{Filter: "it/" + suffix + "/{sensor}/temp", QoS: 1, Topic: topic, Schema: &mqtt.RuleSchema{Format: adapters.FormatJSON}}}
 	startAdapter(ctx, t, cfg)
 
@@ -78,4 +72,19 @@ func TestIntegrationMQTTAdapterSchema(t *testing.T) {
 	if !strings.Contains(letter.Reason, "celsius") || string(bad.Value) != `{"sensor": "s1", "celsius": "hot"}` {
 		t.Fatalf("dead letter: reason %q, value %q", letter.Reason, bad.Value)
 	}
+}
+
+// startRegistry runs a mesh-registry at kafka, on a schemas topic of its
+// own (named by suffix), until the test ends; it returns its URL and a
+// client of it.
+func startRegistry(t *testing.T, kafka, suffix string) (string, *sr.Client) {
+	t.Helper()
+	bin := buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-registry")
+	port := freePorts(t, 1)[0]
+	reg := startService(t, bin, "registry", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n", port, suffix, suffix, kafka), port)
+	cl, err := sr.NewClient(sr.URLs(reg.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg.url, cl
 }

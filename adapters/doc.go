@@ -15,8 +15,17 @@
 //     again with backoff; a slow Kafka means withheld acknowledgements,
 //     never unbounded memory.
 //   - Egress (egress.go): a consumer group per rule hands records to a
-//     Sender (the protocol's publish) and commits a partition's offset only
-//     past records the peer confirmed, in order.
+//     Sender (the protocol's publish) in a window that slides as the peer
+//     confirms, and commits a partition's offset only past records the
+//     peer confirmed, in order.
+//   - Bridge (bridge.go) is what a broker adapter runs: the producing
+//     Kafka client, its ingress pipeline, its egress rules and their
+//     interest leases, started, checked and stopped (settle in flight,
+//     commit, then disconnect) with the adapter's Link to its broker.
+//   - Rules (rules.go): the naming of rules and egress groups, the parts
+//     every ingress rule (topic, type, content type, schema) and egress
+//     rule (topics, address template) has, and the settings every adapter
+//     checks alike, compiled one way for every protocol.
 //   - Templates (template.go) render Kafka topics, keys and protocol
 //     addresses from a message's parts; a rendered Kafka topic is checked
 //     (Topic): it may never name a topic of the mesh, the registry or Kafka.

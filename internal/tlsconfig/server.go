@@ -46,8 +46,9 @@ const DefaultCheckInterval = 5 * time.Second
 // cert_file the listener speaks plain HTTP.
 type ServerFiles struct {
 	// CertFile holds the server's certificate chain (leaf first) and
-	// KeyFile its private key. Both are read again when they change, so a
-	// renewed certificate is served without a restart.
+	// KeyFile its private key. Both are read again when they change
+	// (looked at on a handshake, at most every 5 s), so a renewed
+	// certificate is served without a restart.
 	CertFile string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
 	KeyFile  string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
 	// ClientCAFile holds the certificates that verify clients'

@@ -122,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		kafka: a.kafka, adm: a.adm, limits: a.limits,
 		window: semaphore.NewWeighted(int64(cfg.MaxInFlight)), max: int64(cfg.MaxInFlight),
 		retryAfter: cfg.RetryAfter, timeout: cfg.ProduceTimeout, site: cfg.Site,
-		topics:  &topicCache{adm: a.adm, ttl: 5 * time.Second, by: map[string]topicInfo{}},
+		topics:  newTopicCache(a.adm, 5*time.Second),
 		trouble: adapters.NewTrouble(cfg.NotReadyAfter),
 	}
 	if cfg.Registry.URL != "" {

@@ -182,6 +182,22 @@ func (c *consumers) get(w http.ResponseWriter, r *http.Request) *consumer {
 	return cs
 }
 
+// getWithBody returns the request's instance, locked, and the request's
+// body (at most max bytes); nil when it answered instead (404, 408, 413).
+func (c *consumers) getWithBody(w http.ResponseWriter, r *http.Request, max int64) (*consumer, []byte) {
+	cs := c.get(w, r)
+	if cs == nil {
+		return nil, nil
+	}
+	body, err := readBody(w, r, max, c.a.cfg.ReadTimeout)
+	if err != nil {
+		cs.mu.Unlock()
+		writeError(w, err)
+		return nil, nil
+	}
+	return cs, body
+}
+
 func (c *consumers) handleDelete(w http.ResponseWriter, r *http.Request) {
 	cs := c.get(w, r)
 	if cs == nil {
@@ -219,16 +235,11 @@ func (c *consumers) close(cs *consumer) {
 }
 
 func (c *consumers) handleSubscribe(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 64<<10)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 64<<10, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req struct {
 		Topics       []string `json:"topics"`
 		TopicPattern string   `json:"topic_pattern"`
@@ -443,16 +454,11 @@ type offsetRef struct {
 // consumed offset (the next read starts after it, as with REST Proxy);
 // without, commits everything the instance has read.
 func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	if cs.cl == nil {
 		writeError(w, illegalState("the consumer instance is not subscribed to any topic and has no partitions assigned."))
 		return
@@ -480,15 +486,12 @@ func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	offs := map[string]map[int32]kgo.EpochOffset{}
+	next := map[topicPartition]int64{}
 	for _, o := range req.Offsets {
-		if offs[o.Topic] == nil {
-			offs[o.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		offs[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset + 1}
+		next[topicPartition{o.Topic, o.Partition}] = o.Offset + 1
 	}
 	var cerr error
-	cs.cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cs.cl.CommitOffsetsSync(ctx, epochOffsets(next), func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return
@@ -511,16 +514,11 @@ func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
 // handleCommitted serves GET .../offsets: the group's committed offsets of
 // the partitions named in the body.
 func (c *consumers) handleCommitted(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req struct {
 		Partitions []struct {
 			Topic     string `json:"topic"`

@@ -182,11 +182,7 @@ func (c *consumers) handleAssignments(w http.ResponseWriter, r *http.Request) {
 }
 
 // partitionsBody reads {"partitions":[{"topic":..,"partition":..}]}.
-func (c *consumers) partitionsBody(w http.ResponseWriter, r *http.Request) ([]topicPartition, error) {
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		return nil, err
-	}
+func partitionsBody(body []byte) ([]topicPartition, error) {
 	var req struct {
 		Partitions []topicPartition `json:"partitions"`
 	}
@@ -203,12 +199,12 @@ func (c *consumers) partitionsBody(w http.ResponseWriter, r *http.Request) ([]to
 // partitions, from the group's committed offsets or else where
 // auto.offset.reset says; a later assignment replaces it.
 func (c *consumers) handleAssign(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	tps, err := c.partitionsBody(w, r)
+	tps, err := partitionsBody(body)
 	if err == nil && cs.manual == nil && cs.cl != nil {
 		err = illegalState("Subscription to topics, partitions and pattern are mutually exclusive: delete the subscription first.")
 	}
@@ -265,32 +261,22 @@ func (c *consumers) startPositions(ctx context.Context, cs *consumer, tps []topi
 		return nil, err
 	}
 	pos := map[topicPartition]int64{}
-	var unset []string
+	var unset []topicPartition
 	for _, tp := range tps {
 		if o, ok := committed.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil && o.At >= 0 {
 			pos[tp] = o.At
-			continue
-		}
-		pos[tp] = -1
-		unset = append(unset, tp.Topic)
-	}
-	if len(unset) > 0 {
-		listed, err := c.listResets(ctx, cs.reset, unset)
-		if err != nil {
-			return nil, kafkaUnavailable(err)
-		}
-		for tp, at := range pos {
-			if at >= 0 {
-				continue
-			}
-			lo, ok := listed.Lookup(tp.Topic, tp.Partition)
-			if !ok || lo.Err != nil {
-				return nil, kafkaUnavailable(fmt.Errorf("listing offsets of %s: %v", tp, lo.Err))
-			}
-			pos[tp] = lo.Offset
+		} else {
+			unset = append(unset, tp)
 		}
 	}
-	return pos, nil
+	if len(unset) == 0 {
+		return pos, nil
+	}
+	listed, err := c.listResets(ctx, cs.reset, topicsOf(unset))
+	if err != nil {
+		return nil, kafkaUnavailable(err)
+	}
+	return pos, offsetsOf(listed, unset, pos)
 }
 
 // readFrom makes the hand-assigned instance read pos: a new direct client
@@ -351,13 +337,6 @@ func (c *consumers) commitDirect(ctx context.Context, cs *consumer, offs map[top
 	return resp.Error()
 }
 
-type seekOffset struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Metadata  string `json:"metadata,omitempty"`
-}
-
 type seekTimestamp struct {
 	Topic     string    `json:"topic"`
 	Partition int32     `json:"partition"`
@@ -369,18 +348,13 @@ type seekTimestamp struct {
 // "offset"}]} and/or {"timestamps":[{"topic","partition","timestamp"}]}
 // (RFC 3339; the first record at or after it, or the end).
 func (c *consumers) handleSeek(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req struct {
-		Offsets    []seekOffset    `json:"offsets"`
+		Offsets    []offsetRef     `json:"offsets"`
 		Timestamps []seekTimestamp `json:"timestamps"`
 	}
 	if err := decodeJSON(body, &req); err != nil {
@@ -419,13 +393,9 @@ func (c *consumers) handleSeek(w http.ResponseWriter, r *http.Request) {
 			writeError(w, kafkaUnavailable(err))
 			return
 		}
-		for _, tp := range tps {
-			lo, ok := listed.Lookup(tp.Topic, tp.Partition)
-			if !ok || lo.Err != nil {
-				writeError(w, kafkaUnavailable(fmt.Errorf("listing offsets of %s after %d: %v", tp, milli, lo.Err)))
-				return
-			}
-			to[tp] = lo.Offset
+		if err := offsetsOf(listed, tps, to); err != nil {
+			writeError(w, err)
+			return
 		}
 	}
 	if err := c.seek(cs, to); err != nil {
@@ -438,12 +408,12 @@ func (c *consumers) handleSeek(w http.ResponseWriter, r *http.Request) {
 // handleSeekEdge serves POST .../positions/beginning and .../end.
 func (c *consumers) handleSeekEdge(end bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cs := c.get(w, r)
+		cs, body := c.getWithBody(w, r, 1<<20)
 		if cs == nil {
 			return
 		}
 		defer cs.mu.Unlock()
-		tps, err := c.partitionsBody(w, r)
+		tps, err := partitionsBody(body)
 		if err == nil {
 			err = cs.readsAll(tps)
 		}
@@ -463,13 +433,9 @@ func (c *consumers) handleSeekEdge(end bool) http.HandlerFunc {
 			return
 		}
 		to := map[topicPartition]int64{}
-		for _, tp := range tps {
-			lo, ok := listed.Lookup(tp.Topic, tp.Partition)
-			if !ok || lo.Err != nil {
-				writeError(w, kafkaUnavailable(fmt.Errorf("listing offsets of %s: %v", tp, lo.Err)))
-				return
-			}
-			to[tp] = lo.Offset
+		if err := offsetsOf(listed, tps, to); err != nil {
+			writeError(w, err)
+			return
 		}
 		if err := c.seek(cs, to); err != nil {
 			writeError(w, err)
@@ -501,14 +467,34 @@ func (c *consumers) seek(cs *consumer, to map[topicPartition]int64) error {
 		}
 		return c.readFrom(cs, pos)
 	}
-	set := map[string]map[int32]kgo.EpochOffset{}
-	for tp, at := range to {
-		if set[tp.Topic] == nil {
-			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+	cs.cl.SetOffsets(epochOffsets(to))
+	return nil
+}
+
+// epochOffsets gives offsets in franz-go's form, without leader epochs.
+func epochOffsets(offs map[topicPartition]int64) map[string]map[int32]kgo.EpochOffset {
+	out := map[string]map[int32]kgo.EpochOffset{}
+	for tp, at := range offs {
+		if out[tp.Topic] == nil {
+			out[tp.Topic] = map[int32]kgo.EpochOffset{}
 		}
-		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: at}
+		out[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: at}
 	}
-	cs.cl.SetOffsets(set)
+	return out
+}
+
+// offsetsOf puts the listed offset of each of tps into to.
+func offsetsOf(listed kadm.ListedOffsets, tps []topicPartition, to map[topicPartition]int64) error {
+	for _, tp := range tps {
+		lo, ok := listed.Lookup(tp.Topic, tp.Partition)
+		if !ok {
+			return kafkaUnavailable(fmt.Errorf("Kafka listed no offset for %s", tp))
+		}
+		if lo.Err != nil {
+			return kafkaUnavailable(fmt.Errorf("listing the offsets of %s: %w", tp, lo.Err))
+		}
+		to[tp] = lo.Offset
+	}
 	return nil
 }
 

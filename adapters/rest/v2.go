@@ -366,18 +366,28 @@ func v2Partitions(d kadm.TopicDetail) []v2Partition {
 	return out
 }
 
-// handleTopic serves GET /topics/{topic}.
-func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
+// describeTopic reads the detail of the request's topic if its principal
+// may describe it; false when it answered instead (403, 404, 503).
+func (a *Adapter) describeTopic(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, kadm.TopicDetail, bool) {
 	topic := r.PathValue("topic")
 	if err := a.authorize(r, ActionDescribe, topic); err != nil {
 		writeError(w, err)
-		return
+		return topic, kadm.TopicDetail{}, false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
-	defer cancel()
 	d, err := a.topicDetail(ctx, topic)
 	if err != nil {
 		writeError(w, err)
+		return topic, kadm.TopicDetail{}, false
+	}
+	return topic, d, true
+}
+
+// handleTopic serves GET /topics/{topic}.
+func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
+	defer cancel()
+	topic, d, ok := a.describeTopic(ctx, w, r)
+	if !ok {
 		return
 	}
 	configs := map[string]string{}
@@ -396,16 +406,10 @@ func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
 // handlePartitions serves GET /topics/{topic}/partitions and
 // GET /topics/{topic}/partitions/{partition}.
 func (a *Adapter) handlePartitions(w http.ResponseWriter, r *http.Request) {
-	topic := r.PathValue("topic")
-	if err := a.authorize(r, ActionDescribe, topic); err != nil {
-		writeError(w, err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
 	defer cancel()
-	d, err := a.topicDetail(ctx, topic)
-	if err != nil {
-		writeError(w, err)
+	topic, d, ok := a.describeTopic(ctx, w, r)
+	if !ok {
 		return
 	}
 	ps := v2Partitions(d)

@@ -488,7 +488,7 @@ func offsetsOf(listed kadm.ListedOffsets, tps []topicPartition, to map[topicPart
 	for _, tp := range tps {
 		lo, ok := listed.Lookup(tp.Topic, tp.Partition)
 		if !ok {
-			return kafkaUnavailable(fmt.Errorf("Kafka listed no offset for %s", tp))
+			return kafkaUnavailable(fmt.Errorf("no offset listed for %s", tp))
 		}
 		if lo.Err != nil {
 			return kafkaUnavailable(fmt.Errorf("listing the offsets of %s: %w", tp, lo.Err))

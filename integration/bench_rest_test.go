@@ -222,6 +222,15 @@ func benchPaced(b *testing.B, p *serviceProc, kafka, topic string, rate float64)
 		}
 		return nil
 	}
+	// A second of each, not measured: connections open (as the direct
+	// producer's is) and the pool at its steady size, as for a client
+	// that keeps sending.
+	var warm latencies
+	for _, send := range []func(int) error{direct, rest} {
+		if err := paced(rate, int(rate), send, &warm); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var dl, rl latencies
 	before := serverLatency(b, p)
 	b.ResetTimer()

@@ -146,7 +146,7 @@ func (c *consumers) resolveResets(ctx context.Context, cs *consumer, offs map[st
 	}
 	listed, err := c.listResets(ctx, cs.reset, topics)
 	if err != nil {
-		return nil, err // the group retries the assignment's offset fetch
+		return nil, err // ends the group session: the member rejoins and tries again
 	}
 	for t, ps := range offs {
 		for p, o := range ps {

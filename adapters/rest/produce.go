@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -150,15 +149,20 @@ func (p *producer) stamp(recs []*kgo.Record, envs []envelope.Envelope, now time.
 	}
 }
 
-// plain reports whether envs hold nothing but one content type.
+// plain reports whether envs hold nothing but one content type. Field by
+// field, not reflect.DeepEqual: that took 7% of the adapter's CPU on
+// 100-record requests; TestPlainSeesEveryEnvelopeField fails when the
+// envelope grows a field this does not look at.
 func plain(envs []envelope.Envelope) bool {
 	if envs == nil {
 		return false
 	}
+	ct := envs[0].ContentType
 	for i := range envs {
-		e := envs[i]
-		e.ContentType = envs[0].ContentType
-		if !reflect.DeepEqual(e, envelope.Envelope{ContentType: envs[0].ContentType}) {
+		e := &envs[i]
+		if e.ContentType != ct || e.SpecVersion != "" || e.ID != "" || e.Source != "" || e.Type != "" || !e.Time.IsZero() ||
+			e.Subject != "" || e.DataSchema != "" || e.Origin != "" || e.Path != nil || e.TraceParent != "" ||
+			e.TraceState != "" || e.ReplyTo != "" || e.CorrelationID != "" || e.Extensions != nil {
 			return false
 		}
 	}

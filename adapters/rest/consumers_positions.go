@@ -227,11 +227,7 @@ func (c *consumers) handleAssign(w http.ResponseWriter, r *http.Request) {
 	}
 	c.commitRead(ctx, cs) // what the previous assignment handed out, as the Java consumer's auto-commit on reassign
 	cs.uncommitted = nil
-	if err := c.readFrom(cs, pos); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w, c.readFrom(cs, pos))
 }
 
 // checkPartition refuses mesh topics, topics the principal may not
@@ -273,10 +269,7 @@ func (c *consumers) startPositions(ctx context.Context, cs *consumer, tps []topi
 		return pos, nil
 	}
 	listed, err := c.listResets(ctx, cs.reset, topicsOf(unset))
-	if err != nil {
-		return nil, kafkaUnavailable(err)
-	}
-	return pos, offsetsOf(listed, unset, pos)
+	return pos, offsetsOf(listed, err, unset, pos)
 }
 
 // readFrom makes the hand-assigned instance read pos: a new direct client
@@ -389,20 +382,12 @@ func (c *consumers) handleSeek(w http.ResponseWriter, r *http.Request) {
 	adm := kadm.NewClient(c.a.sys)
 	for milli, tps := range byTime {
 		listed, err := adm.ListOffsetsAfterMilli(ctx, milli, topicsOf(tps)...)
-		if err != nil {
-			writeError(w, kafkaUnavailable(err))
-			return
-		}
-		if err := offsetsOf(listed, tps, to); err != nil {
+		if err := offsetsOf(listed, err, tps, to); err != nil {
 			writeError(w, err)
 			return
 		}
 	}
-	if err := c.seek(cs, to); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w, c.seek(cs, to))
 }
 
 // handleSeekEdge serves POST .../positions/beginning and .../end.
@@ -428,21 +413,22 @@ func (c *consumers) handleSeekEdge(end bool) http.HandlerFunc {
 			reset = "latest"
 		}
 		listed, err := c.listResets(ctx, reset, topicsOf(tps))
-		if err != nil {
-			writeError(w, kafkaUnavailable(err))
-			return
-		}
 		to := map[topicPartition]int64{}
-		if err := offsetsOf(listed, tps, to); err != nil {
+		if err := offsetsOf(listed, err, tps, to); err != nil {
 			writeError(w, err)
 			return
 		}
-		if err := c.seek(cs, to); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		noContent(w, c.seek(cs, to))
 	}
+}
+
+// noContent answers 204, or err.
+func noContent(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // readsAll answers 409 unless the instance reads every partition of tps.
@@ -483,8 +469,12 @@ func epochOffsets(offs map[topicPartition]int64) map[string]map[int32]kgo.EpochO
 	return out
 }
 
-// offsetsOf puts the listed offset of each of tps into to.
-func offsetsOf(listed kadm.ListedOffsets, tps []topicPartition, to map[topicPartition]int64) error {
+// offsetsOf puts the listed offset of each of tps into to; listErr is the
+// listing's own error.
+func offsetsOf(listed kadm.ListedOffsets, listErr error, tps []topicPartition, to map[topicPartition]int64) error {
+	if listErr != nil {
+		return kafkaUnavailable(listErr)
+	}
 	for _, tp := range tps {
 		lo, ok := listed.Lookup(tp.Topic, tp.Partition)
 		if !ok {

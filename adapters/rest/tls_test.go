@@ -38,11 +38,7 @@ func (e *env) serveTLS() string {
 // certificate (nil: none) and returns the status and body.
 func tlsDo(t *testing.T, roots *x509.CertPool, cert *tls.Certificate, method, url string, body []byte, hdr ...string) (int, []byte, error) {
 	t.Helper()
-	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	if cert != nil {
-		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
-	}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	c := tlstest.Client(roots, cert)
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +145,7 @@ func TestRESTServerCertificateReload(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.TLS = tlsconfig.ServerFiles{CertFile: srv.CertFile, KeyFile: srv.KeyFile} })
 	url := e.serveTLS()
 	serial := func() string {
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: servers.Pool(), MinVersion: tls.VersionTLS12}, DisableKeepAlives: true}}
-		resp, err := c.Get(url + "/topics")
+		resp, err := tlstest.Client(servers.Pool(), nil).Get(url + "/topics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,14 +62,7 @@ func serve(t *testing.T, s *Server, f ServerFiles) string {
 // get makes a request on a new connection and returns the server's leaf
 // certificate and the body.
 func get(addr string, roots *x509.CertPool, client *tls.Certificate) (*x509.Certificate, string, error) {
-	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	if client != nil {
-		// Sent whatever CAs the server names, as a client with the
-		// wrong certificate would.
-		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return client, nil }
-	}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
-	resp, err := c.Get("https://" + addr + "/")
+	resp, err := tlstest.Client(roots, client).Get("https://" + addr + "/")
 	if err != nil {
 		return nil, "", err
 	}

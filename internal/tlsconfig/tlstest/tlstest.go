@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -131,6 +132,18 @@ func (ca *CA) Issue(t testing.TB, spec Spec) *Leaf {
 	Write(t, l.CertFile, l.CertPEM)
 	Write(t, l.KeyFile, l.KeyPEM)
 	return l
+}
+
+// Client returns an HTTP client that trusts roots and presents cert (nil:
+// none) whatever CAs the server names, as a client holding the wrong
+// certificate would. Every request opens a new connection, so each sees
+// the server's certificate of that moment.
+func Client(roots *x509.CertPool, cert *tls.Certificate) *http.Client {
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 }
 
 // Write replaces the file at path with data as a renewal would: written

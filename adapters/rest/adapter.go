@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,11 +19,14 @@ import (
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Adapter is the REST adapter: an HTTP API that produces into the site's
 // Kafka cluster and delivers its records to webhooks. It is a
-// service.HTTPService: New, Start, Ready, Close, and Handler for the API.
+// service.HTTPService: New, Start, Ready, Close, and Handler for the API;
+// and a service.TLSService when its configuration has a tls section.
 type Adapter struct {
 	cfg       Config
 	log       *slog.Logger
@@ -35,6 +39,7 @@ type Adapter struct {
 	prod      *producer
 	schemas   *schemas // nil without a registry
 	authn     *authenticator
+	tls       *tlsconfig.Server // nil: plain HTTP
 	authz     Authorizer
 	events    []eventRule
 	dead      *adapters.DeadLetters
@@ -55,6 +60,8 @@ type Adapter struct {
 	stopWork context.CancelFunc
 	wg       sync.WaitGroup
 }
+
+var _ service.TLSService = (*Adapter)(nil)
 
 // Option changes how New builds an adapter (tests use them).
 type Option func(*Adapter)
@@ -81,8 +88,13 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 	if a.authz == nil {
 		a.authz = NewConfigAuthorizer(cfg.Auth.Users)
 	}
-	if a.authn, err = newAuthenticator(cfg.Auth.Users); err != nil {
+	if a.authn, err = newAuthenticator(cfg.Auth.Users, cfg.TLS); err != nil {
 		return nil, fmt.Errorf("rest adapter: %w", err)
+	}
+	if cfg.TLS.Enabled() {
+		if a.tls, err = tlsconfig.NewServer(cfg.TLS, "tls", tlsconfig.WithLogger(logger)); err != nil {
+			return nil, fmt.Errorf("rest adapter: %w", err)
+		}
 	}
 	if a.events, err = compileEvents(cfg.Events); err != nil {
 		return nil, err
@@ -110,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		kafka: a.kafka, adm: a.adm, limits: a.limits,
 		window: semaphore.NewWeighted(int64(cfg.MaxInFlight)), max: int64(cfg.MaxInFlight),
 		retryAfter: cfg.RetryAfter, timeout: cfg.ProduceTimeout, site: cfg.Site,
-		topics:  &topicCache{adm: a.adm, ttl: 5 * time.Second, by: map[string]topicInfo{}},
+		topics:  newTopicCache(a.adm, 5*time.Second),
 		trouble: adapters.NewTrouble(cfg.NotReadyAfter),
 	}
 	if cfg.Registry.URL != "" {
@@ -134,6 +146,16 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 
 // Handler is the HTTP API.
 func (a *Adapter) Handler() http.Handler { return a.handler }
+
+// ListenerTLS is the TLS configuration of the listen address, nil for
+// plain HTTP (service.TLSService): each handshake takes the newest
+// certificates from the tls section's files.
+func (a *Adapter) ListenerTLS() *tls.Config {
+	if a.tls == nil {
+		return nil
+	}
+	return a.tls.Config()
+}
 
 // Start starts the webhook deliveries and the idempotency store. ctx is
 // not kept: Close stops the adapter.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Action is what a principal asks to do.
@@ -92,14 +93,16 @@ func matchAny(patterns []string, s string) bool {
 
 // authenticator checks credentials: HTTP basic (user and password) or a
 // bearer token, both from the configuration (secrets read from files at
-// start). Secrets are compared in constant time, through their digests.
+// start), or a client certificate that the TLS handshake verified.
+// Secrets are compared in constant time, through their digests.
 type authenticator struct {
 	passwords map[string][32]byte // user -> sha256(password)
 	tokens    map[[32]byte]string // sha256(token) -> user
+	tls       tlsconfig.ServerFiles
 }
 
-func newAuthenticator(users []User) (*authenticator, error) {
-	a := &authenticator{passwords: map[string][32]byte{}, tokens: map[[32]byte]string{}}
+func newAuthenticator(users []User, tc tlsconfig.ServerFiles) (*authenticator, error) {
+	a := &authenticator{passwords: map[string][32]byte{}, tokens: map[[32]byte]string{}, tls: tc}
 	for i, u := range users {
 		pw, err := config.Secret(u.Password, u.PasswordFile, fmt.Sprintf("auth.users[%d].password_file", i))
 		if err != nil {
@@ -122,8 +125,18 @@ func newAuthenticator(users []User) (*authenticator, error) {
 func (a *authenticator) enabled() bool { return len(a.passwords) > 0 || len(a.tokens) > 0 }
 
 // principal returns who r comes from, or false when its credentials are
-// missing or wrong.
+// missing or wrong. Credentials in the Authorization header come first;
+// without them, a client certificate the handshake verified names the
+// principal (its identity field); without either, the request is
+// anonymous when no users are configured and refused otherwise.
 func (a *authenticator) principal(r *http.Request) (Principal, bool) {
+	_, _, basic := r.BasicAuth()
+	bearer := strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !basic && !bearer || !a.enabled() {
+		if id := a.tls.ClientIdentityOf(r.TLS); id != "" {
+			return Principal{Name: id}, true
+		}
+	}
 	if !a.enabled() {
 		return Anonymous, true
 	}
@@ -156,7 +169,11 @@ func (a *Adapter) authenticate(next http.Handler) http.Handler {
 		p, ok := a.authn.principal(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="meshwork", Bearer`)
-			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthenticated, "Unauthorized: send HTTP basic credentials or a bearer token this adapter knows."))
+			how := "HTTP basic credentials or a bearer token this adapter knows"
+			if a.authn.tls.Mutual() {
+				how += ", or a client certificate its client CAs verify"
+			}
+			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthenticated, "Unauthorized: send %s.", how))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

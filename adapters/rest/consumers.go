@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,10 +40,20 @@ type consumer struct {
 	reset      string
 	autoCommit bool
 	timeout    time.Duration
-	cl         *kgo.Client // nil until subscribed
+	cl         *kgo.Client // nil until subscribed or assigned
 	topics     []string
 	pattern    string
 	lastUsed   time.Time
+	// manual holds, for an instance given partitions by hand
+	// (POST .../assignments), the next offset to hand out of each; nil
+	// otherwise. uncommitted names those handed out since the last
+	// commit.
+	manual      map[topicPartition]int64
+	uncommitted map[topicPartition]bool
+	// assigned is what the group gave a subscribed instance, kept by the
+	// rebalance callbacks, which run outside requests: amu, not mu.
+	amu      sync.Mutex
+	assigned map[topicPartition]bool
 }
 
 func (a *Adapter) consumerRoutes(mux *http.ServeMux) {
@@ -58,6 +67,11 @@ func (a *Adapter) consumerRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /consumers/{group}/instances/{name}/records", c.handleRecords)
 	mux.HandleFunc("POST /consumers/{group}/instances/{name}/offsets", c.handleCommit)
 	mux.HandleFunc("GET /consumers/{group}/instances/{name}/offsets", c.handleCommitted)
+	mux.HandleFunc("GET /consumers/{group}/instances/{name}/assignments", c.handleAssignments)
+	mux.HandleFunc("POST /consumers/{group}/instances/{name}/assignments", c.handleAssign)
+	mux.HandleFunc("POST /consumers/{group}/instances/{name}/positions", c.handleSeek)
+	mux.HandleFunc("POST /consumers/{group}/instances/{name}/positions/beginning", c.handleSeekEdge(false))
+	mux.HandleFunc("POST /consumers/{group}/instances/{name}/positions/end", c.handleSeekEdge(true))
 }
 
 type createConsumer struct {
@@ -168,6 +182,22 @@ func (c *consumers) get(w http.ResponseWriter, r *http.Request) *consumer {
 	return cs
 }
 
+// getWithBody returns the request's instance, locked, and the request's
+// body (at most max bytes); nil when it answered instead (404, 408, 413).
+func (c *consumers) getWithBody(w http.ResponseWriter, r *http.Request, max int64) (*consumer, []byte) {
+	cs := c.get(w, r)
+	if cs == nil {
+		return nil, nil
+	}
+	body, err := readBody(w, r, max, c.a.cfg.ReadTimeout)
+	if err != nil {
+		cs.mu.Unlock()
+		writeError(w, err)
+		return nil, nil
+	}
+	return cs, body
+}
+
 func (c *consumers) handleDelete(w http.ResponseWriter, r *http.Request) {
 	cs := c.get(w, r)
 	if cs == nil {
@@ -176,35 +206,40 @@ func (c *consumers) handleDelete(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	delete(c.by, cs.group+"/"+cs.name)
 	c.mu.Unlock()
-	cs.close()
+	c.close(cs)
 	cs.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (cs *consumer) close() {
-	if cs.cl != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+// close commits what the instance handed out (with auto.commit.enable),
+// leaves its group and closes its client; cs.mu is held.
+func (c *consumers) close(cs *consumer) {
+	if cs.cl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cs.manual != nil {
+		c.commitRead(ctx, cs)
+	} else {
 		if cs.autoCommit {
 			_ = cs.cl.CommitUncommittedOffsets(ctx)
 		}
 		cs.cl.LeaveGroupContext(ctx)
-		cs.cl.Close()
-		cs.cl = nil
 	}
+	cs.cl.Close()
+	cs.cl, cs.manual, cs.uncommitted = nil, nil, nil
+	cs.amu.Lock()
+	cs.assigned = nil
+	cs.amu.Unlock()
 }
 
 func (c *consumers) handleSubscribe(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 64<<10)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 64<<10, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req struct {
 		Topics       []string `json:"topics"`
 		TopicPattern string   `json:"topic_pattern"`
@@ -237,6 +272,10 @@ func (c *consumers) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if cs.manual != nil {
+		writeError(w, illegalState("Subscription to topics, partitions and pattern are mutually exclusive: the instance reads partitions assigned by hand; delete the subscription (which ends the assignment) first."))
+		return
+	}
 	if cs.cl != nil {
 		writeError(w, errorf(http.StatusConflict, CodeAlreadySubscribed, "Consumer cannot subscribe the the specified target because it has already subscribed to other topics."))
 		return
@@ -255,6 +294,7 @@ func (c *consumers) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	if !cs.autoCommit {
 		opts = append(opts, kgo.DisableAutoCommit())
 	}
+	opts = append(opts, c.groupHooks(cs)...)
 	cl, err := kafkaclient.New(c.a.cfg.Kafka, "rest", c.a.cfg.Site, append(opts, c.a.extra...)...)
 	if err != nil {
 		writeError(w, err)
@@ -283,7 +323,7 @@ func (c *consumers) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cs.mu.Unlock()
-	cs.close()
+	c.close(cs)
 	cs.topics, cs.pattern = nil, ""
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -311,8 +351,13 @@ func (c *consumers) handleRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cs.cl == nil {
-		writeError(w, errorf(http.StatusConflict, 40903, "Illegal state: the consumer instance is not subscribed to any topic."))
+		writeError(w, illegalState("the consumer instance is not subscribed to any topic and has no partitions assigned."))
 		return
+	}
+	if cs.manual != nil {
+		// Records handed out before are taken now, as the Java
+		// consumer's auto-commit at its next poll.
+		c.commitRead(r.Context(), cs)
 	}
 	timeout := cs.timeout
 	if t := r.URL.Query().Get("timeout"); t != "" {
@@ -344,6 +389,14 @@ func (c *consumers) handleRecords(w http.ResponseWriter, r *http.Request) {
 		}
 		size += int64(len(rec.Key) + len(rec.Value))
 		out = append(out, v2Consumed{Topic: rec.Topic, Key: k, Value: v, Partition: rec.Partition, Offset: rec.Offset})
+		if cs.manual != nil {
+			tp := topicPartition{rec.Topic, rec.Partition}
+			cs.manual[tp] = rec.Offset + 1
+			if cs.uncommitted == nil {
+				cs.uncommitted = map[topicPartition]bool{}
+			}
+			cs.uncommitted[tp] = true
+		}
 	})
 	if len(unsent) > 0 {
 		// Read again next time: the group's position goes back to the
@@ -401,18 +454,13 @@ type offsetRef struct {
 // consumed offset (the next read starts after it, as with REST Proxy);
 // without, commits everything the instance has read.
 func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	if cs.cl == nil {
-		writeError(w, errorf(http.StatusConflict, 40903, "Illegal state: the consumer instance is not subscribed to any topic."))
+		writeError(w, illegalState("the consumer instance is not subscribed to any topic and has no partitions assigned."))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
@@ -426,6 +474,10 @@ func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if cs.manual != nil {
+		c.commitManual(ctx, w, cs, req.Offsets)
+		return
+	}
 	if len(req.Offsets) == 0 {
 		if err := cs.cl.CommitUncommittedOffsets(ctx); err != nil {
 			writeError(w, kafkaUnavailable(err))
@@ -434,15 +486,12 @@ func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	offs := map[string]map[int32]kgo.EpochOffset{}
+	next := map[topicPartition]int64{}
 	for _, o := range req.Offsets {
-		if offs[o.Topic] == nil {
-			offs[o.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		offs[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset + 1}
+		next[topicPartition{o.Topic, o.Partition}] = o.Offset + 1
 	}
 	var cerr error
-	cs.cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cs.cl.CommitOffsetsSync(ctx, epochOffsets(next), func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return
@@ -465,16 +514,11 @@ func (c *consumers) handleCommit(w http.ResponseWriter, r *http.Request) {
 // handleCommitted serves GET .../offsets: the group's committed offsets of
 // the partitions named in the body.
 func (c *consumers) handleCommitted(w http.ResponseWriter, r *http.Request) {
-	cs := c.get(w, r)
+	cs, body := c.getWithBody(w, r, 1<<20)
 	if cs == nil {
 		return
 	}
 	defer cs.mu.Unlock()
-	body, err := readBody(w, r, 1<<20, c.a.cfg.ReadTimeout)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req struct {
 		Partitions []struct {
 			Topic     string `json:"topic"`
@@ -489,15 +533,17 @@ func (c *consumers) handleCommitted(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
-	committed, err := kadm.NewClient(c.a.sys).FetchOffsets(ctx, cs.group)
+	committed, err := c.committed(ctx, cs.group)
 	if err != nil {
-		writeError(w, kafkaUnavailable(err))
+		writeError(w, err)
 		return
 	}
+	// The committed offset as Kafka keeps it, the next to read (one past
+	// what POST .../offsets named), as REST Proxy answers it.
 	out := []offsetRef{}
 	for _, p := range req.Partitions {
 		if o, ok := committed.Lookup(p.Topic, p.Partition); ok {
-			out = append(out, offsetRef{Topic: p.Topic, Partition: p.Partition, Offset: o.At - 1, Metadata: o.Metadata})
+			out = append(out, offsetRef{Topic: p.Topic, Partition: p.Partition, Offset: o.At, Metadata: o.Metadata})
 		}
 	}
 	writeJSON(w, http.StatusOK, contentTypeV2, map[string]any{"offsets": out})
@@ -518,7 +564,7 @@ func (c *consumers) expire(ctx context.Context) {
 			c.mu.Unlock()
 			for _, cs := range all {
 				cs.mu.Lock()
-				cs.close()
+				c.close(cs)
 				cs.mu.Unlock()
 			}
 			return
@@ -537,7 +583,7 @@ func (c *consumers) expire(ctx context.Context) {
 		}
 		c.mu.Unlock()
 		for _, cs := range idle {
-			cs.close()
+			c.close(cs)
 			cs.mu.Unlock()
 		}
 	}

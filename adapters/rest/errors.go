@@ -32,6 +32,7 @@ const (
 	CodeAlreadySubscribed = 40901
 	CodeConsumerExists    = 40902
 	CodeIdempotencyBusy   = 40903 // a request with the same Idempotency-Key is in progress
+	CodeIllegalState      = 40903 // a consumer instance asked for what its state does not allow
 	CodeTooLarge          = 413
 	CodeUnsupportedType   = 415
 	CodeUnprocessable     = 422   // the body is JSON but not a valid request

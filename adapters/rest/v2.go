@@ -164,8 +164,8 @@ func (a *Adapter) v2Produce(ctx context.Context, tx *txProducer, topic string, p
 	return a.v2Write(ctx, tx, topic, recs, explicit, contentType, resp)
 }
 
-// v2BinaryRequest is a binary produce request, decoded in one pass (the
-// common case, and the one load tools drive).
+// v2BinaryRequest is a binary produce request as encoding/json decodes it
+// (parseBinary); parseBinaryFast reads the common shape in one pass.
 type v2BinaryRequest struct {
 	Records []struct {
 		Key       *string `json:"key"`
@@ -175,15 +175,39 @@ type v2BinaryRequest struct {
 }
 
 func (a *Adapter) v2ProduceBinary(ctx context.Context, tx *txProducer, topic string, partition int32, body []byte) (*v2Response, error) {
+	in, ok := parseBinaryFast(body)
+	if !ok {
+		var err error
+		if in, err = parseBinary(body); err != nil {
+			return nil, err
+		}
+	}
+	if len(in) == 0 {
+		return nil, errorf(http.StatusUnprocessableEntity, CodeUnprocessable, "Unprocessable entity: records must hold at least one record.")
+	}
+	recs := make([]*kgo.Record, len(in))
+	explicit := make([]int32, len(in))
+	for i, rec := range in {
+		recs[i], explicit[i] = &kgo.Record{Topic: topic, Key: rec.Key, Value: rec.Value}, -1
+		switch {
+		case partition >= 0:
+			explicit[i] = partition
+		case rec.HasPartition:
+			if explicit[i] = rec.Partition; explicit[i] < 0 {
+				return nil, partitionNotFound(topic, explicit[i])
+			}
+		}
+	}
+	return a.v2Write(ctx, tx, topic, recs, explicit, "", &v2Response{Offsets: make([]v2Offset, len(recs))})
+}
+
+// parseBinary decodes a binary produce body with encoding/json: any body
+// parseBinaryFast does not take, with errors in the proxy's words.
+func parseBinary(body []byte) ([]binaryRecord, error) {
 	var req v2BinaryRequest
 	if err := decodeJSON(body, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Records) == 0 {
-		return nil, errorf(http.StatusUnprocessableEntity, CodeUnprocessable, "Unprocessable entity: records must hold at least one record.")
-	}
-	recs := make([]*kgo.Record, len(req.Records))
-	explicit := make([]int32, len(req.Records))
 	dec := func(s *string, field string, i int) ([]byte, error) {
 		if s == nil {
 			return nil, nil
@@ -194,26 +218,20 @@ func (a *Adapter) v2ProduceBinary(ctx context.Context, tx *txProducer, topic str
 		}
 		return b, nil
 	}
+	out := make([]binaryRecord, len(req.Records))
 	for i, rec := range req.Records {
-		r := &kgo.Record{Topic: topic}
 		var err error
-		if r.Key, err = dec(rec.Key, "key", i); err != nil {
+		if out[i].Key, err = dec(rec.Key, "key", i); err != nil {
 			return nil, err
 		}
-		if r.Value, err = dec(rec.Value, "value", i); err != nil {
+		if out[i].Value, err = dec(rec.Value, "value", i); err != nil {
 			return nil, err
 		}
-		recs[i], explicit[i] = r, -1
-		switch {
-		case partition >= 0:
-			explicit[i] = partition
-		case rec.Partition != nil:
-			if explicit[i] = *rec.Partition; explicit[i] < 0 {
-				return nil, partitionNotFound(topic, explicit[i])
-			}
+		if rec.Partition != nil {
+			out[i].Partition, out[i].HasPartition = *rec.Partition, true
 		}
 	}
-	return a.v2Write(ctx, tx, topic, recs, explicit, "", &v2Response{Offsets: make([]v2Offset, len(recs))})
+	return out, nil
 }
 
 // v2Write produces a v2 request's records and fills in resp's offsets.
@@ -366,18 +384,28 @@ func v2Partitions(d kadm.TopicDetail) []v2Partition {
 	return out
 }
 
-// handleTopic serves GET /topics/{topic}.
-func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
+// describeTopic reads the detail of the request's topic if its principal
+// may describe it; false when it answered instead (403, 404, 503).
+func (a *Adapter) describeTopic(ctx context.Context, w http.ResponseWriter, r *http.Request) (string, kadm.TopicDetail, bool) {
 	topic := r.PathValue("topic")
 	if err := a.authorize(r, ActionDescribe, topic); err != nil {
 		writeError(w, err)
-		return
+		return topic, kadm.TopicDetail{}, false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
-	defer cancel()
 	d, err := a.topicDetail(ctx, topic)
 	if err != nil {
 		writeError(w, err)
+		return topic, kadm.TopicDetail{}, false
+	}
+	return topic, d, true
+}
+
+// handleTopic serves GET /topics/{topic}.
+func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
+	defer cancel()
+	topic, d, ok := a.describeTopic(ctx, w, r)
+	if !ok {
 		return
 	}
 	configs := map[string]string{}
@@ -396,16 +424,10 @@ func (a *Adapter) handleTopic(w http.ResponseWriter, r *http.Request) {
 // handlePartitions serves GET /topics/{topic}/partitions and
 // GET /topics/{topic}/partitions/{partition}.
 func (a *Adapter) handlePartitions(w http.ResponseWriter, r *http.Request) {
-	topic := r.PathValue("topic")
-	if err := a.authorize(r, ActionDescribe, topic); err != nil {
-		writeError(w, err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ProduceTimeout)
 	defer cancel()
-	d, err := a.topicDetail(ctx, topic)
-	if err != nil {
-		writeError(w, err)
+	topic, d, ok := a.describeTopic(ctx, w, r)
+	if !ok {
 		return
 	}
 	ps := v2Partitions(d)

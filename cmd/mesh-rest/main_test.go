@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/meshwork/meshwork/internal/kafkatest"
+	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -31,10 +33,46 @@ func freeAddr(t *testing.T) string {
 // The service starts from a YAML file, serves its API beside /readyz,
 // and stops cleanly when its context ends (as on SIGTERM).
 func TestRunServesAndStops(t *testing.T) {
+	runAndProduce(t, "", http.DefaultClient, "http")
+}
+
+// With a tls section the whole listen address speaks TLS: the API and
+// /readyz over https, mutual TLS required here; a client without a
+// certificate is refused at the handshake and plain HTTP gets a 400.
+func TestRunServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	servers := tlstest.NewCA(t, dir, "servers")
+	clients := tlstest.NewCA(t, dir, "clients")
+	srv := servers.Issue(t, tlstest.Spec{CN: "rest"})
+	client := clients.Issue(t, tlstest.Spec{CN: "shop", Client: true})
+	tlsYAML := fmt.Sprintf("tls:\n  cert_file: %q\n  key_file: %q\n  client_ca_file: %q\n", srv.CertFile, srv.KeyFile, clients.File)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: servers.Pool(), Certificates: []tls.Certificate{client.Pair}, MinVersion: tls.VersionTLS12}}}
+	runAndProduce(t, tlsYAML, c, "https", func(listen string) {
+		anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: servers.Pool(), MinVersion: tls.VersionTLS12}}}
+		if resp, err := anon.Get("https://" + listen + "/readyz"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("a client without a certificate was answered %d", resp.StatusCode)
+		}
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP to the TLS port: %d, want 400", resp.StatusCode)
+		}
+	})
+}
+
+// runAndProduce runs mesh-rest with extra YAML, waits until /readyz
+// answers 200 through c, produces a record, runs checks, and stops it.
+func runAndProduce(t *testing.T, extra string, c *http.Client, scheme string, checks ...func(listen string)) {
+	t.Helper()
 	kafka := kafkatest.Cluster(t, kfake.SeedTopics(1, "orders"))
 	listen := freeAddr(t)
 	file := filepath.Join(t.TempDir(), "rest.yaml")
-	doc := fmt.Sprintf("site: east\nlisten: %s\nkafka:\n  brokers: [%q]\n", listen, kafka.ListenAddrs()[0])
+	doc := fmt.Sprintf("site: east\nlisten: %s\nkafka:\n  brokers: [%q]\n%s", listen, kafka.ListenAddrs()[0], extra)
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +80,10 @@ func TestRunServesAndStops(t *testing.T) {
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- command.Run(ctx, []string{"-config", file}, io.Discard, &stderr) }()
+	base := scheme + "://" + listen
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + listen + "/readyz")
+		resp, err := c.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -52,15 +91,20 @@ func TestRunServesAndStops(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
+			cancel()
 			t.Fatalf("not ready: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	resp, err := http.Post("http://"+listen+"/topics/orders", "application/vnd.kafka.binary.v2+json", strings.NewReader(`{"records":[{"value":"YQ=="}]}`))
+	resp, err := c.Post(base+"/topics/orders", "application/vnd.kafka.binary.v2+json", strings.NewReader(`{"records":[{"value":"YQ=="}]}`))
 	if err != nil || resp.StatusCode != 200 {
+		cancel()
 		t.Fatalf("produce: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	for _, check := range checks {
+		check(listen)
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -133,6 +134,12 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	if t, ok := svc.(TLSService); ok {
+		if tc := t.ListenerTLS(); tc != nil {
+			ln, scheme = tls.NewListener(ln, tc), "https"
+		}
+	}
 	srv := telemetry.NewServer(metrics, logger)
 	srv.AddCheck(strings.TrimPrefix(cmd.Name, "mesh-"), svc.Ready)
 	if h, ok := svc.(HTTPService); ok {
@@ -143,7 +150,7 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
-	logger.Info("starting", "listen", ln.Addr().String(), "version", Version())
+	logger.Info("starting", "listen", ln.Addr().String(), "scheme", scheme, "version", Version())
 
 	var runErr, serveErr error
 	serving := true

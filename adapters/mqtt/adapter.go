@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -61,9 +60,6 @@ type session interface {
 // extra options go to every Kafka client (tests use them for short
 // timeouts).
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kgo.Opt) (_ *Adapter, err error) {
-	if cfg.Broker.ClientID, err = expandClientID(cfg.Broker.ClientID, os.LookupEnv); err != nil {
-		return nil, fmt.Errorf("mqtt adapter config: %w", err)
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mqtt adapter config: %w", err)
 	}

@@ -55,10 +55,9 @@ type Broker struct {
 	// ClientID identifies the adapter's session at the broker. It must be
 	// stable across restarts: the broker keeps the session (subscriptions
 	// and unacknowledged messages) under it. Each replica of an adapter
-	// needs its own: {env.NAME} is replaced by the environment variable
-	// NAME when the adapter starts, so that one file serves every replica
-	// (in Kubernetes, mesh-mqtt-{env.POD_NAME} with POD_NAME set from the
-	// pod's name by the downward API).
+	// needs its own: with client_id: mesh-mqtt-${POD_NAME}, one file serves
+	// every replica (${NAME} is the environment variable NAME, in
+	// Kubernetes set from the pod's name by the downward API).
 	ClientID string `yaml:"client_id"`
 	// Username authenticates the session, with password or password_file.
 	Username string `yaml:"username,omitempty"`

@@ -32,6 +32,15 @@ func Load(path string, dst any) error {
 
 // Parse is Load for a document already in memory; name is used in errors.
 func Parse(name string, data []byte, dst any) error {
+	return parse(name, data, dst, os.LookupEnv)
+}
+
+// parse is Parse with the environment's ${NAME} values from lookup.
+func parse(name string, data []byte, dst any, lookup func(string) (string, bool)) error {
+	data, err := expandEnv(name, data, lookup)
+	if err != nil {
+		return err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return syntaxError(name, err)

@@ -35,6 +35,13 @@ func Parse(name string, data []byte, dst any) error {
 	return parse(name, data, dst, os.LookupEnv)
 }
 
+// ParseEnv is Parse with the values of ${NAME} from lookup instead of
+// the process's environment: for checking a file meant for another place
+// (a Kubernetes ConfigMap, a compose service).
+func ParseEnv(name string, data []byte, dst any, lookup func(string) (string, bool)) error {
+	return parse(name, data, dst, lookup)
+}
+
 // parse is Parse with the environment's ${NAME} values from lookup.
 func parse(name string, data []byte, dst any, lookup func(string) (string, bool)) error {
 	data, err := expandEnv(name, data, lookup)

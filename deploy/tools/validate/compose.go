@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,6 +28,7 @@ func Compose(ctx context.Context, file string, env []string) (*types.Project, er
 		cli.WithDiscardEnvFile,
 		cli.WithConsistency(true),
 		cli.WithResolvedPaths(true),
+		cli.WithProfiles([]string{"*"}), // every service, opt-in ones too
 	)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -45,6 +47,7 @@ func Compose(ctx context.Context, file string, env []string) (*types.Project, er
 		if !strings.Contains(s.Image, "meshwork/") {
 			continue
 		}
+		errs = append(errs, composeServiceConfig(id, s))
 		if !s.ReadOnly {
 			errs = append(errs, fmt.Errorf("%s: read_only must be true", id))
 		}
@@ -60,4 +63,26 @@ func Compose(ctx context.Context, file string, env []string) (*types.Project, er
 		}
 	}
 	return p, errors.Join(errs...)
+}
+
+// composeServiceConfig checks the configuration file a Meshwork service of
+// the compose file mounts at the image's /etc/meshwork/config.yaml, as the
+// service (named by its image) would load it.
+func composeServiceConfig(id string, s types.ServiceConfig) error {
+	svc := s.Image[strings.LastIndex(s.Image, "/")+1:]
+	svc, _, _ = strings.Cut(svc, ":")
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind || v.Target != "/etc/meshwork/config.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(v.Source)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		if _, err := ServiceConfig(svc, v.Source, data, nil); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: no configuration file bound at /etc/meshwork/config.yaml", id)
 }

@@ -101,7 +101,11 @@ func checkOverlay(dec *validate.Decoder, dir string) (int, error) {
 		return 0, err
 	}
 	typed, derr := dec.DecodeAll(objs)
-	return len(objs), errors.Join(derr, validate.Policy(typed))
+	_, unknown, cerr := validate.ConfigMaps(typed)
+	for _, u := range unknown {
+		fmt.Printf("note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", dir, u)
+	}
+	return len(objs), errors.Join(derr, validate.Policy(typed), cerr)
 }
 
 func unwrapAll(err error) []error {

@@ -119,7 +119,7 @@ func TestBrokenManifests(t *testing.T) {
 	objs := build(t, "east")
 	for _, c := range []struct {
 		name, kind, obj, want string
-		f                    func(m map[string]any)
+		f                     func(m map[string]any)
 	}{
 		{"unknown field", "Deployment", "mesh-replicator", `unknown field "spec.template.spec.containers[0].resourcez"`, func(m map[string]any) {
 			container(m)["resourcez"] = container(m)["resources"]

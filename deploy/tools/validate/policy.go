@@ -60,7 +60,7 @@ func Policy(objs []any) error {
 		case *corev1.ConfigMap:
 			configMaps[x.Namespace+"/"+x.Name] = true
 		case *corev1.Secret:
-			errs = append(errs, fmt.Errorf("Secret/%s/%s: secrets are referenced, never written into the manifests", x.Namespace, x.Name))
+			errs = append(errs, fmt.Errorf("%s: secrets are referenced, never written into the manifests", "Secret/"+x.Namespace+"/"+x.Name))
 		case *Kafka:
 			kafkas[x.Namespace+"/"+x.Name] = true
 		case *KafkaNodePool:

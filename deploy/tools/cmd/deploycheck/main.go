@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	for _, k := range overlays {
 		start := time.Now()
 		dir := filepath.Dir(k)
-		n, err := checkOverlay(dec, dir)
+		n, err := checkOverlay(dec, dir, out)
 		report(fmt.Sprintf("kustomize %s: %d objects decoded strictly and checked", dir, n), start, err)
 	}
 
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	return 0, nil
 }
 
-func checkOverlay(dec *validate.Decoder, dir string) (int, error) {
+func checkOverlay(dec *validate.Decoder, dir string, out io.Writer) (int, error) {
 	objs, err := validate.Build(dir)
 	if err != nil {
 		return 0, err
@@ -103,7 +103,7 @@ func checkOverlay(dec *validate.Decoder, dir string) (int, error) {
 	typed, derr := dec.DecodeAll(objs)
 	_, unknown, cerr := validate.ConfigMaps(typed)
 	for _, u := range unknown {
-		fmt.Printf("note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", dir, u)
+		fmt.Fprintf(out, "note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", dir, u)
 	}
 	return len(objs), errors.Join(derr, validate.Policy(typed), cerr)
 }

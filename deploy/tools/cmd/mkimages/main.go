@@ -93,7 +93,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			continue
 		}
 		for _, c := range checked {
-			fmt.Fprintf(stdout, "ok   %s %s user %s, --version: %q\n", file, c.Platform, c.User, c.VersionOutput)
+			ran := fmt.Sprintf("--version: %q", c.VersionOutput)
+			if c.VersionOutput == "" {
+				ran = "--version not run (another architecture than this machine's)"
+			}
+			fmt.Fprintf(stdout, "ok   %s %s user %s, %s\n", file, c.Platform, c.User, ran)
 		}
 	}
 	return errors.Join(errs...)
@@ -116,13 +120,15 @@ func build(ctx context.Context, b images.Build, arches []string, caFile, out str
 	defer os.RemoveAll(binDir)
 	imgs := map[string]map[string]v1.Image{}
 	var built []images.Spec
-	for _, arch := range arches {
+	for i, arch := range arches {
 		bins, missing, err := images.Compile(ctx, b, arch, filepath.Join(binDir, arch), specs)
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range missing {
-			fmt.Fprintf(stdout, "skip %s: no cmd/%s in this tree\n", m, m)
+			if i == 0 {
+				fmt.Fprintf(stdout, "skip %s: no cmd/%s in this tree\n", m, m)
+			}
 		}
 		for _, s := range specs {
 			if bins[s.Name] == "" {

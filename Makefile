@@ -97,11 +97,11 @@ bench-scale: services-up
 	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric idle-cpu-% -title 'Copier idle CPU, % of a core (lower is better)' -out bench/results/replicator-scale-cpu.svg
 
 ## images: container images of every service (OCI archives in dist/images/, no Docker daemon), each checked by running its binary
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+MESHWORK_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+MESHWORK_COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 images:
 	cd deploy/tools && $(GO) run ./cmd/mkimages -root $(CURDIR) -out $(CURDIR)/dist/images \
-		-version $(VERSION) -commit $(COMMIT) -created $$(git log -1 --format=%ct 2>/dev/null || echo 0)
+		-version $(MESHWORK_VERSION) -commit $(MESHWORK_COMMIT) -created $$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 ## deploy-check: build every Kubernetes overlay and check it strictly against the API types and the policy; the compose file; the systemd units
 deploy-check:

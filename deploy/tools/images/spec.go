@@ -27,7 +27,7 @@ func Specs() []Spec {
 		{Name: "mesh-rest", Port: 8082, Description: "Meshwork REST adapter: Kafka REST proxy API, consumers and webhooks"},
 		{Name: "mesh-replicator", Port: 8084, Description: "Meshwork replicator: copies the topics a site consumes from the other sites' Kafka clusters"},
 		{Name: "mesh-registry", Port: 8081, Description: "Meshwork schema registry: Confluent Schema Registry API on Kafka, same ids on every site"},
-		{Name: "mesh-controlplane", Port: 8086, Description: "Meshwork control plane: topology, catalog and API of the mesh"},
+		{Name: "mesh-controlplane", Port: 8090, Description: "Meshwork control plane: topology, catalog and API of the mesh"},
 		{Name: "meshctl", Description: "Meshwork command line: interests, sites and the mesh's state"},
 	}
 }

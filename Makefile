@@ -7,7 +7,7 @@ GOTESTFLAGS ?=
 # staticcheck runs from the Go module proxy at a pinned version (cached like any module)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale faults soak fuzz lint fmt clean
+.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale faults soak fuzz lint fmt clean images deploy-check
 
 all: lint test
 
@@ -96,6 +96,18 @@ bench-scale: services-up
 	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric rss-MiB -title 'Copier RSS after the changes, MiB (lower is better)' -out bench/results/replicator-scale-rss.svg
 	$(GO) run ./bench/plot -in bench/results/replicator-scale.txt -metric idle-cpu-% -title 'Copier idle CPU, % of a core (lower is better)' -out bench/results/replicator-scale-cpu.svg
 
+## images: container images of every service (OCI archives in dist/images/, no Docker daemon), each checked by running its binary
+MESHWORK_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+MESHWORK_COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+images:
+	cd deploy/tools && $(GO) run ./cmd/mkimages -root $(CURDIR) -out $(CURDIR)/dist/images \
+		-version $(MESHWORK_VERSION) -commit $(MESHWORK_COMMIT) -created $$(git log -1 --format=%ct 2>/dev/null || echo 0)
+
+## deploy-check: build every Kubernetes overlay and check it strictly against the API types and the policy; the compose file; the systemd units
+deploy-check:
+	cd deploy/tools && $(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+	cd deploy/tools && $(GO) run ./cmd/deploycheck -root $(CURDIR)/deploy
+
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
@@ -105,13 +117,15 @@ fuzz:
 		done; \
 	done
 
-## lint: formatting, vet and staticcheck for both modules
+## lint: formatting, vet and staticcheck for every module
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd integration && $(GO) vet ./...
+	cd deploy/tools && $(GO) vet ./...
 	$(STATICCHECK) ./...
 	cd integration && $(STATICCHECK) ./...
+	cd deploy/tools && $(STATICCHECK) ./...
 
 ## docs: regenerate the configuration references (CONFIG.md) from the config types
 docs:

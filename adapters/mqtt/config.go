@@ -54,7 +54,9 @@ type Broker struct {
 	// ClientID identifies the adapter's session at the broker. It must be
 	// stable across restarts: the broker keeps the session (subscriptions
 	// and unacknowledged messages) under it. Each replica of an adapter
-	// needs its own.
+	// needs its own: with client_id: mesh-mqtt-${POD_NAME}, one file serves
+	// every replica (${NAME} is the environment variable NAME, in
+	// Kubernetes set from the pod's name by the downward API).
 	ClientID string `yaml:"client_id"`
 	// Username authenticates the session, with password or password_file.
 	Username string `yaml:"username,omitempty"`

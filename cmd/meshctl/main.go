@@ -26,6 +26,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/meshwork/meshwork/internal/service"
 )
 
 func main() {
@@ -67,6 +69,10 @@ type usageError struct {
 func (e *usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "version" || args[0] == "-version" || args[0] == "--version") {
+		fmt.Fprintln(stdout, "meshctl", service.Version())
+		return 0
+	}
 	err := dispatch(ctx, stdio{stdout, stderr}, "meshctl", commands(), args)
 	var ue *usageError
 	switch {

@@ -33,6 +33,8 @@ APT_PACKAGES=(
   gcc libc6-dev python3-dev
   openjdk-17-jre-headless maven
   procps iproute2 util-linux coreutils ca-certificates
+  # systemd-analyze verifies deploy/systemd's units (make deploy-check).
+  systemd
 )
 
 # ---------------------------------------------------------------------------

@@ -9,3 +9,11 @@
 // Load turns each into an Error carrying the line where that field, or its
 // nearest enclosing field, is written.
 package config
+
+// Environment variables: ${NAME} anywhere in the file is replaced by the
+// variable NAME before the file is parsed, so that one file serves every
+// replica of a service (a Kubernetes pod's name or IP from the downward
+// API: an MQTT client id, a registry's advertised URL). A variable that is
+// unset is an error naming the line; $${ stands for a literal ${. The value
+// is inserted as written: quote the field when it may hold YAML punctuation.
+// Secrets belong in files (password_file), not in the environment.

@@ -32,6 +32,22 @@ func Load(path string, dst any) error {
 
 // Parse is Load for a document already in memory; name is used in errors.
 func Parse(name string, data []byte, dst any) error {
+	return parse(name, data, dst, os.LookupEnv)
+}
+
+// ParseEnv is Parse with the values of ${NAME} from lookup instead of
+// the process's environment: for checking a file meant for another place
+// (a Kubernetes ConfigMap, a compose service).
+func ParseEnv(name string, data []byte, dst any, lookup func(string) (string, bool)) error {
+	return parse(name, data, dst, lookup)
+}
+
+// parse is Parse with the environment's ${NAME} values from lookup.
+func parse(name string, data []byte, dst any, lookup func(string) (string, bool)) error {
+	data, err := expandEnv(name, data, lookup)
+	if err != nil {
+		return err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return syntaxError(name, err)

@@ -1,0 +1,101 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshwork/meshwork/adapters/amqp"
+	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/adapters/rest"
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/registry"
+	"github.com/meshwork/meshwork/replicator"
+)
+
+// parsers load a service's configuration file over its defaults, as the
+// service's -config does (strict fields, then its Validate).
+var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) error{
+	"mesh-mqtt":       parser(mqtt.DefaultConfig),
+	"mesh-amqp":       parser(amqp.DefaultConfig),
+	"mesh-rest":       parser(rest.DefaultConfig),
+	"mesh-replicator": parser(replicator.DefaultConfig),
+	"mesh-registry":   parser(registry.DefaultConfig),
+}
+
+func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) error {
+	return func(name string, data []byte, env func(string) (string, bool)) error {
+		c := defaults()
+		return config.ParseEnv(name, data, &c, env)
+	}
+}
+
+// ServiceConfig checks the configuration file data of service as the
+// service would load it, with env for its ${NAME} references (the values
+// a pod or container would have). known is false for a service whose
+// configuration type this check does not know (it is then not checked).
+func ServiceConfig(service, name string, data []byte, env map[string]string) (known bool, err error) {
+	p, ok := parsers[service]
+	if !ok {
+		return false, nil
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if err := p(name, data, lookup); err != nil {
+		return true, fmt.Errorf("%s configuration: %w", service, err)
+	}
+	return true, nil
+}
+
+// podEnv is what the configuration files of the manifests may refer to:
+// the downward API's values, as a pod would have them.
+var podEnv = map[string]string{"POD_NAME": "pod-0", "POD_IP": "10.0.0.1", "POD_NAMESPACE": "meshwork"}
+
+// ConfigMaps checks the config.yaml of every ConfigMap that a workload of
+// a Meshwork service mounts (its container's name is the service's), as
+// the service would load it. It returns the services whose files it
+// checked and those it could not (their configuration type is unknown
+// here).
+func ConfigMaps(objs []any) (checked, unknown []string, err error) {
+	cms := map[string]*corev1.ConfigMap{}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			cms[cm.Namespace+"/"+cm.Name] = cm
+		}
+	}
+	var errs []error
+	for _, o := range objs {
+		var ns string
+		var pod corev1.PodSpec
+		switch x := o.(type) {
+		case *appsv1.Deployment:
+			ns, pod = x.Namespace, x.Spec.Template.Spec
+		case *appsv1.StatefulSet:
+			ns, pod = x.Namespace, x.Spec.Template.Spec
+		default:
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.ConfigMap == nil {
+				continue
+			}
+			cm := cms[ns+"/"+v.ConfigMap.Name]
+			if cm == nil || cm.Data["config.yaml"] == "" {
+				continue
+			}
+			for _, c := range pod.Containers {
+				known, err := ServiceConfig(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv)
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case known:
+					checked = append(checked, ns+"/"+c.Name)
+				default:
+					unknown = append(unknown, ns+"/"+c.Name)
+				}
+			}
+		}
+	}
+	return checked, unknown, errors.Join(errs...)
+}

@@ -57,6 +57,7 @@ type Replicator struct {
 	interest *interestState
 	catalog  *catalogState
 	slots    *slotGroup
+	links    linkStates // the last look at each source site
 
 	mu      sync.Mutex
 	flows   map[flowKey]*running
@@ -171,6 +172,10 @@ func (f *running) planned() map[unit]route {
 // New builds the replicator of cfg.Site, which it validates. extra options
 // go to every Kafka client.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kgo.Opt) (*Replicator, error) {
+	cfg, err := cfg.withMesh()
+	if err != nil {
+		return nil, fmt.Errorf("replicator config: %w", err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("replicator config: %w", err)
 	}
@@ -475,6 +480,7 @@ func (r *Replicator) refreshSources(ctx context.Context) {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			td, err := adm.ListTopics(lctx)
+			r.links.set(site, err)
 			if err != nil {
 				r.m.siteUp.WithLabelValues(site).Set(0)
 				r.log.Warn("replicator: site does not answer; keeping its flows as they are", "of_site", site, "error", err)

@@ -1,0 +1,145 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/meshfile"
+)
+
+// Server is the control plane: a service.HTTPService (New, Start, Ready,
+// Close, Handler).
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	watcher *meshfile.Watcher
+	http    *http.Client
+	mounts  []mount
+	handler http.Handler
+	m       *metrics
+
+	snap    atomic.Pointer[snapshot]
+	refresh chan struct{} // asks for a gathering now (after a change of interest)
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// mount is a handler another package adds to the API.
+type mount struct {
+	pattern string
+	h       http.Handler
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// Mount serves h at pattern (net/http ServeMux syntax, e.g.
+// "GET /v1/events/{id}/trace") on the control plane's API, beside its own
+// routes. The trace index mounts its routes so.
+func Mount(pattern string, h http.Handler) Option {
+	return func(s *Server) { s.mounts = append(s.mounts, mount{pattern, h}) }
+}
+
+// New builds the control plane from cfg, which it validates, reading the
+// mesh file once.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("controlplane config: %w", err)
+	}
+	w, err := meshfile.NewWatcher(cfg.MeshFile, meshfile.WithLogger(logger), meshfile.WithMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout},
+		m: newMetrics(reg), refresh: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Start gathers the mesh's state once (so the API answers from the start
+// with what could be seen), then follows the mesh file and gathers again
+// every refresh_interval until Close.
+func (s *Server) Start(ctx context.Context) error {
+	s.snap.Store(s.gather(ctx, s.watcher.Mesh(), nil))
+	life, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Go(func() {
+		if err := s.watcher.Run(life); err != nil {
+			s.log.Error("controlplane: cannot follow the mesh file; restart to read a change", "error", err)
+		}
+	})
+	s.wg.Go(func() { s.run(life) })
+	return nil
+}
+
+func (s *Server) run(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.RefreshInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.refresh:
+		case <-s.watcher.Changes():
+		}
+		start := time.Now()
+		snap := s.gather(ctx, s.watcher.Mesh(), s.snap.Load())
+		if ctx.Err() != nil {
+			return
+		}
+		s.snap.Store(snap)
+		s.m.observe(snap, time.Since(start))
+	}
+}
+
+// refreshSoon asks for a gathering now.
+func (s *Server) refreshSoon() {
+	select {
+	case s.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Ready reports whether the control plane has gathered once; the mesh it
+// reports on may be unhealthy; that is what it reports.
+func (s *Server) Ready(context.Context) error {
+	if s.snap.Load() == nil {
+		return errors.New("controlplane: the mesh not gathered yet")
+	}
+	if err := s.watcher.Err(); err != nil {
+		return fmt.Errorf("controlplane: the mesh file is invalid, the last valid version stays in force: %w", err)
+	}
+	return nil
+}
+
+// Close stops gathering.
+func (s *Server) Close(context.Context) error {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Handler serves the API (see openapi.json).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// siteClient returns a Kafka client configuration of the named site.
+func (s *Server) siteKafka(site string) (kafkaclient.Config, bool) {
+	ms, ok := s.watcher.Mesh().Site(site)
+	return ms.Kafka, ok
+}

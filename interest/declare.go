@@ -43,13 +43,13 @@ func Declare(ctx context.Context, cl *kgo.Client, l Lease, ttl time.Duration, cu
 func Withdraw(ctx context.Context, cl *kgo.Client, l Lease, current Leases) error {
 	l.Kind = KindDeclared
 	if _, ok := current.Lease(l.Key()); !ok {
-		hint := "list the site's interest to see what is declared"
+		hint := "'meshctl interest list' (GET /v1/interest) shows what is declared"
 		other := l
 		other.Pattern = !l.Pattern
 		if _, ok := current.Lease(other.Key()); ok && other.Pattern {
-			hint = "it is declared as a pattern: ask with pattern"
+			hint = "it is declared as a pattern: add --pattern (pattern: true)"
 		} else if ok {
-			hint = "it is declared as a topic name: ask without pattern"
+			hint = "it is declared as a topic name: leave out --pattern (pattern: false)"
 		}
 		return fmt.Errorf("%w: site %s has no declared interest in %q named %q; %s", ErrNotDeclared, l.Site, l.Topic, l.SourceID, hint)
 	}

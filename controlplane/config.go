@@ -34,8 +34,12 @@ type Config struct {
 	// are read to tell who produces a topic (their mesh_origin and
 	// ce_source); 0 turns the sample off.
 	ProducerSample int `yaml:"producer_sample"`
-	// MaxTopics bounds the topics catalogued per site; the rest are
-	// listed without details.
+	// SampledTopics bounds the topics whose latest records are read per
+	// site at each gathering: only topics written to since the last one
+	// are read again (the others keep their sample), at most this many.
+	SampledTopics int `yaml:"sampled_topics"`
+	// MaxTopics bounds the topics catalogued per site (configs, offsets);
+	// the rest are listed without details.
 	MaxTopics int `yaml:"max_topics"`
 }
 
@@ -46,7 +50,8 @@ func DefaultConfig() Config {
 		RefreshInterval: 10 * time.Second,
 		Timeout:         5 * time.Second,
 		ProducerSample:  20,
-		MaxTopics:       1000,
+		SampledTopics:   100,
+		MaxTopics:       10000,
 	}
 }
 
@@ -76,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProducerSample < 0 || c.ProducerSample > 10000 {
 		errs = append(errs, config.Errorf("producer_sample", "want 0 to 10000, got %d", c.ProducerSample))
+	}
+	if c.SampledTopics < 0 {
+		errs = append(errs, config.Errorf("sampled_topics", "must not be negative"))
 	}
 	if c.MaxTopics < 1 {
 		errs = append(errs, config.Errorf("max_topics", "must be at least 1"))

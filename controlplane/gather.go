@@ -159,9 +159,14 @@ func (s *Server) getJSON(ctx context.Context, url string, v any) error {
 // configs, end offsets, groups and their lag, interest leases, the
 // replicator's checkpoints, the topic catalog, and the latest records'
 // producers.
-func (s *Server) lookAtKafka(ctx context.Context, ms meshfile.Site, d *siteData) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
+func (s *Server) lookAtKafka(parent context.Context, ms meshfile.Site, d *siteData) error {
+	// Each step has the whole timeout: a slow one does not starve the next.
+	ctx, cancel := context.WithTimeout(parent, s.cfg.Timeout)
+	defer func() { cancel() }()
+	step := func() {
+		cancel()
+		ctx, cancel = context.WithTimeout(parent, s.cfg.Timeout)
+	}
 	opts, err := ms.Kafka.Options("controlplane", ms.Name)
 	if err != nil {
 		return err
@@ -192,6 +197,7 @@ func (s *Server) lookAtKafka(ctx context.Context, ms meshfile.Site, d *siteData)
 			Groups: []Group{}, Interest: []Lease{}, Flows: []Flow{}, Producers: []Producer{}}
 	}
 	detailed := names[:min(len(names), s.cfg.MaxTopics)]
+	step()
 	if len(detailed) > 0 {
 		if rc, err := adm.DescribeTopicConfigs(ctx, detailed...); err == nil {
 			for _, c := range rc {
@@ -216,6 +222,7 @@ func (s *Server) lookAtKafka(ctx context.Context, ms meshfile.Site, d *siteData)
 			})
 		}
 	}
+	step()
 	if groups, err := adm.ListGroups(ctx); err == nil && len(groups.Groups()) > 0 {
 		if lags, err := adm.Lag(ctx, groups.Groups()...); err == nil {
 			for _, g := range lags.Sorted() {
@@ -235,6 +242,7 @@ func (s *Server) lookAtKafka(ctx context.Context, ms meshfile.Site, d *siteData)
 			}
 		}
 	}
+	step()
 	if tb, err := interest.Read(ctx, opts); err == nil {
 		now := time.Now()
 		for _, l := range tb.Sorted() {
@@ -243,14 +251,75 @@ func (s *Server) lookAtKafka(ctx context.Context, ms meshfile.Site, d *siteData)
 			}
 		}
 	}
+	step()
 	if tb, err := catalog.Read(ctx, opts); err == nil {
 		d.entries = tb.Entries()
 	}
+	step()
 	d.cps = readCheckpoints(ctx, opts)
+	step()
 	if s.cfg.ProducerSample > 0 {
-		s.sampleProducers(ctx, opts, d, detailed)
+		s.sampleProducers(ctx, opts, d, s.toSample(ms.Name, d, detailed))
 	}
 	return nil
+}
+
+// sample is the last reading of a topic's latest records at a site.
+type sample struct {
+	records   int64 // the topic's end offsets' sum when read
+	producers []Producer
+}
+
+// toSample returns the topics written to since their last sample, then
+// those never sampled (at most sampled_topics in all; empty ones need no
+// reading), and gives the others their last sample. Only the gathering goroutine calls it, once per site.
+func (s *Server) toSample(site string, d *siteData, topics []string) []string {
+	s.samplesMu.Lock()
+	last := s.samples[site]
+	if last == nil {
+		last = map[string]sample{}
+		s.samples[site] = last
+	}
+	s.samplesMu.Unlock()
+	var fresh, changed []string
+	for _, t := range topics {
+		prev, ok := last[t]
+		switch {
+		case d.topics[t].Records == 0: // nothing to read
+		case !ok:
+			fresh = append(fresh, t)
+		case prev.records != d.topics[t].Records:
+			changed = append(changed, t)
+		default:
+			d.topics[t].Producers = prev.producers
+		}
+	}
+	// Topics written to right now first: they are what operators look at.
+	out := append(changed, fresh...)
+	if len(out) > s.cfg.SampledTopics {
+		for _, t := range out[s.cfg.SampledTopics:] {
+			if prev, ok := last[t]; ok {
+				d.topics[t].Producers = prev.producers
+			}
+		}
+		out = out[:s.cfg.SampledTopics]
+	}
+	return out
+}
+
+// keepSamples notes the samples just read at site.
+func (s *Server) keepSamples(site string, d *siteData, topics []string) {
+	s.samplesMu.Lock()
+	defer s.samplesMu.Unlock()
+	last := s.samples[site]
+	for _, t := range topics {
+		last[t] = sample{records: d.topics[t].Records, producers: d.topics[t].Producers}
+	}
+	for t := range last {
+		if d.topics[t] == nil {
+			delete(last, t) // the topic is gone
+		}
+	}
 }
 
 func leaseView(l interest.Lease, now time.Time) Lease {
@@ -311,6 +380,7 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 		}
 	}
 	if len(offsets) == 0 {
+		s.keepSamples(d.site.Name, d, topics)
 		return
 	}
 	cl, err := kgo.NewClient(append(slices.Clone(opts), kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100*time.Millisecond))...)
@@ -324,8 +394,12 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 		left += len(ps)
 	}
 	for left > 0 && ctx.Err() == nil {
-		fs := cl.PollRecords(ctx, 10000)
-		if fs.IsClientClosed() {
+		// A partition whose last offsets are transaction markers never
+		// yields its end: a poll that finds nothing more ends the read.
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollRecords(pctx, 10000)
+		pcancel()
+		if fs.IsClientClosed() || fs.NumRecords() == 0 {
 			break
 		}
 		fs.EachRecord(func(r *kgo.Record) {
@@ -347,9 +421,8 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 				left--
 			}
 		})
-		// A partition whose last records are transaction markers never
-		// yields its end offset: the deadline of ctx ends the read.
 	}
+	defer s.keepSamples(d.site.Name, d, topics)
 	for topic, byKey := range counts {
 		for k, n := range byKey {
 			d.topics[topic].Producers = append(d.topics[topic].Producers, Producer{Origin: k[0], Source: k[1], Records: n})

@@ -28,6 +28,9 @@ type Server struct {
 	m       *metrics
 
 	snap    atomic.Pointer[snapshot]
+
+	samplesMu sync.Mutex
+	samples   map[string]map[string]sample // by site and topic: the last producer samples
 	refresh chan struct{} // asks for a gathering now (after a change of interest)
 
 	stop context.CancelFunc
@@ -61,7 +64,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout},
-		m: newMetrics(reg), refresh: make(chan struct{}, 1)}
+		m: newMetrics(reg), refresh: make(chan struct{}, 1), samples: map[string]map[string]sample{}}
 	for _, o := range opts {
 		o(s)
 	}

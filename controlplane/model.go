@@ -101,9 +101,9 @@ type TopicSummary struct {
 
 // Topic is the catalog of one topic: GET /v1/topics/{topic}.
 type Topic struct {
-	Name    string       `json:"name"`
-	Origins []string     `json:"origins"`
-	Schema  *Schema      `json:"schema,omitempty"`
+	Name    string        `json:"name"`
+	Origins []string      `json:"origins"`
+	Schema  *Schema       `json:"schema,omitempty"`
 	Sites   []TopicAtSite `json:"sites"`
 	// Gathered is when the data was gathered.
 	Gathered time.Time `json:"gathered"`
@@ -129,11 +129,11 @@ type TopicAtSite struct {
 	EndOffsets map[int32]int64 `json:"end_offsets"`
 	Records    int64           `json:"records"`
 	// Rate is records per second written over the last refresh interval.
-	Rate      float64     `json:"rate"`
-	Groups    []Group     `json:"groups"`
-	Interest  []Lease     `json:"interest"`
-	Flows     []Flow      `json:"flows"`
-	Producers []Producer  `json:"producers"`
+	Rate      float64    `json:"rate"`
+	Groups    []Group    `json:"groups"`
+	Interest  []Lease    `json:"interest"`
+	Flows     []Flow     `json:"flows"`
+	Producers []Producer `json:"producers"`
 }
 
 // Group is a consumer group reading the topic at a site.

@@ -27,11 +27,11 @@ type Server struct {
 	handler http.Handler
 	m       *metrics
 
-	snap    atomic.Pointer[snapshot]
+	snap atomic.Pointer[snapshot]
 
 	samplesMu sync.Mutex
 	samples   map[string]map[string]sample // by site and topic: the last producer samples
-	refresh chan struct{} // asks for a gathering now (after a change of interest)
+	refresh   chan struct{}                // asks for a gathering now (after a change of interest)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup

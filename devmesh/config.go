@@ -93,12 +93,12 @@ func DefaultConfig() Config {
 			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081, ServiceHTTP: 18082}},
 			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081, ServiceHTTP: 28082}},
 		},
-		AdminPort:   18000,
+		AdminPort: 18000,
 		// The control plane's port.
 		ControlPlanePort: 18090,
-		InterestTTL: 10 * time.Second,
-		MQTT:        DefaultBrokerConfig(),
-		Log:         telemetry.DefaultLogConfig(),
+		InterestTTL:      10 * time.Second,
+		MQTT:             DefaultBrokerConfig(),
+		Log:              telemetry.DefaultLogConfig(),
 	}
 }
 

@@ -32,7 +32,7 @@ type Mesh struct {
 	adminLn      net.Listener
 	controlPlane *unit
 	cancel       context.CancelFunc
-	adminDone chan error
+	adminDone    chan error
 }
 
 // Start starts every site of the mesh and, unless disabled, the admin server.

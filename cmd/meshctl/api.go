@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,13 +33,6 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.msg }
-
-// notFound reports whether err is the API's 404 (an unknown site, topic
-// or event).
-func notFound(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && ae.status == http.StatusNotFound
-}
 
 // do sends a request with body (JSON, when not nil) and decodes the JSON
 // answer into out (when not nil). An error status is an *apiError with the

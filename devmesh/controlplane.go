@@ -1,6 +1,7 @@
 package devmesh
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -61,11 +62,17 @@ func (m *Mesh) writeMeshFile(primary string) (_ []net.Listener, err error) {
 		}
 		mf.Sites = append(mf.Sites, ms)
 	}
-	b, err := yaml.Marshal(mf)
-	if err != nil {
+	var buf bytes.Buffer
+	buf.WriteString("# The dev mesh's topology, written by meshd dev at each start; its replicators\n# and control plane read it. See meshfile/ for the format.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(mf); err != nil {
 		return nil, err
 	}
-	b = append([]byte("# The dev mesh's topology, written by meshd dev at each start; its replicators\n# and control plane read it. See meshfile/ for the format.\n"), b...)
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
 	tmp := m.MeshFile() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return nil, fmt.Errorf("dev mesh: %w", err)

@@ -162,7 +162,7 @@ func newSchemasListCmd(r *registry) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "SUBJECT\tLATEST\tID\tTYPE")
 				for _, s := range out {
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Subject, s.Version, s.ID, s.Type)
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Subject, s.Version, s.ID, s.Type.String())
 				}
 				return tw.Flush()
 			})
@@ -207,7 +207,7 @@ func newSchemasGetCmd(r *registry) *cobra.Command {
 			return schemaError(args[0], err)
 		}
 		return r.a.render(ss, func(w io.Writer) error {
-			fmt.Fprintf(w, "Subject: %s\nVersion: %d\nID:      %d\nType:    %s\n\n%s\n", ss.Subject, ss.Version, ss.ID, ss.Type, ss.Schema.Schema)
+			fmt.Fprintf(w, "Subject: %s\nVersion: %d\nID:      %d\nType:    %s\n\n%s\n", ss.Subject, ss.Version, ss.ID, ss.Type.String(), ss.Schema.Schema)
 			return nil
 		})
 	}

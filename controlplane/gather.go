@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/catalog"
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -194,7 +195,7 @@ func (s *Server) lookAtKafka(parent context.Context, ms meshfile.Site, d *siteDa
 		}
 		names = append(names, t.Topic)
 		d.topics[t.Topic] = &TopicAtSite{Site: ms.Name, Partitions: int32(len(t.Partitions)), EndOffsets: map[int32]int64{},
-			Groups: []Group{}, Interest: []Lease{}, Flows: []Flow{}, Producers: []Producer{}}
+			Groups: []Group{}, Interest: []Lease{}, Flows: []Flow{}, Producers: []Producer{}, Adapters: []AdapterUse{}}
 	}
 	detailed := names[:min(len(names), s.cfg.MaxTopics)]
 	step()
@@ -388,7 +389,7 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 		return
 	}
 	defer cl.Close()
-	counts := map[string]map[[2]string]int{}
+	counts := map[string]map[[3]string]int{}
 	left := 0
 	for _, ps := range want {
 		left += len(ps)
@@ -403,19 +404,21 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 			break
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			var origin, source string
+			var k [3]string // origin, source, adapter
 			for _, h := range r.Headers {
 				switch h.Key {
 				case "mesh_origin":
-					origin = string(h.Value)
+					k[0] = string(h.Value)
 				case "ce_source":
-					source = string(h.Value)
+					k[1] = string(h.Value)
+				case adapters.HeaderAdapter:
+					k[2] = string(h.Value)
 				}
 			}
 			if counts[r.Topic] == nil {
-				counts[r.Topic] = map[[2]string]int{}
+				counts[r.Topic] = map[[3]string]int{}
 			}
-			counts[r.Topic][[2]string{origin, source}]++
+			counts[r.Topic][k]++
 			if end, ok := want[r.Topic][r.Partition]; ok && r.Offset+1 >= end {
 				delete(want[r.Topic], r.Partition)
 				left--
@@ -425,7 +428,7 @@ func (s *Server) sampleProducers(ctx context.Context, opts []kgo.Opt, d *siteDat
 	defer s.keepSamples(d.site.Name, d, topics)
 	for topic, byKey := range counts {
 		for k, n := range byKey {
-			d.topics[topic].Producers = append(d.topics[topic].Producers, Producer{Origin: k[0], Source: k[1], Records: n})
+			d.topics[topic].Producers = append(d.topics[topic].Producers, Producer{Origin: k[0], Source: k[1], Adapter: k[2], Records: n})
 		}
 		slices.SortFunc(d.topics[topic].Producers, func(a, b Producer) int {
 			return cmp.Or(cmp.Compare(b.Records, a.Records), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Source, b.Source))
@@ -502,6 +505,7 @@ func (s *Server) assembleTopics(ctx context.Context, snap *snapshot, m *meshfile
 					t.Interest = append(t.Interest, l)
 				}
 			}
+			t.Adapters = adapterUses(t)
 			for source, topics := range d.cps {
 				ps := topics[name]
 				if len(ps) == 0 {
@@ -539,6 +543,38 @@ func (s *Server) assembleTopics(ctx context.Context, snap *snapshot, m *meshfile
 		}
 	}
 	s.addSchemas(ctx, snap, m, bySite)
+}
+
+// adapterUses tells the adapters' rules that read t (egress leases, named
+// <adapter>/<rule>, and webhooks) and write it (the mesh_adapter header of
+// its sampled records), from what the site's leases and records say.
+func adapterUses(t *TopicAtSite) []AdapterUse {
+	out := []AdapterUse{}
+	seen := map[AdapterUse]bool{}
+	add := func(u AdapterUse) {
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	for _, l := range t.Interest {
+		switch l.Kind {
+		case interest.KindAdapterEgress.String():
+			adapter, rule := l.Source, ""
+			if i := strings.LastIndexByte(l.Source, '/'); i >= 0 {
+				adapter, rule = l.Source[:i], l.Source[i+1:]
+			}
+			add(AdapterUse{Adapter: adapter, Rule: rule, Direction: "egress"})
+		case interest.KindWebhook.String():
+			add(AdapterUse{Adapter: l.Source, Direction: "webhook"})
+		}
+	}
+	for _, p := range t.Producers {
+		if p.Adapter != "" && p.Origin == t.Site {
+			add(AdapterUse{Adapter: p.Adapter, Direction: "ingress"})
+		}
+	}
+	return out
 }
 
 // matches reports whether the lease pattern p matches topic.

@@ -134,6 +134,20 @@ type TopicAtSite struct {
 	Interest  []Lease    `json:"interest"`
 	Flows     []Flow     `json:"flows"`
 	Producers []Producer `json:"producers"`
+	// Adapters are the adapters' rules that read the topic (their egress
+	// leases, webhooks) or write it (the mesh_adapter of sampled records).
+	Adapters []AdapterUse `json:"adapters"`
+}
+
+// AdapterUse is an adapter that reads or writes a topic at a site.
+type AdapterUse struct {
+	// Adapter is the adapter's id (its MQTT client id, AMQP container id).
+	Adapter string `json:"adapter"`
+	// Rule is the rule's name, when known (egress rules lease under it).
+	Rule string `json:"rule,omitempty"`
+	// Direction is ingress (protocol to Kafka), egress (Kafka to
+	// protocol) or webhook.
+	Direction string `json:"direction"`
 }
 
 // Group is a consumer group reading the topic at a site.
@@ -179,6 +193,9 @@ type Producer struct {
 	Origin string `json:"origin,omitempty"`
 	// Source is the ce_source header (CloudEvents source).
 	Source string `json:"source,omitempty"`
+	// Adapter is the mesh_adapter header: the adapter that brought the
+	// record into Kafka, if one did.
+	Adapter string `json:"adapter,omitempty"`
 	// Records counts them among the sample.
 	Records int `json:"records"`
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkatest"
 	"github.com/meshwork/meshwork/replicator"
 )
@@ -126,8 +127,18 @@ links: [east-west, west-north]
 	cl := kafkatest.Client(t, east)
 	for i := range 20 {
 		kafkatest.Produce(t, cl, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte("v"),
-			Headers: []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("east")}, {Key: "ce_source", Value: []byte("/shop")}}})
+			Headers: []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("east")}, {Key: "ce_source", Value: []byte("/shop")},
+				{Key: "mesh_adapter", Value: []byte("mqtt-east")}}})
 	}
+	// An adapter's egress rule at west reads the topic: it leases it.
+	pub, err := interest.NewPublisher(kafkatest.Client(t, west), "west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Set(ctx, []interest.Lease{{Topic: topic, Site: "west", Kind: interest.KindAdapterEgress, SourceID: "mqtt-west/by-key"}}); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
 	kafkatest.Read(t, west, topic, 20, wait)
 	// A consumer group at west.
 	cons := kafkatest.Client(t, west, kgo.ConsumerGroup("billing"), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -161,8 +172,14 @@ links: [east-west, west-north]
 			return fmt.Errorf("no lease")
 		case len(w.Flows) == 0 || w.Flows[0].Source != "east" || w.Flows[0].Copied != 20 || w.Flows[0].Lag != 0 || !w.Flows[0].Running:
 			return fmt.Errorf("flows %+v", w.Flows)
-		case len(w.Producers) == 0 || w.Producers[0].Origin != "east":
+		case len(w.Producers) == 0 || w.Producers[0].Origin != "east" || w.Producers[0].Adapter != "mqtt-east":
 			return fmt.Errorf("producers %+v", w.Producers)
+		case !slices.Contains(w.Adapters, AdapterUse{Adapter: "mqtt-west", Rule: "by-key", Direction: "egress"}):
+			return fmt.Errorf("adapters at west %+v", w.Adapters)
+		}
+		e := tp.Sites[slices.IndexFunc(tp.Sites, func(s TopicAtSite) bool { return s.Site == "east" })]
+		if !slices.Contains(e.Adapters, AdapterUse{Adapter: "mqtt-east", Direction: "ingress"}) {
+			return fmt.Errorf("adapters at east %+v (producers %+v)", e.Adapters, e.Producers)
 		}
 		return nil
 	})

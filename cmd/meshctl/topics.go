@@ -173,6 +173,12 @@ func describeTopic(w io.Writer, t controlplane.Topic) error {
 				fmt.Fprintf(tw, "    %s\t%s\t%d\n", orDash(p.Origin), orDash(p.Source), p.Records)
 			}
 		}
+		if section("Adapters", len(s.Adapters) == 0) {
+			fmt.Fprintln(tw, "    ADAPTER\tRULE\tDIRECTION")
+			for _, u := range s.Adapters {
+				fmt.Fprintf(tw, "    %s\t%s\t%s\n", u.Adapter, orDash(u.Rule), u.Direction)
+			}
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}

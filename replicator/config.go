@@ -229,6 +229,12 @@ func (c Config) withMesh() (Config, error) {
 	if err != nil {
 		return c, config.Errorf("mesh_file", "%v", err)
 	}
+	return c.withMeshOf(m)
+}
+
+// withMeshOf returns the configuration with the sites, links and policies
+// of m, its mesh file's content.
+func (c Config) withMeshOf(m *meshfile.Mesh) (Config, error) {
 	own, ok := m.Site(c.Site)
 	if !ok {
 		return c, config.Errorf("site", "%s has no site %q (its sites are %s); add it there, or fix site here",

@@ -58,6 +58,7 @@ type Replicator struct {
 	catalog  *catalogState
 	slots    *slotGroup
 	links    linkStates // the last look at each source site
+	mesh     *meshWatch // nil without a mesh file
 
 	mu      sync.Mutex
 	flows   map[flowKey]*running
@@ -231,6 +232,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		r.close()
 		return nil, err
 	}
+	if cfg.MeshFile != "" {
+		if r.mesh, err = newMeshWatch(r, reg); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -338,6 +345,9 @@ func (r *Replicator) run(ctx context.Context) {
 	wg.Go(func() { r.interest.run(ctx) })
 	wg.Go(func() { r.catalog.run(ctx) })
 	wg.Go(func() { r.slots.run(ctx) })
+	if r.mesh != nil {
+		wg.Go(func() { r.mesh.run(ctx) })
+	}
 	defer r.stopFlows()
 
 	tick := time.NewTicker(r.cfg.Flow.PlanInterval)

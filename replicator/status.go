@@ -24,6 +24,9 @@ type Status struct {
 	Sources []SourceStatus `json:"sources"`
 	// Copying lists what the running flows copy.
 	Copying []Copying `json:"copying"`
+	// RestartNeeded says what changed in the mesh file since the
+	// replicator started; it takes effect at its restart.
+	RestartNeeded string `json:"restart_needed,omitempty"`
 }
 
 // SourceStatus is the replicator's view of one link: can it reach the
@@ -67,7 +70,7 @@ func (l *linkStates) get(site string) (SourceStatus, bool) {
 
 // Status reports the replicator's links and flows.
 func (r *Replicator) Status() Status {
-	st := Status{Site: r.cfg.Site, Mode: r.cfg.Mode, Ready: "ok", Copying: r.Copying()}
+	st := Status{Site: r.cfg.Site, Mode: r.cfg.Mode, Ready: "ok", Copying: r.Copying(), RestartNeeded: r.mesh.restartNeeded()}
 	if err := r.Ready(context.Background()); err != nil {
 		st.Ready = err.Error()
 	}

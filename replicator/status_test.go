@@ -88,9 +88,23 @@ policies: {replication_mode: at_least_once}
 	if north.Site != "north" || north.Reachable || !strings.Contains(north.Error, strings.Split(dead, ":")[1]) {
 		t.Fatalf("north (nothing at %s): %+v", dead, north)
 	}
-	if len(st.Copying) == 0 || st.Copying[0].Topic != "shop.order.created" {
-		t.Fatalf("copying: %+v", st.Copying)
+	if len(st.Copying) == 0 || st.Copying[0].Topic != "shop.order.created" || st.RestartNeeded != "" {
+		t.Fatalf("copying: %+v, restart needed %q", st.Copying, st.RestartNeeded)
 	}
+
+	// A change of links in the mesh file is reported as needing a restart.
+	if err := os.WriteFile(path+".tmp", []byte(strings.Replace(doc, "west-north]", "west-north, east-north]", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Wait(t, testWait, func() error {
+		if got := r.Status().RestartNeeded; !strings.Contains(got, "links changed") {
+			return fmt.Errorf("restart needed: %q", got)
+		}
+		return nil
+	})
 }
 
 func TestMeshFileConfigErrors(t *testing.T) {

@@ -13,19 +13,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/meshfile"
 )
 
 // Server is the control plane: a service.HTTPService (New, Start, Ready,
 // Close, Handler).
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	watcher *meshfile.Watcher
-	http    *http.Client
-	mounts  []mount
-	handler http.Handler
-	m       *metrics
+	cfg      Config
+	log      *slog.Logger
+	watcher  *meshfile.Watcher
+	http     *http.Client
+	mounts   []mount
+	attached []service.HTTPService // started, checked and closed with the server
+	handler  http.Handler
+	m        *metrics
 
 	snap atomic.Pointer[snapshot]
 
@@ -48,9 +50,22 @@ type Option func(*Server)
 
 // Mount serves h at pattern (net/http ServeMux syntax, e.g.
 // "GET /v1/events/{id}/trace") on the control plane's API, beside its own
-// routes. The trace index mounts its routes so.
+// routes.
 func Mount(pattern string, h http.Handler) Option {
 	return func(s *Server) { s.mounts = append(s.mounts, mount{pattern, h}) }
+}
+
+// Attach runs svc as part of the control plane (the trace index, say): it
+// is started with it, its readiness is part of the control plane's, it is
+// closed with it, and its Handler serves the patterns given (e.g.
+// "/v1/events/" and "/v1/traces") on the control plane's API.
+func Attach(svc service.HTTPService, patterns ...string) Option {
+	return func(s *Server) {
+		s.attached = append(s.attached, svc)
+		for _, p := range patterns {
+			s.mounts = append(s.mounts, mount{p, svc.Handler()})
+		}
+	}
 }
 
 // New builds the control plane from cfg, which it validates, reading the
@@ -76,6 +91,15 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 // with what could be seen), then follows the mesh file and gathers again
 // every refresh_interval until Close.
 func (s *Server) Start(ctx context.Context) error {
+	for i, a := range s.attached {
+		if err := a.Start(ctx); err != nil {
+			for _, b := range s.attached[:i] {
+				_ = b.Close(ctx)
+			}
+			s.attached = s.attached[i:] // closed by Close, as after a failed start
+			return err
+		}
+	}
 	s.snap.Store(s.gather(ctx, s.watcher.Mesh(), nil))
 	life, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -119,29 +143,42 @@ func (s *Server) refreshSoon() {
 
 // Ready reports whether the control plane has gathered once; the mesh it
 // reports on may be unhealthy; that is what it reports.
-func (s *Server) Ready(context.Context) error {
+func (s *Server) Ready(ctx context.Context) error {
 	if s.snap.Load() == nil {
 		return errors.New("controlplane: the mesh not gathered yet")
 	}
 	if err := s.watcher.Err(); err != nil {
 		return fmt.Errorf("controlplane: the mesh file is invalid, the last valid version stays in force: %w", err)
 	}
+	for _, a := range s.attached {
+		if err := a.Ready(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// Close stops gathering.
-func (s *Server) Close(context.Context) error {
+// Close stops gathering and closes what is attached.
+func (s *Server) Close(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
 	}
 	s.wg.Wait()
-	return nil
+	var errs []error
+	for _, a := range s.attached {
+		errs = append(errs, a.Close(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Handler serves the API (see openapi.json).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// siteClient returns a Kafka client configuration of the named site.
+// Mesh returns the mesh file's version in force, for attached services
+// that need the sites (their Kafka clusters) as the control plane sees them.
+func (s *Server) Mesh() *meshfile.Mesh { return s.watcher.Mesh() }
+
+// siteKafka returns the Kafka client configuration of the named site.
 func (s *Server) siteKafka(site string) (kafkaclient.Config, bool) {
 	ms, ok := s.watcher.Mesh().Site(site)
 	return ms.Kafka, ok

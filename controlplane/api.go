@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
 )
 
 // OpenAPI is the API's OpenAPI 3 document, served at /openapi.json.
@@ -62,7 +63,40 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 
 func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(OpenAPI)
+	_, _ = w.Write(s.openapi)
+}
+
+// Documented is implemented by an attached service that documents its
+// routes: its OpenAPI paths (and component schemas) join the control
+// plane's /openapi.json.
+type Documented interface {
+	OpenAPI() (paths, schemas map[string]any)
+}
+
+// openAPIDoc is OpenAPI with the paths of the attached services that
+// document theirs.
+func openAPIDoc(attached []service.HTTPService) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		return nil, err
+	}
+	paths := doc["paths"].(map[string]any)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, a := range attached {
+		d, ok := a.(Documented)
+		if !ok {
+			continue
+		}
+		ps, ss := d.OpenAPI()
+		for k, v := range ps {
+			if _, dup := paths[k]; dup {
+				return nil, fmt.Errorf("controlplane: an attached service documents %s, a path the control plane has", k)
+			}
+			paths[k] = v
+		}
+		maps.Copy(schemas, ss)
+	}
+	return json.MarshalIndent(doc, "", "  ")
 }
 
 func (s *Server) current(w http.ResponseWriter) *snapshot {

@@ -27,6 +27,10 @@ type fakeIndex struct {
 func (f *fakeIndex) Start(context.Context) error { f.started = true; return nil }
 func (f *fakeIndex) Ready(context.Context) error { return f.ready }
 func (f *fakeIndex) Close(context.Context) error { f.closed = true; return nil }
+func (f *fakeIndex) OpenAPI() (map[string]any, map[string]any) {
+	return map[string]any{"/v1/traces": map[string]any{"get": map[string]any{"summary": "recent traces"}}},
+		map[string]any{"Trace": map[string]any{"type": "object"}}
+}
 func (f *fakeIndex) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "trace of %s", r.URL.Path)
@@ -71,6 +75,15 @@ func TestAttach(t *testing.T) {
 		if string(b) != "trace of "+p {
 			t.Fatalf("%s: %q", p, b)
 		}
+	}
+	resp, err := http.Get(srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"recent traces"`) || !strings.Contains(string(b), `"/v1/topics/{topic}"`) || !strings.Contains(string(b), `"Trace"`) {
+		t.Fatalf("/openapi.json lacks the attached paths or its own:\n%.400s", b)
 	}
 	if err := s.Close(ctx); err != nil || !idx.closed {
 		t.Fatalf("close: %v, closed %v", err, idx.closed)

@@ -27,6 +27,7 @@ type Server struct {
 	mounts   []mount
 	attached []service.HTTPService // started, checked and closed with the server
 	handler  http.Handler
+	openapi  []byte // the document /openapi.json serves
 	m        *metrics
 
 	snap atomic.Pointer[snapshot]
@@ -82,6 +83,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		m: newMetrics(reg), refresh: make(chan struct{}, 1), samples: map[string]map[string]sample{}}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.openapi, err = openAPIDoc(s.attached); err != nil {
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -199,6 +199,17 @@ flow: {fetch_max_wait: 50ms, plan_interval: 1s, checkpoint_interval: 1s}
 		t.Errorf("meshctl sites at nothing: exit %d\n%s", code, out)
 	}
 
+	// An independent witness: schemathesis finds no answer outside the
+	// document (reads only: its writes would declare interest at random).
+	st := schemathesisPath(t)
+	cmd := exec.CommandContext(ctx, st, "run", cp.url+"/openapi.json", "--include-method", "GET",
+		"--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+		"--max-examples", "10", "--request-timeout", "20", "--phases", "examples,fuzzing", "--no-color")
+	cmd.Dir = t.TempDir() // it keeps a cache (.schemathesis) where it runs
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("schemathesis: %v\n%s", err, lastLines(out, 80))
+	}
+
 	// An invalid mesh.yaml: -check names file, line and field; the running
 	// control plane keeps the last valid version and says why it is not
 	// ready.

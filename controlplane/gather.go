@@ -105,6 +105,9 @@ func (s *Server) lookAt(ctx context.Context, ms meshfile.Site, now time.Time) *s
 				err = fmt.Errorf("not ready: %s", st.Ready)
 			}
 			d.site.Replicators[i] = ServiceHealth{Name: r.Name, URL: r.Admin, Health: healthOf(err, now)}
+			if st.RestartNeeded != "" {
+				d.site.Replicators[i].Note = "restart to apply the mesh file: " + st.RestartNeeded
+			}
 			if st.Site != "" {
 				mu.Lock()
 				d.statuses[r.Name] = st

@@ -58,6 +58,9 @@ type ServiceHealth struct {
 	Name string `json:"name,omitempty"`
 	URL  string `json:"url"`
 	Health
+	// Note is what the service asks of the operator, e.g. a replicator
+	// whose mesh file changed since it started: "restart to apply: ...".
+	Note string `json:"note,omitempty"`
 }
 
 // Link is one direction of a link: target's replicator reads from source.

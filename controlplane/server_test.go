@@ -214,6 +214,26 @@ links: [east-west, west-north]
 	if code := call(t, "DELETE", api.URL+"/v1/interest", InterestRequest{Site: "west", Topic: topic}, &e); code != 404 || !strings.Contains(e.Error, "no declared interest") {
 		t.Fatalf("DELETE twice: %d %q", code, e.Error)
 	}
+
+	// A new link in mesh.yaml: the control plane follows it at once, the
+	// replicator says it needs a restart, and /v1/sites passes that on.
+	if err := os.WriteFile(meshPath+".tmp", []byte(strings.Replace(doc, "west-north]", "west-north, east-north]", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(meshPath+".tmp", meshPath); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Wait(t, wait, func() error {
+		var sites struct{ Sites []Site }
+		call(t, "GET", api.URL+"/v1/sites", nil, &sites)
+		call(t, "GET", api.URL+"/v1/links", nil, &links)
+		for _, st := range sites.Sites {
+			if st.Name == "west" && len(st.Replicators) == 1 && strings.Contains(st.Replicators[0].Note, "restart to apply the mesh file: its links changed") && len(links.Links) == 6 {
+				return nil
+			}
+		}
+		return fmt.Errorf("sites %+v, %d links", sites.Sites, len(links.Links))
+	})
 }
 
 // Every route is in the OpenAPI document, and the document has no other.

@@ -50,6 +50,9 @@ plane last looked at them.`,
 					for _, l := range [][]controlplane.ServiceHealth{s.Adapters, s.Replicators} {
 						for _, h := range l {
 							problems = append(problems, problem(s.Name, h.Name+" "+h.URL, h.Health)...)
+							if h.Note != "" {
+								problems = append(problems, fmt.Sprintf("%s: %s %s: %s", s.Name, h.Name, h.URL, h.Note))
+							}
 						}
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, yesNo(s.Healthy), s.Kafka.Status, reg, counts(s.Adapters), counts(s.Replicators))

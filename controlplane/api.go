@@ -263,8 +263,9 @@ func (s *Server) postInterest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "declaring at site %s: %v", l.Site, err)
 		return
 	}
-	s.refreshSoon()
-	writeJSON(w, http.StatusOK, leaseView(held, time.Now()))
+	view := leaseView(held, time.Now())
+	s.noteLease(held.Key(), &view)
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (s *Server) deleteInterest(w http.ResponseWriter, r *http.Request) {
@@ -294,6 +295,76 @@ func (s *Server) deleteInterest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "%v", err)
 		return
 	}
-	s.refreshSoon()
+	s.noteLease(l.Key(), nil)
 	writeJSON(w, http.StatusOK, map[string]string{"removed": l.Key()})
+}
+
+// noteLease puts a lease just declared (or, nil, removed) into the
+// snapshot's leases, so that the next read sees the write, and asks for a
+// gathering, which brings the rest of the catalog along. A gathering that
+// began before the write gets it too when it is stored (see store).
+func (s *Server) noteLease(key string, l *Lease) {
+	defer s.refreshSoon()
+	s.writesMu.Lock()
+	s.writes = append(s.writes, leaseWrite{key: key, lease: l, at: time.Now()})
+	s.writesMu.Unlock()
+	for {
+		old := s.snap.Load()
+		if old == nil {
+			return
+		}
+		next := *old
+		next.leases = withLease(old.leases, key, l)
+		if s.snap.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// leaseWrite is a declaration or removal made through the API.
+type leaseWrite struct {
+	key   string
+	lease *Lease // nil: removed
+	at    time.Time
+}
+
+// withLease returns leases with the lease of key replaced by l (or
+// removed, l nil).
+func withLease(leases []Lease, key string, l *Lease) []Lease {
+	out := make([]Lease, 0, len(leases)+1)
+	for _, o := range leases {
+		if leaseKey(o) != key {
+			out = append(out, o)
+		}
+	}
+	if l != nil {
+		out = append(out, *l)
+	}
+	return out
+}
+
+// store makes snap, gathered from started on, the snapshot, with the
+// writes made through the API since started (the gathering may have read
+// the interest before them); older writes are forgotten.
+func (s *Server) store(snap *snapshot, started time.Time) {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	keep := s.writes[:0]
+	for _, w := range s.writes {
+		if w.at.After(started) {
+			snap.leases = withLease(snap.leases, w.key, w.lease)
+			keep = append(keep, w)
+		}
+	}
+	s.writes = keep
+	s.snap.Store(snap)
+}
+
+// leaseKey is the interest record key of a lease's view.
+func leaseKey(l Lease) string {
+	kind, err := interest.ParseKind(l.Kind)
+	if err != nil {
+		return ""
+	}
+	return interest.Lease{Site: l.Site, Topic: l.Topic, Pattern: l.Pattern, Kind: kind, SourceID: l.Source}.Key()
 }

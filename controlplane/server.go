@@ -32,6 +32,9 @@ type Server struct {
 
 	snap atomic.Pointer[snapshot]
 
+	writesMu sync.Mutex
+	writes   []leaseWrite // interest written through the API, for gatherings that began before
+
 	samplesMu sync.Mutex
 	samples   map[string]map[string]sample // by site and topic: the last producer samples
 	refresh   chan struct{}                // asks for a gathering now (after a change of interest)
@@ -132,7 +135,7 @@ func (s *Server) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.snap.Store(snap)
+		s.store(snap, start)
 		s.m.observe(snap, time.Since(start))
 	}
 }

@@ -124,6 +124,11 @@ links: [east-west, west-north]
 	if code := call(t, "POST", api.URL+"/v1/interest", InterestRequest{Site: "west", Topic: topic, TTL: "1h"}, &lease); code != 200 || lease.Kind != "DECLARED" {
 		t.Fatalf("POST /v1/interest: %d %+v", code, lease)
 	}
+	// The next read sees the write.
+	var listed struct{ Leases []Lease }
+	if call(t, "GET", api.URL+"/v1/interest?site=west", nil, &listed); !slices.ContainsFunc(listed.Leases, func(l Lease) bool { return l.Topic == topic && l.Kind == "DECLARED" }) {
+		t.Fatalf("GET /v1/interest right after POST: %+v", listed.Leases)
+	}
 	cl := kafkatest.Client(t, east)
 	for i := range 20 {
 		kafkatest.Produce(t, cl, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte("v"),
@@ -210,6 +215,9 @@ links: [east-west, west-north]
 	}
 	if code := call(t, "DELETE", api.URL+"/v1/interest", InterestRequest{Site: "west", Topic: topic}, &e); code != 200 {
 		t.Fatalf("DELETE: %d %q", code, e.Error)
+	}
+	if call(t, "GET", api.URL+"/v1/interest?site=west", nil, &listed); slices.ContainsFunc(listed.Leases, func(l Lease) bool { return l.Topic == topic && l.Kind == "DECLARED" }) {
+		t.Fatalf("GET /v1/interest right after DELETE: %+v", listed.Leases)
 	}
 	if code := call(t, "DELETE", api.URL+"/v1/interest", InterestRequest{Site: "west", Topic: topic}, &e); code != 404 || !strings.Contains(e.Error, "no declared interest") {
 		t.Fatalf("DELETE twice: %d %q", code, e.Error)

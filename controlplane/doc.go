@@ -12,6 +12,6 @@
 // services' admin endpoints, and kept as one snapshot that every request
 // reads: a request never waits on a cluster.
 //
-// Other parts of the control plane (the index of event traces) mount their
-// own routes on its API with the Mount option.
+// Other parts of the control plane (the index of event traces) run with it
+// and serve their routes on its API through the Attach option.
 package controlplane

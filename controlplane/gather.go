@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -144,16 +145,13 @@ func (s *Server) getJSON(ctx context.Context, url string, v any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var b strings.Builder
-		buf := make([]byte, 512)
-		n, _ := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(b.String()))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
 	}
 	if v == nil {
 		return nil
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 16<<20)).Decode(v); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
 		return fmt.Errorf("%s: %w", url, err)
 	}
 	return nil

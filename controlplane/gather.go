@@ -67,6 +67,7 @@ func (s *Server) gather(ctx context.Context, m *meshfile.Mesh, prev *snapshot) *
 		wg.Go(func() { data[i] = s.lookAt(ctx, site, now) })
 	}
 	wg.Wait()
+	s.admins.keep(m)
 	snap := &snapshot{at: now, mesh: m, topics: map[string]*Topic{}}
 	bySite := map[string]*siteData{}
 	for _, d := range data {
@@ -174,12 +175,10 @@ func (s *Server) lookAtKafka(parent context.Context, ms meshfile.Site, d *siteDa
 		return err
 	}
 	opts = append(opts, kgo.RetryTimeout(s.cfg.Timeout))
-	cl, err := kgo.NewClient(opts...)
+	adm, err := s.admins.get(ms, opts)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	brokers, err := adm.ListBrokers(ctx)
 	if err != nil {
 		return fmt.Errorf("the cluster at %s does not answer: %w", strings.Join(ms.Kafka.Brokers, ","), err)

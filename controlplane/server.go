@@ -35,6 +35,8 @@ type Server struct {
 	writesMu sync.Mutex
 	writes   []leaseWrite // interest written through the API, for gatherings that began before
 
+	admins adminClients // one per site, across gatherings
+
 	samplesMu sync.Mutex
 	samples   map[string]map[string]sample // by site and topic: the last producer samples
 	refresh   chan struct{}                // asks for a gathering now (after a change of interest)
@@ -171,6 +173,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.stop()
 	}
 	s.wg.Wait()
+	s.admins.close()
 	var errs []error
 	for _, a := range s.attached {
 		errs = append(errs, a.Close(ctx))

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"time"
 
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -24,6 +26,7 @@ import (
 //	      - {name: replicator, admin: http://east-replicator:8084}
 //	  - name: west
 //	    kafka: {brokers: [west-kafka:9092]}
+//	    interest: [{topic: shop.order.created}]
 //	links: [east-west]
 //	policies:
 //	  replication_mode: exactly_once
@@ -56,6 +59,22 @@ type Site struct {
 	// admin endpoint (/readyz, /metrics and /v1/status, which reports the
 	// reachability of every source site).
 	Replicators []Endpoint `yaml:"replicators,omitempty"`
+	// Interest lists topics (or patterns) the site wants from the other
+	// sites whatever consumes them there; the site's replicators declare
+	// it, and follow changes of it without a restart.
+	Interest []Interest `yaml:"interest,omitempty"`
+}
+
+// Interest is a site's interest declared in the mesh file.
+type Interest struct {
+	// Topic is the topic the site wants, or with pattern an RE2 regular
+	// expression matched against whole topic names.
+	Topic string `yaml:"topic"`
+	// Pattern makes topic a regular expression.
+	Pattern bool `yaml:"pattern,omitempty"`
+	// Resume says where copying starts when the interest returns after a
+	// pause: checkpoint (default), latest, earliest or time:RFC3339.
+	Resume string `yaml:"resume,omitempty"`
 }
 
 // Endpoint is a service reached over HTTP.
@@ -137,6 +156,16 @@ func (m *Mesh) Validate() error {
 		}
 		errs = append(errs, checkEndpoints(field+".adapters", s.Adapters))
 		errs = append(errs, checkEndpoints(field+".replicators", s.Replicators))
+		for j, in := range s.Interest {
+			f := fmt.Sprintf("%s.interest[%d]", field, j)
+			l := interest.Lease{Topic: in.Topic, Pattern: in.Pattern, Site: s.Name, Kind: interest.KindDeclared, SourceID: "mesh-file", Since: time.Now()}
+			var err error
+			if l.Resume, l.ResumeAt, err = interest.ParseResume(in.Resume); err != nil {
+				errs = append(errs, config.Errorf(f+".resume", "%v", err))
+			} else if err := l.Validate(); err != nil && envelope.ValidSite(s.Name) == nil {
+				errs = append(errs, config.Errorf(f+".topic", "%v", err))
+			}
+		}
 	}
 	linksOK := true
 	for i, l := range m.Links {

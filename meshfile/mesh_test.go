@@ -18,6 +18,9 @@ const valid = `sites:
       - {name: replicator, admin: http://127.0.0.1:8084}
   - name: west
     kafka: {brokers: [127.0.0.1:9192]}
+    interest:
+      - {topic: shop.order.created}
+      - {topic: 'plant\..*', pattern: true, resume: latest}
   - name: north
     kafka: {brokers: [127.0.0.1:9292]}
 links: [east-west, west-north]
@@ -48,6 +51,9 @@ func TestParseValid(t *testing.T) {
 	if got := topo.Neighbors("west"); len(got) != 2 {
 		t.Fatalf("west's neighbours = %v", got)
 	}
+	if west, _ := m.Site("west"); len(west.Interest) != 2 || !west.Interest[1].Pattern {
+		t.Fatalf("west's interest: %+v", west.Interest)
+	}
 	if m.Policies.ReplicationMode != AtLeastOnce || m.Policies.SchemasPrimary != "east" {
 		t.Fatalf("policies = %+v", m.Policies)
 	}
@@ -75,6 +81,10 @@ func TestParseErrorsNameFileLineField(t *testing.T) {
 			"mesh.yaml:5:5: field links[0]: topology: link \"east\""},
 		{"bad mode", "sites:\n  - name: east\n    kafka: {brokers: [a:1]}\npolicies: {replication_mode: twice}\n",
 			`mesh.yaml:4:12: field policies.replication_mode: want exactly_once or at_least_once, got "twice"`},
+		{"bad interest resume", "sites:\n  - name: east\n    kafka: {brokers: [a:1]}\n    interest:\n      - {topic: t, resume: soon}\n",
+			"mesh.yaml:5:20: field sites[0].interest[0].resume: "},
+		{"bad interest topic", "sites:\n  - name: east\n    kafka: {brokers: [a:1]}\n    interest:\n      - {topic: 'shop/x'}\n",
+			"mesh.yaml:5:10: field sites[0].interest[0].topic: "},
 		{"unknown primary", "sites:\n  - name: east\n    kafka: {brokers: [a:1]}\npolicies: {schemas_primary: west}\n",
 			`field policies.schemas_primary: no site "west" in sites`},
 	} {

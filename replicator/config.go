@@ -37,10 +37,11 @@ type Config struct {
 	// mesh's sites, links and policies (see meshfile). With it, sites and
 	// links come from that file and are not given here; its policies
 	// replication_mode and schemas_primary, when set, override mode and
-	// schemas_primary; and kafka may be left out, to use this site's
-	// cluster as the file declares it. The file is read when the replicator
-	// starts: a change of its sites or links takes effect at the next
-	// restart.
+	// schemas_primary; the site's interest there joins interest.declared;
+	// and kafka may be left out, to use this site's cluster as the file
+	// declares it. The replicator follows the file: a change of the site's
+	// interest applies at once, a change of its sites, links or policies
+	// at the next restart (until then it is reported).
 	MeshFile string `yaml:"mesh_file,omitempty"`
 	// Sites lists every site of the mesh, this one included, with the
 	// Kafka cluster of each other site. This site's entry may leave kafka
@@ -251,6 +252,9 @@ func (c Config) withMeshOf(m *meshfile.Mesh) (Config, error) {
 		c.Sites = append(c.Sites, site)
 	}
 	c.Links = slices.Clone(m.Links)
+	for _, in := range own.Interest {
+		c.Interest.Declared = append(c.Interest.Declared, Declared{Topic: in.Topic, Pattern: in.Pattern, Resume: in.Resume})
+	}
 	if p := m.Policies.ReplicationMode; p != "" {
 		c.Mode = p
 	}

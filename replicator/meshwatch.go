@@ -18,10 +18,12 @@ import (
 // meshwork_replicator_mesh_file_restart_needed and in /v1/status, rather
 // than letting the file and the running replicator disagree silently.
 type meshWatch struct {
-	r       *Replicator
-	w       *meshfile.Watcher
-	pending atomic.Pointer[string] // what changed; nil when the file matches
-	gauge   prometheus.Gauge
+	r           *Replicator
+	w           *meshfile.Watcher
+	ownDeclared int                    // how many of cfg.Interest.Declared are the replicator file's (the rest are the mesh file's)
+	applied     []Declared             // the declarations published; only run's goroutine touches it
+	pending     atomic.Pointer[string] // what changed; nil when the file matches
+	gauge       prometheus.Gauge
 }
 
 func newMeshWatch(r *Replicator, reg prometheus.Registerer) (*meshWatch, error) {
@@ -33,7 +35,11 @@ func newMeshWatch(r *Replicator, reg prometheus.Registerer) (*meshWatch, error) 
 		Help:        "1 when the mesh file's sites, links or policies changed since the replicator started: they take effect at its restart.",
 		ConstLabels: prometheus.Labels{"site": r.cfg.Site}})
 	reg.MustRegister(g)
-	return &meshWatch{r: r, w: w, gauge: g}, nil
+	own := len(r.cfg.Interest.Declared)
+	if site, ok := w.Mesh().Site(r.cfg.Site); ok {
+		own -= len(site.Interest)
+	}
+	return &meshWatch{r: r, w: w, gauge: g, ownDeclared: max(0, own), applied: r.cfg.Interest.Declared}, nil
 }
 
 // run follows the file until ctx ends.
@@ -51,16 +57,26 @@ func (m *meshWatch) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-m.w.Changes():
-			m.check(m.w.Mesh())
+			m.check(ctx, m.w.Mesh())
 		}
 	}
 }
 
-// check compares the file's new version with what the replicator runs.
-func (m *meshWatch) check(mf *meshfile.Mesh) {
+// check compares the file's new version with what the replicator runs,
+// and applies a change of the site's interest.
+func (m *meshWatch) check(ctx context.Context, mf *meshfile.Mesh) {
 	base := m.r.cfg
 	base.meshRead, base.Sites, base.Links = false, nil, nil
+	base.Interest.Declared = m.r.cfg.Interest.Declared[:m.ownDeclared]
 	now, err := base.withMeshOf(mf)
+	if err == nil && !reflect.DeepEqual(now.Interest.Declared, m.applied) {
+		if err := m.r.interest.redeclare(ctx, now.Interest.Declared); err != nil {
+			m.r.log.Warn("replicator: publishing the mesh file's interest failed; the next change of the file tries again", "error", err)
+		} else {
+			m.applied = now.Interest.Declared
+			m.r.log.Info("replicator: the mesh file's interest of this site changed; declared", "declared", len(now.Interest.Declared))
+		}
+	}
 	var diff string
 	switch {
 	case err != nil:

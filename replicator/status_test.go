@@ -135,3 +135,44 @@ func TestMeshFileConfigErrors(t *testing.T) {
 		t.Fatalf("unknown own site: %v", err)
 	}
 }
+
+// The site's interest in the mesh file is declared, and a change of it
+// applies without a restart.
+func TestMeshFileInterestAppliesLive(t *testing.T) {
+	m := mesh{"east": newCluster(t, "shop.order.created", "billing.invoice"), "west": newCluster(t)}
+	path := filepath.Join(t.TempDir(), "mesh.yaml")
+	doc := fmt.Sprintf(`sites:
+  - name: east
+    kafka: {brokers: [%s]}
+  - name: west
+    kafka: {brokers: [%s]}
+    interest: [{topic: shop.order.created}]
+`, m["east"].ListenAddrs()[0], m["west"].ListenAddrs()[0])
+	write := func(doc string) {
+		if err := os.WriteFile(path+".tmp", []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(doc)
+	cfg := DefaultConfig()
+	cfg.Site, cfg.Listen, cfg.MeshFile = "west", "127.0.0.1:0", path
+	cfg.Kafka.Brokers = nil
+	cfg.Interest.Discover = false
+	cfg.Interest.LeaseTTL = 2 * time.Second
+	cfg.Flow.FetchMaxWait = 20 * time.Millisecond
+	cfg.Flow.PlanInterval = 200 * time.Millisecond
+	cfg.Flow.CheckpointInterval = 200 * time.Millisecond
+	r, _ := startReplicator(t, cfg)
+	produce(t, m["east"], "shop.order.created", 0, 5)
+	readAll(t, m["west"], "shop.order.created", 5)
+
+	write(strings.Replace(doc, "interest: [{topic: shop.order.created}]", "interest: [{topic: shop.order.created}, {topic: billing.invoice}]", 1))
+	produce(t, m["east"], "billing.invoice", 0, 5)
+	readAll(t, m["west"], "billing.invoice", 5)
+	if got := r.Status().RestartNeeded; got != "" {
+		t.Fatalf("a change of interest asks for a restart: %q", got)
+	}
+}

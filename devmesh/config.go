@@ -22,6 +22,9 @@ const (
 	ServiceMQTT     = "mqtt"
 	ServiceRegistry = "registry"
 	ServiceHTTP     = "http"
+	// ServiceControlPlane is the mesh's control plane, one for the mesh
+	// (-port controlplane=N).
+	ServiceControlPlane = "controlplane"
 )
 
 // services lists the services whose ports a site configures.
@@ -63,6 +66,10 @@ type Config struct {
 	// AdminPort serves /metrics, /healthz and /readyz for the whole mesh;
 	// 0 picks a free port, -1 disables it.
 	AdminPort int `yaml:"admin_port"`
+	// ControlPlanePort is the port of the control plane's API (meshctl's
+	// server, named controlplane in endpoints.json); 0 picks a free port,
+	// -1 runs none.
+	ControlPlanePort int `yaml:"controlplane_port"`
 	// InterestTTL is how long a site's interest outlives its holder (a
 	// deleted consumer group, a stopped adapter) before the replicators
 	// stop copying for it.
@@ -86,10 +93,12 @@ func DefaultConfig() Config {
 			{Name: "east", Ports: map[string]int{ServiceKafka: 19092, ServiceMQTT: 11883, ServiceRegistry: 18081, ServiceHTTP: 18082}},
 			{Name: "west", Ports: map[string]int{ServiceKafka: 29092, ServiceMQTT: 21883, ServiceRegistry: 28081, ServiceHTTP: 28082}},
 		},
-		AdminPort:   18000,
-		InterestTTL: 10 * time.Second,
-		MQTT:        DefaultBrokerConfig(),
-		Log:         telemetry.DefaultLogConfig(),
+		AdminPort: 18000,
+		// The control plane's port.
+		ControlPlanePort: 18090,
+		InterestTTL:      10 * time.Second,
+		MQTT:             DefaultBrokerConfig(),
+		Log:              telemetry.DefaultLogConfig(),
 	}
 }
 
@@ -173,13 +182,21 @@ func redactURL(s string) string {
 	return prefix + u.Redacted()
 }
 
-// SetPort applies an override written site.service=port, as given to
-// meshd dev -port.
+// SetPort applies an override written site.service=port, or
+// controlplane=port, as given to meshd dev -port.
 func (c *Config) SetPort(spec string) error {
 	key, val, ok := strings.Cut(spec, "=")
+	if key == ServiceControlPlane {
+		port, err := strconv.Atoi(val)
+		if err != nil || port < -1 || port > 65535 {
+			return fmt.Errorf("port override %q: %q is not a port number (0 picks a free port, -1 runs no control plane)", spec, val)
+		}
+		c.ControlPlanePort = port
+		return nil
+	}
 	site, svc, ok2 := strings.Cut(key, ".")
 	if !ok || !ok2 {
-		return fmt.Errorf("port override %q: want site.service=port, e.g. east.kafka=9092", spec)
+		return fmt.Errorf("port override %q: want site.service=port, e.g. east.kafka=9092, or controlplane=port", spec)
 	}
 	port, err := strconv.Atoi(val)
 	if err != nil || port < 0 || port > 65535 {
@@ -218,9 +235,18 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, config.Nest("mqtt", c.MQTT.Validate()))
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
+	if c.ControlPlanePort < -1 || c.ControlPlanePort > 65535 {
+		errs = append(errs, config.Errorf("controlplane_port", "%d is not a port number (0 picks a free port, -1 runs none)", c.ControlPlanePort))
+	}
 	used := map[int]string{}
 	if c.AdminPort > 0 {
 		used[c.AdminPort] = "admin_port"
+	}
+	if c.ControlPlanePort > 0 {
+		if other, ok := used[c.ControlPlanePort]; ok {
+			errs = append(errs, config.Errorf("controlplane_port", "port %d is already used by %s", c.ControlPlanePort, other))
+		}
+		used[c.ControlPlanePort] = "controlplane_port"
 	}
 	names := map[string]bool{}
 	brokers := map[string]string{}

@@ -18,6 +18,11 @@ type Endpoints struct {
 	Sites map[string]SiteEndpoints `json:"sites"`
 	// Admin serves /metrics, /healthz and /readyz of the dev mesh process.
 	Admin string `json:"admin,omitempty"`
+	// ControlPlane is the URL of the control plane's API, meshctl's server.
+	ControlPlane string `json:"controlplane,omitempty"`
+	// MeshFile is the path of the mesh.yaml the dev mesh wrote, which its
+	// replicators and control plane read.
+	MeshFile string `json:"mesh_file,omitempty"`
 }
 
 // SiteEndpoints are one site's endpoints.
@@ -88,6 +93,12 @@ func (e Endpoints) PrintTable(w io.Writer) {
 		if s.HTTP != "" {
 			fmt.Fprintf(tw, "%s\thttp\t%s\n", name, s.HTTP)
 		}
+	}
+	if e.ControlPlane != "" {
+		fmt.Fprintf(tw, "-\tcontrolplane\t%s  (meshctl's server; /openapi.json)\n", e.ControlPlane)
+	}
+	if e.MeshFile != "" {
+		fmt.Fprintf(tw, "-\tmesh.yaml\t%s\n", e.MeshFile)
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)

@@ -29,9 +29,10 @@ type Mesh struct {
 	lock      *os.File
 	endpoints Endpoints
 
-	adminLn   net.Listener
-	cancel    context.CancelFunc
-	adminDone chan error
+	adminLn      net.Listener
+	controlPlane *unit
+	cancel       context.CancelFunc
+	adminDone    chan error
 }
 
 // Start starts every site of the mesh and, unless disabled, the admin server.
@@ -118,13 +119,21 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		}
 		m.endpoints.Sites[s.name] = s.endpoints
 	}
-	for _, s := range m.sites {
+	// The replicators serve their status (link health) on listeners of
+	// their own, which mesh.yaml names; they read their sites from it.
+	replLns, err := m.writeMeshFile(primary.name)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range m.sites {
 		log := logger.With("site", s.name)
-		r, err := replicator.New(s.replicatorConfig(m.sites, primary.name, cfg.InterestTTL), log.With("service", unitReplicator), reg)
+		r, err := replicator.New(s.replicatorConfig(m.MeshFile(), replLns[i].Addr().String(), cfg.InterestTTL), log.With("service", unitReplicator), reg)
 		if err != nil {
+			closeAll(replLns[i:])
 			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
 		}
-		if err := s.start(ctx, unitReplicator, r, nil, log); err != nil {
+		if err := s.start(ctx, unitReplicator, r, replLns[i], log); err != nil {
+			closeAll(replLns[i+1:])
 			return nil, err
 		}
 	}
@@ -140,6 +149,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			return nil, err
 		}
 	}
+	if cfg.ControlPlanePort >= 0 {
+		if err := m.startControlPlane(ctx, reg); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.endpoints.WriteFile(m.EndpointsFile()); err != nil {
 		return nil, err
 	}
@@ -147,10 +161,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 }
 
 func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
-	ln, err := telemetry.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(m.cfg.AdminPort)))
-	if err != nil {
-		return fmt.Errorf("dev mesh admin: %w", err)
-	}
+	ln := m.adminLn
 	srv := telemetry.NewServer(reg, m.logger)
 	for _, s := range m.sites {
 		srv.AddCheck(s.name+".kafka", s.kafkaReady)
@@ -159,6 +170,7 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 			srv.AddCheck(s.name+"."+u.name, u.svc.Ready)
 		}
 	}
+	m.serveUnitReadiness(srv)
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln
 	m.adminDone = make(chan error, 1)
@@ -177,6 +189,13 @@ func (m *Mesh) EndpointsFile() string { return filepath.Join(m.cfg.Dir, "endpoin
 // directory. It is safe to call more than once.
 func (m *Mesh) Close() error {
 	var errs []error
+	if m.controlPlane != nil {
+		errs = append(errs, m.controlPlane.close())
+		m.controlPlane = nil
+	}
+	if m.cancel == nil && m.adminLn != nil {
+		m.adminLn.Close() // listened, never served
+	}
 	if m.cancel != nil {
 		m.cancel()
 		if err := <-m.adminDone; err != nil {

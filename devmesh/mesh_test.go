@@ -27,6 +27,7 @@ func testConfig(t *testing.T) Config {
 		cfg.Sites[i].Ports = map[string]int{} // free ports: tests run in parallel with a real dev mesh
 	}
 	cfg.AdminPort = 0
+	cfg.ControlPlanePort = 0
 	return cfg
 }
 

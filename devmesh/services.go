@@ -119,15 +119,10 @@ func adapterClientID(site string) string { return "meshwork-mqtt-adapter-" + sit
 // topics consumer groups there read (discovered every few seconds, with a
 // short lease, so that a deleted group's flow stops soon), from every
 // other site, and the primary's schema log.
-func (s *site) replicatorConfig(sites []*site, primary string, ttl time.Duration) replicator.Config {
+func (s *site) replicatorConfig(meshFile, listen string, ttl time.Duration) replicator.Config {
 	cfg := replicator.DefaultConfig()
-	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka)
-	for _, o := range sites {
-		kc := kafkaclient.Defaults()
-		kc.Brokers = []string{o.endpoints.Kafka}
-		cfg.Sites = append(cfg.Sites, replicator.Site{Name: o.name, Kafka: kc})
-	}
-	cfg.SchemasPrimary = primary
+	cfg.Common = s.common(listen, cfg.Kafka)
+	cfg.MeshFile = meshFile // the sites, links and schemas_primary
 	cfg.Interest.DiscoveryInterval = min(2*time.Second, ttl/3)
 	cfg.Interest.LeaseTTL = ttl
 	cfg.Flow.PlanInterval = 2 * time.Second

@@ -35,7 +35,7 @@ func startDevMesh(t *testing.T, bin, dir string, ports []int, extra ...string) *
 	cmd := exec.Command(bin, "dev", "-dir", dir,
 		"-port", fmt.Sprintf("east.kafka=%d", ports[0]), "-port", fmt.Sprintf("east.mqtt=%d", ports[1]),
 		"-port", fmt.Sprintf("west.kafka=%d", ports[2]), "-port", fmt.Sprintf("west.mqtt=%d", ports[3]),
-		"-admin-port", fmt.Sprint(ports[4]))
+		"-admin-port", fmt.Sprint(ports[4]), "-port", "controlplane=0")
 	cmd.Args = append(cmd.Args, extra...)
 	diesWithTest(cmd)
 	cmd.Stdout, cmd.Stderr = logf, logf

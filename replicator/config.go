@@ -13,6 +13,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/meshfile"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 
@@ -32,9 +33,20 @@ import (
 //	  declared: [{topic: shop.order.created}]
 type Config struct {
 	service.Common `yaml:",inline"`
+	// MeshFile names the mesh's mesh.yaml, the one source of truth for the
+	// mesh's sites, links and policies (see meshfile). With it, sites and
+	// links come from that file and are not given here; its policies
+	// replication_mode and schemas_primary, when set, override mode and
+	// schemas_primary; the site's interest there joins interest.declared;
+	// and kafka may be left out, to use this site's cluster as the file
+	// declares it. The replicator follows the file: a change of the site's
+	// interest applies at once, a change of its sites, links or policies
+	// at the next restart (until then it is reported).
+	MeshFile string `yaml:"mesh_file,omitempty"`
 	// Sites lists every site of the mesh, this one included, with the
 	// Kafka cluster of each other site. This site's entry may leave kafka
 	// out (its cluster is the kafka above) or repeat the same brokers.
+	// Prefer mesh_file, which every replicator of the mesh shares.
 	Sites []Site `yaml:"sites"`
 	// Links are the pairs of sites that can read from each other, as
 	// "a-b"; none means every site reads from every other (a full mesh).
@@ -54,6 +66,9 @@ type Config struct {
 	// ReplicationFactor of topics the replicator creates; -1 uses the
 	// broker's default.
 	ReplicationFactor int16 `yaml:"replication_factor,omitempty"`
+
+	// meshRead: MeshFile's content is in Sites, Links and the policies.
+	meshRead bool
 }
 
 // Site is one site of the mesh.
@@ -189,8 +204,68 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks the configuration; errors name fields by YAML path.
+// Validate checks the configuration, with the mesh file it names; errors
+// name fields by YAML path (and the mesh file's by its own file and line).
 func (c *Config) Validate() error {
+	if c.MeshFile != "" && !c.meshRead {
+		r, err := c.withMesh()
+		if err != nil {
+			return err
+		}
+		return r.Validate()
+	}
+	return c.validate()
+}
+
+// withMesh returns the configuration with the sites, links and policies of
+// its mesh file.
+func (c Config) withMesh() (Config, error) {
+	if c.MeshFile == "" || c.meshRead {
+		return c, nil
+	}
+	if len(c.Sites) > 0 || len(c.Links) > 0 {
+		return c, config.Errorf("mesh_file", "sites and links come from %s; remove them from this file (the mesh file is the one source of truth)", c.MeshFile)
+	}
+	m, err := meshfile.Load(c.MeshFile)
+	if err != nil {
+		return c, config.Errorf("mesh_file", "%v", err)
+	}
+	return c.withMeshOf(m)
+}
+
+// withMeshOf returns the configuration with the sites, links and policies
+// of m, its mesh file's content.
+func (c Config) withMeshOf(m *meshfile.Mesh) (Config, error) {
+	own, ok := m.Site(c.Site)
+	if !ok {
+		return c, config.Errorf("site", "%s has no site %q (its sites are %s); add it there, or fix site here",
+			c.MeshFile, c.Site, strings.Join(m.SiteNames(), ", "))
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		c.Kafka = own.Kafka
+	}
+	for _, s := range m.Sites {
+		site := Site{Name: s.Name, Kafka: s.Kafka}
+		if s.Name == c.Site {
+			site.Kafka = kafkaclient.Config{} // this site's cluster is kafka
+		}
+		c.Sites = append(c.Sites, site)
+	}
+	c.Links = slices.Clone(m.Links)
+	for _, in := range own.Interest {
+		c.Interest.Declared = append(c.Interest.Declared, Declared{Topic: in.Topic, Pattern: in.Pattern, Resume: in.Resume})
+	}
+	if p := m.Policies.ReplicationMode; p != "" {
+		c.Mode = p
+	}
+	if p := m.Policies.SchemasPrimary; p != "" {
+		c.SchemasPrimary = p
+	}
+	c.meshRead = true
+	return c, nil
+}
+
+func (c *Config) validate() error {
 	errs := []error{c.Common.Validate()}
 	names := map[string]bool{}
 	for i := range c.Sites {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type interestState struct {
 	watcher  *demand.Watcher
 	declared *interest.Publisher
 	disc     *demand.Discoverer // nil without discovery, or before start
+
+	declMu sync.Mutex
+	decl   []Declared // the declarations in force: the configuration's, then the mesh file's
 }
 
 func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState, error) {
@@ -45,7 +49,7 @@ func newInterestState(r *Replicator, reg prometheus.Registerer) (*interestState,
 	if err != nil {
 		return nil, err
 	}
-	s := &interestState{r: r, log: log, metrics: m}
+	s := &interestState{r: r, log: log, metrics: m, decl: slices.Clone(cfg.Interest.Declared)}
 	if s.watcher, err = demand.NewWatcher(opts, demand.Logger(log), demand.WithMetrics(m)); err != nil {
 		return nil, fmt.Errorf("interest watcher: %w", err)
 	}
@@ -88,8 +92,11 @@ func (s *interestState) close() {
 
 // declaredLeases are the leases of the configuration's declarations.
 func (s *interestState) declaredLeases() []interest.Lease {
+	s.declMu.Lock()
+	decl := s.decl
+	s.declMu.Unlock()
 	var out []interest.Lease
-	for _, d := range s.r.cfg.Interest.Declared {
+	for _, d := range decl {
 		res, at, _ := interest.ParseResume(d.Resume) // checked by Validate
 		out = append(out, interest.Lease{
 			Topic: d.Topic, Pattern: d.Pattern, Site: s.r.cfg.Site,
@@ -98,6 +105,16 @@ func (s *interestState) declaredLeases() []interest.Lease {
 		})
 	}
 	return out
+}
+
+// redeclare replaces the declarations in force (the mesh file's interest
+// changed) and publishes them: leases no longer declared lapse after their
+// TTL, as a removed holder's do.
+func (s *interestState) redeclare(ctx context.Context, decl []Declared) error {
+	s.declMu.Lock()
+	s.decl = slices.Clone(decl)
+	s.declMu.Unlock()
+	return s.declared.Set(ctx, s.declaredLeases())
 }
 
 // run watches, publishes and discovers until ctx ends, and returns once

@@ -57,6 +57,8 @@ type Replicator struct {
 	interest *interestState
 	catalog  *catalogState
 	slots    *slotGroup
+	links    linkStates // the last look at each source site
+	mesh     *meshWatch // nil without a mesh file
 
 	mu      sync.Mutex
 	flows   map[flowKey]*running
@@ -171,6 +173,10 @@ func (f *running) planned() map[unit]route {
 // New builds the replicator of cfg.Site, which it validates. extra options
 // go to every Kafka client.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kgo.Opt) (*Replicator, error) {
+	cfg, err := cfg.withMesh()
+	if err != nil {
+		return nil, fmt.Errorf("replicator config: %w", err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("replicator config: %w", err)
 	}
@@ -225,6 +231,12 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	if r.slots, err = newSlotGroup(r); err != nil {
 		r.close()
 		return nil, err
+	}
+	if cfg.MeshFile != "" {
+		if r.mesh, err = newMeshWatch(r, reg); err != nil {
+			r.close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -333,6 +345,9 @@ func (r *Replicator) run(ctx context.Context) {
 	wg.Go(func() { r.interest.run(ctx) })
 	wg.Go(func() { r.catalog.run(ctx) })
 	wg.Go(func() { r.slots.run(ctx) })
+	if r.mesh != nil {
+		wg.Go(func() { r.mesh.run(ctx) })
+	}
 	defer r.stopFlows()
 
 	tick := time.NewTicker(r.cfg.Flow.PlanInterval)
@@ -475,6 +490,7 @@ func (r *Replicator) refreshSources(ctx context.Context) {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			td, err := adm.ListTopics(lctx)
+			r.links.set(site, err)
 			if err != nil {
 				r.m.siteUp.WithLabelValues(site).Set(0)
 				r.log.Warn("replicator: site does not answer; keeping its flows as they are", "of_site", site, "error", err)

@@ -3,80 +3,98 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
+	"io"
+	"net/url"
 	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 )
 
-// defaultName is the source id of declarations made without -name.
-const defaultName = "meshctl"
+// defaultName is the source id of declarations made without --name.
+const defaultName = controlplane.DefaultDeclarationName
 
-// cluster holds the flags that say which cluster and site a command acts
-// on, and the flag set they belong to.
+// cluster holds the flags that say which cluster and site an interest
+// command acts on, and the command they belong to.
 type cluster struct {
-	fs        *flag.FlagSet
+	a         *app
+	cmd       *cobra.Command
 	kafka     string // "" until given or decided
 	site      string // "" until given or decided; a filter for list
 	endpoints string
-	timeout   time.Duration
 }
 
 // siteAbout says how add and remove tell the site.
 const siteAbout = `
-The site: with an endpoints file (-endpoints, else $MESHWORK_ENDPOINTS,
-else .mesh/endpoints.json if it exists, as 'meshd dev' writes it), -site
-picks the site and its cluster, or -kafka the site whose cluster it is.
-Without one, the site is the one whose replicator group
-(meshwork-replicator-<site>) the -kafka cluster holds: -site must agree
-with it, and is required when the cluster holds none. A -site the mesh
-does not know is refused.`
+Where: with a control plane (--server, $MESHCTL_SERVER, or the controlplane
+of .mesh/endpoints.json), through its API, and --site is required. Without
+one, or with --kafka or --endpoints, straight to a site's Kafka: with an
+endpoints file (--endpoints, else $MESHWORK_ENDPOINTS, else
+.mesh/endpoints.json if it exists, as 'meshd dev' writes it), --site picks
+the site and its cluster, or --kafka the site whose cluster it is. Without
+one, the site is the one whose replicator group (meshwork-replicator-<site>)
+the --kafka cluster holds: --site must agree with it, and is required when
+the cluster holds none. A --site the mesh does not know is refused.`
 
 // siteFlags defines the flags of add and remove.
-func siteFlags(fs *flag.FlagSet) *cluster {
-	c := &cluster{fs: fs}
-	fs.StringVar(&c.kafka, "kafka", "", "the site's Kafka bootstrap brokers, host:port[,host:port...] (default: the -site's in the endpoints file, else "+defaultKafka+")")
-	fs.StringVar(&c.site, "site", "", "the site whose interest this is (default: the site whose cluster -kafka is)")
-	commonFlags(fs, c)
+func siteFlags(a *app, cmd *cobra.Command) *cluster {
+	c := &cluster{a: a, cmd: cmd}
+	fs := cmd.Flags()
+	fs.StringVar(&c.kafka, "kafka", "", "the site's Kafka bootstrap brokers, host:port[,host:port...], to act without a control plane (default: the --site's in the endpoints file, else "+defaultKafka+")")
+	fs.StringVar(&c.site, "site", "", "the site whose interest this is (default: the site whose cluster --kafka is)")
+	c.commonFlags()
 	return c
 }
 
 // listFlags defines the flags of list.
-func listFlags(fs *flag.FlagSet) *cluster {
-	c := &cluster{fs: fs}
-	fs.StringVar(&c.kafka, "kafka", "", "the Kafka bootstrap brokers of any site, host:port[,host:port...] (default "+defaultKafka+")")
+func listFlags(a *app, cmd *cobra.Command) *cluster {
+	c := &cluster{a: a, cmd: cmd}
+	fs := cmd.Flags()
+	fs.StringVar(&c.kafka, "kafka", "", "the Kafka bootstrap brokers of any site, host:port[,host:port...], to list without a control plane (default "+defaultKafka+")")
 	fs.StringVar(&c.site, "site", "", "list only the leases of this site, one the mesh knows (default: every site's)")
-	commonFlags(fs, c)
+	c.commonFlags()
 	return c
 }
 
 // commonFlags defines the flags every interest command has.
-func commonFlags(fs *flag.FlagSet, c *cluster) {
-	fs.StringVar(&c.endpoints, "endpoints", "", "the mesh's endpoints `FILE`, which names its sites and their Kafka addresses "+
-		"(default: $"+endpointsEnv+", else "+defaultEndpoints+` if it exists; -endpoints "" reads none)`)
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
+func (c *cluster) commonFlags() {
+	c.cmd.Flags().StringVar(&c.endpoints, "endpoints", "", "the mesh's endpoints `FILE`, which names its sites and their Kafka addresses, to act without a control plane "+
+		"(default: $"+endpointsEnv+", else "+defaultEndpoints+` if it exists; --endpoints "" reads none)`)
+	_ = c.cmd.RegisterFlagCompletionFunc("site", c.a.completeSites)
+}
+
+// viaAPI returns the control plane's client when the command goes
+// through it: a control plane is known and neither --kafka nor
+// --endpoints asks for Kafka.
+func (c *cluster) viaAPI() (*apiClient, error) {
+	if c.cmd.Flags().Changed("kafka") || c.cmd.Flags().Changed("endpoints") {
+		return nil, nil
+	}
+	url, _, err := c.a.serverURL()
+	if err != nil || url == "" {
+		return nil, err
+	}
+	return c.a.client()
 }
 
 // check checks the flags' syntax; which sites exist is for later.
 func (c *cluster) check() error {
 	if c.site != "" {
 		if err := envelope.ValidSite(c.site); err != nil {
-			return usagef(c.fs, "-site %q: %v", c.site, err)
+			return usagef(c.cmd.CommandPath(), "--site %q: %v", c.site, err)
 		}
-	}
-	if c.timeout <= 0 {
-		return usagef(c.fs, "-timeout must be positive")
 	}
 	if c.kafka != "" {
 		if _, err := c.clientOpts(); err != nil {
-			return usagef(c.fs, "-kafka %q: %v", c.kafka, err)
+			return usagef(c.cmd.CommandPath(), "--kafka %q: %v", c.kafka, err)
 		}
 	}
 	return nil
@@ -110,208 +128,321 @@ func (c *cluster) load(ctx context.Context) (interest.Leases, error) {
 	return tb, nil
 }
 
-const addAbout = `
-Declares that a site wants TOPIC from the other sites, or with -pattern
+func newInterestCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "interest",
+		Short: "Declare, remove and list the topics a site wants from the other sites",
+		Long: `A site is interested in a topic while something there consumes it; its
+replicator then copies the topic's records from the other sites. These
+commands declare interest for operators, remove it, and list every lease.`,
+		Example: `  meshctl interest add shop.order.created --site west
+  meshctl interest add 'shop\..*' --pattern --name nightly --ttl 24h --resume earliest --site west
+  meshctl interest list --site west
+  meshctl interest remove shop.order.created --site west
+  meshctl interest list --kafka 127.0.0.1:29092     # straight to Kafka, no control plane`,
+		Args: cobra.NoArgs,
+		RunE: groupRun,
+	}
+	cmd.AddCommand(newInterestAddCmd(a), newInterestRemoveCmd(a), newInterestListCmd(a))
+	return cmd
+}
+
+// oneTopic checks that a command has one TOPIC argument.
+func oneTopic(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef(cmd.CommandPath(), "want one TOPIC, got %d arguments", len(args))
+	}
+	return nil
+}
+
+func newInterestAddCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "add TOPIC",
+		Short: "Declare that a site wants a topic, or the topics matching a pattern",
+		Long: `Declares that a site wants TOPIC from the other sites, or with --pattern
 every topic whose whole name matches the RE2 regular expression TOPIC
 (internal topics, starting with _, excepted). The site's replicator copies
 the topic's records from the other sites for as long as the declaration
-lasts: until removed, or for -ttl. Adding the same TOPIC and -name again
+lasts: until removed, or for --ttl. Adding the same TOPIC and --name again
 replaces the declaration and keeps when it began.
-` + siteAbout
-
-func interestAdd(ctx context.Context, io stdio, path string, args []string) error {
-	fs := newFlagSet(io, path, "TOPIC [flags]", addAbout)
-	c := siteFlags(fs)
-	pattern := fs.Bool("pattern", false, "TOPIC is an RE2 regular expression matched against whole topic names")
-	name := fs.String("name", defaultName, "name of the declaration; a site may declare one topic under several names")
-	ttl := fs.Duration("ttl", 0, "how long the declaration lasts; 0 means until removed")
-	resume := fs.String("resume", "checkpoint", "where copying starts when interest returns after a pause: checkpoint, latest, earliest or time:RFC3339")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
+` + siteAbout,
+		Example: `  meshctl interest add shop.order.created --site west
+  meshctl interest add 'shop\..*' --pattern --name nightly --ttl 24h --resume earliest --site west`,
+		Args:              oneTopic,
+		ValidArgsFunction: a.completeTopics,
 	}
-	if len(pos) != 1 {
-		return usagef(fs, "want one TOPIC, got %d arguments", len(pos))
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	if *ttl != 0 && *ttl < time.Second {
-		return usagef(fs, "-ttl %s: want 0 (until removed) or at least 1s", *ttl)
-	}
-	r, at, err := interest.ParseResume(*resume)
-	if err != nil {
-		return usagef(fs, "-%v", err)
-	}
-	e, err := c.pick()
-	if err != nil {
-		return err
-	}
-	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Kind: interest.KindDeclared,
-		SourceID: *name, Resume: r, ResumeAt: at}
-	// checkLease checks the lease once its site is known: before Kafka is
-	// asked, unless Kafka is what tells the site.
-	checkLease := func() error {
-		probe := l
-		probe.Site, probe.Since = c.site, time.Now()
-		if err := probe.Validate(); err != nil {
-			return usagef(fs, "%v", err)
+	c := siteFlags(a, cmd)
+	pattern := cmd.Flags().Bool("pattern", false, "TOPIC is an RE2 regular expression matched against whole topic names")
+	name := cmd.Flags().String("name", defaultName, "name of the declaration; a site may declare one topic under several names")
+	ttl := cmd.Flags().Duration("ttl", 0, "how long the declaration lasts; 0 means until removed")
+	resume := cmd.Flags().String("resume", "checkpoint", "where copying starts when interest returns after a pause: checkpoint, latest, earliest or time:RFC3339")
+	_ = cmd.RegisterFlagCompletionFunc("resume", cobra.FixedCompletions([]string{"checkpoint", "latest", "earliest", "time:"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		path := cmd.CommandPath()
+		if err := c.check(); err != nil {
+			return err
 		}
-		return nil
-	}
-	if c.site != "" {
+		if *ttl != 0 && *ttl < time.Second {
+			return usagef(path, "--ttl %s: want 0 (until removed) or at least 1s", *ttl)
+		}
+		r, at, err := interest.ParseResume(*resume)
+		if err != nil {
+			return usagef(path, "--%v", err)
+		}
+		l := interest.Lease{Topic: args[0], Pattern: *pattern, Kind: interest.KindDeclared, SourceID: *name, Resume: r, ResumeAt: at}
+		// checkLease checks the lease once its site is known: before
+		// Kafka is asked, unless Kafka is what tells the site.
+		checkLease := func() error {
+			probe := l
+			probe.Site, probe.Since = c.site, time.Now()
+			if err := probe.Validate(); err != nil {
+				return usagef(path, "%v", err)
+			}
+			return nil
+		}
+		if c.site != "" {
+			if err := checkLease(); err != nil {
+				return err
+			}
+		}
+		ctx, cancel := a.ctx(cmd)
+		defer cancel()
+		if api, err := c.viaAPI(); err != nil || api != nil {
+			if err != nil {
+				return err
+			}
+			if c.site == "" {
+				return usagef(path, "--site is required: which site wants %s?", l.Topic)
+			}
+			var held controlplane.Lease
+			req := controlplane.InterestRequest{Site: c.site, Topic: l.Topic, Pattern: l.Pattern, Name: l.SourceID, Resume: *resume}
+			if *ttl > 0 {
+				req.TTL = ttl.String()
+			}
+			if err := api.do(ctx, "POST", "/v1/interest", req, &held); err != nil {
+				return err
+			}
+			l.Site = c.site
+			fmt.Fprintf(a.out, "Added %s, since %s, expires %s.\n", l.Key(), stamp(held.Since), cmp.Or(formatTime(held.Expires), "never"))
+			return nil
+		}
+		e, err := c.pick()
+		if err != nil {
+			return err
+		}
+		tb, err := c.fromCluster(ctx, e)
+		if err != nil {
+			return err
+		}
 		if err := checkLease(); err != nil {
 			return err
 		}
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	tb, err := c.fromCluster(ctx, e)
-	if err != nil {
-		return err
-	}
-	if err := checkLease(); err != nil {
-		return err
-	}
-	l.Site = c.site
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	p, err := interest.NewPublisher(cl, c.site, interest.TTL(*ttl), interest.Continue(tb))
-	if err != nil {
-		return err
-	}
-	defer p.Close(ctx) // stops renewing: a -ttl declaration lapses on its own
-	if err := p.Set(ctx, []interest.Lease{l}); err != nil {
-		return err
-	}
-	held := p.Leases()[0]
-	fmt.Fprintf(io.out, "Added %s, since %s, expires %s.\n", held.Key(), stamp(held.Since), expires(held, time.Now()))
-	return nil
-}
-
-const removeAbout = `
-Removes a site's declared interest in TOPIC (with -pattern, in the pattern
-TOPIC) made under -name. The replicator stops copying the topic once no
-other interest in it is left at the site; its checkpoint stays.
-` + siteAbout
-
-func interestRemove(ctx context.Context, io stdio, path string, args []string) error {
-	fs := newFlagSet(io, path, "TOPIC [flags]", removeAbout)
-	c := siteFlags(fs)
-	pattern := fs.Bool("pattern", false, "TOPIC is a pattern declared with -pattern")
-	name := fs.String("name", defaultName, "name the declaration was made under")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef(fs, "want one TOPIC, got %d arguments", len(pos))
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	e, err := c.pick()
-	if err != nil {
-		return err
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	tb, err := c.fromCluster(ctx, e)
-	if err != nil {
-		return err
-	}
-	l := interest.Lease{Topic: pos[0], Pattern: *pattern, Site: c.site, Kind: interest.KindDeclared, SourceID: *name}
-	if _, ok := tb.Lease(l.Key()); !ok {
-		hint := "'meshctl interest list' shows what is declared"
-		other := l
-		other.Pattern = !l.Pattern
-		if _, ok := tb.Lease(other.Key()); ok && other.Pattern {
-			hint = "it is declared as a pattern: add -pattern"
-		} else if ok {
-			hint = "it is declared as a topic name: leave out -pattern"
+		l.Site = c.site
+		cl, err := c.client()
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("site %s has no declared interest in %q named %q; %s", c.site, l.Topic, *name, hint)
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, interest.Tombstone(l)).FirstErr(); err != nil {
-		return fmt.Errorf("removing %s: %w", l.Key(), err)
-	}
-	fmt.Fprintf(io.out, "Removed %s.\n", l.Key())
-	return nil
-}
-
-const listAbout = `
-Lists every interest lease in the cluster's _mesh.interest: the site that
-wants the topic, the topic (or pattern), who holds the interest, since when,
-until when, and where copying resumes after a pause. Expired leases are
-shown and marked; they count for nothing. Every site's cluster holds the
-leases of every site, as the replicators copy them. -site is checked
-against the sites the mesh knows: those of the endpoints file (see
--endpoints), or else the cluster's own (by its replicator group,
-meshwork-replicator-<site>), and those the leases name.`
-
-func interestList(ctx context.Context, io stdio, path string, args []string) error {
-	fs := newFlagSet(io, path, "[flags]", listAbout)
-	c := listFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef(fs, "takes no arguments, got %q", pos)
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	e, err := c.readMesh()
-	if err != nil {
-		return err
-	}
-	c.kafka = cmp.Or(c.kafka, defaultKafka)
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	tb, err := c.load(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.checkFilter(ctx, e, tb); err != nil {
-		return err
-	}
-	var leases []interest.Lease
-	for _, l := range tb.Sorted() {
-		if c.site == "" || l.Site == c.site {
-			leases = append(leases, l)
+		defer cl.Close()
+		held, err := interest.Declare(ctx, cl, l, *ttl, tb)
+		if err != nil {
+			return err
 		}
-	}
-	if len(leases) == 0 {
-		fmt.Fprintf(io.out, "No interest leases in %s at %s.\n", interest.Topic, c.kafka)
+		fmt.Fprintf(a.out, "Added %s, since %s, expires %s.\n", held.Key(), stamp(held.Since), expires(held, time.Now()))
 		return nil
 	}
-	slices.SortFunc(leases, func(a, b interest.Lease) int {
-		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Topic, b.Topic),
-			cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.SourceID, b.SourceID))
-	})
-	now := time.Now()
-	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tTOPIC\tKIND\tSOURCE\tSINCE\tEXPIRES\tRESUME")
-	for _, l := range leases {
-		topic := l.Topic
-		if l.Pattern {
-			topic = "pattern:" + topic
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Site, topic, l.Kind, l.SourceID,
-			stamp(l.Since), expires(l, now), interest.FormatResume(l.Resume, l.ResumeAt))
+	return cmd
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return tw.Flush()
+	return stamp(t)
+}
+
+func newInterestRemoveCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove TOPIC",
+		Short: "Remove a declared interest",
+		Long: `Removes a site's declared interest in TOPIC (with --pattern, in the pattern
+TOPIC) made under --name. The replicator stops copying the topic once no
+other interest in it is left at the site; its checkpoint stays.
+` + siteAbout,
+		Example: `  meshctl interest remove shop.order.created --site west
+  meshctl interest remove 'shop\..*' --pattern --name nightly --site west`,
+		Args:              oneTopic,
+		ValidArgsFunction: a.completeTopics,
+	}
+	c := siteFlags(a, cmd)
+	pattern := cmd.Flags().Bool("pattern", false, "TOPIC is a pattern declared with --pattern")
+	name := cmd.Flags().String("name", defaultName, "name the declaration was made under")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := c.check(); err != nil {
+			return err
+		}
+		ctx, cancel := a.ctx(cmd)
+		defer cancel()
+		if api, err := c.viaAPI(); err != nil || api != nil {
+			if err != nil {
+				return err
+			}
+			if c.site == "" {
+				return usagef(cmd.CommandPath(), "--site is required: whose interest in %s is to be removed?", args[0])
+			}
+			var res struct {
+				Removed string `json:"removed"`
+			}
+			req := controlplane.InterestRequest{Site: c.site, Topic: args[0], Pattern: *pattern, Name: *name}
+			if err := api.do(ctx, "DELETE", "/v1/interest", req, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "Removed %s.\n", res.Removed)
+			return nil
+		}
+		e, err := c.pick()
+		if err != nil {
+			return err
+		}
+		tb, err := c.fromCluster(ctx, e)
+		if err != nil {
+			return err
+		}
+		l := interest.Lease{Topic: args[0], Pattern: *pattern, Site: c.site, Kind: interest.KindDeclared, SourceID: *name}
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := interest.Withdraw(ctx, cl, l, tb); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.out, "Removed %s.\n", l.Key())
+		return nil
+	}
+	return cmd
+}
+
+func newInterestListCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the interest leases of every site, or of one",
+		Long: `Lists every interest lease: the site that wants the topic, the topic (or
+pattern), who holds the interest, since when, until when, and where copying
+resumes after a pause. Expired leases are shown and marked; they count for
+nothing. Through the control plane when there is one; else from a cluster's
+_mesh.interest (every site's cluster holds the leases of every site, as the
+replicators copy them), where --site is checked against the sites the mesh
+knows: those of the endpoints file (see --endpoints), or else the cluster's
+own (by its replicator group, meshwork-replicator-<site>), and those the
+leases name.`,
+		Example: `  meshctl interest list
+  meshctl interest list --site west -o json
+  meshctl interest list --kafka 127.0.0.1:29092`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return usagef(cmd.CommandPath(), "takes no arguments, got %q", args)
+			}
+			return nil
+		},
+	}
+	c := listFlags(a, cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := c.check(); err != nil {
+			return err
+		}
+		ctx, cancel := a.ctx(cmd)
+		defer cancel()
+		var leases []controlplane.Lease
+		from := ""
+		if api, err := c.viaAPI(); err != nil || api != nil {
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Leases []controlplane.Lease `json:"leases"`
+			}
+			path := "/v1/interest"
+			if c.site != "" {
+				path += "?site=" + url.QueryEscape(c.site)
+			}
+			if err := api.get(ctx, path, &res); err != nil {
+				return err
+			}
+			leases, from = res.Leases, "the control plane"
+		} else {
+			e, err := c.readMesh()
+			if err != nil {
+				return err
+			}
+			c.kafka = cmp.Or(c.kafka, defaultKafka)
+			tb, err := c.load(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.checkFilter(ctx, e, tb); err != nil {
+				return err
+			}
+			now := time.Now()
+			for _, l := range tb.Sorted() {
+				if c.site == "" || l.Site == c.site {
+					leases = append(leases, controlplane.Lease{Site: l.Site, Topic: l.Topic, Pattern: l.Pattern, Kind: l.Kind.String(),
+						Source: l.SourceID, Since: l.Since.UTC(), Expires: l.Expires.UTC(), Resume: interest.FormatResume(l.Resume, l.ResumeAt), Expired: l.Expired(now)})
+				}
+			}
+			from = interest.Topic + " at " + c.kafka
+		}
+		slices.SortFunc(leases, func(a, b controlplane.Lease) int {
+			return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Source, b.Source))
+		})
+		if leases == nil {
+			leases = []controlplane.Lease{}
+		}
+		return a.render(map[string]any{"leases": leases}, func(w io.Writer) error {
+			if len(leases) == 0 {
+				fmt.Fprintf(w, "No interest leases in %s.\n", from)
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SITE\tTOPIC\tKIND\tSOURCE\tSINCE\tEXPIRES\tRESUME")
+			for _, l := range leases {
+				topic := l.Topic
+				if l.Pattern {
+					topic = "pattern:" + topic
+				}
+				exp := "never"
+				if !l.Expires.IsZero() {
+					exp = stamp(l.Expires)
+					if l.Expired {
+						exp += " (expired)"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Site, topic, l.Kind, l.Source, stamp(l.Since), exp, l.Resume)
+			}
+			return tw.Flush()
+		})
+	}
+	return cmd
+}
+
+// completeSites completes site names from the control plane.
+func (a *app) completeSites(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	c, err := a.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := a.ctx(cmd)
+	defer cancel()
+	var res struct {
+		Sites []controlplane.Site `json:"sites"`
+	}
+	if c.get(ctx, "/v1/sites", &res) != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, s := range res.Sites {
+		names = append(names, s.Name)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -75,7 +75,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dir := fs.String("dir", cfg.Dir, "`directory` of the mesh's data: Kafka logs persist there across restarts, with endpoints.json and "+logFile)
 	var amqps portFlags
 	fs.Var(&amqps, "amqp", "run an AMQP adapter for a site against a broker, as `site=amqp://user:password@host:port` (RabbitMQ with AMQP 1.0, ActiveMQ); repeatable, one broker per site")
-	fs.Var(&ports, "port", "set one port, as `site.service=port` (services: "+strings.Join(devmesh.Services(), ", ")+"; 0 picks a free port); repeatable")
+	fs.Var(&ports, "port", "set one port, as `site.service=port` (services: "+strings.Join(devmesh.Services(), ", ")+"; 0 picks a free port), or controlplane=port; repeatable")
 	adminPort := fs.Int("admin-port", cfg.AdminPort, "`port` of /metrics, /healthz and /readyz; 0 picks a free port, -1 disables it")
 	logLevel := fs.String("log-level", cfg.Log.Level, "`level` of "+logFile+": debug, info, warn or error (warnings and errors also go to stderr)")
 	logFormat := fs.String("log-format", cfg.Log.Format, "`format` of the log: text or json")
@@ -186,7 +186,8 @@ func devUsage(w io.Writer, fs *flag.FlagSet, cfg devmesh.Config) {
 		}
 		fmt.Fprintf(w, "  %-6s %s\n", s.Name, strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(w, "  admin  %d (/metrics /healthz /readyz)\n\nFlags:\n", cfg.AdminPort)
+	fmt.Fprintf(w, "  admin  %d (/metrics /healthz /readyz)\n", cfg.AdminPort)
+	fmt.Fprintf(w, "  controlplane %d (meshctl's server; -port controlplane=N, -1 runs none)\n\nFlags:\n", cfg.ControlPlanePort)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)

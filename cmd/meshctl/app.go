@@ -1,0 +1,180 @@
+package main
+
+import (
+	"github.com/meshwork/meshwork/internal/service"
+
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+// serverEnv names the control plane's URL when --server is not given.
+const serverEnv = "MESHCTL_SERVER"
+
+// app is what every command shares: where it writes, the global flags, and
+// the control plane's client, built once when a command first asks for it.
+type app struct {
+	out, errOut io.Writer
+	server      string        // --server
+	output      string        // --output
+	timeout     time.Duration // --timeout
+
+	api    *apiClient
+	apiErr error
+}
+
+// commands lists meshctl's commands, each built by its constructor from
+// the app. A new command is a file with its constructor, added here.
+func commands() []func(*app) *cobra.Command {
+	return []func(*app) *cobra.Command{
+		newSitesCmd,
+		newLinksCmd,
+		newTopicsCmd,
+		newDescribeCmd,
+		newInterestCmd,
+		newSchemasCmd,
+	}
+}
+
+// root builds the command tree.
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "meshctl",
+		Short: "Manage a Meshwork mesh: sites, links, topics, interest and schemas",
+		Long: `meshctl manages a Meshwork mesh: its sites and links and their health, the
+catalog of its topics (who produces, who consumes, what flows where), the
+interest of each site, and the schemas of the registry.
+
+Most commands ask the control plane: --server, else $` + serverEnv + `, else the
+"controlplane" URL in .mesh/endpoints.json of the current directory (the dev
+mesh, make run, writes it).`,
+		Example: `  meshctl sites
+  meshctl describe topic shop.order.created
+  meshctl interest add shop.order.created --site west --ttl 24h
+  meshctl topics -o json`,
+		Version:       service.Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE:          groupRun,
+	}
+	root.SetVersionTemplate("meshctl {{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.server, "server", "", "the control plane's URL, http://host:port (default: $"+serverEnv+", else the controlplane of "+defaultEndpoints+")")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
+	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		switch a.output {
+		case "table", "json", "yaml":
+		default:
+			return usagef(cmd.CommandPath(), "--output %q: want table, json or yaml", a.output)
+		}
+		if a.timeout <= 0 {
+			return usagef(cmd.CommandPath(), "--timeout must be positive")
+		}
+		return nil
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef(cmd.CommandPath(), "%v", err)
+	})
+	for _, c := range commands() {
+		root.AddCommand(c(a))
+	}
+	return root
+}
+
+// groupRun is the run of a command that only groups others: without one
+// of them it is a usage error.
+func groupRun(cmd *cobra.Command, _ []string) error {
+	_ = cmd.Help()
+	return &usageError{msg: cmd.CommandPath() + ": no command given"}
+}
+
+// ctx bounds a command by --timeout.
+func (a *app) ctx(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), a.timeout)
+}
+
+// serverURL finds the control plane: --server, $MESHCTL_SERVER, or the
+// controlplane of .mesh/endpoints.json. It returns "" and where it looked
+// when there is none.
+func (a *app) serverURL() (url, from string, err error) {
+	if a.server != "" {
+		return a.server, "--server", nil
+	}
+	if v := os.Getenv(serverEnv); v != "" {
+		return v, "$" + serverEnv, nil
+	}
+	b, err := os.ReadFile(defaultEndpoints)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	var f struct {
+		ControlPlane string `json:"controlplane"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return "", "", fmt.Errorf("%s: %w", defaultEndpoints, err)
+	}
+	return f.ControlPlane, defaultEndpoints, nil
+}
+
+// client returns the control plane's client, built on first use.
+func (a *app) client() (*apiClient, error) {
+	if a.api != nil || a.apiErr != nil {
+		return a.api, a.apiErr
+	}
+	url, from, err := a.serverURL()
+	switch {
+	case err != nil:
+		a.apiErr = err
+	case url == "":
+		a.apiErr = fmt.Errorf("no control plane: give --server http://host:port or set $%s (in a directory where the dev mesh runs, %s names it)",
+			serverEnv, filepath.Join(".mesh", "endpoints.json"))
+	default:
+		a.api, a.apiErr = newAPIClient(url, from)
+	}
+	return a.api, a.apiErr
+}
+
+// render writes v as --output asks: a table (by table), JSON or YAML.
+func (a *app) render(v any, table func(w io.Writer) error) error {
+	switch a.output {
+	case "json":
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "yaml":
+		// Through JSON, so YAML has the API's field names.
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		var generic any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			return err
+		}
+		enc := yaml.NewEncoder(a.out)
+		enc.SetIndent(2)
+		defer enc.Close()
+		return enc.Encode(generic)
+	}
+	return table(a.out)
+}
+
+// orDash is s, or "-" for nothing, in tables.
+func orDash(s string) string { return cmp.Or(strings.TrimSpace(s), "-") }

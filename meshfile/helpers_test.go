@@ -1,0 +1,5 @@
+package meshfile
+
+import "fmt"
+
+func errFmt(format string, args ...any) error { return fmt.Errorf(format, args...) }

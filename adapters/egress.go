@@ -13,6 +13,7 @@ import (
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Confirm is the peer's confirmation of one record handed to it: done when
@@ -81,6 +82,10 @@ type EgressConfig struct {
 	// NotReadyAfter is how long deliveries may keep failing before Ready
 	// says so (0: DefaultNotReadyAfter).
 	NotReadyAfter time.Duration
+	// Trace (nil: none) records the hops of the records (see
+	// tracehops.go); Protocol is the protocol of the peer.
+	Trace    *trace.Recorder
+	Protocol trace.Protocol
 }
 
 // GroupOptions are the consumer options an egress client needs: group,
@@ -206,6 +211,7 @@ func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start tim
 	case err == nil:
 		e.cfg.Metrics.publish.WithLabelValues(e.cfg.Rule).Observe(time.Since(start).Seconds())
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultPublished).Inc()
+		e.traceEgress(r, start, trace.OutcomeOK, nil)
 	case errors.Is(err, ErrSkip):
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultSkipped).Inc()
 	case permanent(err):
@@ -219,7 +225,11 @@ func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start tim
 				"reason", reason, "error", err, "dead_letter_topic", dlq.Topic(r.Topic), "not_logged_since_last", skipped)
 		}
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultDLQ).Inc()
+		e.traceEgress(r, start, trace.OutcomeDLQ, err)
 	default:
+		if ctx.Err() == nil {
+			e.traceEgress(r, start, trace.OutcomeRetried, err)
+		}
 		return err
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Message is one upstream message on its way into Kafka. An adapter fills
@@ -59,6 +60,7 @@ type Message struct {
 
 	received time.Time
 	attempts int
+	traced   bool                        // its INGRESS hop was recorded
 	bo       *backoff.ExponentialBackOff // set on the first retry
 	// Guarded by Ingress.mu.
 	done   bool
@@ -96,6 +98,10 @@ type IngressConfig struct {
 	// of Settle calls: an adapter that gathers acknowledgements in Settle
 	// writes them there, together.
 	AfterSettle func()
+	// Trace (nil: none) records the hops of the messages (see
+	// tracehops.go); Protocol is the protocol they arrive by.
+	Trace    *trace.Recorder
+	Protocol trace.Protocol
 }
 
 // Ingress carries messages into Kafka and settles them in arrival order.
@@ -313,6 +319,7 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 		switch {
 		case err == nil:
 			in.trouble.succeeded()
+			in.traceIngress(m, ResultProduced, nil)
 			in.complete(m, nil, ResultProduced)
 		case ctx.Err() != nil:
 			in.complete(m, err, "")
@@ -326,6 +333,7 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 			in.deadLetterAsync(ctx, m, err, false)
 		default:
 			in.trouble.failed(err)
+			in.traceIngress(m, resultRetried, err)
 			in.cfg.Metrics.Retry("ingress")
 			in.cfg.Metrics.retrying.WithLabelValues("ingress").Inc()
 			if m.bo == nil {
@@ -379,6 +387,7 @@ func (in *Ingress) deadLetter(ctx context.Context, m *Message, cause error, unro
 		reason = ReasonRefused
 	}
 	in.cfg.Metrics.deadLetters.WithLabelValues("ingress", reason).Inc()
+	in.traceIngress(m, ResultDLQ, cause)
 	if ok, suppressed := in.dropLog.allow(reason); ok {
 		in.cfg.Log.Warn("ingress: message dead-lettered", "rule", m.Rule, "topic", m.Record.Topic, "source", truncate(m.Source, 256),
 			"reason", reason, "error", cause, "dead_letter_topic", dlq.Topic(m.Record.Topic), "not_logged_since_last", suppressed)

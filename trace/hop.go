@@ -209,3 +209,6 @@ func (h *Hop) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// nowUTC is the time of a hop taken now.
+func nowUTC() time.Time { return time.Now().UTC() }

@@ -51,7 +51,7 @@ type Recorder struct {
 
 // NewRecorder returns the recorder of component (like mqtt-adapter/east)
 // at site, which produces with cl (the component's own producer: records
-// of Topic are small and never transactional). It does no I/O; Start
+// of Topic are small and never transactional). It does no I/O: Start
 // starts it. reg (nil: none) takes its metrics.
 func NewRecorder(cl *kgo.Client, site, component string, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Recorder, error) {
 	if err := cfg.Validate(); err != nil {

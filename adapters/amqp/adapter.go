@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter bridges one AMQP 1.0 broker and one Kafka cluster. It is a
@@ -24,7 +25,8 @@ type Adapter struct {
 	lm     *linkMetrics
 	kafka  *kgo.Client // produces ingress records and dead letters
 	dead   *adapters.DeadLetters
-	in     *ingress // nil without ingress rules
+	trace  *trace.Recorder // nil when tracing is off
+	in     *ingress        // nil without ingress rules
 	out    []*adapters.Egress
 	rules  []egressRule
 	broker *broker
@@ -60,6 +62,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	limits.Use(a.kafka)
 	component := "amqp-adapter/" + cfg.Site
 	a.dead = adapters.NewDeadLetters(a.kafka, limits, component, logger, a.m)
+	if a.trace, err = trace.NewRecorder(a.kafka, cfg.Site, component, cfg.Trace, logger, reg); err != nil {
+		return nil, err
+	}
 	if len(inRules) > 0 {
 		var schemas *adapters.Schemas
 		if cfg.Registry.URL != "" {
@@ -78,6 +83,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			Kafka: a.kafka, DeadLetters: a.dead, Schemas: schemas, Metrics: a.m, Log: logger,
 			Limits: limits, NotReadyAfter: cfg.NotReadyAfter,
 			AfterSettle: a.in.flushCredit,
+			Trace:       a.trace, Protocol: trace.ProtocolAMQP,
 		})
 		a.lm.credit.Set(float64(cfg.MaxInFlight))
 	}
@@ -93,6 +99,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			Rule: r.name, Client: cl, MaxInFlight: cfg.MaxInFlight, Timeout: cfg.Broker.SendTimeout,
 			Sender:      &sender{rule: r, links: a.broker, site: cfg.Site, id: cfg.containerID(), timeout: cfg.Broker.SendTimeout, m: a.lm, waits: &a.waits},
 			DeadLetters: a.dead, Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
+			Trace: a.trace, Protocol: trace.ProtocolAMQP,
 		}))
 	}
 	return a, nil
@@ -113,6 +120,7 @@ func (a *Adapter) Start(context.Context) error {
 	a.links, a.stopLinks = context.WithCancel(context.Background())
 	a.work, a.stopWork = context.WithCancel(context.Background())
 	a.poll, a.stopPoll = context.WithCancel(a.work)
+	a.trace.Start(a.work)
 	if a.in != nil {
 		a.wg.Go(func() { a.in.pipe.Run(a.work) })
 	}
@@ -184,6 +192,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	}
 	a.stopLinks()
 	a.connWG.Wait()
+	errs = append(errs, a.trace.Close(ctx)) // before the client it writes with
 	a.kafka.Close()
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter bridges one MQTT broker session and one Kafka cluster. It is a
@@ -25,7 +26,8 @@ type Adapter struct {
 	sm    *sessionMetrics
 	kafka *kgo.Client // produces ingress records and dead letters
 	dead  *adapters.DeadLetters
-	in    *ingress // nil without ingress rules
+	trace *trace.Recorder // nil when tracing is off
+	in    *ingress        // nil without ingress rules
 	out   []*adapters.Egress
 	rules []egressRule
 	sess  session
@@ -82,6 +84,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	limits.Use(a.kafka)
 	component := "mqtt-adapter/" + cfg.Site
 	a.dead = adapters.NewDeadLetters(a.kafka, limits, component, logger, a.m)
+	if a.trace, err = trace.NewRecorder(a.kafka, cfg.Site, component, cfg.Trace, logger, reg); err != nil {
+		return nil, err
+	}
 	if len(inRules) > 0 {
 		var schemas *adapters.Schemas
 		if cfg.Registry.URL != "" {
@@ -97,6 +102,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			Kafka: a.kafka, DeadLetters: a.dead, Schemas: schemas, Metrics: a.m, Log: logger,
 			Limits: limits, NotReadyAfter: cfg.NotReadyAfter,
 			AfterSettle: func() { a.in.acks.flush() },
+			Trace:       a.trace, Protocol: trace.ProtocolMQTT,
 		})
 	}
 	if cfg.Broker.Protocol == Protocol311 {
@@ -116,6 +122,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 			Rule: r.name, Client: cl, MaxInFlight: cfg.MaxInFlight, Timeout: cfg.Broker.PublishTimeout,
 			Sender: &sender{a: a, rule: r}, DeadLetters: a.dead, Metrics: a.m, Log: logger,
 			NotReadyAfter: cfg.NotReadyAfter,
+			Trace:         a.trace, Protocol: trace.ProtocolMQTT,
 		}))
 	}
 	return a, nil
@@ -135,6 +142,7 @@ func (a *Adapter) closeKafka() {
 func (a *Adapter) Start(context.Context) error {
 	a.work, a.stopWork = context.WithCancel(context.Background())
 	a.poll, a.stopPoll = context.WithCancel(a.work)
+	a.trace.Start(a.work)
 	if a.in != nil {
 		a.wg.Go(func() { a.in.pipe.Run(a.work) })
 	}
@@ -208,6 +216,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	}
 	errs = append(errs, a.sess.close(ctx))
 	a.sm.connected.Set(0)
+	errs = append(errs, a.trace.Close(ctx)) // before the client it writes with
 	a.kafka.Close()
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter is the REST adapter: an HTTP API that produces into the site's
@@ -38,6 +39,7 @@ type Adapter struct {
 	authz     Authorizer
 	events    []eventRule
 	dead      *adapters.DeadLetters
+	trace     *trace.Recorder // nil when tracing is off
 	hooks     *webhooks
 	idem      *idempotency // nil when off
 	consumers *consumers
@@ -122,6 +124,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		return nil, err
 	}
 	a.dead = adapters.NewDeadLetters(a.sys, a.limits, "rest-adapter/"+cfg.Site, logger, a.core)
+	if a.trace, err = trace.NewRecorder(a.sys, cfg.Site, "rest-adapter/"+cfg.Site, cfg.Trace, logger, reg); err != nil {
+		return nil, err
+	}
+	a.prod.trace = a.trace
 	if a.hooks, err = newWebhooks(a); err != nil {
 		return nil, err
 	}
@@ -139,6 +145,7 @@ func (a *Adapter) Handler() http.Handler { return a.handler }
 // not kept: Close stops the adapter.
 func (a *Adapter) Start(ctx context.Context) error {
 	a.work, a.stopWork = context.WithCancel(context.Background())
+	a.trace.Start(a.work)
 	if a.idem != nil {
 		if err := a.idem.start(ctx, a.work, &a.wg); err != nil {
 			a.stopWork()
@@ -187,6 +194,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	if a.idem != nil {
 		a.idem.close()
 	}
+	errs = append(errs, a.trace.Close(ctx)) // before the client it writes with
 	a.kafka.Close()
 	a.sys.Close()
 	return errors.Join(errs...)

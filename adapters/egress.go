@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
@@ -119,6 +120,7 @@ type Egress struct {
 	cfg     EgressConfig
 	trouble trouble // deliveries failing now
 	dropLog rateLog // dead letters, at most one line a second per reason
+	spans   *spans  // nil without OpenTelemetry
 }
 
 // NewEgress returns the egress of one rule; Run runs it.
@@ -126,7 +128,7 @@ func NewEgress(cfg EgressConfig) *Egress {
 	if cfg.NotReadyAfter <= 0 {
 		cfg.NotReadyAfter = DefaultNotReadyAfter
 	}
-	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}}
+	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}, spans: newSpans()}
 }
 
 // Run polls until poll ends, delivering what it fetched; deliveries in
@@ -162,18 +164,35 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 		n := min(len(recs), e.cfg.MaxInFlight)
 		start := time.Now()
 		confirms := make([]Confirm, n)
+		var spans []oteltrace.Span
+		if e.spans != nil {
+			spans = make([]oteltrace.Span, n)
+		}
 		for i, r := range recs[:n] {
 			if err := envelope.CheckMeshHeaders(r.Headers, nil); err != nil {
 				confirms[i] = Confirmed(Permanent(ReasonEnvelope, err))
 				continue
 			}
-			confirms[i] = e.cfg.Sender.Send(ctx, r)
+			sctx := ctx
+			if spans != nil {
+				sctx, spans[i] = e.spans.startEgress(ctx, r, e.cfg.Protocol, e.cfg.Rule)
+			}
+			confirms[i] = e.cfg.Sender.Send(sctx, r)
 		}
 		e.cfg.Metrics.egressInFlight.Add(float64(n))
 		done := 0
 		var err error
 		for i, c := range confirms {
-			if err = e.settle(ctx, recs[i], c, start); err != nil {
+			err = e.settle(ctx, recs[i], c, start)
+			if spans != nil {
+				endSpan(spans[i], err)
+			}
+			if err != nil {
+				if spans != nil {
+					for _, s := range spans[i+1:] {
+						endSpan(s, ErrStopped) // sent again
+					}
+				}
 				break
 			}
 			e.cfg.Client.MarkCommitRecords(recs[i])

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
@@ -61,6 +62,7 @@ type Message struct {
 	received time.Time
 	attempts int
 	traced   bool                        // its INGRESS hop was recorded
+	span     oteltrace.Span              // nil without tracing
 	bo       *backoff.ExponentialBackOff // set on the first retry
 	// Guarded by Ingress.mu.
 	done   bool
@@ -147,6 +149,7 @@ type Ingress struct {
 
 	trouble trouble // produces failing now
 	dropLog rateLog // dead letters, at most one line a second per reason
+	spans   *spans  // nil without OpenTelemetry
 }
 
 // NewIngress returns a pipeline; Run runs it.
@@ -162,6 +165,7 @@ func NewIngress(cfg IngressConfig) *Ingress {
 		kick:     make(chan struct{}, 1),
 		progress: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		spans:    newSpans(),
 	}
 }
 
@@ -171,6 +175,9 @@ func NewIngress(cfg IngressConfig) *Ingress {
 func (in *Ingress) Submit(m *Message) bool {
 	m.received = time.Now()
 	if m.Rule != "" {
+		if in.spans != nil {
+			in.spans.startIngress(m, in.cfg.Protocol)
+		}
 		m.Envelope.Complete(in.cfg.Site, m.received)
 	}
 	in.stopMu.RLock()
@@ -363,7 +370,7 @@ func batchWide(reason string) bool { return reason == ReasonTooLarge || reason =
 
 // retryRecord copies what a record carries, so it can be produced afresh.
 func retryRecord(r *kgo.Record) *kgo.Record {
-	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
+	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers, Context: r.Context}
 }
 
 // deadLetterAsync writes m to its dead-letter topic on a goroutine the
@@ -396,6 +403,7 @@ func (in *Ingress) deadLetter(ctx context.Context, m *Message, cause error, unro
 }
 
 func (in *Ingress) complete(m *Message, err error, result string) {
+	endIngress(m, result, err)
 	in.mu.Lock()
 	m.done, m.err, m.result = true, err, result
 	in.mu.Unlock()

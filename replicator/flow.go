@@ -760,8 +760,10 @@ func (f *flow) startOffsets(ctx context.Context, units iter.Seq[unit]) (map[stri
 // copyRecord is r as this site receives it from source: same key, value,
 // timestamp, partition and headers, with the hop stamped into its envelope.
 func copyRecord(r *kgo.Record, source, site string) *kgo.Record {
+	// The source record's context: with the Kafka clients' tracing hooks,
+	// the copy's publish span follows the span of the record's fetch.
 	return &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
-		Headers: envelope.StampHop(r.Headers, source, site)}
+		Headers: envelope.StampHop(r.Headers, source, site), Context: r.Context}
 }
 
 // sameUnits reports whether two flows copy the same units the same way.

@@ -34,6 +34,10 @@ type Common struct {
 	// handles, in the site's _mesh.trace topic (a service that handles
 	// no events, like the registry, records none).
 	Trace trace.Config `yaml:"trace"`
+	// Telemetry says where the service sends its OpenTelemetry spans
+	// (none unless configured here or by the OTEL_EXPORTER_OTLP_*
+	// variables); they are sampled at trace.sample_rate.
+	Telemetry telemetry.TelemetryConfig `yaml:"telemetry"`
 }
 
 // DefaultCommon returns the common defaults with the service's own listen
@@ -55,5 +59,6 @@ func (c *Common) Validate() error {
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
+	errs = append(errs, config.Nest("telemetry", c.Telemetry.Validate()))
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -261,3 +263,5 @@ func TestFollowResumesAndRebuilds(t *testing.T) {
 	ix = follow("a", "b", "c") // rebuilt from the topic
 	ix.Close()
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -53,9 +53,7 @@ func BenchmarkEventLookup(b *testing.B) {
 	offset := int64(0)
 	for e := range events {
 		at := now.Add(-time.Duration(float64(span) * float64(e) / float64(events)))
-		for _, h := range path(id(e), "mqtt://broker/f/1", at) {
-			hops = append(hops, h)
-		}
+		hops = append(hops, path(id(e), "mqtt://broker/f/1", at)...)
 		hops = append(hops, hops[len(hops)-1]) // a fifth: delivered again at another site
 		hops[len(hops)-1].Site = "north"
 		if len(hops) >= 10 {

@@ -85,15 +85,3 @@ func topicKey(bucket uint64, topic string, at time.Time, eventID string) []byte 
 func offsetKey(partition int32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{prefixOffset}, uint32(partition))
 }
-
-// upperBound is the first key after every key that begins with prefix.
-func upperBound(prefix []byte) []byte {
-	end := append([]byte(nil), prefix...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil // no upper bound
-}

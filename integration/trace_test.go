@@ -284,4 +284,3 @@ func registerSubject(ctx context.Context, t *testing.T, registry, subject, schem
 		t.Fatalf("registering %s: %s %s", subject, resp.Status, b)
 	}
 }
-

@@ -120,7 +120,7 @@ func traceTable(w io.Writer, res traceindex.EventTrace) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Event %s from %s, trace %s: %d hops", res.ID, orDash(g.Source), orDash(g.TraceID), len(g.Hops))
+		fmt.Fprintf(w, "Event %s from %s, trace %s: %d hops", res.ID, traceDash(g.Source), traceDash(g.TraceID), len(g.Hops))
 		if n := len(g.Hops); n > 1 {
 			fmt.Fprintf(w, " over %s", g.Hops[n-1].Time.Sub(g.Hops[0].Time))
 		}
@@ -149,7 +149,7 @@ func traceTable(w io.Writer, res traceindex.EventTrace) error {
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j+1, h.Time.UTC().Format("15:04:05.000"), since,
 				h.Site, h.Component, strings.ToLower(h.Action.String()), strings.ToLower(h.Protocol.String()), h.Topic, part, off,
-				h.Outcome, held, orDash(detail))
+				h.Outcome, held, traceDash(detail))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -158,7 +158,7 @@ func traceTable(w io.Writer, res traceindex.EventTrace) error {
 	return nil
 }
 
-func orDash(s string) string {
+func traceDash(s string) string {
 	if s == "" {
 		return "-"
 	}

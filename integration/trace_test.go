@@ -233,7 +233,7 @@ flow: {plan_interval: 1s}
 	// One trace in the OTLP receiver, with spans from the adapter and the
 	// replicator.
 	_ = tp.ForceFlush(ctx)
-	waitFor(t, 30*time.Second, "spans of the adapter and the replicator", func() error {
+	waitFor(t, 60*time.Second, "spans of the adapter and the replicator", func() error {
 		spans := recv.of(ev.TraceID())
 		var adapter, replicator bool
 		for _, s := range spans {

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"github.com/twmb/franz-go/plugin/kotel"
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
@@ -77,10 +76,7 @@ func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error
 		return nil, err
 	}
 	if tp, ok := telemetry.Tracing(); ok {
-		// Spans for produce and fetch, and the trace context carried in
-		// each record's traceparent header.
-		k := kotel.NewKotel(kotel.WithTracer(kotel.NewTracer(kotel.TracerProvider(tp), kotel.ClientID(component+"/"+site))))
-		opts = append(opts, kgo.WithHooks(k.Hooks()...))
+		opts = append(opts, kgo.WithHooks(newTracingHooks(tp, component+"/"+site)))
 	}
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {

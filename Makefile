@@ -64,6 +64,7 @@ bench:
 	$(BENCH) -bench 'Register' -benchtime 500x ./registry/ | tee bench/results/registry-register.txt
 	$(BENCH) -bench 'CheckTransitive1000|HambaCompatible1000' ./registry/avrocompat/ | tee bench/results/registry-compat.txt
 	$(BENCH) -bench . ./registry/serde/ | tee bench/results/serde.txt
+	MESH_TRACE_BENCH_HOPS=$${MESH_TRACE_BENCH_HOPS:-10000000} $(BENCH) -bench EventLookup -benchtime 20000x -count 1 -timeout 30m ./controlplane/traceindex/ | tee bench/results/trace-lookup.txt
 	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric ns/op -title 'GET /schemas/ids/{id}: time per request at 16 concurrent clients (lower is better)' -out bench/results/registry-read.svg
 	$(GO) run ./bench/plot -in bench/results/registry-read.txt -metric p99-µs -title 'GET /schemas/ids/{id}: p99 latency' -out bench/results/registry-read-p99.svg
 	$(GO) run ./bench/plot -in bench/results/registry-compat.txt -metric ns/op -title 'Transitive compatibility check against 1000 versions' -out bench/results/registry-compat.svg

@@ -8,9 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Link is a protocol adapter's side of a Bridge: its connection to the
@@ -49,6 +51,12 @@ type BridgeConfig struct {
 	Metrics       *Metrics
 	Log           *slog.Logger
 	NotReadyAfter time.Duration
+	// Trace configures the hops the bridge's pipelines record to the
+	// site's _mesh.trace; TraceProtocol is the protocol side of them.
+	// Registerer takes the recorder's metrics.
+	Trace         trace.Config
+	TraceProtocol trace.Protocol
+	Registerer    prometheus.Registerer
 }
 
 // Bridge is what every adapter between a broker and Kafka runs, whatever
@@ -62,6 +70,7 @@ type Bridge struct {
 	kafka  *kgo.Client
 	limits *kafkaclient.Limits
 	dead   *DeadLetters
+	trace  *trace.Recorder // nil when tracing is off
 	in     *Ingress
 	out    []*Egress
 	leases map[string][]string // egress rule -> topics
@@ -89,6 +98,10 @@ func NewBridge(cfg BridgeConfig) (*Bridge, error) {
 	}
 	b.limits.Use(b.kafka)
 	b.dead = NewDeadLetters(b.kafka, b.limits, b.component(), cfg.Log, cfg.Metrics)
+	if b.trace, err = trace.NewRecorder(b.kafka, cfg.Site, b.component(), cfg.Trace, cfg.Log, cfg.Registerer); err != nil {
+		b.kafka.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -118,6 +131,7 @@ func (b *Bridge) NewIngress(maxInFlight, maxQueued int, afterSettle func()) (*In
 		Kafka: b.kafka, DeadLetters: b.dead, Schemas: schemas, Metrics: b.cfg.Metrics, Log: b.cfg.Log,
 		Limits: b.limits, NotReadyAfter: b.cfg.NotReadyAfter,
 		AfterSettle: afterSettle,
+		Trace:       b.trace, Protocol: b.cfg.TraceProtocol,
 	})
 	return b.in, nil
 }
@@ -134,6 +148,7 @@ func (b *Bridge) AddEgress(rule, group string, topics []string, maxInFlight int,
 	b.out = append(b.out, NewEgress(EgressConfig{
 		Rule: rule, Client: cl, MaxInFlight: maxInFlight, Timeout: timeout, Sender: send,
 		DeadLetters: b.dead, Metrics: b.cfg.Metrics, Log: b.cfg.Log, NotReadyAfter: b.cfg.NotReadyAfter,
+		Trace: b.trace, Protocol: b.cfg.TraceProtocol,
 	}))
 	b.leases[rule] = topics
 	return nil
@@ -148,6 +163,7 @@ func (b *Bridge) SetLink(link Link) { b.link = link }
 func (b *Bridge) Start(context.Context) error {
 	b.work, b.stopWork = context.WithCancel(context.Background())
 	b.poll, b.stopPoll = context.WithCancel(b.work)
+	b.trace.Start(b.work)
 	if b.in != nil {
 		b.wg.Go(func() { b.in.Run(b.work) })
 	}
@@ -155,6 +171,7 @@ func (b *Bridge) Start(context.Context) error {
 		b.stopWork()
 		b.wg.Wait()
 		b.work = nil
+		_ = b.trace.Close(context.Background())
 		return err
 	}
 	if len(b.leases) > 0 {
@@ -204,6 +221,7 @@ func (b *Bridge) Close(ctx context.Context) error {
 		for _, e := range b.out {
 			_ = e.Close(context.Background())
 		}
+		_ = b.trace.Close(context.Background())
 		b.kafka.Close()
 		return nil
 	}
@@ -225,6 +243,7 @@ func (b *Bridge) Close(ctx context.Context) error {
 		errs = append(errs, e.Close(ctx))
 	}
 	errs = append(errs, b.link.Close(ctx))
+	errs = append(errs, b.trace.Close(ctx)) // before the client it writes with
 	b.kafka.Close()
 	return errors.Join(errs...)
 }

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Confirm is the peer's confirmation of one record handed to it: done when
@@ -81,6 +83,10 @@ type EgressConfig struct {
 	// NotReadyAfter is how long deliveries may keep failing before Ready
 	// says so (0: DefaultNotReadyAfter).
 	NotReadyAfter time.Duration
+	// Trace (nil: none) records the hops of the records (see
+	// tracehops.go); Protocol is the protocol of the peer.
+	Trace    *trace.Recorder
+	Protocol trace.Protocol
 }
 
 // GroupOptions are the consumer options an egress client needs: group,
@@ -114,6 +120,7 @@ type Egress struct {
 	cfg     EgressConfig
 	trouble trouble // deliveries failing now
 	dropLog rateLog // dead letters, at most one line a second per reason
+	spans   *spans  // nil without OpenTelemetry
 }
 
 // NewEgress returns the egress of one rule; Run runs it.
@@ -121,7 +128,7 @@ func NewEgress(cfg EgressConfig) *Egress {
 	if cfg.NotReadyAfter <= 0 {
 		cfg.NotReadyAfter = DefaultNotReadyAfter
 	}
-	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}}
+	return &Egress{cfg: cfg, trouble: trouble{after: cfg.NotReadyAfter}, spans: newSpans()}
 }
 
 // pollWindows is how many windows of records (MaxInFlight each) one poll
@@ -170,17 +177,35 @@ func (e *Egress) deliver(ctx context.Context, recs []*kgo.Record) {
 	bo := retry.Backoff(5 * time.Second)
 	confirms := make([]Confirm, min(len(recs), e.cfg.MaxInFlight)) // a ring: record i at i % len
 	starts := make([]time.Time, len(confirms))
+	var spans []oteltrace.Span // the ring's spans, when spans are recorded
+	if e.spans != nil {
+		spans = make([]oteltrace.Span, len(confirms))
+	}
 	for len(recs) > 0 {
 		sent, done := 0, 0
 		var err error
 		for done < len(recs) {
 			for ; sent < len(recs) && sent-done < len(confirms); sent++ {
-				confirms[sent%len(confirms)], starts[sent%len(confirms)] = e.send(ctx, recs[sent]), time.Now()
+				i := sent % len(confirms)
+				sctx := ctx
+				if spans != nil {
+					sctx, spans[i] = e.spans.startEgress(ctx, recs[sent], e.cfg.Protocol, e.cfg.Rule)
+				}
+				confirms[i], starts[i] = e.send(sctx, recs[sent]), time.Now()
 				e.cfg.Metrics.egressInFlight.Inc()
 			}
-			err = e.settle(ctx, recs[done], confirms[done%len(confirms)], starts[done%len(confirms)])
+			i := done % len(confirms)
+			err = e.settle(ctx, recs[done], confirms[i], starts[i])
 			e.cfg.Metrics.egressInFlight.Dec()
+			if spans != nil {
+				endSpan(spans[i], err)
+			}
 			if err != nil {
+				if spans != nil {
+					for n := done + 1; n < sent; n++ {
+						endSpan(spans[n%len(spans)], ErrStopped) // sent again
+					}
+				}
 				break
 			}
 			e.cfg.Client.MarkCommitRecords(recs[done])
@@ -228,6 +253,7 @@ func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start tim
 	case err == nil:
 		e.cfg.Metrics.publish.WithLabelValues(e.cfg.Rule).Observe(time.Since(start).Seconds())
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultPublished).Inc()
+		e.traceEgress(r, start, trace.OutcomeOK, nil)
 	case errors.Is(err, ErrSkip):
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultSkipped).Inc()
 	case permanent(err):
@@ -241,7 +267,11 @@ func (e *Egress) settle(ctx context.Context, r *kgo.Record, c Confirm, start tim
 				"reason", reason, "error", err, "dead_letter_topic", dlq.Topic(r.Topic), "not_logged_since_last", skipped)
 		}
 		e.cfg.Metrics.egress.WithLabelValues(e.cfg.Rule, ResultDLQ).Inc()
+		e.traceEgress(r, start, trace.OutcomeDLQ, err)
 	default:
+		if ctx.Err() == nil {
+			e.traceEgress(r, start, trace.OutcomeRetried, err)
+		}
 		return err
 	}
 	return nil

@@ -11,11 +11,13 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/meshwork/meshwork/internal/dlq"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Message is one upstream message on its way into Kafka. An adapter fills
@@ -59,6 +61,8 @@ type Message struct {
 
 	received time.Time
 	attempts int
+	traced   bool                        // its INGRESS hop was recorded
+	span     oteltrace.Span              // nil without tracing
 	bo       *backoff.ExponentialBackOff // set on the first retry
 	// Guarded by Ingress.mu.
 	done   bool
@@ -96,6 +100,10 @@ type IngressConfig struct {
 	// of Settle calls: an adapter that gathers acknowledgements in Settle
 	// writes them there, together.
 	AfterSettle func()
+	// Trace (nil: none) records the hops of the messages (see
+	// tracehops.go); Protocol is the protocol they arrive by.
+	Trace    *trace.Recorder
+	Protocol trace.Protocol
 }
 
 // Ingress carries messages into Kafka and settles them in arrival order.
@@ -141,6 +149,7 @@ type Ingress struct {
 
 	trouble trouble // produces failing now
 	dropLog rateLog // dead letters, at most one line a second per reason
+	spans   *spans  // nil without OpenTelemetry
 }
 
 // NewIngress returns a pipeline; Run runs it.
@@ -156,6 +165,7 @@ func NewIngress(cfg IngressConfig) *Ingress {
 		kick:     make(chan struct{}, 1),
 		progress: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		spans:    newSpans(),
 	}
 }
 
@@ -165,6 +175,9 @@ func NewIngress(cfg IngressConfig) *Ingress {
 func (in *Ingress) Submit(m *Message) bool {
 	m.received = time.Now()
 	if m.Rule != "" {
+		if in.spans != nil {
+			in.spans.startIngress(m, in.cfg.Protocol)
+		}
 		m.Envelope.Complete(in.cfg.Site, m.received)
 	}
 	in.stopMu.RLock()
@@ -313,6 +326,7 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 		switch {
 		case err == nil:
 			in.trouble.succeeded()
+			in.traceIngress(m, ResultProduced, nil)
 			in.complete(m, nil, ResultProduced)
 		case ctx.Err() != nil:
 			in.complete(m, err, "")
@@ -326,6 +340,7 @@ func (in *Ingress) produce(ctx context.Context, m *Message) {
 			in.deadLetterAsync(ctx, m, err, false)
 		default:
 			in.trouble.failed(err)
+			in.traceIngress(m, resultRetried, err)
 			in.cfg.Metrics.Retry("ingress")
 			in.cfg.Metrics.retrying.WithLabelValues("ingress").Inc()
 			if m.bo == nil {
@@ -355,7 +370,7 @@ func batchWide(reason string) bool { return reason == ReasonTooLarge || reason =
 
 // retryRecord copies what a record carries, so it can be produced afresh.
 func retryRecord(r *kgo.Record) *kgo.Record {
-	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
+	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers, Context: r.Context}
 }
 
 // deadLetterAsync writes m to its dead-letter topic on a goroutine the
@@ -379,6 +394,7 @@ func (in *Ingress) deadLetter(ctx context.Context, m *Message, cause error, unro
 		reason = ReasonRefused
 	}
 	in.cfg.Metrics.deadLetters.WithLabelValues("ingress", reason).Inc()
+	in.traceIngress(m, ResultDLQ, cause)
 	if ok, suppressed := in.dropLog.allow(reason); ok {
 		in.cfg.Log.Warn("ingress: message dead-lettered", "rule", m.Rule, "topic", m.Record.Topic, "source", truncate(m.Source, 256),
 			"reason", reason, "error", cause, "dead_letter_topic", dlq.Topic(m.Record.Topic), "not_logged_since_last", suppressed)
@@ -387,6 +403,7 @@ func (in *Ingress) deadLetter(ctx context.Context, m *Message, cause error, unro
 }
 
 func (in *Ingress) complete(m *Message, err error, result string) {
+	endIngress(m, result, err)
 	in.mu.Lock()
 	m.done, m.err, m.result = true, err, result
 	in.mu.Unlock()

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"errors"
+	"github.com/meshwork/meshwork/controlplane/traceindex"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ type Config struct {
 	// MaxTopics bounds the topics catalogued per site (configs, offsets);
 	// the rest are listed without details.
 	MaxTopics int `yaml:"max_topics"`
+	// TraceIndex is the index of the mesh's trace hops, kept in a
+	// directory of its own and rebuilt from _mesh.trace when lost.
+	TraceIndex traceindex.Config `yaml:"trace_index"`
 }
 
 // DefaultConfig returns the defaults a configuration file overrides.
@@ -52,6 +56,7 @@ func DefaultConfig() Config {
 		ProducerSample:  20,
 		SampledTopics:   100,
 		MaxTopics:       10000,
+		TraceIndex:      traceindex.DefaultConfig(),
 	}
 }
 
@@ -73,6 +78,7 @@ func (c *Config) Validate() error {
 	if len(c.Kafka.Brokers) > 0 || c.MeshFile == "" {
 		errs = append(errs, c.Common.Validate())
 	}
+	errs = append(errs, config.Nest("trace_index", c.TraceIndex.Validate()))
 	if c.RefreshInterval < 100*time.Millisecond {
 		errs = append(errs, config.Errorf("refresh_interval", "must be at least 100ms, got %s", c.RefreshInterval))
 	}

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/meshwork/meshwork/controlplane"
+	"github.com/meshwork/meshwork/controlplane/traceindex"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/meshfile"
@@ -119,7 +120,18 @@ func (m *Mesh) startControlPlane(ctx context.Context, reg prometheus.Registerer)
 	cfg.Site, cfg.Listen, cfg.MeshFile = m.sites[0].name, ln.Addr().String(), m.MeshFile()
 	cfg.Kafka.Brokers = nil // the site's, from the mesh file
 	cfg.RefreshInterval = 2 * time.Second
-	cp, err := controlplane.New(cfg, m.logger.With("service", "controlplane"), reg)
+	// The trace index follows the first site's _mesh.trace, where the
+	// replicators bring every site's hops.
+	cfg.TraceIndex.Dir = filepath.Join(m.cfg.Dir, "traceindex")
+	kc := kafkaclient.Defaults()
+	kc.Brokers = []string{m.sites[0].endpoints.Kafka}
+	ix, err := traceindex.NewService(cfg.TraceIndex, kc, cfg.Site, m.logger.With("service", "traceindex"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("dev mesh trace index: %w", err)
+	}
+	cp, err := controlplane.New(cfg, m.logger.With("service", "controlplane"), reg,
+		controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"))
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dev mesh control plane: %w", err)

@@ -54,6 +54,7 @@ func (s *site) common(listen string, kafka kafkaclient.Config) service.Common {
 	c := service.DefaultCommon(listen, kafka)
 	c.Site = s.name
 	c.Kafka.Brokers = []string{s.endpoints.Kafka}
+	c.Trace.SampleRate = 1 // every event: `meshctl trace` finds any of them
 	return c
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -11,9 +14,12 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // BenchmarkMQTTIngress measures QoS 1 messages from an MQTT publisher into
@@ -156,7 +162,43 @@ func benchProduce(b *testing.B, kafka string, size int) {
 	lat.report(b, time.Since(start))
 }
 
+// BenchmarkMQTTIngressTracing measures what tracing costs the adapter, in
+// one run: hops off (sample_rate 0), at the default rate (1 in 100), and
+// for every event (1), and every event with OpenTelemetry spans as well
+// (exported by OTLP/HTTP to a receiver in this process that drops them).
+func BenchmarkMQTTIngressTracing(b *testing.B) {
+	broker, kafka := env(b, "MESH_E2E_MQTT"), env(b, "MESH_E2E_KAFKA_EAST")
+	for _, v := range []struct {
+		name  string
+		rate  float64
+		spans bool
+	}{{"off", 0, false}, {"default", trace.DefaultSampleRate, false}, {"all", 1, false}, {"all+spans", 1, true}} {
+		b.Run("adapter-trace-"+v.name+"/100B", func(b *testing.B) {
+			if v.spans {
+				otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+				}))
+				defer otlp.Close()
+				tp, err := telemetry.StartTracing(context.Background(), telemetry.TelemetryConfig{OTLP: telemetry.OTLPConfig{Endpoint: otlp.URL}}, "mesh-mqtt", "east", v.rate)
+				if err != nil {
+					b.Fatal(err)
+				}
+				prev := otel.GetTracerProvider()
+				telemetry.UseTracing(tp)
+				defer func() { otel.SetTracerProvider(prev); _ = tp.Shutdown(context.Background()) }()
+			}
+			benchAdapterWith(b, broker, kafka, 100, func(c *mqtt.Config) { c.Trace.SampleRate = v.rate })
+		})
+	}
+}
+
 func benchAdapter(b *testing.B, broker, kafka string, size int) {
+	benchAdapterWith(b, broker, kafka, size, func(*mqtt.Config) {})
+}
+
+// benchAdapterWith is benchAdapter with the adapter's configuration
+// changed by configure.
+func benchAdapterWith(b *testing.B, broker, kafka string, size int, configure func(*mqtt.Config)) {
 	suffix := uniq("b")
 	topic := "bench.adapter." + suffix
 	createTopics(b, kafka, 1, topic)
@@ -167,6 +209,7 @@ func benchAdapter(b *testing.B, broker, kafka string, size int) {
 	cfg.Broker.CleanSession = true // a fresh session per run: nothing left over from the last one
 	cfg.Kafka.Brokers = []string{kafka}
 	cfg.Ingress = []mqtt.IngressRule{{Filter: "bench/" + suffix + "/#", QoS: 1, Topic: topic}}
+	configure(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	startAdapter(ctx, b, cfg)

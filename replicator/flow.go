@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/replicator/demand"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // route says which records of a unit come to this site and where copying
@@ -97,7 +99,8 @@ type flowDeps struct {
 	localAdm *kadm.Client
 	dlq      *dlq.Writer
 	refusals *refusalLog
-	log      *slog.Logger // labelled with the source
+	trace    *trace.Recorder // nil when tracing is off
+	log      *slog.Logger    // labelled with the source
 }
 
 // limit waits until n more bytes may be read from the source.
@@ -213,6 +216,7 @@ func (f *flow) run(ctx context.Context) error {
 			}
 		}
 		fs := f.poll(pollCtx, cons)
+		polled := time.Now()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			if !eos {
 				f.finalPositions(state)
@@ -256,7 +260,35 @@ func (f *flow) run(ctx context.Context) error {
 			return err
 		}
 		f.plan.committed(f.d.m.failing.WithLabelValues(f.key.Source))
+		f.traceCopies(b, polled)
 	}
+}
+
+// traceCopies records a REPLICATED hop for each sampled event b copied
+// (committed: each copy has its partition and offset here), held from
+// polled, when the flow read it, to now. The mesh's own topics are not
+// events and record none (a hop for a copied _mesh.trace record would
+// trace the tracing).
+func (f *flow) traceCopies(b batch, polled time.Time) {
+	rec := f.d.trace
+	if rec == nil {
+		return
+	}
+	var hops []trace.Hop
+	for _, c := range b.copies {
+		if strings.HasPrefix(c.Topic, "_") {
+			continue
+		}
+		ev := trace.EventOf(c.Headers)
+		if !rec.SampledEvent(ev) {
+			continue
+		}
+		h := trace.KafkaHop(ev, c, trace.ActionReplicated, trace.OutcomeOK)
+		h.Duration = max(h.Time.Sub(polled), time.Microsecond)
+		h.Address = "kafka://" + f.key.Source // where it was copied from
+		hops = append(hops, h)
+	}
+	rec.Record(hops...)
 }
 
 // replan changes the units the flow copies to units, between two batches:
@@ -728,8 +760,10 @@ func (f *flow) startOffsets(ctx context.Context, units iter.Seq[unit]) (map[stri
 // copyRecord is r as this site receives it from source: same key, value,
 // timestamp, partition and headers, with the hop stamped into its envelope.
 func copyRecord(r *kgo.Record, source, site string) *kgo.Record {
+	// The source record's context: with the Kafka clients' tracing hooks,
+	// the copy's publish span follows the span of the record's fetch.
 	return &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
-		Headers: envelope.StampHop(r.Headers, source, site)}
+		Headers: envelope.StampHop(r.Headers, source, site), Context: r.Context}
 }
 
 // sameUnits reports whether two flows copy the same units the same way.

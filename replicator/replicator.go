@@ -22,6 +22,7 @@ import (
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
 	"github.com/meshwork/meshwork/replicator/topology"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // System topics the replicator carries besides the topics of interest.
@@ -56,6 +57,7 @@ type Replicator struct {
 	deps     map[string]*flowDeps // per source site: what its flows use
 	interest *interestState
 	catalog  *catalogState
+	trace    *trace.Recorder // writes REPLICATED hops; nil when tracing is off
 	slots    *slotGroup
 	links    linkStates // the last look at each source site
 	mesh     *meshWatch // nil without a mesh file
@@ -196,6 +198,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 		return nil, err
 	}
 	r.localAdm = kadm.NewClient(r.localCl)
+	if r.trace, err = trace.NewRecorder(r.localCl, cfg.Site, "replicator/"+cfg.Site, cfg.Trace, logger, reg); err != nil {
+		r.close()
+		return nil, err
+	}
 	for _, n := range topo.Neighbors(cfg.Site) {
 		s, _ := cfg.site(n)
 		cl, err := r.clients.new(s.Kafka)
@@ -258,6 +264,13 @@ func (r *Replicator) close() {
 	for _, a := range r.admins {
 		a.Close()
 	}
+	if r.trace != nil { // before localCl, which it writes with
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.trace.Close(ctx); err != nil {
+			r.log.Warn("replicator: trace hops not written at shutdown", "error", err)
+		}
+		cancel()
+	}
 	if r.localCl != nil {
 		r.localCl.Close()
 	}
@@ -277,6 +290,7 @@ func (r *Replicator) newFlowDeps(source string) *flowDeps {
 		localAdm: r.localAdm,
 		dlq:      r.dlq,
 		refusals: r.refusals,
+		trace:    r.trace,
 		log:      r.log.With("from", source),
 	}
 	if l := r.cfg.Flow.BandwidthLimit; l > 0 {
@@ -306,6 +320,7 @@ func (r *Replicator) Start(ctx context.Context) error {
 	}
 	life, stop := context.WithCancel(context.Background())
 	r.stop, r.done = stop, make(chan struct{})
+	r.trace.Start(life)
 	go func() {
 		defer close(r.done)
 		r.run(life)

@@ -209,7 +209,8 @@ var samples = map[string]map[string]any{
 		"site": "west", "component": "replicator/west", "action": "REPLICATED",
 		"at": ms("2025-03-01T10:00:00.123Z"), "partition": 3, "offset": int64(12345),
 		"protocol_address": nil, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-		"detail": nil,
+		"detail": nil, "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "protocol": "KAFKA", "outcome": "OK",
+		"source": "mqtt://broker/factory/1/temp", "duration_micros": int64(1830),
 	},
 	DeadLetter: {
 		"reason": "webhook answered 500 after 5 attempts", "component": "webhook-egress/east",

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter bridges one AMQP 1.0 broker and one Kafka cluster. It is a
@@ -37,6 +38,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	if a.bridge, err = adapters.NewBridge(adapters.BridgeConfig{
 		Protocol: "amqp", Site: cfg.Site, Kafka: cfg.Kafka, KafkaOpts: extra, Registry: cfg.Registry,
 		LeaseOwner: cfg.containerID(), Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
+		Trace: cfg.Trace, TraceProtocol: trace.ProtocolAMQP, Registerer: reg,
 	}); err != nil {
 		return nil, err
 	}

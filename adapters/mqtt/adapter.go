@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter bridges one MQTT broker session and one Kafka cluster. It is a
@@ -55,6 +56,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, extra ...kg
 	if a.bridge, err = adapters.NewBridge(adapters.BridgeConfig{
 		Protocol: "mqtt", Site: cfg.Site, Kafka: cfg.Kafka, KafkaOpts: extra, Registry: cfg.Registry,
 		LeaseOwner: cfg.Broker.ClientID, Metrics: a.m, Log: logger, NotReadyAfter: cfg.NotReadyAfter,
+		Trace: cfg.Trace, TraceProtocol: trace.ProtocolMQTT, Registerer: reg,
 	}); err != nil {
 		return nil, err
 	}

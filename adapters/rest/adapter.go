@@ -21,6 +21,7 @@ import (
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter is the REST adapter: an HTTP API that produces into the site's
@@ -43,6 +44,7 @@ type Adapter struct {
 	authz     Authorizer
 	events    []eventRule
 	dead      *adapters.DeadLetters
+	trace     *trace.Recorder // nil when tracing is off
 	hooks     *webhooks
 	idem      *idempotency // nil when off
 	consumers *consumers
@@ -134,6 +136,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		return nil, err
 	}
 	a.dead = adapters.NewDeadLetters(a.sys, a.limits, "rest-adapter/"+cfg.Site, logger, a.core)
+	if a.trace, err = trace.NewRecorder(a.sys, cfg.Site, "rest-adapter/"+cfg.Site, cfg.Trace, logger, reg); err != nil {
+		return nil, err
+	}
+	a.prod.trace = a.trace
 	if a.hooks, err = newWebhooks(a); err != nil {
 		return nil, err
 	}
@@ -161,6 +167,7 @@ func (a *Adapter) ListenerTLS() *tls.Config {
 // not kept: Close stops the adapter.
 func (a *Adapter) Start(ctx context.Context) error {
 	a.work, a.stopWork = context.WithCancel(context.Background())
+	a.trace.Start(a.work)
 	if a.idem != nil {
 		if err := a.idem.start(ctx, a.work, &a.wg); err != nil {
 			a.stopWork()
@@ -209,6 +216,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	if a.idem != nil {
 		a.idem.close()
 	}
+	errs = append(errs, a.trace.Close(ctx)) // before the client it writes with
 	a.kafka.Close()
 	a.sys.Close()
 	return errors.Join(errs...)

@@ -19,6 +19,7 @@ import (
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // producer writes the records of produce requests with acks=all, within a
@@ -41,6 +42,7 @@ type producer struct {
 	site       string
 	topics     *topicCache
 	trouble    *adapters.Trouble
+	trace      *trace.Recorder // nil when tracing is off
 }
 
 // produced is the outcome of one record.
@@ -173,6 +175,7 @@ func plain(envs []envelope.Envelope) bool {
 // acknowledgement of each, or the produce timeout.
 func (p *producer) produce(ctx context.Context, recs []*kgo.Record) []produced {
 	out := make([]produced, len(recs))
+	received := time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -195,6 +198,7 @@ func (p *producer) produce(ctx context.Context, recs []*kgo.Record) []produced {
 				return
 			}
 			p.trouble.Succeeded()
+			adapters.TraceProduced(p.trace, trace.ProtocolHTTP, r, received, "http://"+p.site+"/topics/"+r.Topic)
 			out[i] = produced{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
 		})
 	}

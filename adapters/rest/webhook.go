@@ -17,6 +17,7 @@ import (
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // webhooks runs the webhook subscriptions: those of the configuration and
@@ -188,7 +189,8 @@ func (h *webhooks) runLocked(s subscription) error {
 	// A confirmation waits for every attempt and pause of a record.
 	timeout := time.Duration(sender.attempts) * (cfg.Webhooks.Timeout + cfg.Webhooks.MaxBackoff)
 	e := adapters.NewEgress(adapters.EgressConfig{Rule: "webhook/" + s.ID, Client: cl, MaxInFlight: cfg.Webhooks.MaxInFlight,
-		Timeout: timeout, Sender: sender, DeadLetters: h.a.dead, Metrics: h.a.core, Log: h.log, NotReadyAfter: cfg.NotReadyAfter})
+		Timeout: timeout, Sender: sender, DeadLetters: h.a.dead, Metrics: h.a.core, Log: h.log, NotReadyAfter: cfg.NotReadyAfter,
+		Trace: h.a.trace, Protocol: trace.ProtocolHTTP})
 	poll, stopPoll := context.WithCancel(h.work)
 	work, stopWork := context.WithCancel(h.work)
 	run := &runningSub{sub: s, egress: e, stopPoll: stopPoll, stopWork: stopWork, done: make(chan struct{})}

@@ -13,6 +13,7 @@ package main
 
 import (
 	"github.com/meshwork/meshwork/controlplane"
+	"github.com/meshwork/meshwork/controlplane/traceindex"
 	"github.com/meshwork/meshwork/internal/service"
 )
 
@@ -26,7 +27,11 @@ topic, and serves the HTTP API that meshctl uses.`,
 	Defaults:      controlplane.DefaultConfig,
 	Common:        func(c *controlplane.Config) *service.Common { return &c.Common },
 	New: func(c controlplane.Config, d service.Deps) (service.Service, error) {
-		return controlplane.New(c, d.Logger, d.Metrics)
+		ix, err := traceindex.NewService(c.TraceIndex, c.Kafka, c.Site, d.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return controlplane.New(c, d.Logger, d.Metrics, controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"))
 	},
 }
 

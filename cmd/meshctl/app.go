@@ -44,6 +44,9 @@ func commands() []func(*app) *cobra.Command {
 		newDescribeCmd,
 		newInterestCmd,
 		newSchemasCmd,
+		func(a *app) *cobra.Command {
+			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output })
+		},
 	}
 }
 

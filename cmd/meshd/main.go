@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/meshwork/meshwork/devmesh"
 	"github.com/meshwork/meshwork/internal/config"
@@ -128,6 +129,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer closeLog()
 	cfg.Logger = logger
+	// With OTEL_EXPORTER_OTLP_ENDPOINT set (a Jaeger or Tempo), every
+	// service of the dev mesh sends its spans there, all of them.
+	tp, err := telemetry.StartTracing(ctx, telemetry.TelemetryConfig{}, "meshd", "dev", 1)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		telemetry.UseTracing(tp)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(sctx)
+		}()
+	}
 	mesh, err := devmesh.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/telemetry"
 )
 
 // ClientID returns the default client id of a component at a site.
@@ -73,6 +74,9 @@ func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error
 	opts, err := c.Options(component, site)
 	if err != nil {
 		return nil, err
+	}
+	if tp, ok := telemetry.Tracing(); ok {
+		opts = append(opts, kgo.WithHooks(newTracingHooks(tp, component+"/"+site)))
 	}
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {

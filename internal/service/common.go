@@ -8,6 +8,7 @@ import (
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/trace"
 )
 
 // Common is the block every service's configuration starts with. A
@@ -29,12 +30,20 @@ type Common struct {
 	Log telemetry.LogConfig `yaml:"log"`
 	// Kafka is the site's Kafka cluster.
 	Kafka kafkaclient.Config `yaml:"kafka"`
+	// Trace configures the hops this service records, for the events it
+	// handles, in the site's _mesh.trace topic (a service that handles
+	// no events, like the registry, records none).
+	Trace trace.Config `yaml:"trace"`
+	// Telemetry says where the service sends its OpenTelemetry spans
+	// (none unless configured here or by the OTEL_EXPORTER_OTLP_*
+	// variables); they are sampled at trace.sample_rate.
+	Telemetry telemetry.TelemetryConfig `yaml:"telemetry"`
 }
 
 // DefaultCommon returns the common defaults with the service's own listen
 // address and Kafka client defaults.
 func DefaultCommon(listen string, kafka kafkaclient.Config) Common {
-	return Common{Listen: listen, Log: telemetry.DefaultLogConfig(), Kafka: kafka}
+	return Common{Listen: listen, Log: telemetry.DefaultLogConfig(), Kafka: kafka, Trace: trace.DefaultConfig()}
 }
 
 // Validate checks the common block; field paths are those of the YAML file
@@ -49,5 +58,7 @@ func (c *Common) Validate() error {
 	}
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
+	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
+	errs = append(errs, config.Nest("telemetry", c.Telemetry.Validate()))
 	return errors.Join(errs...)
 }

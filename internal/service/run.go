@@ -124,6 +124,20 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		return &UsageError{err}
 	}
 	logger = logger.With("service", strings.TrimPrefix(cmd.Name, "mesh-"), "site", common.Site)
+	tp, err := telemetry.StartTracing(ctx, common.Telemetry, cmd.Name, common.Site, common.Trace.SampleRate)
+	if err != nil {
+		return &UsageError{err}
+	}
+	if tp != nil {
+		telemetry.UseTracing(tp)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("telemetry: spans not exported at shutdown", "error", err)
+			}
+		}()
+	}
 	ln, err := telemetry.Listen(common.Listen)
 	if err != nil {
 		return err

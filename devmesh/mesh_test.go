@@ -105,19 +105,23 @@ func TestMeshKeepsEventsAcrossRestart(t *testing.T) {
 	if strings.Join(got, ",") != "0,1,2,3,4,5,6,7,8,9" {
 		t.Fatalf("records after restart: %v", got)
 	}
-	// Sites are separate clusters: west does not have east's topic.
+	// Sites are separate clusters: west may hold an empty copy of east's
+	// topic (the topic catalog makes one), but none of its records, as
+	// nothing at west is interested in them.
 	adm, err := kgo.NewClient(kgo.SeedBrokers(m2.Endpoints().Sites["west"].Kafka))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adm.Close()
-	topics, err := kadm.NewClient(adm).ListTopics(ctx)
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, "shop.order.created")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if topics.Has("shop.order.created") {
-		t.Fatal("west must not share east's topics")
-	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			t.Errorf("west holds %d records of east's shop.order.created in partition %d; nothing there is interested", o.Offset, o.Partition)
+		}
+	})
 }
 
 func portOf(t *testing.T, addr string) int {

@@ -43,6 +43,19 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 // session is min(limit, its Receive Maximum), so the client never gets more
 // than it announced.
 //
+// A publisher's own session can be taken over too: a held publisher does
+// not get its PINGRESP, so its client library reconnects, and mochi copies
+// the old connection's session to the new one, receipts included. A
+// receipt (the PUBACK or PUBREC stored before it is written) copied while
+// the old connection is between storing and writing it would be sent on
+// the new connection although its message never reached a subscriber (the
+// write fails on the closed connection, and mochi fans out only after a
+// successful write): the publisher would take the message as delivered.
+// So a take-over waits (OnSessionEstablish) until the old connection has
+// processed the message it let through (OnPacketProcessed), and a message
+// still held when the take-over begins is let go unacknowledged: the
+// publisher sends it again on its new connection.
+//
 // A publisher also waits while a session it publishes to is being taken
 // over by a new connection (see mustHold). mochi still hands a message to
 // the old client if the take-over starts between this hook and the
@@ -69,6 +82,13 @@ type flowHook struct {
 	done    chan struct{}
 	once    sync.Once
 
+	// passing holds, for each connection, a channel closed once the QoS 1
+	// or 2 message it let through is processed; leaving marks connections
+	// whose session a new connection is taking over. Both under passMu.
+	passMu  sync.Mutex
+	passing map[*mochi.Client]chan struct{}
+	leaving map[*mochi.Client]bool
+
 	bounds sync.Map // client id -> int: a session's bound when below limit
 	cut    sync.Map // *mochi.Client -> struct{}: disconnected as slow (counted once)
 	full   sync.Map // client id -> struct{}: logged as full while away
@@ -81,7 +101,8 @@ type flowHook struct {
 }
 
 func newFlowHook(srv *mochi.Server, store sessionStore, limit int, bridge string, logger *slog.Logger) *flowHook {
-	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{})}
+	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{}),
+		passing: map[*mochi.Client]chan struct{}{}, leaving: map[*mochi.Client]bool{}}
 }
 
 func (h *flowHook) ID() string { return "meshwork-flow" }
@@ -94,6 +115,7 @@ func (h *flowHook) Provides(b byte) bool {
 		mochi.OnQosPublish,
 		mochi.OnQosComplete,
 		mochi.OnQosDropped,
+		mochi.OnSessionEstablish,
 		mochi.OnSessionEstablished,
 		mochi.OnDisconnect,
 		mochi.OnPacketProcessed,
@@ -137,7 +159,7 @@ func (h *flowHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 			if cl.Closed() { // its acknowledgement would fail (see OnPacketProcessed)
 				return pk, packets.ErrRejectPacket
 			}
-			return pk, nil
+			return h.pass(cl, pk)
 		}
 		if since.IsZero() {
 			since = time.Now()
@@ -151,9 +173,68 @@ func (h *flowHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 		case <-h.done:
 			return pk, packets.ErrRejectPacket
 		}
-		if cl.Closed() {
+		if cl.Closed() || h.isLeaving(cl) {
 			return pk, packets.ErrRejectPacket
 		}
+	}
+}
+
+func (h *flowHook) isLeaving(cl *mochi.Client) bool {
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	return h.leaving[cl]
+}
+
+// pass lets a QoS 1 or 2 message of cl through, unless a new connection
+// is taking cl's session over; a take-over then waits until the message is
+// processed (see OnSessionEstablish).
+func (h *flowHook) pass(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	if h.leaving[cl] {
+		return pk, packets.ErrRejectPacket
+	}
+	h.passing[cl] = make(chan struct{})
+	return pk, nil
+}
+
+// passed is told that cl has processed the message it let through.
+func (h *flowHook) passed(cl *mochi.Client) {
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	if ch, ok := h.passing[cl]; ok {
+		close(ch)
+		delete(h.passing, cl)
+	}
+}
+
+// takeoverWait bounds how long a take-over waits for the old connection's
+// message: its processing is a write and a fan-out, which the flow hook
+// never holds.
+const takeoverWait = 10 * time.Second
+
+// OnSessionEstablish runs on a new connection before it takes over the
+// session of its client id: the old connection lets no more messages
+// through, and the one it let through is processed first, so that the
+// session copied holds no receipt of a message that no subscriber got.
+func (h *flowHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old == cl {
+		return
+	}
+	h.passMu.Lock()
+	h.leaving[old] = true
+	ch := h.passing[old]
+	h.passMu.Unlock()
+	h.notify() // a held publish of the old connection lets go
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-time.After(takeoverWait):
+		h.log.Warn("mqtt: a session was taken over while its old connection still processed a message", "client", cl.ID)
+	case <-h.done:
 	}
 }
 
@@ -262,6 +343,9 @@ func (h *flowHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) {
 
 func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) {
 	h.cut.Delete(cl)
+	h.passMu.Lock()
+	delete(h.leaving, cl)
+	h.passMu.Unlock()
 	h.notify()
 }
 
@@ -274,7 +358,11 @@ func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) {
 // the publisher then takes as delivered a message no subscriber got, and
 // does not send it again.
 func (h *flowHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, err error) {
-	if err == nil || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+		return
+	}
+	defer h.passed(cl) // after the receipt is forgotten
+	if err == nil {
 		return
 	}
 	forget := func(c *mochi.Client) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -246,18 +248,11 @@ func (s *Server) postInterest(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*s.cfg.Timeout)
 	defer cancel()
-	cl, err := kafkaclient.New(kc, "controlplane", l.Site)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "site %s's Kafka: %v", l.Site, err)
+	cl, current, ok := siteLeases(ctx, w, kc, l.Site)
+	if !ok {
 		return
 	}
 	defer cl.Close()
-	opts, _ := kc.Options("controlplane", l.Site)
-	current, err := interest.Read(ctx, opts)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "site %s's Kafka at %s: %v; check that it runs (GET /v1/sites)", l.Site, strings.Join(kc.Brokers, ","), err)
-		return
-	}
 	held, err := interest.Declare(ctx, cl, l, ttl, current)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "declaring at site %s: %v", l.Site, err)
@@ -268,6 +263,24 @@ func (s *Server) postInterest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, view)
 }
 
+// siteLeases connects to site's Kafka and reads its current leases; on
+// failure it answers the request and returns false.
+func siteLeases(ctx context.Context, w http.ResponseWriter, kc kafkaclient.Config, site string) (*kgo.Client, interest.Leases, bool) {
+	cl, err := kafkaclient.New(kc, "controlplane", site)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "site %s's Kafka: %v", site, err)
+		return nil, nil, false
+	}
+	opts, _ := kc.Options("controlplane", site)
+	current, err := interest.Read(ctx, opts)
+	if err != nil {
+		cl.Close()
+		writeError(w, http.StatusBadGateway, "site %s's Kafka at %s: %v; check that it runs (GET /v1/sites)", site, strings.Join(kc.Brokers, ","), err)
+		return nil, nil, false
+	}
+	return cl, current, true
+}
+
 func (s *Server) deleteInterest(w http.ResponseWriter, r *http.Request) {
 	l, _, kc, ok := s.interestRequest(w, r)
 	if !ok {
@@ -275,18 +288,11 @@ func (s *Server) deleteInterest(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*s.cfg.Timeout)
 	defer cancel()
-	cl, err := kafkaclient.New(kc, "controlplane", l.Site)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "site %s's Kafka: %v", l.Site, err)
+	cl, current, ok := siteLeases(ctx, w, kc, l.Site)
+	if !ok {
 		return
 	}
 	defer cl.Close()
-	opts, _ := kc.Options("controlplane", l.Site)
-	current, err := interest.Read(ctx, opts)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "site %s's Kafka at %s: %v; check that it runs (GET /v1/sites)", l.Site, strings.Join(kc.Brokers, ","), err)
-		return
-	}
 	if err := interest.Withdraw(ctx, cl, l, current); err != nil {
 		code := http.StatusBadGateway
 		if errors.Is(err, interest.ErrNotDeclared) {

@@ -137,6 +137,18 @@ func (a *app) serverURL() (url, from string, err error) {
 }
 
 // client returns the control plane's client, built on first use.
+// get asks the control plane for path (GET) within --timeout and decodes
+// the answer into v.
+func (a *app) get(cmd *cobra.Command, path string, v any) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.ctx(cmd)
+	defer cancel()
+	return c.get(ctx, path, v)
+}
+
 func (a *app) client() (*apiClient, error) {
 	if a.api != nil || a.apiErr != nil {
 		return a.api, a.apiErr

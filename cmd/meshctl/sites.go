@@ -23,17 +23,11 @@ plane last looked at them.`,
   meshctl sites -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
 			var res struct {
 				Sites    []controlplane.Site `json:"sites"`
 				Gathered time.Time           `json:"gathered"`
 			}
-			if err := c.get(ctx, "/v1/sites", &res); err != nil {
+			if err := a.get(cmd, "/v1/sites", &res); err != nil {
 				return err
 			}
 			return a.render(res, func(w io.Writer) error {
@@ -80,17 +74,11 @@ declared in mesh.yaml, or none answers).`,
 		Example: `  meshctl links`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
 			var res struct {
 				Links    []controlplane.Link `json:"links"`
 				Gathered time.Time           `json:"gathered"`
 			}
-			if err := c.get(ctx, "/v1/links", &res); err != nil {
+			if err := a.get(cmd, "/v1/links", &res); err != nil {
 				return err
 			}
 			return a.render(res, func(w io.Writer) error {

@@ -25,17 +25,11 @@ sites hold it, its partitions and its schema subject.`,
   meshctl topics -o yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
 			var res struct {
 				Topics   []controlplane.TopicSummary `json:"topics"`
 				Gathered time.Time                   `json:"gathered"`
 			}
-			if err := c.get(ctx, "/v1/topics", &res); err != nil {
+			if err := a.get(cmd, "/v1/topics", &res); err != nil {
 				return err
 			}
 			return a.render(res, func(w io.Writer) error {
@@ -75,14 +69,8 @@ site with their lag per source, and the producers of the latest records
 		},
 		ValidArgsFunction: a.completeTopics,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.ctx(cmd)
-			defer cancel()
 			var t controlplane.Topic
-			if err := c.get(ctx, "/v1/topics/"+url.PathEscape(args[0]), &t); err != nil {
+			if err := a.get(cmd, "/v1/topics/"+url.PathEscape(args[0]), &t); err != nil {
 				return err
 			}
 			return a.render(t, func(w io.Writer) error { return describeTopic(w, t) })

@@ -91,7 +91,7 @@ flow: {fetch_max_wait: 50ms, plan_interval: 1s, checkpoint_interval: 1s}
 	}
 	launchService(t, replBin, "replicator-east", repl("east", ports[0]), ports[0])
 	launchService(t, replBin, "replicator-west", repl("west", ports[1]), ports[1])
-	cp := startService(t, cpBin, "controlplane", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\nmesh_file: %s\nrefresh_interval: 1s\n", ports[2], meshPath), ports[2])
+	cp := startService(t, cpBin, "controlplane", fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\nmesh_file: %s\nrefresh_interval: 1s\ntrace_index: {dir: %s}\n", ports[2], meshPath, filepath.Join(t.TempDir(), "traceindex")), ports[2])
 	server := "--server=" + cp.url
 
 	// Interest declared through the API starts the flow from east.

@@ -55,6 +55,8 @@ type broker struct {
 	in   *ingress // nil without ingress rules
 
 	cur atomic.Pointer[connection]
+	// lastErr is why the last connection failed or ended, for Ready.
+	lastErr atomic.Pointer[error]
 	// stop ends the connection; run ends with it. The connection outlives
 	// the pipelines' work: what they hand back as they stop is Released on
 	// it.
@@ -133,6 +135,7 @@ func (b *broker) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		b.lastErr.Store(&err)
 		b.m.reconnects.Inc()
 		wait := bo.NextBackOff()
 		b.log.Warn("amqp: connection to the broker failed; reconnecting", "broker", b.url, "in", wait, "error", err)
@@ -238,6 +241,9 @@ func (b *broker) attach(ctx context.Context, c *connection, r *ingressRule) (*am
 // attached.
 func (b *broker) Ready() error {
 	if b.cur.Load() == nil {
+		if err := b.lastErr.Load(); err != nil && *err != nil {
+			return fmt.Errorf("amqp: not connected to %s: %w", b.url, *err)
+		}
 		return fmt.Errorf("amqp: not connected to %s", b.url)
 	}
 	return nil

@@ -79,7 +79,13 @@ func composeServiceConfig(id string, s types.ServiceConfig) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		if _, err := ServiceConfig(svc, v.Source, data, nil); err != nil {
+		mounts := map[string]string{}
+		for _, w := range s.Volumes {
+			if w.Type == types.VolumeTypeBind && w.Target != v.Target {
+				mounts[w.Target] = w.Source
+			}
+		}
+		if _, err := ServiceConfig(svc, v.Source, data, nil, mounts); err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
 		return nil

@@ -1,8 +1,12 @@
 package validate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +14,7 @@ import (
 	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/adapters/rest"
+	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/registry"
 	"github.com/meshwork/meshwork/replicator"
@@ -18,11 +23,12 @@ import (
 // parsers load a service's configuration file over its defaults, as the
 // service's -config does (strict fields, then its Validate).
 var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) error{
-	"mesh-mqtt":       parser(mqtt.DefaultConfig),
-	"mesh-amqp":       parser(amqp.DefaultConfig),
-	"mesh-rest":       parser(rest.DefaultConfig),
-	"mesh-replicator": parser(replicator.DefaultConfig),
-	"mesh-registry":   parser(registry.DefaultConfig),
+	"mesh-mqtt":         parser(mqtt.DefaultConfig),
+	"mesh-amqp":         parser(amqp.DefaultConfig),
+	"mesh-rest":         parser(rest.DefaultConfig),
+	"mesh-replicator":   parser(replicator.DefaultConfig),
+	"mesh-registry":     parser(registry.DefaultConfig),
+	"mesh-controlplane": parser(controlplane.DefaultConfig),
 }
 
 func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) error {
@@ -36,10 +42,19 @@ func parser[C any](defaults func() C) func(string, []byte, func(string) (string,
 // service would load it, with env for its ${NAME} references (the values
 // a pod or container would have). known is false for a service whose
 // configuration type this check does not know (it is then not checked).
-func ServiceConfig(service, name string, data []byte, env map[string]string) (known bool, err error) {
+//
+// mounts maps the paths of files mounted beside the configuration (as the
+// container sees them, e.g. /etc/meshwork/mesh.yaml) to where this check
+// reads them; the configuration's references to them are read from there,
+// so a file a service opens at start (the control plane's mesh_file) is
+// checked with it.
+func ServiceConfig(service, name string, data []byte, env map[string]string, mounts map[string]string) (known bool, err error) {
 	p, ok := parsers[service]
 	if !ok {
 		return false, nil
+	}
+	for in, here := range mounts {
+		data = bytes.ReplaceAll(data, []byte(in), []byte(here))
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	if err := p(name, data, lookup); err != nil {
@@ -57,13 +72,18 @@ var podEnv = map[string]string{"POD_NAME": "pod-0", "POD_IP": "10.0.0.1", "POD_N
 // the service would load it. It returns the services whose files it
 // checked and those it could not (their configuration type is unknown
 // here).
-func ConfigMaps(objs []any) (checked, unknown []string, err error) {
+func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 	cms := map[string]*corev1.ConfigMap{}
 	for _, o := range objs {
 		if cm, ok := o.(*corev1.ConfigMap); ok {
 			cms[cm.Namespace+"/"+cm.Name] = cm
 		}
 	}
+	tmp, err := os.MkdirTemp("", "deploycheck-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
 	var errs []error
 	for _, o := range objs {
 		var ns string
@@ -85,7 +105,11 @@ func ConfigMaps(objs []any) (checked, unknown []string, err error) {
 				continue
 			}
 			for _, c := range pod.Containers {
-				known, err := ServiceConfig(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv)
+				mounts, err := configMapFiles(tmp, cm, c, v.Name)
+				if err != nil {
+					return nil, nil, err
+				}
+				known, err := ServiceConfig(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv, mounts)
 				switch {
 				case err != nil:
 					errs = append(errs, err)
@@ -98,4 +122,30 @@ func ConfigMaps(objs []any) (checked, unknown []string, err error) {
 		}
 	}
 	return checked, unknown, errors.Join(errs...)
+}
+
+// configMapFiles writes the files of cm that container c mounts (volume
+// vol) to a temporary directory and maps their paths in the container to
+// the files written.
+func configMapFiles(tmp string, cm *corev1.ConfigMap, c corev1.Container, vol string) (map[string]string, error) {
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		if m.Name != vol {
+			continue
+		}
+		dir, err := os.MkdirTemp(tmp, "configmap-")
+		if err != nil {
+			return nil, err
+		}
+		for key, data := range cm.Data {
+			if key == "config.yaml" {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, key), []byte(data), 0o600); err != nil {
+				return nil, err
+			}
+			mounts[path.Join(m.MountPath, key)] = filepath.Join(dir, key)
+		}
+	}
+	return mounts, nil
 }

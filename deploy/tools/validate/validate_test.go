@@ -175,6 +175,10 @@ func TestBrokenManifests(t *testing.T) {
 			d := at(m, "data").(map[string]any)
 			d["config.yaml"] = strings.Replace(d["config.yaml"].(string), "client_id:", "client_idd:", 1)
 		}},
+		{"mesh.yaml typo beside the control plane's configuration", "ConfigMap", "mesh-controlplane-config", "registy", func(m map[string]any) {
+			d := at(m, "data").(map[string]any)
+			d["mesh.yaml"] = strings.Replace(d["mesh.yaml"].(string), "registry:", "registy:", 1)
+		}},
 		{"service configuration unset variable", "ConfigMap", "mesh-registry-config", "environment variable NODE_IP is not set", func(m map[string]any) {
 			d := at(m, "data").(map[string]any)
 			d["config.yaml"] = strings.Replace(d["config.yaml"].(string), "${POD_IP}", "${NODE_IP}", 1)

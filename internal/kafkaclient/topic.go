@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/meshwork/meshwork/internal/retry"
 )
 
 // Partitioning says what EnsureTopic requires of an existing topic's
@@ -183,10 +185,28 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, ts ...Topic) (map[string]
 	return got, errs
 }
 
+// existingConfigs reads the configs of a topic that exists: one another
+// client has just created may not be known yet to the broker asked
+// (UNKNOWN_TOPIC_OR_PARTITION), which is asked again for a few seconds.
+func existingConfigs(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 50 * time.Millisecond
+	for {
+		set, err := TopicConfigs(ctx, adm, topic)
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			return set, err
+		}
+		if !retry.Sleep(ctx, wait) {
+			return set, err
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
 func ensureExisting(ctx context.Context, cl *kgo.Client, adm *kadm.Client, t Topic) (Ensured, error) {
 	var out Ensured
 	if t.Compacted || t.AddMissingConfigs {
-		set, err := TopicConfigs(ctx, adm, t.Name)
+		set, err := existingConfigs(ctx, adm, t.Name)
 		if err != nil {
 			return out, fmt.Errorf("reading the configs of topic %s: %w", t.Name, err)
 		}

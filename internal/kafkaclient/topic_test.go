@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/kafkatest"
@@ -139,5 +142,40 @@ func TestEnsureTopicsAtOnce(t *testing.T) {
 		if set[name]["retention.ms"] != strconv.Itoa(60000+i) {
 			t.Fatalf("%s configs %v", name, set[name])
 		}
+	}
+}
+
+// A topic another client has just created may be unknown for a moment to
+// the broker asked for its configs: EnsureTopic asks again rather than
+// failing (seen on real Kafka when a replicator and the control plane made
+// _mesh.interest at once).
+func TestEnsureTopicWaitsForATopicJustCreatedElsewhere(t *testing.T) {
+	c := kafkatest.Cluster(t)
+	cl := kafkatest.Client(t, c)
+	ctx := context.Background()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "_mesh.y"); err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.DescribeConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if refused.Load() >= 3 {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		r := req.(*kmsg.DescribeConfigsRequest)
+		resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
+		for _, rr := range r.Resources {
+			res := kmsg.NewDescribeConfigsResponseResource()
+			res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+			res.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			resp.Resources = append(resp.Resources, res)
+		}
+		return resp, nil, true
+	})
+	got, err := kafkaclient.EnsureTopic(ctx, cl, kafkaclient.Topic{Name: "_mesh.y", Partitions: 1, Compacted: true,
+		Configs: map[string]string{"cleanup.policy": "compact"}})
+	if err != nil || got.Created || refused.Load() != 3 {
+		t.Fatalf("%+v %v after %d refusals; want the existing topic once the broker knows it", got, err, refused.Load())
 	}
 }

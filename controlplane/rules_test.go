@@ -2,11 +2,13 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -113,4 +115,43 @@ func TestCatalogNamesConfiguredRules(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The OpenAPI document describes every field of a catalog's adapter use.
+func TestOpenAPIDescribesAdapterUse(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties struct {
+					Sites struct {
+						Items struct {
+							Properties struct {
+								Adapters struct {
+									Items struct {
+										Properties map[string]any `json:"properties"`
+									} `json:"items"`
+								} `json:"adapters"`
+							} `json:"properties"`
+						} `json:"items"`
+					} `json:"sites"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for name := range doc.Components.Schemas["Topic"].Properties.Sites.Items.Properties.Adapters.Items.Properties {
+		documented = append(documented, name)
+	}
+	var fields []string
+	for f := range reflect.TypeFor[AdapterUse]().Fields() {
+		fields = append(fields, strings.Split(f.Tag.Get("json"), ",")[0])
+	}
+	slices.Sort(documented)
+	slices.Sort(fields)
+	if !slices.Equal(documented, fields) {
+		t.Fatalf("openapi.json Topic.sites[].adapters[] has %v, AdapterUse %v", documented, fields)
+	}
 }

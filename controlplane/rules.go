@@ -52,6 +52,7 @@ func adapterUses(topic string, t *TopicAtSite, rules []adapters.RulesInfo) []Ada
 		}
 	}
 	named := map[[2]string]bool{} // adapter, direction with a named rule
+	reported := map[string]bool{}  // <adapter>/<rule>, as leases name them
 	for _, info := range rules {
 		for _, r := range info.Rules {
 			if !ruleTouches(r, topic, wrote[info.ID]) {
@@ -59,17 +60,24 @@ func adapterUses(topic string, t *TopicAtSite, rules []adapters.RulesInfo) []Ada
 			}
 			add(AdapterUse{Adapter: info.ID, Rule: r.Name, Direction: r.Direction, Component: info.Component, Protocol: r.Protocol, Configured: true})
 			named[[2]string{info.ID, r.Direction}] = true
+			reported[info.ID+"/"+r.Name] = true
 		}
 	}
 	for _, l := range t.Interest {
 		switch l.Kind {
 		case interest.KindAdapterEgress.String():
+			if reported[l.Source] {
+				continue
+			}
 			adapter, rule := l.Source, ""
 			if i := strings.LastIndexByte(l.Source, '/'); i >= 0 {
 				adapter, rule = l.Source[:i], l.Source[i+1:]
 			}
 			add(AdapterUse{Adapter: adapter, Rule: rule, Direction: adapters.DirectionEgress})
 		case interest.KindWebhook.String():
+			if reported[l.Source] { // the REST adapter's rest/<site>/<subscription>
+				continue
+			}
 			add(AdapterUse{Adapter: l.Source, Direction: "webhook"})
 		}
 	}

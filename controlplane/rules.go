@@ -52,7 +52,7 @@ func adapterUses(topic string, t *TopicAtSite, rules []adapters.RulesInfo) []Ada
 		}
 	}
 	named := map[[2]string]bool{} // adapter, direction with a named rule
-	reported := map[string]bool{}  // <adapter>/<rule>, as leases name them
+	reported := map[string]bool{} // <adapter>/<rule>, as leases name them
 	for _, info := range rules {
 		for _, r := range info.Rules {
 			if !ruleTouches(r, topic, wrote[info.ID]) {

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
@@ -67,6 +68,17 @@ func TestCatalogNamesConfiguredRules(t *testing.T) {
 	kafkatest.Produce(t, cl, &kgo.Record{Topic: templated, Value: []byte("v"),
 		Headers: []kgo.RecordHeader{{Key: "mesh_origin", Value: []byte("east")}, {Key: adapters.HeaderAdapter, Value: []byte("mqtt-east")}}})
 
+	// The egress rule's lease is the same use, listed once.
+	ctx := kafkatest.Context(t, wait)
+	pub, err := interest.NewPublisher(kafkatest.Client(t, east), "east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Set(ctx, []interest.Lease{{Topic: commands, Site: "east", Kind: interest.KindAdapterEgress, SourceID: "mqtt-east/commands"}}); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+
 	cfg := DefaultConfig()
 	cfg.Site, cfg.MeshFile, cfg.Kafka.Brokers = "east", meshPath, nil
 	cfg.RefreshInterval, cfg.Timeout = 200*time.Millisecond, 2*time.Second
@@ -74,7 +86,6 @@ func TestCatalogNamesConfiguredRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := kafkatest.Context(t, wait)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +98,9 @@ func TestCatalogNamesConfiguredRules(t *testing.T) {
 		if code := call(t, "GET", api.URL+"/v1/topics/"+topic, nil, &tp); code != 200 || len(tp.Sites) != 1 {
 			return nil, fmt.Errorf("GET /v1/topics/%s: %d %+v", topic, code, tp)
 		}
+		if topic == commands && len(tp.Sites[0].Interest) == 0 {
+			return nil, fmt.Errorf("the lease of %s not gathered yet", topic)
+		}
 		return tp.Sites[0].Adapters, nil
 	}
 	rule := func(name, dir, protocol string) AdapterUse {
@@ -97,7 +111,7 @@ func TestCatalogNamesConfiguredRules(t *testing.T) {
 			idle:      {rule("telemetry", "ingress", "plant/+/temp")},
 			templated: {rule("sensors", "ingress", "sensors/{line}")}, // and not the unnamed ingress of the header
 			other:     {},
-			commands:  {rule("commands", "egress", "cmd/{key}")},
+			commands:  {rule("commands", "egress", "cmd/{key}")}, // and not its lease again
 		} {
 			got, err := usesAt(topic)
 			if err != nil {

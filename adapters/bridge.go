@@ -105,7 +105,7 @@ func NewBridge(cfg BridgeConfig) (*Bridge, error) {
 	return b, nil
 }
 
-func (b *Bridge) component() string { return b.cfg.Protocol + "-adapter/" + b.cfg.Site }
+func (b *Bridge) component() string { return Component(b.cfg.Protocol, b.cfg.Site) }
 
 // Kafka is the producing client.
 func (b *Bridge) Kafka() *kgo.Client { return b.kafka }

@@ -48,6 +48,7 @@ type siteData struct {
 	leases   []Lease
 	cps      map[string]map[string]map[int32]cpValue // source -> topic -> partition
 	entries  []catalog.Entry
+	rules    []adapters.RulesInfo // what the adapters answer at /v1/rules
 }
 
 // cpValue is a replicator checkpoint (replicator's checkpoint record).
@@ -92,9 +93,11 @@ func (s *Server) lookAt(ctx context.Context, ms meshfile.Site, now time.Time) *s
 		})
 	}
 	d.site.Adapters = make([]ServiceHealth, len(ms.Adapters))
+	rules := make([]*adapters.RulesInfo, len(ms.Adapters))
 	for i, a := range ms.Adapters {
 		wg.Go(func() {
 			d.site.Adapters[i] = ServiceHealth{Name: a.Name, URL: a.Admin, Health: healthOf(s.getJSON(ctx, a.Admin+"/readyz", nil), now)}
+			rules[i], d.site.Adapters[i].Note = s.adapterRules(ctx, a.Admin)
 		})
 	}
 	d.site.Replicators = make([]ServiceHealth, len(ms.Replicators))
@@ -122,6 +125,11 @@ func (s *Server) lookAt(ctx context.Context, ms meshfile.Site, now time.Time) *s
 		d.site.Kafka.Health = healthOf(err, now)
 	})
 	wg.Wait()
+	for _, r := range rules {
+		if r != nil {
+			d.rules = append(d.rules, *r)
+		}
+	}
 	d.site.Healthy = d.site.Kafka.Status == StatusOK && (d.site.Registry == nil || d.site.Registry.Status == StatusOK)
 	for _, l := range [][]ServiceHealth{d.site.Adapters, d.site.Replicators} {
 		for _, h := range l {
@@ -505,7 +513,7 @@ func (s *Server) assembleTopics(ctx context.Context, snap *snapshot, m *meshfile
 					t.Interest = append(t.Interest, l)
 				}
 			}
-			t.Adapters = adapterUses(t)
+			t.Adapters = adapterUses(name, t, d.rules)
 			for source, topics := range d.cps {
 				ps := topics[name]
 				if len(ps) == 0 {
@@ -543,38 +551,6 @@ func (s *Server) assembleTopics(ctx context.Context, snap *snapshot, m *meshfile
 		}
 	}
 	s.addSchemas(ctx, snap, m, bySite)
-}
-
-// adapterUses tells the adapters' rules that read t (egress leases, named
-// <adapter>/<rule>, and webhooks) and write it (the mesh_adapter header of
-// its sampled records), from what the site's leases and records say.
-func adapterUses(t *TopicAtSite) []AdapterUse {
-	out := []AdapterUse{}
-	seen := map[AdapterUse]bool{}
-	add := func(u AdapterUse) {
-		if !seen[u] {
-			seen[u] = true
-			out = append(out, u)
-		}
-	}
-	for _, l := range t.Interest {
-		switch l.Kind {
-		case interest.KindAdapterEgress.String():
-			adapter, rule := l.Source, ""
-			if i := strings.LastIndexByte(l.Source, '/'); i >= 0 {
-				adapter, rule = l.Source[:i], l.Source[i+1:]
-			}
-			add(AdapterUse{Adapter: adapter, Rule: rule, Direction: "egress"})
-		case interest.KindWebhook.String():
-			add(AdapterUse{Adapter: l.Source, Direction: "webhook"})
-		}
-	}
-	for _, p := range t.Producers {
-		if p.Adapter != "" && p.Origin == t.Site {
-			add(AdapterUse{Adapter: p.Adapter, Direction: "ingress"})
-		}
-	}
-	return out
 }
 
 // matches reports whether the lease pattern p matches topic.

@@ -137,8 +137,9 @@ type TopicAtSite struct {
 	Interest  []Lease    `json:"interest"`
 	Flows     []Flow     `json:"flows"`
 	Producers []Producer `json:"producers"`
-	// Adapters are the adapters' rules that read the topic (their egress
-	// leases, webhooks) or write it (the mesh_adapter of sampled records).
+	// Adapters are the adapters' rules that read the topic or write it:
+	// as the adapters report their rules (/v1/rules), their egress leases
+	// and webhooks, and the mesh_adapter of sampled records.
 	Adapters []AdapterUse `json:"adapters"`
 }
 
@@ -151,6 +152,14 @@ type AdapterUse struct {
 	// Direction is ingress (protocol to Kafka), egress (Kafka to
 	// protocol) or webhook.
 	Direction string `json:"direction"`
+	// Component is the adapter's component (mqtt-adapter/east) and
+	// Protocol the rule's protocol side (MQTT filter or topic, AMQP
+	// address, REST path, webhook URL), as the adapter reports its rules
+	// at /v1/rules; Configured says the rule was listed there, so the use
+	// is known even when no record has crossed it yet.
+	Component  string `json:"component,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
+	Configured bool   `json:"configured,omitempty"`
 }
 
 // Group is a consumer group reading the topic at a site.

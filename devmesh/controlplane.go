@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/controlplane/traceindex"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -89,8 +90,9 @@ func (m *Mesh) writeMeshFile(primary string) (_ []net.Listener, err error) {
 // <path>/readyz: the admin URL of an adapter in mesh.yaml.
 func unitPath(site, unit string) string { return "/units/" + site + "/" + unit }
 
-// serveUnitReadiness serves each adapter's readiness on its own path, as
-// its own command serves /readyz, so the control plane checks each.
+// serveUnitReadiness serves each adapter's readiness and rules on its own
+// path, as its own command serves /readyz and /v1/rules, so the control
+// plane checks and catalogs each.
 func (m *Mesh) serveUnitReadiness(srv *telemetry.Server) {
 	for _, s := range m.sites {
 		for _, u := range s.units {
@@ -105,6 +107,11 @@ func (m *Mesh) serveUnitReadiness(srv *telemetry.Server) {
 				}
 				fmt.Fprintln(w, `{"status":"ready"}`)
 			}))
+			// The adapter's rules, where the control plane reads them
+			// (<admin URL>/v1/rules).
+			if rr, ok := u.svc.(adapters.RulesReporter); ok {
+				srv.Handle("GET "+unitPath(s.name, u.name)+adapters.RulesPath, http.StripPrefix(unitPath(s.name, u.name), adapters.RulesHandler(rr.Rules)))
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/internal/kafkatest"
 	"github.com/meshwork/meshwork/meshfile"
@@ -55,6 +56,11 @@ func TestControlPlaneSeesTheMesh(t *testing.T) {
 			if !s.Healthy {
 				return fmt.Errorf("site %s not healthy: %+v", s.Name, s)
 			}
+			for _, a := range s.Adapters {
+				if a.Note != "" { // e.g. its rules could not be read
+					return fmt.Errorf("site %s adapter %s: %s", s.Name, a.Name, a.Note)
+				}
+			}
 		}
 		var links struct{ Links []controlplane.Link }
 		if err := get("/v1/links", &links); err != nil {
@@ -70,4 +76,25 @@ func TestControlPlaneSeesTheMesh(t *testing.T) {
 		}
 		return nil
 	})
+	// Every adapter's rules are where mesh.yaml's admin URL says.
+	east, _ := mf.Site("east")
+	for _, a := range east.Adapters {
+		var info adapters.RulesInfo
+		if err := getJSON(a.Admin+adapters.RulesPath, &info); err != nil || info.Component == "" || info.Site != "east" {
+			t.Fatalf("%s%s: %v %+v", a.Admin, adapters.RulesPath, err, info)
+		}
+	}
+}
+
+// getJSON GETs url and decodes its JSON body into v.
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -53,7 +53,7 @@ type Site struct {
 	// site runs none.
 	Registry string `yaml:"registry,omitempty"`
 	// Adapters are the site's protocol adapters (MQTT, AMQP, REST), by the
-	// URL of their admin endpoint (/readyz, /metrics).
+	// URL of their admin endpoint (/readyz, /metrics, /v1/rules).
 	Adapters []Endpoint `yaml:"adapters,omitempty"`
 	// Replicators are the site's replicator replicas, by the URL of their
 	// admin endpoint (/readyz, /metrics and /v1/status, which reports the

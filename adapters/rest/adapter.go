@@ -256,7 +256,7 @@ func (a *Adapter) routes() http.Handler {
 		}
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "HTTP 404 Not Found: no route %s %s; /openapi.json describes the API.", r.Method, r.URL.Path))
 	})
-	return a.m.instrument(mux, a.authenticate(mux))
+	return a.withRules(a.m.instrument(mux, a.authenticate(mux)))
 }
 
 // allowedMethods lists the methods another route of mux takes for r's

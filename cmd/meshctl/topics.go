@@ -162,9 +162,11 @@ func describeTopic(w io.Writer, t controlplane.Topic) error {
 			}
 		}
 		if section("Adapters", len(s.Adapters) == 0) {
-			fmt.Fprintln(tw, "    ADAPTER\tRULE\tDIRECTION")
+			// CONFIGURED: the adapter reports the rule (GET /v1/rules),
+			// else the use was seen in Kafka only (a lease, a record).
+			fmt.Fprintln(tw, "    ADAPTER\tRULE\tDIRECTION\tPROTOCOL SIDE\tCONFIGURED")
 			for _, u := range s.Adapters {
-				fmt.Fprintf(tw, "    %s\t%s\t%s\n", u.Adapter, orDash(u.Rule), u.Direction)
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", u.Adapter, orDash(u.Rule), u.Direction, orDash(u.Protocol), yesNo(u.Configured))
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
-	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config configures one REST adapter: the HTTP API that produces into the
@@ -29,12 +28,6 @@ type Config struct {
 	// that created them, and their base_uri starts with it;
 	// http://<listen> when left out.
 	BaseURL string `yaml:"base_url,omitempty"`
-	// TLS serves the listen address over TLS (the API, /metrics, /healthz
-	// and /readyz), with mutual TLS when client_ca_file is set: the
-	// principal of a request with a verified client certificate is the
-	// certificate's identity (client_identity), which auth.users name.
-	// Certificates are read again when their files change.
-	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
 	// InstanceID names this replica among the site's REST adapters, stable
 	// across restarts: the transactional ids of Idempotency-Key requests
 	// carry it, so that a restarted replica aborts what it left open.
@@ -241,7 +234,6 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf("base_url", "want http://host:port, got %q", c.BaseURL))
 		}
 	}
-	errs = append(errs, config.Nest("tls", c.TLS.Validate()))
 	if c.Registry.URL != "" {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))

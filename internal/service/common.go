@@ -30,9 +30,12 @@ type Common struct {
 	Listen string `yaml:"listen"`
 	// TLS serves the listen address over TLS (the service's API,
 	// /metrics, /healthz and /readyz) when cert_file and key_file are
-	// set, with mutual TLS when client_ca_file is set. Certificates are
-	// read again when their files change, so a renewed certificate is
-	// served without a restart. Plain HTTP when left out.
+	// set, with mutual TLS when client_ca_file is set: where a service
+	// authenticates requests (the REST adapter's auth.users), a verified
+	// client certificate's identity (client_identity) is the request's
+	// principal. Certificates are read again when their files change, so
+	// a renewed certificate is served without a restart. Plain HTTP when
+	// left out.
 	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
 	// Log configures the service's log on stderr.
 	Log telemetry.LogConfig `yaml:"log"`

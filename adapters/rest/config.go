@@ -13,6 +13,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config configures one REST adapter: the HTTP API that produces into the
@@ -79,6 +80,9 @@ type Registry struct {
 	// that the registry does not know yet, as REST Proxy does; off, such a
 	// schema must have been registered first (42205 otherwise).
 	AutoRegister bool `yaml:"auto_register"`
+	// TLS applies to an https URL: the CA that verifies the registry and,
+	// where it requires mutual TLS, the adapter's client certificate.
+	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -238,6 +242,7 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
+		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))

@@ -121,7 +121,7 @@ func (b *Bridge) NewIngress(maxInFlight, maxQueued int, afterSettle func()) (*In
 	var schemas *Schemas
 	if b.cfg.Registry.URL != "" {
 		var err error
-		if schemas, err = NewSchemas(b.cfg.Registry.URL, b.cfg.Log, b.cfg.Metrics); err != nil {
+		if schemas, err = NewSchemas(b.cfg.Registry, b.cfg.Log, b.cfg.Metrics); err != nil {
 			return nil, fmt.Errorf("%s adapter: %w", b.cfg.Protocol, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Registry locates the schema registry (Confluent-compatible API) that
@@ -17,6 +18,10 @@ import (
 type Registry struct {
 	// URL is the registry's base URL, e.g. http://127.0.0.1:8081.
 	URL string `yaml:"url"`
+	// TLS applies to an https URL: the CA that verifies the registry (the
+	// system's roots when left out) and, where it requires mutual TLS,
+	// the adapter's client certificate.
+	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 }
 
 // RuleSchema makes an ingress rule enforce the Kafka topic's schema. A
@@ -56,6 +61,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", s.Registry.URL))
 		}
 	}
+	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()))
 	if s.Acks != "" && s.Acks != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the %s adapter acknowledges a message to its sender only after Kafka acknowledged it: it needs acks all, got %q", s.Adapter, s.Acks))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -35,19 +36,36 @@ type Schemas struct {
 	m     *Metrics
 }
 
-// NewSchemas uses the registry at url, encoding with the latest version of
+// NewSchemas uses the registry reg, encoding with the latest version of
 // each topic's value subject, so that devices and clients need not know
 // schema ids.
-func NewSchemas(url string, log *slog.Logger, m *Metrics) (*Schemas, error) {
-	cl, err := sr.NewClient(sr.URLs(url))
+func NewSchemas(reg Registry, log *slog.Logger, m *Metrics) (*Schemas, error) {
+	hc, err := reg.HTTPClient(10 * time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+		return nil, err
+	}
+	cl, err := sr.NewClient(sr.URLs(reg.URL), sr.HTTPClient(hc))
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", reg.URL, err)
 	}
 	s, err := serde.New(cl, serde.UseLatest(true))
 	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+		return nil, fmt.Errorf("schema registry %s: %w", reg.URL, err)
 	}
 	return &Schemas{serde: s, log: log, m: m}, nil
+}
+
+// HTTPClient is a client of the registry whose requests take at most
+// timeout, with the tls section's CA and client certificate for an https
+// URL. It reads those files.
+func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
+	tc, err := r.TLS.Client("registry.tls")
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Timeout: timeout, Transport: tr}, nil
 }
 
 // Enforce returns value as topic's schema wants it: JSON encoded to Avro

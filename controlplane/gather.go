@@ -62,6 +62,7 @@ type cpValue struct {
 // and assembles the snapshot; prev gives the rates.
 func (s *Server) gather(ctx context.Context, m *meshfile.Mesh, prev *snapshot) *snapshot {
 	now := time.Now().UTC()
+	s.sites.keep(m)
 	data := make([]*siteData, len(m.Sites))
 	var wg sync.WaitGroup
 	for i, site := range m.Sites {

@@ -23,7 +23,8 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	watcher  *meshfile.Watcher
-	http     *http.Client
+	http     *http.Client // its transport is sites
+	sites    *siteTransport
 	mounts   []mount
 	attached []service.HTTPService // started, checked and closed with the server
 	handler  http.Handler
@@ -84,7 +85,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout},
+	sites := newSiteTransport()
+	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout, Transport: sites}, sites: sites,
 		m: newMetrics(reg), refresh: make(chan struct{}, 1), samples: map[string]map[string]sample{}}
 	for _, o := range opts {
 		o(s)
@@ -174,6 +176,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.admins.close()
+	s.sites.close()
 	var errs []error
 	for _, a := range s.attached {
 		errs = append(errs, a.Close(ctx))

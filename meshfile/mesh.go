@@ -11,6 +11,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/replicator/topology"
 )
 
@@ -52,6 +53,11 @@ type Site struct {
 	// Registry is the URL of the site's schema registry; empty when the
 	// site runs none.
 	Registry string `yaml:"registry,omitempty"`
+	// TLS is how the control plane reaches the site's https URLs (its
+	// registry and the admin endpoints below): the CA that verifies them
+	// (the system's roots when left out) and, where they require mutual
+	// TLS, the control plane's client certificate.
+	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 	// Adapters are the site's protocol adapters (MQTT, AMQP, REST), by the
 	// URL of their admin endpoint (/readyz, /metrics, /v1/rules).
 	Adapters []Endpoint `yaml:"adapters,omitempty"`
@@ -149,6 +155,7 @@ func (m *Mesh) Validate() error {
 		}
 		names[s.Name] = true
 		errs = append(errs, config.Nest(field+".kafka", s.Kafka.Validate()))
+		errs = append(errs, config.Nest(field+".tls", s.TLS.Validate()))
 		if s.Registry != "" {
 			if err := checkURL(s.Registry); err != nil {
 				errs = append(errs, config.Errorf(field+".registry", "%v", err))

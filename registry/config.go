@@ -10,6 +10,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config configures one registry instance. Its YAML form:
@@ -30,7 +31,7 @@ type Config struct {
 	// _schemas topic.
 	service.Common `yaml:",inline"`
 	// AdvertisedURL is how other instances reach this one; by default
-	// http://<listen>.
+	// http://<listen>, or https://<listen> with a tls section.
 	AdvertisedURL string `yaml:"advertised_url,omitempty"`
 	// Topic is the schema log (default _schemas).
 	Topic string `yaml:"topic,omitempty"`
@@ -46,6 +47,12 @@ type Config struct {
 	// its API answers 503, until that copy exists and has caught up with
 	// the primary's.
 	Primary *Primary `yaml:"primary,omitempty"`
+	// PeerTLS is how this instance connects to the other registries it
+	// forwards writes to and asks for their position (the site's leader
+	// instance, the primary site's registry) when their URLs are https:
+	// the CA that verifies them (the system's roots when left out) and,
+	// where they require mutual TLS, this instance's client certificate.
+	PeerTLS tlsconfig.Files `yaml:"peer_tls,omitempty"`
 	// WriteTimeout bounds a write at the leader. An instance that forwards
 	// a write also waits up to this long, once the leader has answered,
 	// for its own log to bring the write, and then answers error 50002
@@ -135,6 +142,7 @@ func (c *Config) Validate() error {
 	if c.MaxUploads <= 0 || c.MaxUploads > c.MaxRequests {
 		errs = append(errs, config.Errorf("max_uploads", "must be positive and at most max_requests (%d), got %d", c.MaxRequests, c.MaxUploads))
 	}
+	errs = append(errs, config.Nest("peer_tls", c.PeerTLS.Validate()))
 	if p := c.Primary; p != nil {
 		if u, err := url.Parse(p.URL); err != nil || u.Host == "" {
 			errs = append(errs, config.Errorf("primary.url", "want the primary registry's URL, such as http://east-registry:8081, got %q", p.URL))
@@ -149,6 +157,9 @@ func (c *Config) Validate() error {
 func (c *Config) advertised() string {
 	if c.AdvertisedURL != "" {
 		return c.AdvertisedURL
+	}
+	if c.TLS.Enabled() {
+		return fmt.Sprintf("https://%s", c.Listen)
 	}
 	return fmt.Sprintf("http://%s", c.Listen)
 }

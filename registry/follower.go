@@ -32,7 +32,7 @@ func (r *Registry) primaryPosition(ctx context.Context) int64 {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
 	url := strings.TrimSuffix(r.cfg.Primary.URL, "/") + "/"
-	client := &http.Client{Timeout: r.cfg.WriteTimeout}
+	client := r.peers
 	var position int64
 	var last error
 	err := retry.Until(ctx, time.Second, func() error {

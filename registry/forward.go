@@ -30,7 +30,7 @@ func isWrite(req *http.Request) bool {
 // the primary site, to the instance announced in the schema log; on other
 // sites, to the primary site's registry.
 func (r *Registry) forwarding(next http.Handler) http.Handler {
-	client := &http.Client{Timeout: r.cfg.WriteTimeout}
+	client := r.peers
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !isWrite(req) || r.store.isWriter() {
 			next.ServeHTTP(w, req)

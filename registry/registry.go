@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ type Registry struct {
 	store   *store
 	metrics *metrics
 	limits  *limits
+	peers   *http.Client // to the leader instance and the primary site's registry
 
 	mu       sync.Mutex // guards the lifecycle: Start and Close
 	started  bool
@@ -57,6 +59,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry,
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	r := &Registry{cfg: cfg, logger: logger, opts: opts, state: newState(logger)}
+	if r.peers, err = peerClient(cfg); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	r.store = newStore(cfg.Topic, logger, r.state)
 	if cfg.Primary != nil {
 		r.store.catchUp = r.primaryPosition
@@ -249,4 +254,16 @@ func (r *Registry) Close(ctx context.Context) error {
 		r.reader.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// peerClient is the HTTP client of the requests to the other registries,
+// with peer_tls for https ones.
+func peerClient(cfg Config) (*http.Client, error) {
+	tc, err := cfg.PeerTLS.Client("peer_tls")
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Timeout: cfg.WriteTimeout, Transport: tr}, nil
 }

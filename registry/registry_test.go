@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,8 @@ type instance struct {
 	reg *Registry
 	srv *httptest.Server
 	url string
+	// client sends the test's requests (a TLS one for an https instance).
+	client *http.Client
 }
 
 func newCluster(t testing.TB) *kfake.Cluster { return kafkatest.Cluster(t) }
@@ -66,8 +69,18 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 	srv := httptest.NewUnstartedServer(reg.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
+	url := ""
+	// With a tls section, the listener speaks TLS as mesh-registry's does.
+	if ts, err := cfg.Common.ListenerTLS(testLogger()); err != nil {
+		t.Fatal(err)
+	} else if ts != nil {
+		srv.Listener, url = tls.NewListener(ln, ts.Config()), "https://"+ln.Addr().String()
+	}
 	srv.Start()
-	in := &instance{t: t, reg: reg, srv: srv, url: srv.URL}
+	if url == "" {
+		url = srv.URL
+	}
+	in := &instance{t: t, reg: reg, srv: srv, url: url, client: http.DefaultClient}
 	t.Cleanup(in.stop)
 	return in
 }
@@ -139,7 +152,7 @@ func (in *instance) do(t testing.TB, method, path string, body any) response {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := in.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,15 +18,15 @@ import (
 
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
-	"github.com/meshwork/meshwork/internal/service"
-	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/trace"
 )
 
 // Adapter is the REST adapter: an HTTP API that produces into the site's
 // Kafka cluster and delivers its records to webhooks. It is a
-// service.HTTPService: New, Start, Ready, Close, and Handler for the API;
-// and a service.TLSService when its configuration has a tls section.
+// service.HTTPService: New, Start, Ready, Close, and Handler for the API.
+// The listen address speaks TLS when the common tls section says so
+// (service.Run serves it); with mutual TLS, a verified client certificate
+// names the request's principal.
 type Adapter struct {
 	cfg       Config
 	log       *slog.Logger
@@ -40,7 +39,6 @@ type Adapter struct {
 	prod      *producer
 	schemas   *schemas // nil without a registry
 	authn     *authenticator
-	tls       *tlsconfig.Server // nil: plain HTTP
 	authz     Authorizer
 	events    []eventRule
 	dead      *adapters.DeadLetters
@@ -62,8 +60,6 @@ type Adapter struct {
 	stopWork context.CancelFunc
 	wg       sync.WaitGroup
 }
-
-var _ service.TLSService = (*Adapter)(nil)
 
 // Option changes how New builds an adapter (tests use them).
 type Option func(*Adapter)
@@ -92,11 +88,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 	}
 	if a.authn, err = newAuthenticator(cfg.Auth.Users, cfg.TLS); err != nil {
 		return nil, fmt.Errorf("rest adapter: %w", err)
-	}
-	if cfg.TLS.Enabled() {
-		if a.tls, err = tlsconfig.NewServer(cfg.TLS, "tls", tlsconfig.WithLogger(logger)); err != nil {
-			return nil, fmt.Errorf("rest adapter: %w", err)
-		}
 	}
 	if a.events, err = compileEvents(cfg.Events); err != nil {
 		return nil, err
@@ -152,16 +143,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 
 // Handler is the HTTP API.
 func (a *Adapter) Handler() http.Handler { return a.handler }
-
-// ListenerTLS is the TLS configuration of the listen address, nil for
-// plain HTTP (service.TLSService): each handshake takes the newest
-// certificates from the tls section's files.
-func (a *Adapter) ListenerTLS() *tls.Config {
-	if a.tls == nil {
-		return nil
-	}
-	return a.tls.Config()
-}
 
 // Start starts the webhook deliveries and the idempotency store. ctx is
 // not kept: Close stops the adapter.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/registry/serde"
 )
 
@@ -21,7 +22,11 @@ type schemas struct {
 }
 
 func newSchemas(cfg Registry) (*schemas, error) {
-	cl, err := sr.NewClient(sr.URLs(cfg.URL), sr.HTTPClient(&http.Client{Timeout: 10 * time.Second}))
+	hc, err := adapters.Registry{URL: cfg.URL, TLS: cfg.TLS}.HTTPClient(10 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := sr.NewClient(sr.URLs(cfg.URL), sr.HTTPClient(hc))
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %w", cfg.URL, err)
 	}

@@ -29,12 +29,6 @@ type Config struct {
 	// that created them, and their base_uri starts with it;
 	// http://<listen> when left out.
 	BaseURL string `yaml:"base_url,omitempty"`
-	// TLS serves the listen address over TLS (the API, /metrics, /healthz
-	// and /readyz), with mutual TLS when client_ca_file is set: the
-	// principal of a request with a verified client certificate is the
-	// certificate's identity (client_identity), which auth.users name.
-	// Certificates are read again when their files change.
-	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
 	// InstanceID names this replica among the site's REST adapters, stable
 	// across restarts: the transactional ids of Idempotency-Key requests
 	// carry it, so that a restarted replica aborts what it left open.
@@ -86,6 +80,9 @@ type Registry struct {
 	// that the registry does not know yet, as REST Proxy does; off, such a
 	// schema must have been registered first (42205 otherwise).
 	AutoRegister bool `yaml:"auto_register"`
+	// TLS applies to an https URL: the CA that verifies the registry and,
+	// where it requires mutual TLS, the adapter's client certificate.
+	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -241,11 +238,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf("base_url", "want http://host:port, got %q", c.BaseURL))
 		}
 	}
-	errs = append(errs, config.Nest("tls", c.TLS.Validate()))
 	if c.Registry.URL != "" {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
+		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))

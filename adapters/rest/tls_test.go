@@ -16,14 +16,22 @@ import (
 	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
 
-// serveTLS serves e's adapter on a TLS listener made from its
-// ListenerTLS, as mesh-rest does, and returns its https:// URL.
+// serveTLS serves e's adapter on a TLS listener made from its common tls
+// section, as mesh-rest (service.Run) does, and returns its https:// URL.
 func (e *env) serveTLS() string {
 	e.t.Helper()
-	tc := e.a.ListenerTLS()
-	if tc == nil {
-		e.t.Fatal("ListenerTLS is nil with a tls section")
+	url, _ := e.serveTLSServer()
+	return url
+}
+
+// serveTLSServer is serveTLS that also returns the listener's TLS server.
+func (e *env) serveTLSServer() (string, *tlsconfig.Server) {
+	e.t.Helper()
+	ts, err := e.a.cfg.Common.ListenerTLS(quietLog())
+	if err != nil || ts == nil {
+		e.t.Fatalf("ListenerTLS with a tls section: %v, %v", ts, err)
 	}
+	tc := ts.Config()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.t.Fatal(err)
@@ -31,7 +39,7 @@ func (e *env) serveTLS() string {
 	srv := &http.Server{Handler: e.a.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(tls.NewListener(ln, tc)) }()
 	e.t.Cleanup(func() { _ = srv.Close() })
-	return "https://" + ln.Addr().String()
+	return "https://" + ln.Addr().String(), ts
 }
 
 // tlsDo sends a request over a new TLS connection with the given client
@@ -143,7 +151,7 @@ func TestRESTServerCertificateReload(t *testing.T) {
 	servers := tlstest.NewCA(t, dir, "servers")
 	srv := servers.Issue(t, tlstest.Spec{CN: "rest"})
 	e := newEnv(t, nil, func(c *Config) { c.TLS = tlsconfig.ServerFiles{CertFile: srv.CertFile, KeyFile: srv.KeyFile} })
-	url := e.serveTLS()
+	url, ts := e.serveTLSServer()
 	serial := func() string {
 		resp, err := tlstest.Client(servers.Pool(), nil).Get(url + "/topics")
 		if err != nil {
@@ -158,7 +166,7 @@ func TestRESTServerCertificateReload(t *testing.T) {
 	renewed := servers.Issue(t, tlstest.Spec{CN: "rest-renewed"})
 	tlstest.Write(t, srv.KeyFile, renewed.KeyPEM)
 	tlstest.Write(t, srv.CertFile, renewed.CertPEM)
-	if err := e.a.tls.Check(); err != nil { // the next handshake after the check interval does the same
+	if err := ts.Check(); err != nil { // the next handshake after the check interval does the same
 		t.Fatal(err)
 	}
 	if got := serial(); got != renewed.Pair.Leaf.SerialNumber.String() {

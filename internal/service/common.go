@@ -2,12 +2,14 @@ package service
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/trace"
 )
 
@@ -26,6 +28,15 @@ type Common struct {
 	// Listen is the host:port of /metrics, /healthz and /readyz, and of
 	// the service's API when it has one.
 	Listen string `yaml:"listen"`
+	// TLS serves the listen address over TLS (the service's API,
+	// /metrics, /healthz and /readyz) when cert_file and key_file are
+	// set, with mutual TLS when client_ca_file is set: where a service
+	// authenticates requests (the REST adapter's auth.users), a verified
+	// client certificate's identity (client_identity) is the request's
+	// principal. Certificates are read again when their files change, so
+	// a renewed certificate is served without a restart. Plain HTTP when
+	// left out.
+	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
 	// Log configures the service's log on stderr.
 	Log telemetry.LogConfig `yaml:"log"`
 	// Kafka is the site's Kafka cluster.
@@ -56,9 +67,21 @@ func (c *Common) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
 	}
+	errs = append(errs, config.Nest("tls", c.TLS.Validate()))
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
 	errs = append(errs, config.Nest("telemetry", c.Telemetry.Validate()))
 	return errors.Join(errs...)
+}
+
+// ListenerTLS returns the TLS configuration of the listen address, whose
+// certificates are read again when their files change, or nil for plain
+// HTTP (no tls.cert_file). It reads the files: a missing or unreadable
+// one is an error naming its field.
+func (c *Common) ListenerTLS(logger *slog.Logger, opts ...tlsconfig.ServerOption) (*tlsconfig.Server, error) {
+	if !c.TLS.Enabled() {
+		return nil, nil
+	}
+	return tlsconfig.NewServer(c.TLS, "tls", append([]tlsconfig.ServerOption{tlsconfig.WithLogger(logger)}, opts...)...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // DefaultShutdownTimeout bounds a graceful stop: what is still in flight
@@ -40,6 +41,10 @@ type Command[C any] struct {
 	New func(C, Deps) (Service, error)
 	// ShutdownTimeout bounds Close; 0 is DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+
+	// tlsOptions change the listener's TLS server (tests look at the
+	// certificate files on every handshake).
+	tlsOptions []tlsconfig.ServerOption
 }
 
 // UsageError is a mistake in the command line or in the configuration
@@ -138,6 +143,12 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 			}
 		}()
 	}
+	// The certificates are read before anything starts: a missing file
+	// stops the service at once, naming its field.
+	tlsServer, err := common.ListenerTLS(logger, cmd.tlsOptions...)
+	if err != nil {
+		return err
+	}
 	ln, err := telemetry.Listen(common.Listen)
 	if err != nil {
 		return err
@@ -149,10 +160,8 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		return err
 	}
 	scheme := "http"
-	if t, ok := svc.(TLSService); ok {
-		if tc := t.ListenerTLS(); tc != nil {
-			ln, scheme = tls.NewListener(ln, tc), "https"
-		}
+	if tlsServer != nil {
+		ln, scheme = tls.NewListener(ln, tlsServer.Config()), "https"
 	}
 	srv := telemetry.NewServer(metrics, logger)
 	srv.AddCheck(strings.TrimPrefix(cmd.Name, "mesh-"), svc.Ready)

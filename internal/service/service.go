@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net/http"
 
@@ -34,14 +33,6 @@ type Service interface {
 type HTTPService interface {
 	Service
 	Handler() http.Handler
-}
-
-// TLSService is a service whose listen address may speak TLS: Run serves
-// it, /metrics, /healthz and /readyz included, over the configuration
-// ListenerTLS returns, or plain HTTP when it returns nil.
-type TLSService interface {
-	Service
-	ListenerTLS() *tls.Config
 }
 
 // Deps is what a service's constructor gets from whoever runs it: the

@@ -95,8 +95,12 @@ func TestWatchdogOnAnIdleQueue(t *testing.T) {
 		return first.anotherLink(), nil
 	}
 	runIngressAttaching(t, a, 0, first, attach, detect(KindRabbitMQ, nil))
+	// The counter may move before the attach it counts is made: wait for
+	// both.
 	eventually(t, "two links attached anew", func() bool {
-		return testutil.ToFloat64(a.lm.reattaches.WithLabelValues("orders")) == 2
+		mu.Lock()
+		defer mu.Unlock()
+		return len(attached) >= 2 && testutil.ToFloat64(a.lm.reattaches.WithLabelValues("orders")) == 2
 	})
 	mu.Lock()
 	gap := attached[1].Sub(attached[0])

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,9 +139,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // alive connection closes after IdleTimeout without a request; bodies and
 // answers are bounded by each service's handler, which knows how long its
 // requests may take (the registry's limits).
+//
+// A connection that has sent no request yet counts as in flight for
+// net/http's Shutdown until it is five seconds old (a client's transport
+// may dial one it then does not use); when the grace period ends with no
+// request in progress, such connections are closed and the stop is clean.
 func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	var active atomic.Int64
 	srv := &http.Server{
-		Handler:           h,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			active.Add(1)
+			defer active.Add(-1)
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -155,7 +166,11 @@ func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http server on %s: shutdown: %w", ln.Addr(), err)
+		_ = srv.Close()
+		if n := active.Load(); n > 0 || !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("http server on %s: shutdown with %d requests in progress: %w", ln.Addr(), n, err)
+		}
+		logger.Debug("http server: closed connections that had sent no request at shutdown", "listen", ln.Addr().String())
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

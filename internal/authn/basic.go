@@ -1,0 +1,39 @@
+package authn
+
+import (
+	"crypto/hmac"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/meshwork/meshwork/internal/identity"
+)
+
+// basic checks HTTP basic credentials. An unknown user costs the same
+// bcrypt comparison as a known one, so that timing does not tell which
+// users exist.
+func (a *Authenticator) basic(cr *credentials, user, password string) (identity.Principal, *Failure) {
+	u, known := cr.users[user]
+	if !known {
+		if a.dummy != nil {
+			_ = bcrypt.CompareHashAndPassword(a.dummy, []byte(password))
+		}
+		return identity.Principal{}, &Failure{Reason: ReasonUnknownUser, Detail: "unknown user or wrong password"}
+	}
+	ok := false
+	if u.bcrypt != nil {
+		k := keyed(a.key, "basic", user, password)
+		if a.cache.hit(k) {
+			return identity.Principal{Name: user, Method: identity.MethodBasic}, nil
+		}
+		if ok = bcrypt.CompareHashAndPassword(u.bcrypt, []byte(password)) == nil; ok {
+			a.cache.add(k)
+		}
+	} else {
+		got := keyed(a.key, password)
+		ok = hmac.Equal(got[:], u.digest[:])
+	}
+	if !ok {
+		return identity.Principal{}, &Failure{Reason: ReasonWrongPassword, Detail: "unknown user or wrong password"}
+	}
+	return identity.Principal{Name: user, Method: identity.MethodBasic}, nil
+}

@@ -34,6 +34,7 @@ type Authenticator struct {
 	checkEvery     time.Duration
 	cacheTTL       time.Duration
 	cacheSize      int
+	refusalBody    func(message string) any
 
 	key   []byte // keys the digests of secrets and of cached verifications
 	dummy []byte // a bcrypt hash an unknown user's password is compared with
@@ -74,6 +75,12 @@ func WithCheckInterval(d time.Duration) Option { return func(a *Authenticator) {
 // size of them (0 remembers none).
 func WithCache(ttl time.Duration, size int) Option {
 	return func(a *Authenticator) { a.cacheTTL, a.cacheSize = ttl, size }
+}
+
+// WithRefusalBody makes the JSON body of a refusal from its message, for
+// a service whose errors have a shape other than Confluent's.
+func WithRefusalBody(f func(message string) any) Option {
+	return func(a *Authenticator) { a.refusalBody = f }
 }
 
 // WithClock reads the time from now (tests).

@@ -69,10 +69,14 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, f *Failur
 	msg := "Unauthorized: " + f.Detail + "; send " + strings.Join(ways, " or ") + "."
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnauthorized)
-	if err := json.NewEncoder(w).Encode(struct {
+	var body any = struct {
 		Code    int    `json:"error_code"`
 		Message string `json:"message"`
-	}{CodeUnauthenticated, msg}); err != nil {
+	}{CodeUnauthenticated, msg}
+	if a.refusalBody != nil {
+		body = a.refusalBody(msg)
+	}
+	if err := json.NewEncoder(w).Encode(body); err != nil {
 		a.log.Debug("auth: refusal not written", slog.Any("error", err))
 	}
 }

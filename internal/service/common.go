@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -37,6 +40,17 @@ type Common struct {
 	// a renewed certificate is served without a restart. Plain HTTP when
 	// left out.
 	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
+	// Auth authenticates every request to the listen address but /healthz
+	// and /readyz (probes): HTTP basic users, static bearer tokens, JWTs
+	// of an OIDC provider, verified client certificates. The proven
+	// principal is what the policy's rules name. Secret files are read
+	// again when they change. No authentication when left out.
+	Auth authn.Config `yaml:"auth,omitempty"`
+	// MetricsListen is the host:port of a plain HTTP listener serving
+	// /metrics alone, for a scraper kept on a private network; /metrics
+	// then leaves the listen address. When empty, /metrics is on the
+	// listen address, authenticated like the API when auth is set.
+	MetricsListen string `yaml:"metrics_listen,omitempty"`
 	// Log configures the service's log on stderr.
 	Log telemetry.LogConfig `yaml:"log"`
 	// Kafka is the site's Kafka cluster.
@@ -68,6 +82,17 @@ func (c *Common) Validate() error {
 		errs = append(errs, config.Errorf("listen", "want host:port, got %q", c.Listen))
 	}
 	errs = append(errs, config.Nest("tls", c.TLS.Validate()))
+	errs = append(errs, config.Nest("auth", c.Auth.Validate()))
+	if c.Auth.ClientCertificates && !c.TLS.Mutual() {
+		errs = append(errs, config.Errorf("auth.client_certificates", "needs tls.client_ca_file: the CAs that verify client certificates"))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, config.Errorf("metrics_listen", "want host:port, got %q", c.MetricsListen))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, config.Errorf("metrics_listen", "is the listen address; leave it out to serve /metrics there"))
+		}
+	}
 	errs = append(errs, config.Nest("log", c.Log.Validate()))
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
@@ -84,4 +109,14 @@ func (c *Common) ListenerTLS(logger *slog.Logger, opts ...tlsconfig.ServerOption
 		return nil, nil
 	}
 	return tlsconfig.NewServer(c.TLS, "tls", append([]tlsconfig.ServerOption{tlsconfig.WithLogger(logger)}, opts...)...)
+}
+
+// Authenticator returns the authenticator of the auth section, or nil
+// when it is not set; its metrics go to reg. The caller closes it.
+func (c *Common) Authenticator(logger *slog.Logger, reg prometheus.Registerer, opts ...authn.Option) (*authn.Authenticator, error) {
+	if !c.Auth.Enabled() {
+		return nil, nil
+	}
+	return authn.New(c.Auth, append([]authn.Option{authn.WithLogger(logger), authn.WithMetrics(reg),
+		authn.WithClientIdentity(c.TLS.ClientIdentityOf)}, opts...)...)
 }

@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
@@ -154,26 +157,57 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		return err
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if common.MetricsListen != "" {
+		if metricsLn, err = telemetry.Listen(common.MetricsListen); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
 	metrics := telemetry.NewRegistry()
 	svc, err := cmd.New(cfg, Deps{Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
+	var authOpts []authn.Option
+	if r, ok := svc.(AuthRefuser); ok {
+		authOpts = append(authOpts, authn.WithRefusalBody(r.AuthRefusal))
+	}
+	auth, err := common.Authenticator(logger, metrics, authOpts...)
+	if err != nil { // a secret file or variable missing: nothing started yet
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return &UsageError{errors.Join(err, svc.Close(cctx))}
+	}
 	scheme := "http"
 	if tlsServer != nil {
 		ln, scheme = tls.NewListener(ln, tlsServer.Config()), "https"
 	}
-	srv := telemetry.NewServer(metrics, logger)
+	onListen := metrics
+	if metricsLn != nil {
+		onListen = nil
+	}
+	srv := telemetry.NewServer(onListen, logger)
 	srv.AddCheck(strings.TrimPrefix(cmd.Name, "mesh-"), svc.Ready)
 	if h, ok := svc.(HTTPService); ok {
 		srv.Handle("/", h.Handler())
 	}
+	handler := srv.Handler()
+	if auth != nil {
+		defer auth.Close()
+		handler = auth.Middleware(handler, "/healthz", "/readyz")
+	}
 	// The endpoints answer while the service starts: /healthz at once,
 	// /readyz with what it still waits for.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln) }()
-	logger.Info("starting", "listen", ln.Addr().String(), "scheme", scheme, "version", Version())
+	served := make(chan error, 2)
+	go func() { served <- telemetry.ServeHTTP(serveCtx, ln, handler, logger) }()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", telemetry.MetricsHandler(metrics))
+		go func() { served <- telemetry.ServeHTTP(serveCtx, metricsLn, mux, logger) }()
+	}
+	logger.Info("starting", "listen", ln.Addr().String(), "scheme", scheme, "auth", auth != nil, "metrics_listen", common.MetricsListen, "version", Version())
 
 	var runErr, serveErr error
 	serving := true
@@ -191,6 +225,9 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	stopServing()
 	if serving {
 		serveErr = <-served
+	}
+	if metricsLn != nil {
+		serveErr = errors.Join(serveErr, <-served)
 	}
 	timeout := cmd.ShutdownTimeout
 	if timeout <= 0 {

@@ -44,3 +44,11 @@ type Deps struct {
 	// Metrics registers the service's metrics; never nil.
 	Metrics prometheus.Registerer
 }
+
+// AuthRefuser is an HTTPService whose API answers errors in a shape of its
+// own: Run writes the body of an authentication refusal with it. Without
+// it, a refusal is Confluent's {"error_code": 40101, "message": ...}, the
+// shape of the registry and the REST adapter.
+type AuthRefuser interface {
+	AuthRefusal(message string) any
+}

@@ -45,15 +45,23 @@ type Server struct {
 // CheckTimeout bounds each readiness check.
 const CheckTimeout = 2 * time.Second
 
-// NewServer returns a server exposing reg's metrics.
+// NewServer returns a server exposing reg's metrics (none when reg is nil:
+// they are served elsewhere, see MetricsHandler).
 func NewServer(reg *prometheus.Registry, logger *slog.Logger) *Server {
 	s := &Server{mux: http.NewServeMux(), logger: logger, checks: make(map[string]Check)}
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if reg != nil {
+		s.mux.Handle("GET /metrics", MetricsHandler(reg))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	return s
+}
+
+// MetricsHandler serves reg's metrics in Prometheus' formats.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
 // AddCheck adds a readiness check under name; /readyz answers 503 while any

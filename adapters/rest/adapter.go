@@ -24,9 +24,10 @@ import (
 // Adapter is the REST adapter: an HTTP API that produces into the site's
 // Kafka cluster and delivers its records to webhooks. It is a
 // service.HTTPService: New, Start, Ready, Close, and Handler for the API.
-// The listen address speaks TLS when the common tls section says so
-// (service.Run serves it); with mutual TLS, a verified client certificate
-// names the request's principal.
+// The listen address speaks TLS when the common tls section says so, and
+// the common auth section authenticates every request (service.Run does
+// both); the adapter authorizes the principal it finds in the request's
+// context through its Authorizer.
 type Adapter struct {
 	cfg       Config
 	log       *slog.Logger
@@ -38,7 +39,6 @@ type Adapter struct {
 	limits    *kafkaclient.Limits
 	prod      *producer
 	schemas   *schemas // nil without a registry
-	authn     *authenticator
 	authz     Authorizer
 	events    []eventRule
 	dead      *adapters.DeadLetters
@@ -70,7 +70,7 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 }
 
 // WithAuthorizer takes authorization decisions through az instead of the
-// configuration's users (authentication stays the configuration's).
+// configuration's grants (e.g. the mesh-wide policy).
 func WithAuthorizer(az Authorizer) Option { return func(a *Adapter) { a.authz = az } }
 
 // New builds an adapter from cfg, which it validates; it does no I/O
@@ -84,10 +84,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		o(a)
 	}
 	if a.authz == nil {
-		a.authz = NewConfigAuthorizer(cfg.Auth.Users)
-	}
-	if a.authn, err = newAuthenticator(cfg.Auth.Users, cfg.TLS); err != nil {
-		return nil, fmt.Errorf("rest adapter: %w", err)
+		a.authz = NewConfigAuthorizer(cfg.Grants)
 	}
 	if a.events, err = compileEvents(cfg.Events); err != nil {
 		return nil, err
@@ -237,7 +234,7 @@ func (a *Adapter) routes() http.Handler {
 		}
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "HTTP 404 Not Found: no route %s %s; /openapi.json describes the API.", r.Method, r.URL.Path))
 	})
-	return a.withRules(a.m.instrument(mux, a.authenticate(mux)))
+	return a.withRules(a.m.instrument(mux, mux))
 }
 
 // allowedMethods lists the methods another route of mux takes for r's

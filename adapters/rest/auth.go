@@ -2,15 +2,10 @@ package rest
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"fmt"
 	"net/http"
 	"path"
-	"strings"
 
-	"github.com/meshwork/meshwork/internal/config"
-	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/internal/identity"
 )
 
 // Action is what a principal asks to do.
@@ -25,46 +20,38 @@ const (
 	ActionSubscriptions Action = "subscriptions" // manage webhook subscriptions
 )
 
-// Principal is who made a request; Anonymous when the adapter has no
-// users configured.
-type Principal struct {
-	Name string
-}
-
-// Anonymous is the principal of every request when authentication is off.
-var Anonymous = Principal{Name: "anonymous"}
-
 // Authorizer decides whether a principal may perform an action on a
 // resource. The adapter's decisions all go through it, so that the
 // mesh-wide security policy can take the decisions in place of the
 // configuration file's rules (ConfigAuthorizer).
 type Authorizer interface {
-	Authorize(ctx context.Context, p Principal, action Action, resource string) bool
+	Authorize(ctx context.Context, p identity.Principal, action Action, resource string) bool
 }
 
-// ConfigAuthorizer takes the decisions the configuration file's users
-// state: which topics each may produce to and consume (* patterns), and
-// whether it may manage subscriptions; describing a topic goes with either.
-// With no users, every request is allowed.
+// ConfigAuthorizer takes the decisions the configuration file's grants
+// state: which topics each principal may produce to and consume (*
+// patterns), and whether it may manage subscriptions; describing a topic
+// goes with either. With no grants, every request is allowed (the
+// principal was authenticated by the common auth section, if set).
 type ConfigAuthorizer struct {
-	users map[string]User
+	grants map[string]Grant
 }
 
-// NewConfigAuthorizer returns the authorizer of users.
-func NewConfigAuthorizer(users []User) *ConfigAuthorizer {
-	a := &ConfigAuthorizer{users: map[string]User{}}
-	for _, u := range users {
-		a.users[u.Name] = u
+// NewConfigAuthorizer returns the authorizer of grants.
+func NewConfigAuthorizer(grants []Grant) *ConfigAuthorizer {
+	a := &ConfigAuthorizer{grants: map[string]Grant{}}
+	for _, g := range grants {
+		a.grants[g.Principal] = g
 	}
 	return a
 }
 
 // Authorize implements Authorizer.
-func (a *ConfigAuthorizer) Authorize(_ context.Context, p Principal, action Action, resource string) bool {
-	if len(a.users) == 0 {
+func (a *ConfigAuthorizer) Authorize(_ context.Context, p identity.Principal, action Action, resource string) bool {
+	if len(a.grants) == 0 {
 		return true
 	}
-	u, ok := a.users[p.Name]
+	u, ok := a.grants[p.Name]
 	if !ok {
 		return false
 	}
@@ -91,101 +78,7 @@ func matchAny(patterns []string, s string) bool {
 	return false
 }
 
-// authenticator checks credentials: HTTP basic (user and password) or a
-// bearer token, both from the configuration (secrets read from files at
-// start), or a client certificate that the TLS handshake verified.
-// Secrets are compared in constant time, through their digests.
-type authenticator struct {
-	passwords map[string][32]byte // user -> sha256(password)
-	tokens    map[[32]byte]string // sha256(token) -> user
-	tls       tlsconfig.ServerFiles
-}
-
-func newAuthenticator(users []User, tc tlsconfig.ServerFiles) (*authenticator, error) {
-	a := &authenticator{passwords: map[string][32]byte{}, tokens: map[[32]byte]string{}, tls: tc}
-	for i, u := range users {
-		pw, err := config.Secret(u.Password, u.PasswordFile, fmt.Sprintf("auth.users[%d].password_file", i))
-		if err != nil {
-			return nil, err
-		}
-		if pw != "" {
-			a.passwords[u.Name] = sha256.Sum256([]byte(pw))
-		}
-		tok, err := config.Secret(u.Token, u.TokenFile, fmt.Sprintf("auth.users[%d].token_file", i))
-		if err != nil {
-			return nil, err
-		}
-		if tok != "" {
-			a.tokens[sha256.Sum256([]byte(tok))] = u.Name
-		}
-	}
-	return a, nil
-}
-
-func (a *authenticator) enabled() bool { return len(a.passwords) > 0 || len(a.tokens) > 0 }
-
-// principal returns who r comes from, or false when its credentials are
-// missing or wrong. Credentials in the Authorization header come first;
-// without them, a client certificate the handshake verified names the
-// principal (its identity field); without either, the request is
-// anonymous when no users are configured and refused otherwise.
-func (a *authenticator) principal(r *http.Request) (Principal, bool) {
-	_, _, basic := r.BasicAuth()
-	bearer := strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !basic && !bearer || !a.enabled() {
-		if id := a.tls.ClientIdentityOf(r.TLS); id != "" {
-			return Principal{Name: id}, true
-		}
-	}
-	if !a.enabled() {
-		return Anonymous, true
-	}
-	if user, pw, ok := r.BasicAuth(); ok {
-		want, known := a.passwords[user]
-		got := sha256.Sum256([]byte(pw))
-		if known && subtle.ConstantTimeCompare(want[:], got[:]) == 1 {
-			return Principal{Name: user}, true
-		}
-		return Principal{}, false
-	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if user, known := a.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]; known {
-			return Principal{Name: user}, true
-		}
-	}
-	return Principal{}, false
-}
-
-type principalKey struct{}
-
-// authenticate answers 401 to requests without valid credentials and
-// hands the others on with their principal.
-func (a *Adapter) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/openapi.json" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		p, ok := a.authn.principal(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="meshwork", Bearer`)
-			how := "HTTP basic credentials or a bearer token this adapter knows"
-			if a.authn.tls.Mutual() {
-				how += ", or a client certificate its client CAs verify"
-			}
-			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthenticated, "Unauthorized: send %s.", how))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
-}
-
-func principalOf(r *http.Request) Principal {
-	if p, ok := r.Context().Value(principalKey{}).(Principal); ok {
-		return p
-	}
-	return Anonymous
-}
+func principalOf(r *http.Request) identity.Principal { return identity.FromContext(r.Context()) }
 
 // authorize answers 403 unless the request's principal may perform action
 // on resource.

@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/meshwork/meshwork/internal/authn"
 )
 
-// With users configured, requests need credentials (basic or bearer),
-// and each user may do what its rules say: 401 and 403 in the proxy's
-// format otherwise.
+// With the common auth section, requests need credentials (basic or
+// bearer), and each principal may do what its grants say: 401 and 403 in
+// the proxy's format otherwise.
 func TestAuthBasicBearerAndRules(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -17,9 +19,13 @@ func TestAuthBasicBearerAndRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, nil, func(c *Config) {
-		c.Auth.Users = []User{
-			{Name: "shop", TokenFile: tokenFile, Produce: []string{"ord*"}},
-			{Name: "ops", Password: "pw", Consume: []string{"*"}, Subscriptions: true},
+		c.Auth = authn.Config{
+			Tokens: []authn.Token{{Name: "shop", TokenFile: tokenFile}},
+			Users:  []authn.User{{Name: "ops", Password: "pw"}},
+		}
+		c.Grants = []Grant{
+			{Principal: "shop", Produce: []string{"ord*"}},
+			{Principal: "ops", Consume: []string{"*"}, Subscriptions: true},
 		}
 	})
 	body := []byte(`{"records":[{"value":"YQ=="}]}`)
@@ -36,7 +42,8 @@ func TestAuthBasicBearerAndRules(t *testing.T) {
 		{"consumer may not produce", "POST", "/topics/orders", []string{"Authorization", basic("ops", "pw")}, 403, CodeForbidden},
 		{"producer may not manage subscriptions", "GET", "/v1/subscriptions", []string{"Authorization", "Bearer t0ken"}, 403, CodeForbidden},
 		{"ops manages subscriptions", "GET", "/v1/subscriptions", []string{"Authorization", basic("ops", "pw")}, 200, 0},
-		{"openapi is public", "GET", "/openapi.json", nil, 200, 0},
+		{"openapi needs credentials too", "GET", "/openapi.json", nil, 401, CodeUnauthenticated},
+		{"openapi with credentials", "GET", "/openapi.json", []string{"Authorization", "Bearer t0ken"}, 200, 0},
 	}
 	for _, c := range cases {
 		var b []byte

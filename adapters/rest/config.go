@@ -64,8 +64,12 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency,omitempty"`
 	// Consumers configures REST Proxy v2 consumer instances.
 	Consumers Consumers `yaml:"consumers,omitempty"`
-	// Auth configures who may call the API and what they may do.
-	Auth Auth `yaml:"auth,omitempty"`
+	// Grants say what each principal (authenticated by the common auth
+	// section) may do, when no mesh-wide policy decides: the topics it may
+	// produce to and consume, and whether it may manage webhook
+	// subscriptions. With no grants, every authenticated request is
+	// allowed.
+	Grants []Grant `yaml:"grants,omitempty"`
 	// NotReadyAfter is how long Kafka may keep failing produces or a
 	// webhook deliveries before /readyz says so.
 	NotReadyAfter time.Duration `yaml:"not_ready_after"`
@@ -178,25 +182,11 @@ type Consumers struct {
 	MaxInstances int `yaml:"max_instances"`
 }
 
-// Auth configures authentication and authorization. With no users, the
-// API is open to anyone who reaches it (a dev mesh).
-type Auth struct {
-	// Users are the principals and their credentials.
-	Users []User `yaml:"users,omitempty"`
-}
-
-// User is one principal.
-type User struct {
-	// Name is the principal.
-	Name string `yaml:"name"`
-	// Password authenticates with HTTP basic; prefer password_file.
-	Password string `yaml:"password,omitempty" json:"-"`
-	// PasswordFile names a file holding the password, read at start.
-	PasswordFile string `yaml:"password_file,omitempty"`
-	// Token authenticates as a bearer token; prefer token_file.
-	Token string `yaml:"token,omitempty" json:"-"`
-	// TokenFile names a file holding the token, read at start.
-	TokenFile string `yaml:"token_file,omitempty"`
+// Grant is what one principal may do.
+type Grant struct {
+	// Principal is the name the common auth section proves: a user, a
+	// token's name, a JWT's subject or a client certificate's identity.
+	Principal string `yaml:"principal"`
 	// Produce and Consume list the topics (* patterns allowed) the
 	// principal may write and read.
 	Produce []string `yaml:"produce,omitempty"`
@@ -298,24 +288,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Nest(field, s.validate()))
 	}
 	names := map[string]bool{}
-	for i, u := range c.Auth.Users {
-		field := fmt.Sprintf("auth.users[%d]", i)
+	for i, g := range c.Grants {
+		field := fmt.Sprintf("grants[%d].principal", i)
 		switch {
-		case u.Name == "":
-			errs = append(errs, config.Errorf(field+".name", "required"))
-		case names[u.Name]:
-			errs = append(errs, config.Errorf(field+".name", "%q appears twice", u.Name))
+		case g.Principal == "":
+			errs = append(errs, config.Errorf(field, "required: the principal the grant is for"))
+		case names[g.Principal]:
+			errs = append(errs, config.Errorf(field, "%q appears twice", g.Principal))
 		}
-		names[u.Name] = true
-		if u.Password != "" && u.PasswordFile != "" {
-			errs = append(errs, config.Errorf(field+".password_file", "set password or password_file, not both"))
-		}
-		if u.Token != "" && u.TokenFile != "" {
-			errs = append(errs, config.Errorf(field+".token_file", "set token or token_file, not both"))
-		}
-		if u.Password == "" && u.PasswordFile == "" && u.Token == "" && u.TokenFile == "" && !c.TLS.Mutual() {
-			errs = append(errs, config.Errorf(field, "no credentials: set password_file or token_file (or turn on mutual TLS with tls.client_ca_file and name the user as its client certificate does)"))
-		}
+		names[g.Principal] = true
 	}
 	return errors.Join(errs...)
 }

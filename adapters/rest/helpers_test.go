@@ -60,7 +60,16 @@ func newEnv(t *testing.T, cluster *kfake.Cluster, mod func(*Config)) *env {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	h := a.Handler()
+	auth, err := cfg.Authenticator(quietLog(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != nil { // as service.Run does
+		t.Cleanup(auth.Close)
+		h = auth.Middleware(h, "/healthz", "/readyz")
+	}
+	srv := httptest.NewServer(h)
 	e := &env{t: t, kafka: cluster, a: a, srv: srv, reg: reg}
 	t.Cleanup(func() {
 		srv.Close()

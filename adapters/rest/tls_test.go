@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
@@ -36,7 +39,16 @@ func (e *env) serveTLSServer() (string, *tlsconfig.Server) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv := &http.Server{Handler: e.a.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	h := e.a.Handler()
+	auth, err := e.a.cfg.Common.Authenticator(quietLog(), prometheus.NewRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != nil { // as service.Run does
+		e.t.Cleanup(auth.Close)
+		h = auth.Middleware(h, "/healthz", "/readyz")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(tls.NewListener(ln, tc)) }()
 	e.t.Cleanup(func() { _ = srv.Close() })
 	return "https://" + ln.Addr().String(), ts
@@ -65,8 +77,7 @@ func tlsDo(t *testing.T, roots *x509.CertPool, cert *tls.Certificate, method, ur
 }
 
 // With mutual TLS required, a client certificate's identity is the
-// principal the authorizer sees: a user with no password or token is a
-// certificate identity; a client without a certificate never gets past
+// principal the authorizer sees (auth.client_certificates); a client without a certificate never gets past
 // the handshake, one with a certificate of another CA neither.
 func TestMutualTLSNamesThePrincipal(t *testing.T) {
 	dir := t.TempDir()
@@ -78,7 +89,8 @@ func TestMutualTLSNamesThePrincipal(t *testing.T) {
 	intruder := other.Issue(t, tlstest.Spec{CN: "billing-forged", Client: true})
 	e := newEnv(t, nil, func(c *Config) {
 		c.TLS = tlsconfig.ServerFiles{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: clients.File}
-		c.Auth.Users = []User{{Name: "billing", Produce: []string{"orders"}}}
+		c.Auth.ClientCertificates = true
+		c.Grants = []Grant{{Principal: "billing", Produce: []string{"orders"}}}
 	})
 	url := e.serveTLS()
 	body := []byte(`{"records":[{"value":"YQ=="}]}`)
@@ -115,9 +127,10 @@ func TestVerifyIfGivenAndCredentials(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) {
 		c.TLS = tlsconfig.ServerFiles{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: clients.File,
 			ClientAuth: tlsconfig.ClientAuthVerifyIfGiven, ClientIdentity: tlsconfig.IdentityDNS}
-		c.Auth.Users = []User{
-			{Name: "billing.example", Produce: []string{"orders"}},
-			{Name: "ops", Password: "pw", Produce: []string{"plain"}},
+		c.Auth = authn.Config{ClientCertificates: true, Users: []authn.User{{Name: "ops", Password: "pw"}}}
+		c.Grants = []Grant{
+			{Principal: "billing.example", Produce: []string{"orders"}},
+			{Principal: "ops", Produce: []string{"plain"}},
 		}
 	})
 	url := e.serveTLS()
@@ -178,10 +191,10 @@ func TestTLSConfigErrors(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Site = "east"
 	cfg.Kafka.Brokers = []string{"127.0.0.1:9092"}
-	cfg.Auth.Users = []User{{Name: "billing", Produce: []string{"*"}}}
+	cfg.Auth.ClientCertificates = true
 	err := cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), "no credentials") || !strings.Contains(err.Error(), "tls.client_ca_file") {
-		t.Fatalf("a user without credentials and no mutual TLS: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "auth.client_certificates: needs tls.client_ca_file") {
+		t.Fatalf("client certificates without mutual TLS: %v", err)
 	}
 	cfg.TLS = tlsconfig.ServerFiles{CertFile: "c.pem", ClientAuth: "require"}
 	err = cfg.Validate()

@@ -374,3 +374,10 @@ func leaseKey(l Lease) string {
 	}
 	return interest.Lease{Site: l.Site, Topic: l.Topic, Pattern: l.Pattern, Kind: kind, SourceID: l.Source}.Key()
 }
+
+// AuthRefusal is the body of an authentication refusal (service.Run's
+// common auth section) in the API's error shape, so that meshctl shows
+// its message.
+func (s *Server) AuthRefusal(message string) any { return Error{Error: message} }
+
+var _ service.AuthRefuser = (*Server)(nil)

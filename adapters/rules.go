@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -22,6 +23,10 @@ type Registry struct {
 	// system's roots when left out) and, where it requires mutual TLS,
 	// the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
+	// Credentials authenticate the adapter to a registry with auth set:
+	// username with password_file (or password_env), or token_file (or
+	// token_env) for a bearer token.
+	authn.Credentials `yaml:",inline"`
 }
 
 // RuleSchema makes an ingress rule enforce the Kafka topic's schema. A
@@ -62,6 +67,7 @@ func (s Settings) Validate() error {
 		}
 	}
 	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()))
+	errs = append(errs, config.Nest("registry", s.Registry.Credentials.Validate()))
 	if s.Acks != "" && s.Acks != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the %s adapter acknowledges a message to its sender only after Kafka acknowledged it: it needs acks all, got %q", s.Adapter, s.Acks))
 	}

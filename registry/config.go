@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -53,6 +54,14 @@ type Config struct {
 	// the CA that verifies them (the system's roots when left out) and,
 	// where they require mutual TLS, this instance's client certificate.
 	PeerTLS tlsconfig.Files `yaml:"peer_tls,omitempty"`
+	// PeerAuth are the credentials this instance sends with its own
+	// requests to the primary site's registry (asking how far its log is)
+	// when that registry has auth set: username with password_file (or
+	// password_env), or token_file (or token_env). Writes forwarded to the
+	// leader carry their client's own Authorization header instead, so
+	// that the leader authenticates (and authorizes) the client, not this
+	// instance.
+	PeerAuth authn.Credentials `yaml:"peer_auth,omitempty"`
 	// WriteTimeout bounds a write at the leader. An instance that forwards
 	// a write also waits up to this long, once the leader has answered,
 	// for its own log to bring the write, and then answers error 50002
@@ -143,6 +152,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, config.Errorf("max_uploads", "must be positive and at most max_requests (%d), got %d", c.MaxRequests, c.MaxUploads))
 	}
 	errs = append(errs, config.Nest("peer_tls", c.PeerTLS.Validate()))
+	errs = append(errs, config.Nest("peer_auth", c.PeerAuth.Validate()))
 	if p := c.Primary; p != nil {
 		if u, err := url.Parse(p.URL); err != nil || u.Host == "" {
 			errs = append(errs, config.Errorf("primary.url", "want the primary registry's URL, such as http://east-registry:8081, got %q", p.URL))

@@ -32,7 +32,7 @@ func (r *Registry) primaryPosition(ctx context.Context) int64 {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
 	url := strings.TrimSuffix(r.cfg.Primary.URL, "/") + "/"
-	client := r.peers
+	client := r.primary
 	var position int64
 	var last error
 	err := retry.Until(ctx, time.Second, func() error {

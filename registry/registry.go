@@ -28,7 +28,8 @@ type Registry struct {
 	store   *store
 	metrics *metrics
 	limits  *limits
-	peers   *http.Client // to the leader instance and the primary site's registry
+	peers   *http.Client // to the leader instance and the primary site's registry, for forwarded writes
+	primary *http.Client // peers with peer_auth, for this instance's own requests to the primary
 
 	mu       sync.Mutex // guards the lifecycle: Start and Close
 	started  bool
@@ -59,7 +60,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry,
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	r := &Registry{cfg: cfg, logger: logger, opts: opts, state: newState(logger)}
-	if r.peers, err = peerClient(cfg); err != nil {
+	if r.peers, r.primary, err = peerClients(cfg); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	r.store = newStore(cfg.Topic, logger, r.state)
@@ -258,12 +259,16 @@ func (r *Registry) Close(ctx context.Context) error {
 
 // peerClient is the HTTP client of the requests to the other registries,
 // with peer_tls for https ones.
-func peerClient(cfg Config) (*http.Client, error) {
+func peerClients(cfg Config) (peers, primary *http.Client, err error) {
 	tc, err := cfg.PeerTLS.Client("peer_tls")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	return &http.Client{Timeout: cfg.WriteTimeout, Transport: tr}, nil
+	authed, err := cfg.PeerAuth.Transport(tr, "peer_auth")
+	if err != nil {
+		return nil, nil, err
+	}
+	return &http.Client{Timeout: cfg.WriteTimeout, Transport: tr}, &http.Client{Timeout: cfg.WriteTimeout, Transport: authed}, nil
 }

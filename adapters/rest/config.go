@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -87,6 +88,10 @@ type Registry struct {
 	// TLS applies to an https URL: the CA that verifies the registry and,
 	// where it requires mutual TLS, the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
+	// Credentials authenticate the adapter to a registry with auth set:
+	// username with password_file (or password_env), or token_file (or
+	// token_env) for a bearer token.
+	authn.Credentials `yaml:",inline"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -233,6 +238,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
 		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()))
+		errs = append(errs, config.Nest("registry", c.Registry.Credentials.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))

@@ -257,8 +257,9 @@ func (r *Registry) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// peerClient is the HTTP client of the requests to the other registries,
-// with peer_tls for https ones.
+// peerClients are the HTTP clients of the requests to the other
+// registries, with peer_tls for https ones: one for forwarded writes, one
+// with peer_auth for this instance's own requests.
 func peerClients(cfg Config) (peers, primary *http.Client, err error) {
 	tc, err := cfg.PeerTLS.Client("peer_tls")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -66,7 +67,17 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 		_ = reg.Close(ctx)
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(reg.Handler())
+	h := reg.Handler()
+	// With an auth section, requests are authenticated as mesh-registry's are.
+	auth, err := cfg.Common.Authenticator(testLogger(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != nil {
+		t.Cleanup(auth.Close)
+		h = auth.Middleware(h, "/healthz", "/readyz")
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = ln
 	url := ""

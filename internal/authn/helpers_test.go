@@ -2,23 +2,19 @@ package authn
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/meshwork/meshwork/internal/authn/authntest"
 	"github.com/meshwork/meshwork/internal/identity"
 )
 
@@ -89,82 +85,21 @@ func message(t *testing.T, body string) string {
 	return e.Message
 }
 
-// idp is an OIDC provider's JWKS endpoint with keys that can be rotated.
-type idp struct {
-	t       *testing.T
-	url     string
-	mu      sync.Mutex
-	keys    map[string]*ecdsa.PrivateKey
-	fetches atomic.Int64
-}
+// idp is the test provider with this package's JWT section.
+type idp struct{ *authntest.IDP }
 
-func newIDP(t *testing.T) *idp {
-	p := &idp{t: t, keys: map[string]*ecdsa.PrivateKey{}}
-	p.addKey("k1")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		p.fetches.Add(1)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		var keys []map[string]string
-		for kid, k := range p.keys {
-			b, err := k.PublicKey.Bytes() // 0x04 || X || Y
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			keys = append(keys, map[string]string{"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
-				"x": base64.RawURLEncoding.EncodeToString(b[1:33]), "y": base64.RawURLEncoding.EncodeToString(b[33:])})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
-	t.Cleanup(srv.Close)
-	p.url = srv.URL + "/jwks.json"
-	return p
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func (p *idp) addKey(kid string) *ecdsa.PrivateKey {
-	k := newKey(p.t)
-	p.mu.Lock()
-	p.keys[kid] = k
-	p.mu.Unlock()
-	return k
-}
-
-func (p *idp) key(kid string) *ecdsa.PrivateKey {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.keys[kid]
-}
+func newIDP(t *testing.T) *idp { return &idp{authntest.New(t)} }
 
 func (p *idp) config() *JWT {
-	return &JWT{JWKSURL: p.url, Issuer: "https://idp.example/", Audience: "meshwork"}
+	return &JWT{JWKSURL: p.URL, Issuer: authntest.Issuer, Audience: authntest.Audience}
 }
 
-// sign returns a token signed by key under kid with the standard claims
-// of a valid token, changed by mod.
+func (p *idp) key(kid string) *ecdsa.PrivateKey    { return p.Key(kid) }
+func (p *idp) addKey(kid string) *ecdsa.PrivateKey { return p.AddKey(kid) }
+func newKey(t *testing.T) *ecdsa.PrivateKey        { return authntest.NewKey(t) }
+
 func sign(t *testing.T, key any, method jwt.SigningMethod, kid string, mod func(jwt.MapClaims)) string {
-	t.Helper()
-	now := time.Now()
-	c := jwt.MapClaims{"iss": "https://idp.example/", "aud": "meshwork", "sub": "carol", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	if mod != nil {
-		mod(c)
-	}
-	tok := jwt.NewWithClaims(method, c)
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return authntest.Sign(t, key, method, kid, mod)
 }
 
 func bearerError(h http.Header) string {

@@ -67,12 +67,12 @@ func TestJWTKeyRotation(t *testing.T) {
 	if status, _, body := s.get("/", "Bearer "+sign(t, p.key("k1"), jwt.SigningMethodES256, "k1", nil)); status != 200 {
 		t.Fatalf("k1: %d %s", status, body)
 	}
-	fetches := p.fetches.Load()
+	fetches := p.Fetches.Load()
 	k2 := p.addKey("k2")
 	if status, _, body := s.get("/", "Bearer "+sign(t, k2, jwt.SigningMethodES256, "k2", nil)); status != 200 {
 		t.Fatalf("k2 after rotation: %d %s", status, body)
 	}
-	if got := p.fetches.Load(); got != fetches+1 {
+	if got := p.Fetches.Load(); got != fetches+1 {
 		t.Fatalf("keys fetched %d times for the new kid, want 1", got-fetches)
 	}
 	// Forged key ids do not make the provider be asked again within the interval.
@@ -82,7 +82,7 @@ func TestJWTKeyRotation(t *testing.T) {
 			t.Fatalf("forged kid: %d", status)
 		}
 	}
-	if got := p.fetches.Load(); got > fetches+2 {
+	if got := p.Fetches.Load(); got > fetches+2 {
 		t.Fatalf("forged kids made %d fetches", got-fetches-1)
 	}
 }

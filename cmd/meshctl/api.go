@@ -53,6 +53,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	authorize(ctx, req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("the control plane at %s (from %s) does not answer: %w", c.base, c.from, err)

@@ -32,6 +32,7 @@ type app struct {
 
 	api    *apiClient
 	apiErr error
+	creds  credentials // --user, --password, --token
 }
 
 // commands lists meshctl's commands, each built by its constructor from
@@ -77,6 +78,7 @@ mesh, make run, writes it).`,
 	pf.StringVar(&a.server, "server", "", "the control plane's URL, http://host:port (default: $"+serverEnv+", else the controlplane of "+defaultEndpoints+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long")
+	a.creds.addFlags(root)
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch a.output {
@@ -87,6 +89,11 @@ mesh, make run, writes it).`,
 		if a.timeout <= 0 {
 			return usagef(cmd.CommandPath(), "--timeout must be positive")
 		}
+		auth, err := a.creds.authorization()
+		if err != nil {
+			return usagef(cmd.CommandPath(), "%v", err)
+		}
+		cmd.SetContext(withAuthorization(cmd.Context(), auth))
 		return nil
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -37,7 +38,8 @@ func (r *registry) client(cmd *cobra.Command) (*sr.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"))
+	auth, _ := cmd.Context().Value(authorizationKey{}).(string)
+	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(&http.Client{Transport: authTransport{auth, http.DefaultTransport}}))
 }
 
 func (r *registry) find(cmd *cobra.Command) (string, error) {

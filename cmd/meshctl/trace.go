@@ -85,6 +85,7 @@ func getTrace(ctx context.Context, base, id, source string) (traceindex.EventTra
 	if err != nil {
 		return res, nil, fmt.Errorf("the control plane's URL %q: %w", base, err)
 	}
+	authorize(ctx, req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return res, nil, fmt.Errorf("the control plane at %s does not answer: %w; is it running (--server)?", base, err)

@@ -9,6 +9,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/meshwork/meshwork/internal/authn"
+	"github.com/meshwork/meshwork/internal/authn/authntest"
 )
 
 // The read path is what every consumer's deserializer hits on a cache miss,
@@ -27,6 +32,40 @@ func BenchmarkGetSchemaByID(b *testing.B) {
 	loadHTTP(b, fmt.Sprintf("%s/schemas/ids/%d", in.url, id))
 }
 
+// BenchmarkGetSchemaByIDAuth is BenchmarkGetSchemaByID with
+// authentication off and on, in the same run: basic with a bcrypt hash
+// (verified once, then from the cache), a static token, a JWT.
+func BenchmarkGetSchemaByIDAuth(b *testing.B) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idp := authntest.New(b)
+	on := authn.Config{
+		Users:  []authn.User{{Name: "reader", PasswordHash: string(hash)}},
+		Tokens: []authn.Token{{Name: "reader", Token: "t0ken"}},
+		JWT:    &authn.JWT{JWKSURL: idp.URL, Issuer: authntest.Issuer, Audience: authntest.Audience},
+	}
+	for _, c := range []struct {
+		name   string
+		cfg    authn.Config
+		header string
+	}{
+		{"off", authn.Config{}, ""},
+		{"basic-bcrypt", on, basicHeader("reader", "pw")},
+		{"token", on, "Bearer t0ken"},
+		{"jwt", on, "Bearer " + idp.Token("reader", nil)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			in := startInstance(b, newCluster(b), func(cfg *Config) { cfg.Auth = c.cfg })
+			in.waitReady(b)
+			in.client = withAuth(c.header)
+			id := in.register(b, "bench-value", `{"type":"record","name":"R","namespace":"bench","fields":[{"name":"a","type":"string"},{"name":"b","type":"long"}]}`)
+			loadHTTPWith(b, fmt.Sprintf("%s/schemas/ids/%d", in.url, id), c.header)
+		})
+	}
+}
+
 func BenchmarkGetConstantCeiling(b *testing.B) {
 	body := []byte(`{"schema":"{\"type\":\"record\",\"name\":\"R49\",\"namespace\":\"bench\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"b\",\"type\":\"long\"}]}"}`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -39,7 +78,10 @@ func BenchmarkGetConstantCeiling(b *testing.B) {
 
 // loadHTTP runs GETs from 8 goroutines per core and reports the p50 and p99
 // latency next to the throughput.
-func loadHTTP(b *testing.B, url string) {
+func loadHTTP(b *testing.B, url string) { loadHTTPWith(b, url, "") }
+
+// loadHTTPWith is loadHTTP sending the Authorization header auth.
+func loadHTTPWith(b *testing.B, url, auth string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -51,7 +93,11 @@ func loadHTTP(b *testing.B, url string) {
 		local := make([]time.Duration, 0, 1024)
 		for pb.Next() {
 			start := time.Now()
-			resp, err := client.Get(url)
+			req, _ := http.NewRequest("GET", url, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				b.Error(err)
 				return

@@ -22,7 +22,7 @@ import (
 
 // env is one adapter on a kfake cluster, served by httptest.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	kafka *kfake.Cluster
 	a     *Adapter
 	srv   *httptest.Server
@@ -38,7 +38,7 @@ func quietLog() *slog.Logger {
 
 // newEnv starts an adapter configured by cfg (whose Kafka is set to the
 // cluster) with the given topics (3 partitions each).
-func newEnv(t *testing.T, cluster *kfake.Cluster, mod func(*Config)) *env {
+func newEnv(t testing.TB, cluster *kfake.Cluster, mod func(*Config)) *env {
 	t.Helper()
 	if cluster == nil {
 		cluster = kafkatest.Cluster(t, kfake.SeedTopics(3, "orders", "plain"))
@@ -105,7 +105,7 @@ func (e *env) do(method, path, contentType string, body []byte, hdr ...string) (
 }
 
 // errorCode reads the proxy's error_code from a body.
-func errorCode(t *testing.T, body []byte) int {
+func errorCode(t testing.TB, body []byte) int {
 	t.Helper()
 	var e struct {
 		Code    int    `json:"error_code"`

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"crypto/hmac"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -22,11 +23,11 @@ func (a *Authenticator) basic(cr *credentials, user, password string) (identity.
 	ok := false
 	if u.bcrypt != nil {
 		k := keyed(a.key, "basic", user, password)
-		if a.cache.hit(k) {
+		if _, hit := a.cache.hit(k); hit {
 			return identity.Principal{Name: user, Method: identity.MethodBasic}, nil
 		}
 		if ok = bcrypt.CompareHashAndPassword(u.bcrypt, []byte(password)) == nil; ok {
-			a.cache.add(k)
+			a.cache.add(k, user, time.Time{})
 		}
 	} else {
 		got := keyed(a.key, password)

@@ -111,7 +111,7 @@ func TestBasicCache(t *testing.T) {
 		t.Fatal(f)
 	}
 	k := keyed(a.key, "basic", "a", "pw")
-	if !a.cache.hit(k) {
+	if _, hit := a.cache.hit(k); !hit {
 		t.Fatal("a success is not cached")
 	}
 	for _, n := range []string{"b", "c"} {
@@ -123,7 +123,7 @@ func TestBasicCache(t *testing.T) {
 		t.Fatalf("cache holds %d entries, bound 2", n)
 	}
 	now = now.Add(2 * time.Minute)
-	if a.cache.hit(keyed(a.key, "basic", "c", "pw")) {
+	if _, hit := a.cache.hit(keyed(a.key, "basic", "c", "pw")); hit {
 		t.Fatal("an entry outlived its TTL")
 	}
 }

@@ -11,38 +11,47 @@ const (
 	DefaultCacheSize = 4096
 )
 
-// cache remembers successful basic verifications (bcrypt costs tens of
-// milliseconds by design) under a keyed digest of the user and password,
-// for ttl, at most size of them. Failures are never stored, so a flood of
-// wrong passwords cannot fill it.
+// cache remembers successful verifications that cost CPU (bcrypt takes
+// tens of milliseconds by design, a JWT signature a fraction of one) under
+// a keyed digest of the credentials, with the principal they proved, for
+// ttl (a JWT no longer than its exp), at most size of them. Failures are
+// never stored, so a flood of wrong credentials cannot fill it.
 type cache struct {
 	ttl  time.Duration
 	size int
 	now  func() time.Time
 
 	mu      sync.Mutex
-	entries map[[32]byte]time.Time // digest -> expiry
+	entries map[[32]byte]cached
+}
+
+type cached struct {
+	name string
+	exp  time.Time
 }
 
 func newCache(ttl time.Duration, size int, now func() time.Time) *cache {
-	return &cache{ttl: ttl, size: size, now: now, entries: map[[32]byte]time.Time{}}
+	return &cache{ttl: ttl, size: size, now: now, entries: map[[32]byte]cached{}}
 }
 
-func (c *cache) hit(k [32]byte) bool {
+// hit returns the principal k proved, if remembered.
+func (c *cache) hit(k [32]byte) (string, bool) {
 	if c.size <= 0 {
-		return false
+		return "", false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	exp, ok := c.entries[k]
-	if ok && c.now().After(exp) {
+	e, ok := c.entries[k]
+	if ok && c.now().After(e.exp) {
 		delete(c.entries, k)
-		return false
+		return "", false
 	}
-	return ok
+	return e.name, ok
 }
 
-func (c *cache) add(k [32]byte) {
+// add remembers that k proved name, for the TTL but not past until (zero:
+// no such bound).
+func (c *cache) add(k [32]byte, name string, until time.Time) {
 	if c.size <= 0 {
 		return
 	}
@@ -50,8 +59,8 @@ func (c *cache) add(k [32]byte) {
 	defer c.mu.Unlock()
 	now := c.now()
 	if len(c.entries) >= c.size {
-		for e, exp := range c.entries {
-			if now.After(exp) {
+		for e, v := range c.entries {
+			if now.After(v.exp) {
 				delete(c.entries, e)
 			}
 		}
@@ -62,17 +71,15 @@ func (c *cache) add(k [32]byte) {
 		}
 		delete(c.entries, e)
 	}
-	c.entries[k] = now.Add(c.ttl)
+	exp := now.Add(c.ttl)
+	if !until.IsZero() && until.Before(exp) {
+		exp = until
+	}
+	c.entries[k] = cached{name: name, exp: exp}
 }
 
 func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.entries)
-}
-
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
 }

@@ -110,3 +110,9 @@ func bearerError(h http.Header) string {
 	}
 	return ""
 }
+
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

@@ -20,6 +20,10 @@ import (
 // followed within that time, and forged key ids cannot hammer it.
 const unknownKIDEvery = 30 * time.Second
 
+// unknownKIDWait bounds how long a request with an unknown key id waits
+// for the keys to be fetched again.
+const unknownKIDWait = 5 * time.Second
+
 // jwtVerifier verifies bearer JWTs against the provider's JWK set, which
 // keyfunc keeps fresh in a goroutine that ends with the context given.
 type jwtVerifier struct {
@@ -36,7 +40,11 @@ func newJWTVerifier(ctx context.Context, cfg *JWT, client *http.Client, logger *
 		NoErrorReturnFirstHTTPReq: &noFirstErr,
 		RefreshInterval:           cfg.refreshInterval(),
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(unknownKIDEvery), 1),
-		RateLimitWaitMax:          time.Millisecond, // never hold a request waiting for the limiter
+		// Bounds both the wait for the limiter and the refetch it allows (the
+		// library uses one context for both): a token naming an unknown key
+		// waits at most this long; when the limiter's next turn is further
+		// away, it is refused at once.
+		RateLimitWaitMax: unknownKIDWait,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				logger.Warn("auth: the JWT provider's keys could not be fetched; tokens signed by keys not yet known are refused", "jwks_url", u, "error", err)
@@ -61,18 +69,25 @@ func newJWTVerifier(ctx context.Context, cfg *JWT, client *http.Client, logger *
 	}, nil
 }
 
-func (v *jwtVerifier) verify(raw string) (identity.Principal, *Failure) {
+// verify returns the principal of a valid token and its expiry.
+func (v *jwtVerifier) verify(raw string) (identity.Principal, time.Time, *Failure) {
 	claims := jwt.MapClaims{}
 	if _, err := v.parser.ParseWithClaims(raw, claims, v.keys.Keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) {
-			return identity.Principal{}, &Failure{Reason: ReasonExpiredJWT, Detail: "the token has expired or is not valid yet"}
+			return identity.Principal{}, time.Time{}, &Failure{Reason: ReasonExpiredJWT, Detail: "the token has expired or is not valid yet"}
 		}
-		return identity.Principal{}, &Failure{Reason: ReasonInvalidJWT, Detail: "the token is invalid: " + err.Error()}
+		return identity.Principal{}, time.Time{}, &Failure{Reason: ReasonInvalidJWT, Detail: "the token is invalid: " + err.Error()}
 	}
 	name, _ := claims[v.cfg.principalClaim()].(string)
 	if name == "" {
-		return identity.Principal{}, &Failure{Reason: ReasonInvalidJWT,
+		return identity.Principal{}, time.Time{}, &Failure{Reason: ReasonInvalidJWT,
 			Detail: fmt.Sprintf("the token is invalid: its %s claim, which names the principal, is missing or not a string", v.cfg.principalClaim())}
 	}
-	return identity.Principal{Name: name, Method: identity.MethodJWT}, nil
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil { // required by the parser: not reached
+		return identity.Principal{}, time.Time{}, &Failure{Reason: ReasonInvalidJWT, Detail: "the token is invalid: no exp"}
+	}
+	// Within the leeway a token is still accepted; the cache keeps it no
+	// longer than the parser would.
+	return identity.Principal{Name: name, Method: identity.MethodJWT}, exp.Add(v.cfg.leeway()), nil
 }

@@ -98,3 +98,27 @@ func TestJWTPrincipalClaim(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 }
+
+// A verified JWT is remembered (a signature check costs CPU on every
+// request otherwise), never past its exp and leeway; a refused one is not.
+func TestJWTCache(t *testing.T) {
+	p := newIDP(t)
+	s := serve(t, Config{JWT: p.config()})
+	exp := time.Now().Add(2 * time.Minute).Truncate(time.Second)
+	tok := sign(t, p.key("k1"), jwt.SigningMethodES256, "k1", func(c jwt.MapClaims) { c["exp"] = exp.Unix() })
+	if status, _, _ := s.get("/", "Bearer "+sign(t, newKey(t), jwt.SigningMethodES256, "k1", nil)); status != 401 || s.a.cache.len() != 0 {
+		t.Fatalf("a refused token: %d, cached %d", status, s.a.cache.len())
+	}
+	for range 2 {
+		if status, _, body := s.get("/", "Bearer "+tok); status != 200 || body != "carol/jwt" {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	if s.a.cache.len() != 1 {
+		t.Fatalf("cached %d", s.a.cache.len())
+	}
+	e := s.a.cache.entries[keyed(s.a.key, "jwt", tok)]
+	if e.name != "carol" || !e.exp.Equal(exp.Add(DefaultLeeway)) {
+		t.Fatalf("entry %+v, want carol until %s", e, exp.Add(DefaultLeeway))
+	}
+}

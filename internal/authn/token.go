@@ -23,7 +23,15 @@ func (a *Authenticator) bearer(cr *credentials, tok string) (identity.Principal,
 		return identity.Principal{Name: name, Method: identity.MethodToken}, nil
 	}
 	if a.jwt != nil && strings.Count(tok, ".") == 2 {
-		return a.jwt.verify(tok)
+		k := keyed(a.key, "jwt", tok)
+		if name, hit := a.cache.hit(k); hit {
+			return identity.Principal{Name: name, Method: identity.MethodJWT}, nil
+		}
+		p, exp, f := a.jwt.verify(tok)
+		if f == nil {
+			a.cache.add(k, p.Name, exp)
+		}
+		return p, f
 	}
 	return identity.Principal{}, &Failure{Reason: ReasonUnknownToken, Detail: "the bearer token is not one this service knows"}
 }

@@ -147,7 +147,7 @@ func TestRunMetricsListen(t *testing.T) {
 // A service with an error shape of its own answers refusals in it.
 type refusingService struct{ fakeService }
 
-func (refusingService) AuthRefusal(msg string) any { return map[string]string{"error": msg} }
+func (*refusingService) AuthRefusal(msg string) any { return map[string]string{"error": msg} }
 
 func TestRunAuthRefusalInTheServiceShape(t *testing.T) {
 	svc := &refusingService{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/meshwork/meshwork/internal/identity"
 )
@@ -42,6 +43,8 @@ type Authenticator struct {
 	jwt   *jwtVerifier
 	stop  context.CancelFunc
 
+	verifying singleflight.Group                // bcrypt comparisons in progress, by keyed digest
+	compare   func(hash, password []byte) error // bcrypt.CompareHashAndPassword
 	creds     atomic.Pointer[credentials]
 	nextCheck atomic.Int64 // unix nanoseconds
 	reloading sync.Mutex
@@ -93,6 +96,7 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	a := &Authenticator{
 		cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, checkEvery: DefaultCheckInterval,
 		cacheTTL: DefaultCacheTTL, cacheSize: DefaultCacheSize, httpClient: &http.Client{Timeout: 10 * time.Second},
+		compare: bcrypt.CompareHashAndPassword,
 	}
 	for _, o := range opts {
 		o(a)

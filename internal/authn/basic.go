@@ -26,9 +26,16 @@ func (a *Authenticator) basic(cr *credentials, user, password string) (identity.
 		if _, hit := a.cache.hit(k); hit {
 			return identity.Principal{Name: user, Method: identity.MethodBasic}, nil
 		}
-		if ok = bcrypt.CompareHashAndPassword(u.bcrypt, []byte(password)) == nil; ok {
-			a.cache.add(k, user, time.Time{})
-		}
+		// Concurrent requests with the same credentials (a client's first
+		// burst) share one comparison.
+		v, _, _ := a.verifying.Do(string(k[:]), func() (any, error) {
+			ok := a.compare(u.bcrypt, []byte(password)) == nil
+			if ok {
+				a.cache.add(k, user, time.Time{})
+			}
+			return ok, nil
+		})
+		ok = v.(bool)
 	} else {
 		got := keyed(a.key, password)
 		ok = hmac.Equal(got[:], u.digest[:])

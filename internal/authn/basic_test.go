@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,5 +175,38 @@ func TestSecretErrors(t *testing.T) {
 		if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v, want %q", err, c.want)
 		}
+	}
+}
+
+// A burst of requests with the same new credentials costs one bcrypt
+// comparison: the others wait for it and share its verdict.
+func TestBasicBurstSharesOneComparison(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Users: []User{{Name: "a", PasswordHash: string(hash)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var calls atomic.Int64
+	a.compare = func(h, pw []byte) error {
+		calls.Add(1)
+		time.Sleep(300 * time.Millisecond) // a slow comparison the burst arrives during
+		return bcrypt.CompareHashAndPassword(h, pw)
+	}
+	cr := a.current()
+	errs := make(chan *Failure, 8)
+	for range 8 {
+		go func() { _, f := a.basic(cr, "a", "pw"); errs <- f }()
+	}
+	for range 8 {
+		if f := <-errs; f != nil {
+			t.Fatal(f)
+		}
+	}
+	if n := calls.Load(); n > 2 {
+		t.Fatalf("8 concurrent requests made %d comparisons", n)
 	}
 }

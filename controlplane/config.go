@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -42,6 +43,11 @@ type Config struct {
 	// MaxTopics bounds the topics catalogued per site (configs, offsets);
 	// the rest are listed without details.
 	MaxTopics int `yaml:"max_topics"`
+	// SiteAuth are the credentials the control plane sends to the sites'
+	// registries and replicators' admin endpoints when they have auth set
+	// (it reads their subjects and status): username with password_file
+	// (or password_env), or token_file (or token_env) for a bearer token.
+	SiteAuth authn.Credentials `yaml:"site_auth,omitempty"`
 	// TraceIndex is the index of the mesh's trace hops, kept in a
 	// directory of its own and rebuilt from _mesh.trace when lost.
 	TraceIndex traceindex.Config `yaml:"trace_index"`
@@ -79,6 +85,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.Common.Validate())
 	}
 	errs = append(errs, config.Nest("trace_index", c.TraceIndex.Validate()))
+	errs = append(errs, config.Nest("site_auth", c.SiteAuth.Validate()))
 	if c.RefreshInterval < 100*time.Millisecond {
 		errs = append(errs, config.Errorf("refresh_interval", "must be at least 100ms, got %s", c.RefreshInterval))
 	}

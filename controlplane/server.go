@@ -86,7 +86,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Opt
 		return nil, err
 	}
 	sites := newSiteTransport()
-	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout, Transport: sites}, sites: sites,
+	authed, err := cfg.SiteAuth.Transport(sites, "site_auth")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: logger, watcher: w, http: &http.Client{Timeout: cfg.Timeout, Transport: authed}, sites: sites,
 		m: newMetrics(reg), refresh: make(chan struct{}, 1), samples: map[string]map[string]sample{}}
 	for _, o := range opts {
 		o(s)

@@ -4,9 +4,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/meshwork/meshwork/internal/authn"
+	"github.com/meshwork/meshwork/internal/authn/authntest"
 )
 
 // With the common auth section, requests need credentials (basic or
@@ -73,4 +77,67 @@ func basic(user, pw string) string {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pw)
 	return r.Header.Get("Authorization")
+}
+
+// Every refusal of the common auth section (no credentials, a wrong
+// password, an expired JWT, one signed by another key, for another
+// audience or of another issuer, a webhook subscription without
+// credentials) is 401 with 40101 and a challenge, and nothing is written:
+// no record, no subscription. A valid JWT's subject is the principal the
+// grants name.
+func TestAuthRefusalsWriteNothing(t *testing.T) {
+	idp := authntest.New(t)
+	e := newEnv(t, nil, func(c *Config) {
+		c.Auth = authn.Config{
+			Users: []authn.User{{Name: "ops", Password: "pw"}},
+			JWT:   &authn.JWT{JWKSURL: idp.URL, Issuer: authntest.Issuer, Audience: authntest.Audience},
+		}
+		c.Grants = []Grant{{Principal: "carol", Produce: []string{"orders"}, Subscriptions: true}}
+	})
+	body := []byte(`{"records":[{"value":"YQ=="}]}`)
+	sub := []byte(`{"id":"refused","topic":"orders","url":"https://hooks.example/x"}`)
+	for _, c := range []struct{ name, auth, challenge string }{
+		{"no credentials", "", `Basic realm="meshwork"`},
+		{"wrong password", basic("ops", "nope"), `Basic realm="meshwork"`},
+		{"expired JWT", "Bearer " + idp.Token("carol", authntest.Expired), `Bearer realm="meshwork", error="invalid_token", error_description="the token has expired or is not valid yet"`},
+		{"JWT signed by another key", "Bearer " + authntest.Sign(t, authntest.NewKey(t), jwt.SigningMethodES256, "k1", nil), `Bearer realm="meshwork", error="invalid_token"`},
+		{"JWT for another audience", "Bearer " + idp.Token("carol", func(c jwt.MapClaims) { c["aud"] = "other" }), `Bearer realm="meshwork", error="invalid_token"`},
+		{"JWT of another issuer", "Bearer " + idp.Token("carol", func(c jwt.MapClaims) { c["iss"] = "https://evil.example/" }), `Bearer realm="meshwork", error="invalid_token"`},
+	} {
+		var hdr []string
+		if c.auth != "" {
+			hdr = []string{"Authorization", c.auth}
+		}
+		for _, r := range []struct {
+			path, ct string
+			body     []byte
+		}{{"/topics/orders", mediaBinaryV2, body}, {"/v1/subscriptions", "application/json", sub}} {
+			status, h, resp := e.do("POST", r.path, r.ct, r.body, hdr...)
+			if status != 401 || errorCode(t, resp) != CodeUnauthenticated {
+				t.Errorf("%s: POST %s: %d %s", c.name, r.path, status, resp)
+				continue
+			}
+			found := false
+			for _, v := range h.Values("WWW-Authenticate") {
+				found = found || strings.HasPrefix(v, c.challenge)
+			}
+			if !found {
+				t.Errorf("%s: challenges %q, want %q", c.name, h.Values("WWW-Authenticate"), c.challenge)
+			}
+		}
+	}
+	if n := e.ends("orders"); n != 0 {
+		t.Fatalf("refused produces wrote %d records", n)
+	}
+	carol := "Bearer " + idp.Token("carol", nil)
+	status, _, resp := e.do("GET", "/v1/subscriptions", "", nil, "Authorization", carol)
+	if status != 200 || strings.Contains(string(resp), "refused") {
+		t.Fatalf("subscriptions after refused creations: %d %s", status, resp)
+	}
+	if status, _, resp := e.do("POST", "/topics/orders", mediaBinaryV2, body, "Authorization", carol); status != 200 {
+		t.Fatalf("carol's JWT: %d %s", status, resp)
+	}
+	if status, _, resp := e.do("POST", "/topics/plain", mediaBinaryV2, body, "Authorization", carol); status != 403 || errorCode(t, resp) != CodeForbidden {
+		t.Fatalf("carol's JWT on a topic she has no grant for: %d %s", status, resp)
+	}
 }

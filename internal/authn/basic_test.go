@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +210,28 @@ func TestBasicBurstSharesOneComparison(t *testing.T) {
 	}
 	if n := calls.Load(); n > 2 {
 		t.Fatalf("8 concurrent requests made %d comparisons", n)
+	}
+}
+
+// Inline secrets load with a warning naming the field, never the value;
+// refusals are logged with their reason and user, never the password or
+// token tried.
+func TestLogsHoldNoSecret(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	s := serve(t, Config{Users: []User{{Name: "dave", Password: "inline-pw-1"}}, Tokens: []Token{{Name: "ci", Token: "inline-tok-2"}}}, WithLogger(logger))
+	s.get("/", basicAuth("dave", "tried-pw-3"))
+	s.get("/", "Bearer tried-tok-4")
+	s.get("/", basicAuth("dave", "inline-pw-1"))
+	out := buf.String()
+	for _, want := range []string{"field=auth.users[0].password", "field=auth.tokens[0].token", "reason=wrong_password", "user=dave", "reason=unknown_token"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"inline-pw-1", "inline-tok-2", "tried-pw-3", "tried-tok-4"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds the secret %q:\n%s", secret, out)
+		}
 	}
 }

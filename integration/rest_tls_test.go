@@ -46,9 +46,10 @@ tls:
   key_file: %[5]q
   client_ca_file: %[6]q
 auth:
-  users:
-    - name: shop
-      produce: [%[7]q]
+  client_certificates: true
+grants:
+  - principal: shop
+    produce: [%[7]q]
 `, port, suffix, kafka, srv.CertFile, srv.KeyFile, clients.File, topic)
 	p := launchService(t, buildBinary(t, "github.com/meshwork/meshwork/cmd/mesh-rest"), "mesh-rest", cfg, port)
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -109,6 +110,18 @@ func (c *Common) ListenerTLS(logger *slog.Logger, opts ...tlsconfig.ServerOption
 		return nil, nil
 	}
 	return tlsconfig.NewServer(c.TLS, "tls", append([]tlsconfig.ServerOption{tlsconfig.WithLogger(logger)}, opts...)...)
+}
+
+// Protect returns h behind the auth section's authentication (h itself
+// when auth is not set), with /healthz and /readyz left open, as Run
+// serves every service; whoever serves a service otherwise (the dev mesh)
+// does the same. close ends the authenticator's work (JWT key refresh).
+func (c *Common) Protect(h http.Handler, logger *slog.Logger, reg prometheus.Registerer, opts ...authn.Option) (_ http.Handler, close func(), err error) {
+	a, err := c.Authenticator(logger, reg, opts...)
+	if err != nil || a == nil {
+		return h, func() {}, err
+	}
+	return a.Middleware(h, "/healthz", "/readyz"), a.Close, nil
 }
 
 // Authenticator returns the authenticator of the auth section, or nil

@@ -173,12 +173,6 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	if r, ok := svc.(AuthRefuser); ok {
 		authOpts = append(authOpts, authn.WithRefusalBody(r.AuthRefusal))
 	}
-	auth, err := common.Authenticator(logger, metrics, authOpts...)
-	if err != nil { // a secret file or variable missing: nothing started yet
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return &UsageError{errors.Join(err, svc.Close(cctx))}
-	}
 	scheme := "http"
 	if tlsServer != nil {
 		ln, scheme = tls.NewListener(ln, tlsServer.Config()), "https"
@@ -192,11 +186,13 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	if h, ok := svc.(HTTPService); ok {
 		srv.Handle("/", h.Handler())
 	}
-	handler := srv.Handler()
-	if auth != nil {
-		defer auth.Close()
-		handler = auth.Middleware(handler, "/healthz", "/readyz")
+	handler, closeAuth, err := common.Protect(srv.Handler(), logger, metrics, authOpts...)
+	if err != nil { // a secret file or variable missing: nothing started yet
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return &UsageError{errors.Join(err, svc.Close(cctx))}
 	}
+	defer closeAuth()
 	// The endpoints answer while the service starts: /healthz at once,
 	// /readyz with what it still waits for.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
@@ -207,7 +203,7 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		mux.Handle("GET /metrics", telemetry.MetricsHandler(metrics))
 		go func() { served <- telemetry.ServeHTTP(serveCtx, metricsLn, mux, logger) }()
 	}
-	logger.Info("starting", "listen", ln.Addr().String(), "scheme", scheme, "auth", auth != nil, "metrics_listen", common.MetricsListen, "version", Version())
+	logger.Info("starting", "listen", ln.Addr().String(), "scheme", scheme, "auth", common.Auth.Enabled(), "metrics_listen", common.MetricsListen, "version", Version())
 
 	var runErr, serveErr error
 	serving := true

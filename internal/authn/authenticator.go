@@ -30,7 +30,7 @@ type Authenticator struct {
 	log            *slog.Logger
 	failures       *prometheus.CounterVec
 	clientIdentity func(*tls.ConnectionState) string
-	httpClient     *http.Client
+	httpClient     *http.Client // nil: one with jwt.tls
 	now            func() time.Time
 	checkEvery     time.Duration
 	cacheTTL       time.Duration
@@ -95,7 +95,7 @@ func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	a := &Authenticator{
 		cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, checkEvery: DefaultCheckInterval,
-		cacheTTL: DefaultCacheTTL, cacheSize: DefaultCacheSize, httpClient: &http.Client{Timeout: 10 * time.Second},
+		cacheTTL: DefaultCacheTTL, cacheSize: DefaultCacheSize,
 		compare: bcrypt.CompareHashAndPassword,
 	}
 	for _, o := range opts {
@@ -136,6 +136,16 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	if cfg.JWT != nil {
+		if a.httpClient == nil {
+			tc, err := cfg.JWT.TLS.Client("auth.jwt.tls")
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = tc
+			a.httpClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+		}
 		if a.jwt, err = newJWTVerifier(ctx, cfg.JWT, a.httpClient, a.log, a.now); err != nil {
 			stop()
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // Config is the auth section of a service's configuration. With nothing
@@ -84,6 +85,9 @@ type JWT struct {
 	Leeway time.Duration `yaml:"leeway,omitempty" json:"leeway,omitempty"`
 	// RefreshInterval is how often the keys are fetched again. Default: 1h.
 	RefreshInterval time.Duration `yaml:"refresh_interval,omitempty" json:"refresh_interval,omitempty"`
+	// TLS applies to an https jwks_url: the CA that verifies the provider
+	// (the system's roots when left out), e.g. an organisation's own.
+	TLS tlsconfig.Files `yaml:"tls,omitempty" json:"tls,omitempty"`
 }
 
 // Defaults of the JWT section.
@@ -166,6 +170,7 @@ func (j *JWT) validate() error {
 	if j.RefreshInterval < 0 || (j.RefreshInterval > 0 && j.RefreshInterval < time.Minute) {
 		errs = append(errs, config.Errorf("refresh_interval", "want at least 1m, got %s", j.RefreshInterval))
 	}
+	errs = append(errs, config.Nest("tls", j.TLS.Validate()))
 	return errors.Join(errs...)
 }
 

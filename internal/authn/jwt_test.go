@@ -1,10 +1,20 @@
 package authn
 
 import (
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/meshwork/meshwork/internal/authn/authntest"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
 
 // JWTs are verified against the provider's keys, issuer, audience,
@@ -120,5 +130,34 @@ func TestJWTCache(t *testing.T) {
 	e := s.a.cache.entries[keyed(s.a.key, "jwt", tok)]
 	if e.name != "carol" || !e.exp.Equal(exp.Add(DefaultLeeway)) {
 		t.Fatalf("entry %+v, want carol until %s", e, exp.Add(DefaultLeeway))
+	}
+}
+
+// A provider on https with an organisation's own CA: jwt.tls.ca_file
+// verifies it; without it, its keys are never fetched and tokens refused.
+func TestJWTProviderWithPrivateCA(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, dir, "idp-ca")
+	leaf := ca.Issue(t, tlstest.Spec{CN: "idp"})
+	key := newKey(t)
+	b, err := key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":%q,"y":%q}]}`,
+		base64.RawURLEncoding.EncodeToString(b[1:33]), base64.RawURLEncoding.EncodeToString(b[33:]))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, jwks) }))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.Pair}}
+	srv.StartTLS()
+	defer srv.Close()
+	tok := sign(t, key, jwt.SigningMethodES256, "k1", nil)
+	for _, c := range []struct {
+		files  tlsconfig.Files
+		status int
+	}{{tlsconfig.Files{CAFile: ca.File}, 200}, {tlsconfig.Files{}, 401}} {
+		s := serve(t, Config{JWT: &JWT{JWKSURL: srv.URL + "/jwks.json", Issuer: authntest.Issuer, Audience: authntest.Audience, TLS: c.files}})
+		if status, _, body := s.get("/", "Bearer "+tok); status != c.status {
+			t.Fatalf("ca_file %q: %d %s", c.files.CAFile, status, body)
+		}
 	}
 }

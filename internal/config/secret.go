@@ -181,3 +181,15 @@ func joinPath(prefix, name string) string {
 	}
 	return prefix + "." + name
 }
+
+// Redacted stands for a secret in what a String or LogValue method shows.
+const Redacted = "[redacted]"
+
+// Redact returns Redacted for a set secret and "" for an unset one, so
+// that a printed configuration still shows which form is used.
+func Redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return Redacted
+}

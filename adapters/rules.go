@@ -186,14 +186,11 @@ func CompileEgressSource(topics []string, field, to string) (EgressSource, error
 	return out, errors.Join(errs...)
 }
 
-// CheckCredentials checks a broker's username, password and password_file
-// fields.
-func CheckCredentials(username, password, passwordFile string) error {
-	var errs []error
-	if password != "" && passwordFile != "" {
-		errs = append(errs, config.Errorf("password_file", "set password or password_file, not both"))
-	}
-	if (password != "" || passwordFile != "") && username == "" {
+// CheckCredentials checks a broker's username and password (one of
+// password, password_file, password_env; password.Field is "password").
+func CheckCredentials(username string, password config.SecretRef) error {
+	errs := []error{password.Check(false)}
+	if password.Set() && username == "" {
 		errs = append(errs, config.Errorf("username", "required with a password"))
 	}
 	return errors.Join(errs...)

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/config"
 )
 
 // session311 is an MQTT 3.1.1 session (github.com/eclipse/paho.mqtt.golang)
@@ -68,12 +67,25 @@ func newSession311(a *Adapter) (*session311, error) {
 		opts.SetDefaultPublishHandler(s.receive)
 	}
 	if b.Username != "" {
-		opts.SetUsername(b.Username)
-		pass, err := config.Secret(b.Password, b.PasswordFile, "mqtt broker.password_file")
+		ref := b.brokerPassword()
+		pass, err := ref.Resolve()
 		if err != nil {
 			return nil, err
 		}
-		opts.SetPassword(pass)
+		// Read at each connection, so a rotated password_file is used
+		// from the next one; paho's provider cannot fail, so a file that
+		// went missing leaves the last password in use, with a warning.
+		var last atomic.Pointer[string]
+		last.Store(&pass)
+		opts.SetCredentialsProvider(func() (string, string) {
+			p, err := ref.Resolve()
+			if err != nil {
+				a.log.Warn("mqtt: password not read; connecting with the last one", "error", err)
+				return b.Username, *last.Load()
+			}
+			last.Store(&p)
+			return b.Username, p
+		})
 	}
 	if b.tlsScheme() {
 		tc, err := b.TLS.Client("broker.tls")

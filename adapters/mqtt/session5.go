@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
 )
@@ -110,6 +109,15 @@ func newSession5(a *Adapter) (*session5, error) {
 			// Without it, a broker may leave out the user properties of
 			// what it sends (mochi-mqtt does), and with them the envelope.
 			c.Properties.RequestProblemInfo = true
+			if b.Username != "" {
+				// Read at each connection: a rotated password_file
+				// is used from the next one.
+				pass, err := b.brokerPassword().Resolve()
+				if err != nil {
+					return nil, err
+				}
+				c.Password, c.PasswordFlag = []byte(pass), true
+			}
 			return c, nil
 		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho5.Connack) {
@@ -145,7 +153,7 @@ func newSession5(a *Adapter) (*session5, error) {
 	}
 	if b.Username != "" {
 		s.cfg.ConnectUsername = b.Username
-		pass, err := config.Secret(b.Password, b.PasswordFile, "mqtt broker.password_file")
+		pass, err := b.brokerPassword().Resolve()
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -192,4 +193,18 @@ func Redact(secret string) string {
 		return ""
 	}
 	return Redacted
+}
+
+// RedactURL returns raw, a URL from a configuration, fit for a log or an
+// error: a password in it (amqp://user:pass@host) is replaced by xxxxx,
+// and a URL that does not parse is not shown at all when it may hold one.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "(a URL not shown: it may hold a password)"
+		}
+		return raw
+	}
+	return u.Redacted()
 }

@@ -136,3 +136,17 @@ func TestInlineSecrets(t *testing.T) {
 		t.Fatalf("an empty config has no inline secrets, got %q", got)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"amqp://mesh:s3cret@broker:5672": "amqp://mesh:xxxxx@broker:5672",
+		"amqp://broker:5672":             "amqp://broker:5672",
+		"amqp://mesh@broker:5672":        "amqp://mesh@broker:5672",
+		"amqp://mesh:s3cret@bro ker:%zz": "(a URL not shown: it may hold a password)",
+		"::bad":                          "::bad",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

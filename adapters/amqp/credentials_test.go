@@ -1,7 +1,9 @@
 package amqp
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/kafkatest"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
 
 // logBuffer collects a logger's output for the tests that search it.
@@ -196,5 +199,105 @@ func TestSASLExternalNeedsAClientCertificate(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%s:\n got %v\nwant %s", doc, err, c.want)
 		}
+	}
+}
+
+// externalBroker speaks AMQP 1.0 over TLS up to the end of SASL: it
+// requires a client certificate of clients, offers only SASL EXTERNAL, and
+// reports the mechanism the client chose and the common name of its
+// certificate; then it closes the connection.
+func externalBroker(t *testing.T, server *tlstest.Leaf, clients *tlstest.CA) (string, <-chan string) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{server.Pair}, ClientCAs: clients.Pool(),
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan string, 16)
+	mechanisms := saslFrame(append([]byte{0x00, 0x53, 0x40, 0xc0, 11, 1, 0xa3, 8}, "EXTERNAL"...))
+	serve := func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		header := make([]byte, 8)
+		if _, err := io.ReadFull(c, header); err != nil {
+			return
+		}
+		if _, err := c.Write(append(header, mechanisms...)); err != nil {
+			return
+		}
+		size := make([]byte, 4)
+		if _, err := io.ReadFull(c, size); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(size)
+		if n < 8 || n > 1<<16 {
+			return
+		}
+		init := make([]byte, n-4)
+		if _, err := io.ReadFull(c, init); err != nil {
+			return
+		}
+		cn := ""
+		if cs := c.(*tls.Conn).ConnectionState(); len(cs.PeerCertificates) > 0 {
+			cn = cs.PeerCertificates[0].Subject.CommonName
+		}
+		mech := "other"
+		if bytes.Contains(init, []byte("\xa3\x08EXTERNAL")) {
+			mech = "EXTERNAL"
+		}
+		select {
+		case seen <- mech + " " + cn:
+		default:
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), seen
+}
+
+// The adapter authenticates with SASL EXTERNAL over TLS, presenting its
+// client certificate.
+func TestSASLExternalPresentsTheClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, dir, "amqp test CA")
+	addr, seen := externalBroker(t, ca.Issue(t, tlstest.Spec{CN: "broker"}), ca)
+	client := ca.Issue(t, tlstest.Spec{CN: "mesh-amqp", Client: true})
+	cfg := testConfig(kafkatest.Cluster(t))
+	cfg.Broker.URL = "amqps://" + addr
+	cfg.Broker.SASL = SASLExternal
+	cfg.Broker.TLS = tlsconfig.Files{CAFile: ca.File, CertFile: client.CertFile, KeyFile: client.KeyFile}
+	cfg.Ingress = []IngressRule{{Address: "in", Topic: "t"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, quietLog(), prometheus.NewRegistry(), testKafkaOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Close(ctx)
+	})
+	select {
+	case got := <-seen:
+		if got != "EXTERNAL mesh-amqp" {
+			t.Fatalf("the broker saw %q, want SASL EXTERNAL with the certificate of mesh-amqp", got)
+		}
+	case <-time.After(testWait):
+		t.Fatal("the adapter never authenticated")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"time"
-
 )
 
 // SubscriptionsTopic keeps the subscriptions made through the API, one

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 
 	"github.com/meshwork/meshwork/internal/tlsconfig"
@@ -32,26 +31,6 @@ type siteTransport struct {
 type tlsTransport struct {
 	t     *http.Transport
 	stamp [sha256.Size]byte
-}
-
-// stamp digests the content of the files a tls section names, so that a
-// renewal on disk (even one keeping the modification time, as a copy with
-// -p does) is seen.
-func stamp(f tlsconfig.Files, field string) ([sha256.Size]byte, error) {
-	h := sha256.New()
-	for _, p := range []struct{ name, path string }{{"ca_file", f.CAFile}, {"cert_file", f.CertFile}, {"key_file", f.KeyFile}} {
-		if p.path == "" {
-			h.Write([]byte{0})
-			continue
-		}
-		b, err := os.ReadFile(p.path)
-		if err != nil {
-			return [sha256.Size]byte{}, fmt.Errorf("%s.%s: %w", field, p.name, err)
-		}
-		h.Write(b)
-		h.Write([]byte{0})
-	}
-	return [sha256.Size]byte(h.Sum(nil)), nil
 }
 
 // route is where a host's requests go: its transport, or why none could
@@ -93,7 +72,7 @@ func (st *siteTransport) keep(m *meshfile.Mesh) {
 		}
 		field := fmt.Sprintf("mesh file sites[%d].tls", i)
 		var r route
-		sum, err := stamp(s.TLS, field)
+		sum, err := s.TLS.Digest(field)
 		switch cur, ok := st.byTLS[s.TLS]; {
 		case err != nil:
 			r.err = err

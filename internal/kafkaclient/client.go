@@ -49,12 +49,12 @@ func (c *Config) Options(component, site string) ([]kgo.Opt, error) {
 	}
 	var tc *tls.Config
 	if c.TLS.Enabled {
-		var err error
-		if tc, err = c.TLS.Client("kafka.tls"); err != nil {
+		d, err := newTLSDialer(c.TLS.Files, "kafka.tls", &net.Dialer{Timeout: c.DialTimeout})
+		if err != nil {
 			return nil, err
 		}
-		dialer := &net.Dialer{Timeout: c.DialTimeout}
-		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: dialer, Config: tc}).DialContext))
+		tc = d.cfg // the CA the OAuth token endpoint's client trusts too
+		opts = append(opts, kgo.Dialer(d.DialContext))
 	}
 	if c.SASL.Mechanism != "" {
 		m, err := c.SASL.mechanism(tc)

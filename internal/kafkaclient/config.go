@@ -20,7 +20,9 @@ type Config struct {
 	// ClientID overrides the client id; by default it is
 	// meshwork-<component>-<site>, which shows in broker logs and quotas.
 	ClientID string `yaml:"client_id,omitempty" json:"client_id,omitempty"`
-	// TLS encrypts connections when enabled.
+	// TLS encrypts connections when enabled. Its files are read again
+	// when their content changes: a renewed CA or client certificate is
+	// used from the next connection, without a restart.
 	TLS TLS `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// SASL authenticates connections when a mechanism is set.
 	SASL SASL `yaml:"sasl,omitempty" json:"sasl,omitempty"`

@@ -70,7 +70,8 @@ type Broker struct {
 	PasswordFile string `yaml:"password_file,omitempty"`
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `yaml:"password_env,omitempty"`
-	// TLS applies to amqps:// URLs.
+	// TLS applies to amqps:// URLs; its files are read again when their
+	// content changes, from the next connection.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 	// ContainerID names the adapter's connection at the broker, and marks
 	// the messages egress sends so that ingress never takes them back;

@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // maxSenders bounds the sender links kept open per connection: an address
@@ -53,7 +53,7 @@ type broker struct {
 	plain    bool
 	user     string
 	password config.SecretRef
-	tls      *tls.Config
+	tls      *tlsconfig.Reloading // nil without TLS
 	log      *slog.Logger
 	m        *linkMetrics
 	in       *ingress // nil without ingress rules
@@ -130,7 +130,7 @@ func newBroker(cfg Config, in *ingress, log *slog.Logger, m *linkMetrics) (*brok
 		b.sasl = amqp.SASLTypeAnonymous()
 	}
 	if u.Scheme == "amqps" {
-		if b.tls, err = cfg.Broker.TLS.Client("broker.tls"); err != nil {
+		if b.tls, err = tlsconfig.NewReloading(cfg.Broker.TLS, "broker.tls"); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +174,10 @@ func (b *broker) dial(ctx context.Context) (*connection, error) {
 		}
 		mech = amqp.SASLTypePlain(b.user, pass)
 	}
-	opts := &amqp.ConnOptions{ContainerID: b.id, IdleTimeout: b.cfg.IdleTimeout, SASLType: mech, TLSConfig: b.tls}
+	opts := &amqp.ConnOptions{ContainerID: b.id, IdleTimeout: b.cfg.IdleTimeout, SASLType: mech}
+	if b.tls != nil {
+		opts.TLSConfig = b.tls.Config() // the files as they are now
+	}
 	if b.cfg.IdleTimeout == 0 {
 		opts.IdleTimeout = -1
 	}

@@ -73,7 +73,8 @@ type Broker struct {
 	PasswordEnv string `yaml:"password_env,omitempty"`
 	// TLS applies to ssl://, tls:// and mqtts:// URLs: ca_file to trust
 	// a private CA, cert_file and key_file to present a client
-	// certificate (with or without a username and password).
+	// certificate (with or without a username and password). The files
+	// are read again when their content changes, from the next connection.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 	// Protocol is the MQTT version of the session: "5" (the default)
 	// subscribes with No Local, so that what egress publishes never comes

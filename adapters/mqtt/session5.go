@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -21,6 +20,7 @@ import (
 	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // session5 is the adapter's MQTT 5 session (github.com/eclipse/paho.golang):
@@ -41,7 +41,7 @@ type session5 struct {
 	cfg        autopaho.ClientConfig
 	cm         *autopaho.ConnectionManager
 	acks       *deferredAcks
-	tls        *tls.Config // nil without TLS
+	tls        *tlsconfig.Reloading // nil without TLS
 	up         atomic.Bool
 	subscribed atomic.Bool
 }
@@ -70,7 +70,7 @@ func newSession5(a *Adapter) (*session5, error) {
 	}
 	s := &session5{a: a, acks: &deferredAcks{state.NewInMemory()}}
 	if b.tlsScheme() {
-		if s.tls, err = b.TLS.Client("broker.tls"); err != nil {
+		if s.tls, err = tlsconfig.NewReloading(b.TLS, "broker.tls"); err != nil {
 			return nil, err
 		}
 	}
@@ -92,7 +92,7 @@ func newSession5(a *Adapter) (*session5, error) {
 			return bo.NextBackOff()
 		},
 		AttemptConnection: func(_ context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
-			conn, err := openConnection(u, s.tls, b.ConnectTimeout)
+			conn, err := openConnection(u, s.tls.Config(), b.ConnectTimeout)
 			if err == nil {
 				a.conn.Store(conn)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // ClientID returns the default client id of a component at a site.
@@ -49,11 +50,12 @@ func (c *Config) Options(component, site string) ([]kgo.Opt, error) {
 	}
 	var tc *tls.Config
 	if c.TLS.Enabled {
-		d, err := newTLSDialer(c.TLS.Files, "kafka.tls", &net.Dialer{Timeout: c.DialTimeout})
+		rt, err := tlsconfig.NewReloading(c.TLS.Files, "kafka.tls")
 		if err != nil {
 			return nil, err
 		}
-		tc = d.cfg // the CA the OAuth token endpoint's client trusts too
+		tc = rt.Config() // the CA the OAuth token endpoint's client trusts too
+		d := &tlsDialer{tls: rt, net: &net.Dialer{Timeout: c.DialTimeout}}
 		opts = append(opts, kgo.Dialer(d.DialContext))
 	}
 	if c.SASL.Mechanism != "" {

@@ -57,7 +57,7 @@ func NewSchemas(reg Registry, log *slog.Logger, m *Metrics) (*Schemas, error) {
 
 // HTTPClient is a client of the registry whose requests take at most
 // timeout, with the tls section's CA and client certificate for an https
-// URL. It reads those files.
+// URL, and the credentials on every request. It reads those files.
 func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
 	tc, err := r.TLS.Client("registry.tls")
 	if err != nil {
@@ -65,7 +65,11 @@ func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	return &http.Client{Timeout: timeout, Transport: tr}, nil
+	rt, err := r.transport(tr)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: timeout, Transport: rt}, nil
 }
 
 // Enforce returns value as topic's schema wants it: JSON encoded to Avro

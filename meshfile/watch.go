@@ -13,6 +13,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/config"
 )
 
 // settle is how long the watcher waits after a change for more changes
@@ -82,6 +84,9 @@ func NewWatcher(path string, opts ...WatcherOption) (*Watcher, error) {
 	}
 	w.mesh, w.data = m, data
 	w.valid.Set(1)
+	for _, field := range config.InlineSecrets(m) {
+		w.log.Warn("mesh file: a secret is written inline; move it to a file (the field's _file form) or an environment variable (_env)", "file", path, "field", field)
+	}
 	return w, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
@@ -104,14 +103,18 @@ type authenticator struct {
 func newAuthenticator(users []User, tc tlsconfig.ServerFiles) (*authenticator, error) {
 	a := &authenticator{passwords: map[string][32]byte{}, tokens: map[[32]byte]string{}, tls: tc}
 	for i, u := range users {
-		pw, err := config.Secret(u.Password, u.PasswordFile, fmt.Sprintf("auth.users[%d].password_file", i))
+		ref := u.password()
+		ref.Field = fmt.Sprintf("auth.users[%d].%s", i, ref.Field)
+		pw, err := ref.Resolve()
 		if err != nil {
 			return nil, err
 		}
 		if pw != "" {
 			a.passwords[u.Name] = sha256.Sum256([]byte(pw))
 		}
-		tok, err := config.Secret(u.Token, u.TokenFile, fmt.Sprintf("auth.users[%d].token_file", i))
+		ref = u.token()
+		ref.Field = fmt.Sprintf("auth.users[%d].%s", i, ref.Field)
+		tok, err := ref.Resolve()
 		if err != nil {
 			return nil, err
 		}

@@ -83,6 +83,9 @@ type Registry struct {
 	// TLS applies to an https URL: the CA that verifies the registry and,
 	// where it requires mutual TLS, the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
+	// RegistryAuth are the adapter's credentials, where the registry
+	// authenticates its clients.
+	adapters.RegistryAuth `yaml:",inline"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -140,15 +143,21 @@ type SubscriptionConfig struct {
 	// Headers are added to every delivery.
 	Headers map[string]string `yaml:"headers,omitempty"`
 	// Secret signs deliveries (Standard Webhooks: whsec_ and base64, or
-	// any text); prefer secret_file.
-	Secret string `yaml:"secret,omitempty" json:"-"`
+	// any text); prefer secret_file or secret_env (inline, it loads with a
+	// warning at start).
+	Secret string `yaml:"secret,omitempty" json:"-" secret:"true"`
 	// SecretFile names a file holding the secret, read at start.
 	SecretFile string `yaml:"secret_file,omitempty"`
+	// SecretEnv names an environment variable holding the secret.
+	SecretEnv string `yaml:"secret_env,omitempty"`
 	// BearerToken, when set, is sent as Authorization: Bearer; prefer
-	// bearer_token_file.
-	BearerToken string `yaml:"bearer_token,omitempty" json:"-"`
+	// bearer_token_file or bearer_token_env.
+	BearerToken string `yaml:"bearer_token,omitempty" json:"-" secret:"true"`
 	// BearerTokenFile names a file holding the bearer token, read at start.
 	BearerTokenFile string `yaml:"bearer_token_file,omitempty"`
+	// BearerTokenEnv names an environment variable holding the bearer
+	// token.
+	BearerTokenEnv string `yaml:"bearer_token_env,omitempty"`
 	// Types, when set, delivers only events whose ce_type is one of them
 	// (* patterns allowed); Keys likewise for record keys.
 	Types []string `yaml:"types,omitempty"`
@@ -189,14 +198,20 @@ type Auth struct {
 type User struct {
 	// Name is the principal.
 	Name string `yaml:"name"`
-	// Password authenticates with HTTP basic; prefer password_file.
-	Password string `yaml:"password,omitempty" json:"-"`
+	// Password authenticates with HTTP basic; prefer password_file or
+	// password_env (inline, it loads with a warning at start).
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 	// PasswordFile names a file holding the password, read at start.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	// Token authenticates as a bearer token; prefer token_file.
-	Token string `yaml:"token,omitempty" json:"-"`
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	// Token authenticates as a bearer token; prefer token_file or
+	// token_env.
+	Token string `yaml:"token,omitempty" json:"-" secret:"true"`
 	// TokenFile names a file holding the token, read at start.
 	TokenFile string `yaml:"token_file,omitempty"`
+	// TokenEnv names an environment variable holding the token.
+	TokenEnv string `yaml:"token_env,omitempty"`
 	// Produce and Consume list the topics (* patterns allowed) the
 	// principal may write and read.
 	Produce []string `yaml:"produce,omitempty"`
@@ -242,7 +257,7 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
-		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()))
+		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()), config.Nest("registry", c.Registry.RegistryAuth.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))
@@ -307,13 +322,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf(field+".name", "%q appears twice", u.Name))
 		}
 		names[u.Name] = true
-		if u.Password != "" && u.PasswordFile != "" {
-			errs = append(errs, config.Errorf(field+".password_file", "set password or password_file, not both"))
-		}
-		if u.Token != "" && u.TokenFile != "" {
-			errs = append(errs, config.Errorf(field+".token_file", "set token or token_file, not both"))
-		}
-		if u.Password == "" && u.PasswordFile == "" && u.Token == "" && u.TokenFile == "" && !c.TLS.Mutual() {
+		pw, tok := u.password(), u.token()
+		errs = append(errs, config.Nest(field, pw.Check(false)), config.Nest(field, tok.Check(false)))
+		if !pw.Set() && !tok.Set() && !c.TLS.Mutual() {
 			errs = append(errs, config.Errorf(field, "no credentials: set password_file or token_file (or turn on mutual TLS with tls.client_ca_file and name the user as its client certificate does)"))
 		}
 	}
@@ -346,12 +357,7 @@ func (s SubscriptionConfig) validate() error {
 	if u, err := url.Parse(s.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 		errs = append(errs, config.Errorf("url", "want http:// or https:// with a host, got %q", s.URL))
 	}
-	if s.Secret != "" && s.SecretFile != "" {
-		errs = append(errs, config.Errorf("secret_file", "set secret or secret_file, not both"))
-	}
-	if s.BearerToken != "" && s.BearerTokenFile != "" {
-		errs = append(errs, config.Errorf("bearer_token_file", "set bearer_token or bearer_token_file, not both"))
-	}
+	errs = append(errs, s.secret().Check(false), s.bearerToken().Check(false))
 	if s.MaxAttempts < 0 {
 		errs = append(errs, config.Errorf("max_attempts", "must not be negative"))
 	}
@@ -392,4 +398,22 @@ func parseAllow(s string) (allowEntry, error) {
 		return allowEntry{}, fmt.Errorf("want a CIDR (10.0.0.0/8), an IP or a host name, got %q", s)
 	}
 	return allowEntry{host: strings.ToLower(s)}, nil
+}
+
+// password and token are where a user's credentials come from.
+func (u User) password() config.SecretRef {
+	return config.SecretRef{Field: "password", Value: u.Password, File: u.PasswordFile, Env: u.PasswordEnv}
+}
+
+func (u User) token() config.SecretRef {
+	return config.SecretRef{Field: "token", Value: u.Token, File: u.TokenFile, Env: u.TokenEnv}
+}
+
+// secret and bearerToken are where a subscription's secrets come from.
+func (s SubscriptionConfig) secret() config.SecretRef {
+	return config.SecretRef{Field: "secret", Value: s.Secret, File: s.SecretFile, Env: s.SecretEnv}
+}
+
+func (s SubscriptionConfig) bearerToken() config.SecretRef {
+	return config.SecretRef{Field: "bearer_token", Value: s.BearerToken, File: s.BearerTokenFile, Env: s.BearerTokenEnv}
 }

@@ -37,7 +37,11 @@ func (r *registry) client(cmd *cobra.Command) (*sr.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"))
+	hc, err := r.a.tls.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(hc))
 }
 
 func (r *registry) find(cmd *cobra.Command) (string, error) {

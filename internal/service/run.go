@@ -129,6 +129,9 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		return &UsageError{err}
 	}
 	logger = logger.With("service", strings.TrimPrefix(cmd.Name, "mesh-"), "site", common.Site)
+	for _, field := range config.InlineSecrets(&cfg) {
+		logger.Warn("config: a secret is written inline; move it to a file (the field's _file form) or an environment variable (_env)", "field", field)
+	}
 	tp, err := telemetry.StartTracing(ctx, common.Telemetry, cmd.Name, common.Site, common.Trace.SampleRate)
 	if err != nil {
 		return &UsageError{err}

@@ -16,6 +16,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // DefaultShutdownTimeout bounds a graceful stop: what is still in flight
@@ -155,7 +156,25 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 	}
 	defer ln.Close()
 	metrics := telemetry.NewRegistry()
-	svc, err := cmd.New(cfg, Deps{Logger: logger, Metrics: metrics})
+	deps := Deps{Logger: logger, Metrics: metrics}
+	// The policy is read before anything starts, like the certificates,
+	// and followed until the service has stopped.
+	pw, err := common.PolicyWatcher(logger, metrics)
+	if err != nil {
+		return err
+	}
+	if pw != nil {
+		deps.Authorizer = policy.NewAuthorizer(pw.Policy, policy.WithDenialLog(logger), policy.WithDenialMetrics(metrics))
+		wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			_ = pw.Run(wctx)
+		}()
+		defer func() { stopWatching(); <-watched }()
+		logger.Info("policy in force", "file", pw.Path())
+	}
+	svc, err := cmd.New(cfg, deps)
 	if err != nil {
 		return err
 	}

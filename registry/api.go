@@ -65,11 +65,12 @@ func (r *Registry) routes(mux *http.ServeMux) {
 // Handler returns the registry's HTTP API. Around the routes, in order: a
 // cap on requests in flight and a deadline on each (limits.go), content
 // negotiation, the body read under its own cap and deadline, Confluent's
-// JSON errors for unknown paths and methods, then loading and forwarding.
+// JSON errors for unknown paths and methods, then loading, authorization
+// (authz.go) and forwarding.
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	r.routes(mux)
-	inner := r.whenLoaded(r.forwarding(mux))
+	inner := r.whenLoaded(r.authorizing(r.forwarding(mux)))
 	return r.limits.guard(negotiate(r.limits.readBody(routed(mux, inner))))
 }
 

@@ -89,6 +89,15 @@ func (a *Authorizer) Decide(ctx context.Context, action, resource string) Decisi
 	return a.current().Decide(identity.FromContext(ctx).Name, action, resource)
 }
 
+// DecidePrincipal is Decide for a principal the caller authenticated
+// itself.
+func (a *Authorizer) DecidePrincipal(principal, action, resource string) Decision {
+	if a == nil {
+		return Decision{Allowed: true, NoPolicy: true}
+	}
+	return a.current().Decide(principal, action, resource)
+}
+
 // Allow returns nil when the request's principal may take action on
 // resource, else a *DeniedError, which it logs and counts.
 func (a *Authorizer) Allow(ctx context.Context, action, resource string) error {

@@ -252,6 +252,18 @@ func (s *Services) fields() []serviceField {
 	}
 }
 
+// CheckQuestion says what is wrong with a question to Decide: an unknown
+// action, a resource that is not kind:name or mesh.
+func CheckQuestion(action, resource string) error {
+	if _, ok := actionKinds[action]; !ok {
+		return fmt.Errorf("unknown action %q: want one of %s", action, strings.Join(Actions(), ", "))
+	}
+	if resource == "*" {
+		return fmt.Errorf("resource %q: ask about one resource, kind:name or %s", resource, Mesh)
+	}
+	return validResource(resource)
+}
+
 // Parse reads a policy from data; name is used in errors (a file's path).
 // Errors name the file, line and field.
 func Parse(name string, data []byte) (*Policy, error) {

@@ -80,9 +80,9 @@ func TestKafkaACLsSemantics(t *testing.T) {
 		}
 	}
 	for _, unwanted := range []ACL{
-		{"User:viewer", "ALLOW", "WRITE", "TOPIC", "*", "LITERAL", "*", ""},   // read is no Kafka grant
-		{"User:*", "DENY", "DESCRIBE", "TOPIC", "pii.", "PREFIXED", "*", ""},   // a deny of consume leaves describe
-		{"User:billing", "ALLOW", "READ", "GROUP", "*", "LITERAL", "*", ""},    // the rule names its groups
+		{"User:viewer", "ALLOW", "WRITE", "TOPIC", "*", "LITERAL", "*", ""},  // read is no Kafka grant
+		{"User:*", "DENY", "DESCRIBE", "TOPIC", "pii.", "PREFIXED", "*", ""}, // a deny of consume leaves describe
+		{"User:billing", "ALLOW", "READ", "GROUP", "*", "LITERAL", "*", ""},  // the rule names its groups
 		{"User:team-orders-eu", "ALLOW", "WRITE", "TOPIC", "*", "LITERAL", "*", ""},
 	} {
 		if has(unwanted) {

@@ -1,8 +1,8 @@
 package policy
 
 import (
-	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // defaultCacheEntries bounds the decisions a policy remembers: enough for
@@ -10,71 +10,47 @@ import (
 // enough (a few MiB) that a client cycling through names cannot grow it.
 const defaultCacheEntries = 1 << 16
 
-const cacheShards = 16
+// cacheFromRules is the size of a policy (rules and deny rules) from which
+// decisions are cached: below it, matching the rules costs less than a
+// lookup (BenchmarkDecide measures both).
+const cacheFromRules = 16
 
 type cacheKey struct{ principal, action, resource string }
 
-// cache remembers decisions, in shards so that concurrent requests seldom
-// wait on one lock. A full shard forgets an arbitrary entry for each new
-// one: decisions are cheap to take again, and a bounded cache is what
-// matters. A policy's cache dies with it, so a reloaded policy starts
-// empty.
+// cache remembers decisions. Reads take no lock (sync.Map), so requests
+// on every core look up at once; a full cache is emptied and fills again
+// with what is asked now: decisions are cheap to take again, and a
+// bounded cache is what matters. A policy's cache dies with it, so a
+// reloaded policy starts empty.
 type cache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]struct {
-		mu sync.RWMutex
-		m  map[cacheKey]Decision
-	}
+	max int64
+	n   atomic.Int64
+	m   sync.Map // cacheKey -> Decision
 }
 
-func newCache(entries int) *cache {
-	c := &cache{seed: maphash.MakeSeed(), perShard: max(1, entries/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]Decision)
-	}
-	return c
-}
-
-func (c *cache) shard(k cacheKey) int {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(k.principal)
-	h.WriteByte(0)
-	h.WriteString(k.action)
-	h.WriteByte(0)
-	h.WriteString(k.resource)
-	return int(h.Sum64() % cacheShards)
-}
+func newCache(entries int) *cache { return &cache{max: int64(max(1, entries))} }
 
 func (c *cache) get(k cacheKey) (Decision, bool) {
-	s := &c.shards[c.shard(k)]
-	s.mu.RLock()
-	d, ok := s.m[k]
-	s.mu.RUnlock()
-	return d, ok
+	v, ok := c.m.Load(k)
+	if !ok {
+		return Decision{}, false
+	}
+	return v.(Decision), true
 }
 
 func (c *cache) put(k cacheKey, d Decision) {
-	s := &c.shards[c.shard(k)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= c.perShard {
-		for old := range s.m {
-			delete(s.m, old)
-			break
-		}
+	if c.n.Add(1) > c.max {
+		c.m.Clear()
+		c.n.Store(1)
 	}
-	s.m[k] = d
+	if _, loaded := c.m.LoadOrStore(k, d); loaded {
+		c.n.Add(-1)
+	}
 }
 
 // len counts the decisions remembered (for tests).
 func (c *cache) len() int {
 	n := 0
-	for i := range c.shards {
-		c.shards[i].mu.RLock()
-		n += len(c.shards[i].m)
-		c.shards[i].mu.RUnlock()
-	}
+	c.m.Range(func(_, _ any) bool { n++; return true })
 	return n
 }

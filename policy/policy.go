@@ -12,7 +12,7 @@ type Policy struct {
 	file  File
 	rules []compiledRule // grants
 	deny  []compiledRule
-	cache *cache
+	cache *cache // nil for a policy too small to gain from one
 }
 
 type compiledRule struct {
@@ -28,7 +28,10 @@ type compiledRule struct {
 // validate (a pattern that can never match) is compiled as written and
 // never matches what it cannot.
 func Compile(f File) *Policy {
-	p := &Policy{file: f, cache: newCache(defaultCacheEntries)}
+	p := &Policy{file: f}
+	if len(f.Rules)+len(f.Deny) >= cacheFromRules {
+		p.cache = newCache(defaultCacheEntries)
+	}
 	for i, r := range f.Rules {
 		p.rules = append(p.rules, compileRule(r, fmt.Sprintf("rules[%d]", i), false))
 	}
@@ -100,6 +103,9 @@ func (d Decision) Explain() string {
 func (p *Policy) Decide(principal, action, resource string) Decision {
 	if p == nil {
 		return Decision{Allowed: true, NoPolicy: true}
+	}
+	if p.cache == nil {
+		return p.decide(principal, action, resource)
 	}
 	key := cacheKey{principal, action, resource}
 	if d, ok := p.cache.get(key); ok {

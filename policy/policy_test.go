@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,15 +123,58 @@ func TestPatternMatch(t *testing.T) {
 }
 
 func TestCacheIsBoundedAndFreshPerPolicy(t *testing.T) {
-	p := mustParse(t, example)
+	p := bigPolicy(t, 20)
 	for i := range 3 * defaultCacheEntries {
 		p.Decide("user-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+strconv.Itoa(i), "read", "mesh")
 	}
 	if n := p.cache.len(); n > defaultCacheEntries || n == 0 {
 		t.Fatalf("the cache holds %d decisions, want at most %d", n, defaultCacheEntries)
 	}
-	q := mustParse(t, example)
+	if mustParse(t, example).cache != nil {
+		t.Fatal("a policy of 5 rules has a cache")
+	}
+	q := bigPolicy(t, 20)
 	if q.cache.len() != 0 {
 		t.Fatal("a policy compiled anew starts with decisions")
 	}
+}
+
+// bigPolicy is a policy of n teams, each producing to its own topics, and
+// a few deny rules: large enough for the decision cache.
+func bigPolicy(t testing.TB, n int) *Policy {
+	var b strings.Builder
+	b.WriteString("rules:\n  - {name: admins, principals: [admin], actions: [\"*\"], resources: [\"*\"]}\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: team%d, principals: [\"team%d-*\"], actions: [produce, consume], resources: [\"topic:team%d.*\", \"group:team%d-*\"]}\n", i, i, i, i)
+	}
+	b.WriteString("deny:\n  - {principals: [\"*\"], actions: [delete], resources: [\"subject:payments-*\"]}\n")
+	return mustParse(t, b.String())
+}
+
+// BenchmarkDecide is the cost of a decision a service takes on every
+// request: for the README's policy (matched each time, no cache), and for
+// a policy of 200 rules, from its cache and without it.
+func BenchmarkDecide(b *testing.B) {
+	small, big := mustParse(b, example), bigPolicy(b, 200)
+	b.Run("rules=5", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				small.Decide("team-orders-eu", "produce", "topic:orders.created")
+			}
+		})
+	})
+	b.Run("rules=202/cached", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				big.Decide("team150-eu", "produce", "topic:team150.created")
+			}
+		})
+	})
+	b.Run("rules=202/uncached", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				big.decide("team150-eu", "produce", "topic:team150.created")
+			}
+		})
+	})
 }

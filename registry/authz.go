@@ -58,34 +58,28 @@ var routeAccess = map[string]access{
 }
 
 // authorizing refuses, before anything else happens (a forward to the
-// leader included), the requests whose route the policy does not grant;
-// routes holds the same patterns as the API, each checking its access.
-func (r *Registry) authorizing(next http.Handler) http.Handler {
-	if r.authz == nil {
-		return next
-	}
-	routes := http.NewServeMux()
-	for pattern, acc := range routeAccess {
-		routes.HandleFunc(pattern, func(w http.ResponseWriter, req *http.Request) {
-			resource := policy.Subject("*")
-			if !acc.global {
-				resource = policy.Subject(subjectOf(req))
-			}
-			if err := r.authz.Allow(req.Context(), acc.action, resource); err != nil {
-				writeErr(w, errDenied(err))
-				return
-			}
-			next.ServeHTTP(w, req)
-		})
+// leader included), the requests of pattern the policy does not grant.
+func (r *Registry) authorizing(pattern string, next http.Handler) http.Handler {
+	acc, ok := routeAccess[pattern]
+	if r.authz == nil || !ok {
+		return next // no policy, or decided by its handler, or needs no grant
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if _, pattern := routes.Handler(req); pattern == "" {
-			next.ServeHTTP(w, req) // decided by its handler, or needs no grant
+		resource := allSubjects
+		if !acc.global {
+			resource = policy.Subject(subjectOf(req))
+		}
+		if err := r.authz.Allow(req.Context(), acc.action, resource); err != nil {
+			writeErr(w, errDenied(err))
 			return
 		}
-		routes.ServeHTTP(w, req)
+		next.ServeHTTP(w, req)
 	})
 }
+
+// allSubjects is the global config's and mode's resource, and the test of
+// a principal that may read every subject.
+var allSubjects = policy.Subject("*")
 
 // codeForbidden is Confluent's error code for a request its authorizer
 // refused (HTTP 403).
@@ -129,11 +123,11 @@ func (r *Registry) allowSchemaRead(ctx context.Context, v *view, id int, subject
 		}
 		return nil
 	}
-	if r.mayRead(ctx, "*") {
+	if r.authz.Decide(ctx, policy.ActionRead, allSubjects).Allowed {
 		return nil
 	}
-	for _, u := range v.usesOf(id, true) {
-		if r.mayRead(ctx, u.Subject) {
+	for _, subject := range r.subjectsOf(v, id) {
+		if r.mayRead(ctx, subject) {
 			return nil
 		}
 	}
@@ -141,4 +135,33 @@ func (r *Registry) allowSchemaRead(ctx context.Context, v *view, id int, subject
 		return errDenied(err)
 	}
 	return nil
+}
+
+// idSubjects maps each schema id to the subjects it is registered under
+// (soft-deleted versions included), as of one state: the state's offset
+// of the next record to apply. A read by id looks its subjects up in it;
+// the first read after a change builds it anew (writes are rare, reads by
+// id are what every consumer does).
+type idSubjects struct {
+	applied  int64
+	subjects map[int][]string
+}
+
+// subjectsOf returns the subjects id is registered under. Called under the
+// state's read lock.
+func (r *Registry) subjectsOf(v *view, id int) []string {
+	applied := v.nextOffset()
+	if ix := r.idIndex.Load(); ix != nil && ix.applied == applied {
+		return ix.subjects[id]
+	}
+	ix := &idSubjects{applied: applied, subjects: map[int][]string{}}
+	for subject, vs := range v.c.subjects {
+		for _, ve := range vs {
+			if s := ix.subjects[ve.id]; len(s) == 0 || s[len(s)-1] != subject {
+				ix.subjects[ve.id] = append(s, subject)
+			}
+		}
+	}
+	r.idIndex.Store(ix)
+	return ix.subjects[id]
 }

@@ -143,6 +143,10 @@ func TestPolicyRefusesAndChangesNothing(t *testing.T) {
 	if body := string(must("admin", 200, "GET", "/subjects/payments-value/versions", nil).body); body != "[1]\n" {
 		t.Fatalf("payments versions after a refused registration: %s", body)
 	}
+	// Id 2 registered under a subject the team may read: readable now.
+	must("admin", 200, "PUT", "/config/orders-key", map[string]string{"compatibility": "NONE"})
+	must("admin", 200, "POST", "/subjects/orders-key/versions", map[string]any{"schema": `"string"`})
+	must("team-orders", 200, "GET", "/schemas/ids/2", nil)
 }
 
 func TestNoPolicyAllowsEverything(t *testing.T) {

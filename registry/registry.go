@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,7 @@ type Registry struct {
 	limits  *limits
 	peers   *http.Client // to the leader instance and the primary site's registry
 	authz   *policy.Authorizer
+	idIndex atomic.Pointer[idSubjects] // for authorizing reads by id (authz.go)
 
 	mu       sync.Mutex // guards the lifecycle: Start and Close
 	started  bool

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +62,7 @@ deny:
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 					if resp.StatusCode != http.StatusOK {
-						b.Error(fmt.Sprintf("status %d", resp.StatusCode))
+						b.Errorf("status %d", resp.StatusCode)
 						return
 					}
 				}

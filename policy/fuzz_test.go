@@ -103,6 +103,7 @@ func TestPropertyDenyWinsAndNoGrantDenies(t *testing.T) {
 		}
 		return r
 	}
+	ref := reference{}
 	for range 300 {
 		var f File
 		for range rng.IntN(4) {
@@ -117,10 +118,10 @@ func TestPropertyDenyWinsAndNoGrantDenies(t *testing.T) {
 			d := p.Decide(who, act, what)
 			denied, granted := false, false
 			for _, r := range f.Deny {
-				denied = denied || ruleMatches(r, who, act, what)
+				denied = denied || ref.ruleMatches(r, who, act, what)
 			}
 			for _, r := range f.Rules {
-				granted = granted || ruleMatches(r, who, act, what)
+				granted = granted || ref.ruleMatches(r, who, act, what)
 			}
 			switch {
 			case denied && (d.Allowed || !d.Denied):
@@ -134,11 +135,18 @@ func TestPropertyDenyWinsAndNoGrantDenies(t *testing.T) {
 	}
 }
 
-// ruleMatches is the reference: patterns as regular expressions.
-func ruleMatches(r Rule, who, act, what string) bool {
+// reference matches rules as regular expressions, compiled once each.
+type reference map[string]*regexp.Regexp
+
+func (ref reference) ruleMatches(r Rule, who, act, what string) bool {
 	m := func(pats []string, s string) bool {
 		for _, p := range pats {
-			if regexp.MustCompile(`\A` + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, `.*`) + `\z`).MatchString(s) {
+			re, ok := ref[p]
+			if !ok {
+				re = regexp.MustCompile(`\A` + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, `.*`) + `\z`)
+				ref[p] = re
+			}
+			if re.MatchString(s) {
 				return true
 			}
 		}

@@ -124,18 +124,19 @@ func TestPatternMatch(t *testing.T) {
 
 func TestCacheIsBoundedAndFreshPerPolicy(t *testing.T) {
 	p := bigPolicy(t, 20)
-	for i := range 3 * defaultCacheEntries {
-		p.Decide("user-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+strconv.Itoa(i), "read", "mesh")
-	}
-	if n := p.cache.len(); n > defaultCacheEntries || n == 0 {
-		t.Fatalf("the cache holds %d decisions, want at most %d", n, defaultCacheEntries)
+	const bound = 1000
+	p.cache = newCache(bound)
+	for i := range 3 * bound {
+		p.Decide("user-"+strconv.Itoa(i), "read", "mesh")
+		if n := p.cache.len(); n > bound || n == 0 {
+			t.Fatalf("the cache holds %d decisions, want at most %d", n, bound)
+		}
 	}
 	if mustParse(t, example).cache != nil {
 		t.Fatal("a policy of 5 rules has a cache")
 	}
-	q := bigPolicy(t, 20)
-	if q.cache.len() != 0 {
-		t.Fatal("a policy compiled anew starts with decisions")
+	if q := bigPolicy(t, 20); q.cache == nil || q.cache.len() != 0 {
+		t.Fatal("a policy compiled anew starts with decisions, or without a cache")
 	}
 }
 

@@ -7,27 +7,20 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/filewatch"
 )
 
-// How the watcher notices a change. It is told by fsnotify, on the file's
-// directory (editors and Kubernetes ConfigMaps and Secrets replace the
-// file, by a rename or the swap of a symlink, which ends a watch on the
-// file itself), and reads the file settle after the first event of a
-// burst, so a file written in several steps is read whole. It also
-// re-reads the file's metadata every poll: on filesystems that send no
-// events (NFS, some container bind mounts) a change is in force within
-// that interval, and a stat is cheap.
-const (
-	settle      = 100 * time.Millisecond
-	defaultPoll = 2 * time.Second
-)
+// defaultPoll is how often the file's size and modification time are
+// compared, besides the filesystem's events: on filesystems that send none
+// (NFS, some container mounts) a change is in force within it, and a stat
+// is cheap.
+const defaultPoll = 2 * time.Second
 
 // Watcher holds the policy in force, read from its file, and reads the
 // file again when it changes. A new version that does not parse is
@@ -45,18 +38,9 @@ type Watcher struct {
 
 	mu       sync.Mutex // serializes reloads
 	data     []byte     // the file as last read, valid or not
-	stat     fileStamp
-	missing  bool // the file could not be read last time
+	missing  bool       // the file could not be read last time
 	lastErr  error
 	reloaded chan struct{}
-}
-
-// fileStamp is what the poll compares: a change of any of them is worth a
-// read.
-type fileStamp struct {
-	mod  time.Time
-	size int64
-	ok   bool
 }
 
 // WatcherOption configures a Watcher.
@@ -95,7 +79,6 @@ func NewWatcher(path string, opts ...WatcherOption) (*Watcher, error) {
 	for _, o := range opts {
 		o(w)
 	}
-	st := stamp(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -105,17 +88,9 @@ func NewWatcher(path string, opts ...WatcherOption) (*Watcher, error) {
 		return nil, err
 	}
 	w.cur.Store(p)
-	w.data, w.stat = data, st
+	w.data = data
 	w.valid.Set(1)
 	return w, nil
-}
-
-func stamp(path string) fileStamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}
-	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ok: true}
 }
 
 // Policy returns the policy in force: the last valid version read.
@@ -135,66 +110,10 @@ func (w *Watcher) Err() error {
 // or not (one value for several not yet received).
 func (w *Watcher) Reloaded() <-chan struct{} { return w.reloaded }
 
-// Run follows the file until ctx ends. Without filesystem events (the
-// directory cannot be watched), it still polls.
+// Run follows the file until ctx ends (package internal/filewatch: the
+// directory's events, and the poll).
 func (w *Watcher) Run(ctx context.Context) error {
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if !w.events {
-		// polling only
-	} else if fw, err := fsnotify.NewWatcher(); err != nil {
-		w.log.Warn("policy: no filesystem events; polling the file", "file", w.path, "interval", w.poll, "error", err)
-	} else {
-		defer fw.Close()
-		if err := fw.Add(filepath.Dir(w.path)); err != nil {
-			w.log.Warn("policy: no filesystem events; polling the file", "file", w.path, "interval", w.poll, "error", err)
-		} else {
-			events, errs = fw.Events, fw.Errors
-		}
-	}
-	poll := time.NewTicker(w.poll)
-	defer poll.Stop()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	// The first event of a burst makes a read due; later ones do not push
-	// it back, so a file written again and again is still read.
-	pending := false
-	due := func() {
-		if !pending {
-			pending = true
-			timer.Reset(settle)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			due() // any change in the directory may be the file's
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			w.log.Warn("policy: watch error; the file is read again", "file", w.path, "error", err)
-			due()
-		case <-poll.C:
-			w.mu.Lock()
-			changed := stamp(w.path) != w.stat
-			w.mu.Unlock()
-			if changed {
-				due()
-			}
-		case <-timer.C:
-			pending = false
-			w.Reload()
-		}
-	}
+	return filewatch.Follow(ctx, w.path, w.Reload, filewatch.WithPoll(w.poll), filewatch.WithEvents(w.events), filewatch.WithLogger(w.log))
 }
 
 // Reload reads the file now (Run calls it on a change): a valid new
@@ -204,9 +123,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) Reload() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := stamp(w.path)
 	data, err := os.ReadFile(w.path)
-	w.stat = st
 	if err == nil && !w.missing && bytes.Equal(data, w.data) || err != nil && w.missing {
 		return // nothing new: the same bytes, or still unreadable
 	}

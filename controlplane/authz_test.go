@@ -125,3 +125,19 @@ func TestPolicyRefusesInterestAndViews(t *testing.T) {
 		t.Fatalf("/openapi.json: %d", code)
 	}
 }
+
+// Every route the access table names is one of the API's own: a typo in
+// the table would leave its route unguarded.
+func TestRouteAccessNamesRoutes(t *testing.T) {
+	own := (&Server{}).ownRoutes()
+	for pattern := range routeAccess {
+		if _, ok := own[pattern]; !ok {
+			t.Errorf("%s is not a route of the API", pattern)
+		}
+	}
+	for pattern := range own {
+		if _, ok := routeAccess[pattern]; !ok && pattern != "GET /openapi.json" && pattern != "POST /v1/interest" && pattern != "DELETE /v1/interest" {
+			t.Errorf("route %s has no access rule", pattern)
+		}
+	}
+}

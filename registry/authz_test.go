@@ -147,6 +147,28 @@ func TestPolicyRefusesAndChangesNothing(t *testing.T) {
 	must("admin", 200, "PUT", "/config/orders-key", map[string]string{"compatibility": "NONE"})
 	must("admin", 200, "POST", "/subjects/orders-key/versions", map[string]any{"schema": `"string"`})
 	must("team-orders", 200, "GET", "/schemas/ids/2", nil)
+	if body := string(must("team-orders", 200, "GET", "/schemas/ids/2/subjects", nil).body); body != `["orders-key"]`+"\n" {
+		t.Fatalf("the id's subjects for team-orders: %s, want only those it may read", body)
+	}
+	if body := string(must("admin", 200, "GET", "/schemas/ids/2/subjects", nil).body); body != `["orders-key","payments-value"]`+"\n" {
+		t.Fatalf("the id's subjects for admin: %s", body)
+	}
+}
+
+// Every route the access table names is one the API serves: a typo in
+// the table would leave its route unguarded.
+func TestRouteAccessNamesRoutes(t *testing.T) {
+	r := &Registry{}
+	mux := http.NewServeMux()
+	r.routes(mux)
+	for pattern := range routeAccess {
+		method, path, _ := strings.Cut(pattern, " ")
+		path = strings.NewReplacer("{subject}", "s", "{version}", "1", "{id}", "1").Replace(path)
+		req, _ := http.NewRequest(method, path, nil)
+		if _, got := mux.Handler(req); got != pattern {
+			t.Errorf("%s routes to %q", pattern, got)
+		}
+	}
 }
 
 func TestNoPolicyAllowsEverything(t *testing.T) {

@@ -106,3 +106,22 @@ func TestRunStopsOnAMissingOrInvalidPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckReadsThePolicy(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("rules:\n  - principals: [a]\n    actions: [reed]\n    resources: [mesh]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("site: east\nkafka: {brokers: [127.0.0.1:9092]}\npolicy: {file: %s}\n", bad))
+	code, _, errOut := run(t, context.Background(), fakeCommand(&fakeService{}), "-config", cfg, "-check")
+	if code != 2 || !strings.Contains(errOut, bad+`:3:15: field rules[0].actions[0]: unknown action "reed"`) {
+		t.Fatalf("-check with an invalid policy: %d %q", code, errOut)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	writePolicy(t, good, "alice")
+	cfg = writeConfig(t, fmt.Sprintf("site: east\nkafka: {brokers: [127.0.0.1:9092]}\npolicy: {file: %s}\n", good))
+	if code, out, errOut := run(t, context.Background(), fakeCommand(&fakeService{}), "-config", cfg, "-check"); code != 0 || !strings.Contains(out, "configuration is valid") {
+		t.Fatalf("-check with a valid policy: %d %q %q", code, out, errOut)
+	}
+}

@@ -117,6 +117,13 @@ func (cmd Command[C]) Run(ctx context.Context, args []string, stdout, stderr io.
 		return &UsageError{err}
 	}
 	if *check {
+		// The policy file is part of what is checked: the service would
+		// not start without it.
+		if pc := cmd.Common(&cfg).Policy; pc.Enabled() {
+			if _, err := policy.Load(pc.File); err != nil {
+				return &UsageError{fmt.Errorf("policy.file: %w", err)}
+			}
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *file)
 		return nil
 	}

@@ -44,6 +44,14 @@ func testLogger() *slog.Logger {
 
 func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *instance {
 	t.Helper()
+	return startInstanceWith(t, cluster, edit, nil)
+}
+
+// startInstanceWith is startInstance with options for New and, when wrap
+// is set, a handler around the API (authentication, in tests of
+// authorization).
+func startInstanceWith(t testing.TB, cluster *kfake.Cluster, edit func(*Config), wrap func(http.Handler) http.Handler, opts ...Option) *instance {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +66,7 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg, err := New(cfg, testLogger(), nil)
+	reg, err := New(cfg, testLogger(), nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +74,11 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 		_ = reg.Close(ctx)
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(reg.Handler())
+	h := reg.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = ln
 	url := ""

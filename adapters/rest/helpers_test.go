@@ -22,7 +22,7 @@ import (
 
 // env is one adapter on a kfake cluster, served by httptest.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	kafka *kfake.Cluster
 	a     *Adapter
 	srv   *httptest.Server
@@ -40,6 +40,12 @@ func quietLog() *slog.Logger {
 // cluster) with the given topics (3 partitions each).
 func newEnv(t *testing.T, cluster *kfake.Cluster, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvWith(t, cluster, mod)
+}
+
+// newEnvWith is newEnv with options for New.
+func newEnvWith(t testing.TB, cluster *kfake.Cluster, mod func(*Config), opts ...Option) *env {
+	t.Helper()
 	if cluster == nil {
 		cluster = kafkatest.Cluster(t, kfake.SeedTopics(3, "orders", "plain"))
 	}
@@ -51,7 +57,7 @@ func newEnv(t *testing.T, cluster *kfake.Cluster, mod func(*Config)) *env {
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(cfg, quietLog(), reg, WithKafkaOptions(kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second)))
+	a, err := New(cfg, quietLog(), reg, append([]Option{WithKafkaOptions(kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +102,7 @@ func (e *env) do(method, path, contentType string, body []byte, hdr ...string) (
 }
 
 // errorCode reads the proxy's error_code from a body.
-func errorCode(t *testing.T, body []byte) int {
+func errorCode(t testing.TB, body []byte) int {
 	t.Helper()
 	var e struct {
 		Code    int    `json:"error_code"`

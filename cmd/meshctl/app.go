@@ -45,6 +45,7 @@ func commands() []func(*app) *cobra.Command {
 		newDescribeCmd,
 		newInterestCmd,
 		newSchemasCmd,
+		newPolicyCmd,
 		func(a *app) *cobra.Command {
 			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output }, a.tls.httpClient)
 		},
@@ -87,6 +88,10 @@ issued is trusted with --cacert (or $MESHCTL_CA, $MESH_CA, or the tls_ca of
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch a.output {
 		case "table", "json", "yaml":
+		case "strimzi":
+			if cmd.Name() != "kafka-acls" {
+				return usagef(cmd.CommandPath(), "--output strimzi is for policy kafka-acls only; want table, json or yaml")
+			}
 		default:
 			return usagef(cmd.CommandPath(), "--output %q: want table, json or yaml", a.output)
 		}

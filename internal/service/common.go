@@ -2,14 +2,18 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/policy"
 	"github.com/meshwork/meshwork/trace"
 )
 
@@ -45,6 +49,11 @@ type Common struct {
 	// handles, in the site's _mesh.trace topic (a service that handles
 	// no events, like the registry, records none).
 	Trace trace.Config `yaml:"trace"`
+	// Policy is the mesh's security policy: who may do what on which
+	// topic, schema subject or operator verb (see policy/README.md). Every
+	// service reads the same file at start and again when it changes;
+	// without one, every request is allowed.
+	Policy policy.Config `yaml:"policy,omitempty"`
 	// Telemetry says where the service sends its OpenTelemetry spans
 	// (none unless configured here or by the OTEL_EXPORTER_OTLP_*
 	// variables); they are sampled at trace.sample_rate.
@@ -72,6 +81,7 @@ func (c *Common) Validate() error {
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
 	errs = append(errs, config.Nest("telemetry", c.Telemetry.Validate()))
+	errs = append(errs, config.Nest("policy", c.Policy.Validate()))
 	return errors.Join(errs...)
 }
 
@@ -84,4 +94,19 @@ func (c *Common) ListenerTLS(logger *slog.Logger, opts ...tlsconfig.ServerOption
 		return nil, nil
 	}
 	return tlsconfig.NewServer(c.TLS, "tls", append([]tlsconfig.ServerOption{tlsconfig.WithLogger(logger)}, opts...)...)
+}
+
+// PolicyWatcher reads the policy file (policy.file), or returns nil when
+// none is set. A missing or invalid file is an error: a service must not
+// start without the policy it was given. The watcher's Run follows the
+// file.
+func (c *Common) PolicyWatcher(logger *slog.Logger, reg prometheus.Registerer) (*policy.Watcher, error) {
+	if !c.Policy.Enabled() {
+		return nil, nil
+	}
+	w, err := policy.NewWatcher(c.Policy.File, policy.WithLogger(logger), policy.WithMetrics(reg))
+	if err != nil {
+		return nil, fmt.Errorf("policy.file: %w", err)
+	}
+	return w, nil
 }

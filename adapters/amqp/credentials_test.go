@@ -164,6 +164,9 @@ func TestFailingConnectionLogsNoSecret(t *testing.T) {
 				if plain && !strings.Contains(out, "SASL PLAIN auth failed") {
 					t.Fatalf("the log does not say the broker refused the credentials:\n%s", out)
 				}
+				if inURL && !strings.Contains(out, "a secret is written inline in the broker's URL") {
+					t.Fatalf("a password in the URL must be warned about at start:\n%s", out)
+				}
 			})
 		}
 	}

@@ -62,6 +62,7 @@ bench:
 	$(BENCH) -bench . ./internal/envelope/ | tee bench/results/envelope.txt
 	$(BENCH) -bench 'GetSchemaByID|GetConstantCeiling' -benchtime 20000x ./registry/ | tee bench/results/registry-read.txt
 	$(BENCH) -bench 'Register' -benchtime 500x ./registry/ | tee bench/results/registry-register.txt
+	$(BENCH) -bench 'GetSchemaByIDPolicy|Decide' -benchtime 20000x ./registry/ ./policy/ | tee bench/results/policy.txt
 	$(BENCH) -bench 'CheckTransitive1000|HambaCompatible1000' ./registry/avrocompat/ | tee bench/results/registry-compat.txt
 	$(BENCH) -bench . ./registry/serde/ | tee bench/results/serde.txt
 	MESH_TRACE_BENCH_HOPS=$${MESH_TRACE_BENCH_HOPS:-10000000} $(BENCH) -bench EventLookup -benchtime 20000x -count 1 -timeout 30m ./controlplane/traceindex/ | tee bench/results/trace-lookup.txt
@@ -80,6 +81,7 @@ bench-e2e: services-up
 	$(GO) run ./bench/plot -in bench/results/amqp.txt -metric msgs/s -title 'AMQP adapter messages/s (ingress to Kafka acks=all, egress from Kafka) vs each broker own go-amqp send -> receive' -out bench/results/amqp.svg
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench RESTProduce -benchtime 20000x -count 3 ./... | tee ../bench/results/rest-produce.txt
 	$(GO) run ./bench/plot -in bench/results/rest-produce.txt -metric msgs/s -title 'Records/s into Kafka (acks=all): mesh-rest vs a direct franz-go producer' -out bench/results/rest-produce.svg
+	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench RESTProducePolicy -benchtime 20000x -count 3 ./... | tee ../bench/results/rest-produce-policy.txt
 	. $(E2E_DIR)/env.sh && cd integration && $(GO) test -run '^$$' -bench 'Replicator$$' -benchtime 1x -count 3 -timeout 2h ./... | tee ../bench/results/replicator.txt
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric MB/s -title 'Backlog copy east -> west, 1 KiB records: MB/s (higher is better)' -out bench/results/replicator-throughput.svg
 	$(GO) run ./bench/plot -in bench/results/replicator.txt -stat median -metric CPU-s/GB -title 'Backlog copy east -> west: CPU seconds per GB copied (lower is better)' -out bench/results/replicator-cpu.svg

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -23,10 +22,9 @@ type Registry struct {
 	// system's roots when left out) and, where it requires mutual TLS,
 	// the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
-	// Credentials authenticate the adapter to a registry with auth set:
-	// username with password_file (or password_env), or token_file (or
-	// token_env) for a bearer token.
-	authn.Credentials `yaml:",inline"`
+	// RegistryAuth are the adapter's credentials, where the registry
+	// authenticates its clients.
+	RegistryAuth `yaml:",inline"`
 }
 
 // RuleSchema makes an ingress rule enforce the Kafka topic's schema. A
@@ -66,8 +64,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", s.Registry.URL))
 		}
 	}
-	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()))
-	errs = append(errs, config.Nest("registry", s.Registry.Credentials.Validate()))
+	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()), config.Nest("registry", s.Registry.RegistryAuth.Validate()))
 	if s.Acks != "" && s.Acks != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the %s adapter acknowledges a message to its sender only after Kafka acknowledged it: it needs acks all, got %q", s.Adapter, s.Acks))
 	}
@@ -192,14 +189,11 @@ func CompileEgressSource(topics []string, field, to string) (EgressSource, error
 	return out, errors.Join(errs...)
 }
 
-// CheckCredentials checks a broker's username, password and password_file
-// fields.
-func CheckCredentials(username, password, passwordFile string) error {
-	var errs []error
-	if password != "" && passwordFile != "" {
-		errs = append(errs, config.Errorf("password_file", "set password or password_file, not both"))
-	}
-	if (password != "" || passwordFile != "") && username == "" {
+// CheckCredentials checks a broker's username and password (one of
+// password, password_file, password_env; password.Field is "password").
+func CheckCredentials(username string, password config.SecretRef) error {
+	errs := []error{password.Check(false)}
+	if password.Set() && username == "" {
 		errs = append(errs, config.Errorf("username", "required with a password"))
 	}
 	return errors.Join(errs...)

@@ -57,7 +57,7 @@ func NewSchemas(reg Registry, log *slog.Logger, m *Metrics) (*Schemas, error) {
 
 // HTTPClient is a client of the registry whose requests take at most
 // timeout, with the tls section's CA and client certificate for an https
-// URL and the credentials, if any. It reads those files.
+// URL, and the credentials on every request. It reads those files.
 func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
 	tc, err := r.TLS.Client("registry.tls")
 	if err != nil {
@@ -65,7 +65,7 @@ func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	rt, err := r.Credentials.Transport(tr, "registry")
+	rt, err := r.transport(tr)
 	if err != nil {
 		return nil, err
 	}

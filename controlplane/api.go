@@ -18,6 +18,7 @@ import (
 	"github.com/meshwork/meshwork/interest"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // OpenAPI is the API's OpenAPI 3 document, served at /openapi.json.
@@ -30,10 +31,10 @@ var OpenAPI []byte
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range s.ownRoutes() {
-		mux.HandleFunc(pattern, h)
+		mux.HandleFunc(pattern, s.guard(pattern, h))
 	}
 	for _, m := range s.mounts {
-		mux.Handle(m.pattern, m.h)
+		mux.Handle(m.pattern, s.guardMount(m.h))
 	}
 	return mux
 }
@@ -206,6 +207,9 @@ func (s *Server) interestRequest(w http.ResponseWriter, r *http.Request) (intere
 	}
 	if req.Site == "" || req.Topic == "" {
 		writeError(w, http.StatusBadRequest, `site and topic are required, as in {"site": "west", "topic": "shop.order.created"}`)
+		return interest.Lease{}, 0, kafkaclient.Config{}, false
+	}
+	if s.authz != nil && s.refused(w, r, policy.ActionInterest, interestResource(req)) {
 		return interest.Lease{}, 0, kafkaclient.Config{}, false
 	}
 	kc, ok := s.siteKafka(req.Site)

@@ -15,6 +15,7 @@ import (
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/meshfile"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // Server is the control plane: a service.HTTPService (New, Start, Ready,
@@ -30,6 +31,7 @@ type Server struct {
 	handler  http.Handler
 	openapi  []byte // the document /openapi.json serves
 	m        *metrics
+	authz    *policy.Authorizer // nil: no policy, everything allowed
 
 	snap atomic.Pointer[snapshot]
 

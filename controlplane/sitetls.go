@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,14 +15,22 @@ import (
 // sites' services: a request to a URL that mesh.yaml lists for a site with
 // a tls section goes out with that section's CA and client certificate;
 // any other with the default transport. Transports are kept across
-// gatherings while their site's tls section stays the same, so
-// connections are reused.
+// gatherings while their site's tls section and the content of its files
+// stay the same, so connections are reused; a CA or client certificate
+// renewed on disk is used from the next gathering, without a restart.
 type siteTransport struct {
 	def *http.Transport
 
 	mu     sync.Mutex
-	byHost map[string]route                    // host:port of a site's URL
-	byTLS  map[tlsconfig.Files]*http.Transport // one per distinct tls section
+	byHost map[string]route                 // host:port of a site's URL
+	byTLS  map[tlsconfig.Files]tlsTransport // one per distinct tls section
+}
+
+// tlsTransport is the transport of one tls section, made from the files
+// whose content digest is stamp.
+type tlsTransport struct {
+	t     *http.Transport
+	stamp [sha256.Size]byte
 }
 
 // route is where a host's requests go: its transport, or why none could
@@ -32,7 +41,7 @@ type route struct {
 }
 
 func newSiteTransport() *siteTransport {
-	return &siteTransport{def: http.DefaultTransport.(*http.Transport).Clone(), byHost: map[string]route{}, byTLS: map[tlsconfig.Files]*http.Transport{}}
+	return &siteTransport{def: http.DefaultTransport.(*http.Transport).Clone(), byHost: map[string]route{}, byTLS: map[tlsconfig.Files]tlsTransport{}}
 }
 
 // RoundTrip sends req with the transport of its host's site.
@@ -61,16 +70,26 @@ func (st *siteTransport) keep(m *meshfile.Mesh) {
 		if s.TLS == (tlsconfig.Files{}) {
 			continue
 		}
-		r := route{t: st.byTLS[s.TLS]}
-		if r.t == nil {
-			tc, err := s.TLS.Client(fmt.Sprintf("mesh file sites[%d].tls", i))
+		field := fmt.Sprintf("mesh file sites[%d].tls", i)
+		var r route
+		sum, err := s.TLS.Digest(field)
+		switch cur, ok := st.byTLS[s.TLS]; {
+		case err != nil:
+			r.err = err
+		case ok && cur.stamp == sum:
+			r.t = cur.t
+		default:
+			tc, err := s.TLS.Client(field)
 			if err != nil {
 				r.err = err
-			} else {
-				r.t = st.def.Clone()
-				r.t.TLSClientConfig = tc
-				st.byTLS[s.TLS] = r.t
+				break
 			}
+			if ok {
+				cur.t.CloseIdleConnections() // made with the files' old content
+			}
+			r.t = st.def.Clone()
+			r.t.TLSClientConfig = tc
+			st.byTLS[s.TLS] = tlsTransport{t: r.t, stamp: sum}
 		}
 		if r.t != nil {
 			used[s.TLS] = true
@@ -90,7 +109,7 @@ func (st *siteTransport) keep(m *meshfile.Mesh) {
 	}
 	for f, t := range st.byTLS {
 		if !used[f] {
-			t.CloseIdleConnections()
+			t.t.CloseIdleConnections()
 			delete(st.byTLS, f)
 		}
 	}
@@ -103,6 +122,6 @@ func (st *siteTransport) close() {
 	defer st.mu.Unlock()
 	st.def.CloseIdleConnections()
 	for _, t := range st.byTLS {
-		t.CloseIdleConnections()
+		t.t.CloseIdleConnections()
 	}
 }

@@ -378,3 +378,85 @@ func deadlineOf(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
 }
+
+// TestSubscriberTakeOverLosesNothing: a subscriber with a persistent
+// session connects again and again under the same client id (each new
+// connection takes the session over) while a device publishes at QoS 1;
+// every message the broker acknowledged reaches one of the subscriber's
+// connections. mochi copies the old connection's messages to the new one
+// and clears them, while a fan-out could still find the old one; the flow
+// hook holds publishers for the take-over's duration.
+func TestSubscriberTakeOverLosesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n, takeovers = 3000, 40
+	m, err := Start(ctx, oneSite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	url := m.Endpoints().Sites["east"].MQTT
+
+	var mu sync.Mutex
+	got := map[string]bool{}
+	subscriber := func() paho.Client {
+		opts := paho.NewClientOptions().AddBroker(url).SetClientID("taken-over").SetCleanSession(false).
+			SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
+		opts.SetDefaultPublishHandler(func(_ paho.Client, msg paho.Message) {
+			mu.Lock()
+			got[string(msg.Payload())] = true
+			mu.Unlock()
+		})
+		c := paho.NewClient(opts)
+		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		return c
+	}
+	first := subscriber()
+	if tok := first.Subscribe("takeover/#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pub := connect(t, url, "takeover-device")
+		defer pub.Disconnect(100)
+		window := make(chan paho.Token, 64)
+		go func() {
+			for i := range n {
+				window <- pub.Publish("takeover/"+strconv.Itoa(i%10), 1, false, strconv.Itoa(i))
+			}
+			close(window)
+		}()
+		for tok := range window {
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Errorf("publish: %v", tok.Error())
+				return
+			}
+		}
+	}()
+	conns := []paho.Client{first}
+	for range takeovers {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Millisecond):
+			conns = append(conns, subscriber())
+			continue
+		}
+		break
+	}
+	<-done
+	defer func() {
+		for _, c := range conns {
+			c.Disconnect(0)
+		}
+	}()
+	t.Logf("%d take-overs while %d messages were published", len(conns)-1, n)
+	waitFor(ctx, t, "every acknowledged message to reach the subscriber", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == n
+	})
+}

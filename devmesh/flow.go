@@ -56,10 +56,16 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 // still held when the take-over begins is let go unacknowledged: the
 // publisher sends it again on its new connection.
 //
-// A publisher also waits while a session it publishes to is being taken
-// over by a new connection (see mustHold). mochi still hands a message to
-// the old client if the take-over starts between this hook and the
-// fan-out, microseconds later; that message is lost with the old client.
+// A session that a subscriber's new connection takes over loses what the
+// old connection is handed once mochi has copied its store: mochi marks
+// the old client taken over, copies its messages, and clears them, while
+// fan-outs still find the old client under the id. So from the take-over's
+// first hook (OnSessionEstablish) until it is established, publishers to
+// that session wait (mustHold), and the take-over itself waits until every
+// message already let through has been handed to its subscribers
+// (OnPacketProcessed); a publisher that looked before the take-over began
+// and had not yet been let through looks again (the generation check in
+// pass).
 //
 // A publisher never waits for its own session (it could not read the
 // acknowledgements that would free it), and a held publisher is let go
@@ -88,6 +94,11 @@ type flowHook struct {
 	passMu  sync.Mutex
 	passing map[*mochi.Client]chan struct{}
 	leaving map[*mochi.Client]bool
+	// gen counts take-overs begun; taking holds, per client id, the new
+	// connection taking the session over and since when. Both under passMu.
+	gen    uint64
+	taking map[string]takeover
+	nTake  atomic.Int32 // len(taking), read without the lock on every publish
 
 	bounds sync.Map // client id -> int: a session's bound when below limit
 	cut    sync.Map // *mochi.Client -> struct{}: disconnected as slow (counted once)
@@ -102,7 +113,7 @@ type flowHook struct {
 
 func newFlowHook(srv *mochi.Server, store sessionStore, limit int, bridge string, logger *slog.Logger) *flowHook {
 	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{}),
-		passing: map[*mochi.Client]chan struct{}{}, leaving: map[*mochi.Client]bool{}}
+		passing: map[*mochi.Client]chan struct{}{}, leaving: map[*mochi.Client]bool{}, taking: map[string]takeover{}}
 }
 
 func (h *flowHook) ID() string { return "meshwork-flow" }
@@ -152,14 +163,18 @@ func (h *flowHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 		h.mu.Lock()
 		wake := h.wake
 		h.mu.Unlock()
+		gen := h.generation()
 		if !h.mustHold(cl, pk.TopicName) {
-			if !since.IsZero() {
-				h.heldNanos.Add(int64(time.Since(since)))
-			}
 			if cl.Closed() { // its acknowledgement would fail (see OnPacketProcessed)
 				return pk, packets.ErrRejectPacket
 			}
-			return h.pass(cl, pk)
+			if passed, err := h.pass(cl, pk, gen); passed || err != nil {
+				if !since.IsZero() {
+					h.heldNanos.Add(int64(time.Since(since)))
+				}
+				return pk, err
+			}
+			continue // a take-over began since mustHold looked
 		}
 		if since.IsZero() {
 			since = time.Now()
@@ -185,17 +200,34 @@ func (h *flowHook) isLeaving(cl *mochi.Client) bool {
 	return h.leaving[cl]
 }
 
+// takeover is a new connection taking a session over, and since when.
+type takeover struct {
+	cl    *mochi.Client
+	since time.Time
+}
+
+func (h *flowHook) generation() uint64 {
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	return h.gen
+}
+
 // pass lets a QoS 1 or 2 message of cl through, unless a new connection
-// is taking cl's session over; a take-over then waits until the message is
-// processed (see OnSessionEstablish).
-func (h *flowHook) pass(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+// is taking cl's session over (an error: the message is refused), or a
+// take-over began since generation gen (not passed: the caller looks
+// again). A take-over waits until the messages let through are processed
+// (see OnSessionEstablish).
+func (h *flowHook) pass(cl *mochi.Client, pk packets.Packet, gen uint64) (bool, error) {
 	h.passMu.Lock()
 	defer h.passMu.Unlock()
 	if h.leaving[cl] {
-		return pk, packets.ErrRejectPacket
+		return false, packets.ErrRejectPacket
+	}
+	if h.gen != gen {
+		return false, nil
 	}
 	h.passing[cl] = make(chan struct{})
-	return pk, nil
+	return true, nil
 }
 
 // passed is told that cl has processed the message it let through.
@@ -217,6 +249,12 @@ const takeoverWait = 10 * time.Second
 // session of its client id: the old connection lets no more messages
 // through, and the one it let through is processed first, so that the
 // session copied holds no receipt of a message that no subscriber got.
+//
+// Publishers to the session wait from here until the take-over is
+// established (mustHold), and the take-over waits until every message let
+// through before is handed to its subscribers: mochi copies the old
+// client's messages and clears them, and a fan-out that still found the
+// old client meanwhile would be lost with it.
 func (h *flowHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
 	old, ok := h.srv.Clients.Get(cl.ID)
 	if !ok || old == cl {
@@ -224,18 +262,53 @@ func (h *flowHook) OnSessionEstablish(cl *mochi.Client, _ packets.Packet) {
 	}
 	h.passMu.Lock()
 	h.leaving[old] = true
-	ch := h.passing[old]
+	h.gen++
+	if _, ok := h.taking[cl.ID]; !ok {
+		h.nTake.Add(1)
+	}
+	h.taking[cl.ID] = takeover{cl: cl, since: time.Now()}
+	passing := make([]chan struct{}, 0, len(h.passing))
+	for _, ch := range h.passing {
+		passing = append(passing, ch)
+	}
 	h.passMu.Unlock()
 	h.notify() // a held publish of the old connection lets go
-	if ch == nil {
-		return
+	deadline := time.NewTimer(takeoverWait)
+	defer deadline.Stop()
+	for _, ch := range passing {
+		select {
+		case <-ch:
+		case <-deadline.C:
+			h.log.Warn("mqtt: a session was taken over while messages let through were still being processed", "client", cl.ID)
+			return
+		case <-h.done:
+			return
+		}
 	}
-	select {
-	case <-ch:
-	case <-time.After(takeoverWait):
-		h.log.Warn("mqtt: a session was taken over while its old connection still processed a message", "client", cl.ID)
-	case <-h.done:
+}
+
+// takenOver reports whether a new connection is taking the session of
+// client id over. A take-over that never completed (its connection failed
+// without a hook call) stops counting after twice takeoverWait.
+func (h *flowHook) takenOver(id string) bool {
+	if h.nTake.Load() == 0 {
+		return false
 	}
+	h.passMu.Lock()
+	defer h.passMu.Unlock()
+	t, ok := h.taking[id]
+	return ok && time.Since(t.since) < 2*takeoverWait
+}
+
+// tookOver is told that cl's take-over ended, established or not.
+func (h *flowHook) tookOver(cl *mochi.Client) {
+	h.passMu.Lock()
+	if t, ok := h.taking[cl.ID]; ok && t.cl == cl {
+		delete(h.taking, cl.ID)
+		h.nTake.Add(-1)
+	}
+	h.passMu.Unlock()
+	h.notify()
 }
 
 // mustHold reports whether a message to topic would go to a full bridge
@@ -251,7 +324,7 @@ func (h *flowHook) mustHold(from *mochi.Client, topic string) bool {
 		if !ok {
 			return
 		}
-		if cl.IsTakenOver() {
+		if cl.IsTakenOver() || h.takenOver(id) {
 			// A new connection is taking the session over: mochi has
 			// copied this client's store to it and is about to clear it
 			// and put the new client in its place. A message given to
@@ -328,6 +401,7 @@ func (h *flowHook) bound(id string) int {
 // OnSessionEstablished runs once the session is taken over and its store
 // resent: it switches mochi's Receive Maximum queueing off (see flowHook).
 func (h *flowHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) {
+	defer h.tookOver(cl)
 	h.full.Delete(cl.ID)
 	rm := int(cl.Properties.Props.ReceiveMaximum)
 	switch {
@@ -346,7 +420,7 @@ func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) {
 	h.passMu.Lock()
 	delete(h.leaving, cl)
 	h.passMu.Unlock()
-	h.notify()
+	h.tookOver(cl) // notifies
 }
 
 // OnPacketProcessed forgets the receipt of a QoS 1 or 2 PUBLISH whose

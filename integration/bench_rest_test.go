@@ -132,7 +132,7 @@ func benchDirect(b *testing.B, kafka, topic string, per int) {
 
 // benchREST sends requests of per records from restBenchClients clients
 // as fast as they are answered, and returns the records/s reached.
-func benchREST(b *testing.B, p *serviceProc, topic string, per int) float64 {
+func benchREST(b *testing.B, p *serviceProc, topic string, per int, basicAuth ...string) float64 {
 	tr := &http.Transport{MaxIdleConnsPerHost: restBenchClients}
 	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	// Bodies are built before the clock starts, as a load tool (wrk) sends
@@ -161,7 +161,16 @@ func benchREST(b *testing.B, p *serviceProc, topic string, per int) float64 {
 					return
 				}
 				sent := time.Now()
-				resp, err := client.Post(p.url+"/topics/"+topic, "application/vnd.kafka.binary.v2+json", bytes.NewReader(prepared))
+				req, err := http.NewRequest(http.MethodPost, p.url+"/topics/"+topic, bytes.NewReader(prepared))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/vnd.kafka.binary.v2+json")
+				if len(basicAuth) == 2 {
+					req.SetBasicAuth(basicAuth[0], basicAuth[1])
+				}
+				resp, err := client.Do(req)
 				if err != nil {
 					b.Error(err)
 					return

@@ -7,27 +7,22 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/filewatch"
 )
 
-// settle is how long the watcher waits after a change for more changes
-// before it reads the file: an editor or a ConfigMap update writes in
-// several steps (truncate and write, or rename over), and a read in
-// between would see half a file.
-const settle = 100 * time.Millisecond
+// poll is how often the file's size and modification time are compared,
+// besides the filesystem's events.
+const poll = 2 * time.Second
 
 // Watcher follows a mesh file and reloads it when it changes. A new
 // version that is invalid is logged and counted, and the last valid one
 // stays in force, so a typo never takes the mesh's topology away.
-//
-// It watches the file's directory, not the file: editors and Kubernetes
-// ConfigMaps replace the file (rename over it, swap a symlink), which ends
-// a watch on the file itself.
 type Watcher struct {
 	path    string
 	log     *slog.Logger
@@ -82,6 +77,9 @@ func NewWatcher(path string, opts ...WatcherOption) (*Watcher, error) {
 	}
 	w.mesh, w.data = m, data
 	w.valid.Set(1)
+	for _, field := range config.InlineSecrets(m) {
+		w.log.Warn("mesh file: a secret is written inline; move it to a file (the field's _file form) or an environment variable (_env)", "file", path, "field", field)
+	}
 	return w, nil
 }
 
@@ -107,52 +105,11 @@ func (w *Watcher) Path() string { return w.path }
 // value for several changes not yet received).
 func (w *Watcher) Changes() <-chan struct{} { return w.changes }
 
-// Run follows the file until ctx ends.
+// Run follows the file until ctx ends (package internal/filewatch: the
+// directory's events, and a poll of its size and modification time for
+// filesystems that send none).
 func (w *Watcher) Run(ctx context.Context) error {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("mesh file: watching %s: %w", w.path, err)
-	}
-	defer fw.Close()
-	if err := fw.Add(filepath.Dir(w.path)); err != nil {
-		return fmt.Errorf("mesh file: watching %s: %w", w.path, err)
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	// pending: a read is due when the timer fires. The first change of a
-	// burst sets it, later ones do not push it back, so that a file
-	// written again and again is still read every settle.
-	pending := false
-	due := func() {
-		if !pending {
-			pending = true
-			timer.Reset(settle)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-fw.Events:
-			if !ok {
-				return nil
-			}
-			// Any change in the directory may be the file's: a rename
-			// over it, or the swap of a symlink on its way (ConfigMaps).
-			// Reading an unchanged file costs little and changes nothing.
-			due()
-		case err, ok := <-fw.Errors:
-			if !ok {
-				return nil
-			}
-			w.log.Warn("mesh file: watch error; the file is read again", "file", w.path, "error", err)
-			due()
-		case <-timer.C:
-			pending = false
-			w.Reload()
-		}
-	}
+	return filewatch.Follow(ctx, w.path, w.Reload, filewatch.WithPoll(poll), filewatch.WithLogger(w.log))
 }
 
 // Reload reads the file now; Run calls it after each change. A valid new

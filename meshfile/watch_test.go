@@ -2,6 +2,7 @@ package meshfile
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,20 @@ func TestNewWatcherRefusesAnInvalidFile(t *testing.T) {
 	}
 	if _, err := NewWatcher(path); err == nil || !strings.Contains(err.Error(), path+":") {
 		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}
+
+func TestNewWatcherWarnsOfInlineSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mesh.yaml")
+	doc := "sites:\n  - name: east\n    kafka: {brokers: [a:1], sasl: {mechanism: PLAIN, username: cp, password: Inl1ne-S3cret}}\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	if _, err := NewWatcher(path, WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "field=sites[0].kafka.sasl.password") || strings.Contains(logs.String(), "Inl1ne-S3cret") {
+		t.Fatalf("want a warning naming the field, not the secret:\n%s", logs.String())
 	}
 }

@@ -23,53 +23,61 @@ const (
 	maxSchemaID = math.MaxInt32
 )
 
+// handle registers a route: its authorization (authz.go) first, then, for
+// a write on an instance that does not lead, the forward to the leader,
+// then h.
+func (r *Registry) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	mux.Handle(pattern, r.authorizing(pattern, r.forwarding(h)))
+}
+
 // routes registers every endpoint of the Confluent-compatible API.
 func (r *Registry) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", r.root)
-	mux.HandleFunc("GET /subjects", r.listSubjects)
-	mux.HandleFunc("GET /subjects/{subject}/versions", r.listVersions)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r.withVersion(r.getVersion))
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", r.withVersion(r.getVersionSchema))
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", r.referencedByHandler)
-	mux.HandleFunc("POST /subjects/{subject}/versions", r.register)
-	mux.HandleFunc("POST /subjects/{subject}", r.lookup)
-	mux.HandleFunc("DELETE /subjects/{subject}", r.deleteSubject)
-	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", r.deleteVersion)
+	r.handle(mux, "GET /{$}", r.root)
+	r.handle(mux, "GET /subjects", r.listSubjects)
+	r.handle(mux, "GET /subjects/{subject}/versions", r.listVersions)
+	r.handle(mux, "GET /subjects/{subject}/versions/{version}", r.withVersion(r.getVersion))
+	r.handle(mux, "GET /subjects/{subject}/versions/{version}/schema", r.withVersion(r.getVersionSchema))
+	r.handle(mux, "GET /subjects/{subject}/versions/{version}/referencedby", r.referencedByHandler)
+	r.handle(mux, "POST /subjects/{subject}/versions", r.register)
+	r.handle(mux, "POST /subjects/{subject}", r.lookup)
+	r.handle(mux, "DELETE /subjects/{subject}", r.deleteSubject)
+	r.handle(mux, "DELETE /subjects/{subject}/versions/{version}", r.deleteVersion)
 
-	mux.HandleFunc("GET /schemas", r.listSchemas)
-	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) {
+	r.handle(mux, "GET /schemas", r.listSchemas)
+	r.handle(mux, "GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []string{schemaTypeAvro})
 	})
-	mux.HandleFunc("GET /schemas/ids/{id}", r.withSchema(r.getSchemaByID))
-	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.withSchema(r.getSchemaByIDRaw))
-	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.withUses(r.getSchemaVersions))
-	mux.HandleFunc("GET /schemas/ids/{id}/subjects", r.withUses(r.getSchemaSubjects))
+	r.handle(mux, "GET /schemas/ids/{id}", r.withSchema(r.getSchemaByID))
+	r.handle(mux, "GET /schemas/ids/{id}/schema", r.withSchema(r.getSchemaByIDRaw))
+	r.handle(mux, "GET /schemas/ids/{id}/versions", r.withUses(r.getSchemaVersions))
+	r.handle(mux, "GET /schemas/ids/{id}/subjects", r.withUses(r.getSchemaSubjects))
 
-	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
-	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
+	r.handle(mux, "POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
+	r.handle(mux, "POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
 
-	mux.HandleFunc("GET /config", compatibilitySetting.get(r))
-	mux.HandleFunc("PUT /config", r.putConfig)
-	mux.HandleFunc("DELETE /config", r.deleteConfig)
-	mux.HandleFunc("GET /config/{subject}", compatibilitySetting.get(r))
-	mux.HandleFunc("PUT /config/{subject}", r.putConfig)
-	mux.HandleFunc("DELETE /config/{subject}", r.deleteConfig)
+	r.handle(mux, "GET /config", compatibilitySetting.get(r))
+	r.handle(mux, "PUT /config", r.putConfig)
+	r.handle(mux, "DELETE /config", r.deleteConfig)
+	r.handle(mux, "GET /config/{subject}", compatibilitySetting.get(r))
+	r.handle(mux, "PUT /config/{subject}", r.putConfig)
+	r.handle(mux, "DELETE /config/{subject}", r.deleteConfig)
 
-	mux.HandleFunc("GET /mode", modeSetting.get(r))
-	mux.HandleFunc("PUT /mode", r.putMode)
-	mux.HandleFunc("GET /mode/{subject}", modeSetting.get(r))
-	mux.HandleFunc("PUT /mode/{subject}", r.putMode)
-	mux.HandleFunc("DELETE /mode/{subject}", r.deleteMode)
+	r.handle(mux, "GET /mode", modeSetting.get(r))
+	r.handle(mux, "PUT /mode", r.putMode)
+	r.handle(mux, "GET /mode/{subject}", modeSetting.get(r))
+	r.handle(mux, "PUT /mode/{subject}", r.putMode)
+	r.handle(mux, "DELETE /mode/{subject}", r.deleteMode)
 }
 
 // Handler returns the registry's HTTP API. Around the routes, in order: a
 // cap on requests in flight and a deadline on each (limits.go), content
 // negotiation, the body read under its own cap and deadline, Confluent's
-// JSON errors for unknown paths and methods, then loading and forwarding.
+// JSON errors for unknown paths and methods, then loading; each route
+// then authorizes (authz.go) and forwards a write to the leader.
 func (r *Registry) Handler() http.Handler {
 	mux := http.NewServeMux()
 	r.routes(mux)
-	inner := r.whenLoaded(r.forwarding(mux))
+	inner := r.whenLoaded(mux)
 	return r.limits.guard(negotiate(r.limits.readBody(routed(mux, inner))))
 }
 

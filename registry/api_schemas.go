@@ -48,6 +48,9 @@ func (r *Registry) withSchema(h func(req *http.Request, v *view, e *schemaEntry)
 			if err != nil {
 				return nil, err
 			}
+			if err := r.allowSchemaRead(req.Context(), v, id, subject); err != nil {
+				return nil, err
+			}
 			return h(req, v, e), nil
 		})
 	}
@@ -107,7 +110,16 @@ func (r *Registry) withUses(h func(req *http.Request, uses []subjectVersionRef) 
 			if v.schema(id) == nil {
 				return nil, errSchemaNotFound()
 			}
-			return h(req, v.usesOf(id, deleted)), nil
+			if err := r.allowSchemaRead(req.Context(), v, id, ""); err != nil {
+				return nil, err
+			}
+			var uses []subjectVersionRef
+			for _, u := range v.usesOf(id, deleted) {
+				if r.mayRead(req.Context(), u.Subject) {
+					uses = append(uses, u)
+				}
+			}
+			return h(req, uses), nil
 		})
 	}
 }
@@ -137,6 +149,9 @@ func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) {
 	r.answer(w, func(v *view) (any, error) {
 		out := []subjectVersion{}
 		for _, subject := range v.subjectNames(q.Get("subjectPrefix"), deleted) {
+			if !r.mayRead(req.Context(), subject) {
+				continue
+			}
 			vs := v.versions(subject, deleted)
 			if latestOnly {
 				vs = vs[len(vs)-1:]

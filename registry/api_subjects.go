@@ -54,9 +54,11 @@ func (v *view) subjectVersion(subject string, ve *versionEntry) subjectVersion {
 func (r *Registry) listSubjects(w http.ResponseWriter, req *http.Request) {
 	prefix, deleted := req.URL.Query().Get("subjectPrefix"), boolParam(req, "deleted")
 	r.answer(w, func(v *view) (any, error) {
-		names := v.subjectNames(prefix, deleted)
-		if names == nil {
-			names = []string{}
+		names := []string{}
+		for _, s := range v.subjectNames(prefix, deleted) {
+			if r.mayRead(req.Context(), s) {
+				names = append(names, s)
+			}
 		}
 		return page(req, names), nil
 	})

@@ -35,12 +35,12 @@ func authConfig(t testing.TB, p *authntest.IDP) authn.Config {
 
 // withAuth sends requests with the Authorization header value.
 func withAuth(value string) *http.Client {
-	return &http.Client{Transport: headerTransport{value}}
+	return &http.Client{Transport: authTransport{value}}
 }
 
-type headerTransport struct{ value string }
+type authTransport struct{ value string }
 
-func (h headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (h authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	if h.value != "" {
 		req.Header.Set("Authorization", h.value)

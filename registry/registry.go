@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // Registry is one registry instance: it tails the schema log into memory,
@@ -30,6 +32,8 @@ type Registry struct {
 	limits  *limits
 	peers   *http.Client // to the leader instance and the primary site's registry, for forwarded writes
 	primary *http.Client // peers with peer_auth, for this instance's own requests to the primary
+	authz   *policy.Authorizer
+	idIndex atomic.Pointer[idSubjects] // for authorizing reads by id (authz.go)
 
 	mu       sync.Mutex // guards the lifecycle: Start and Close
 	started  bool
@@ -51,15 +55,18 @@ type clientOptions struct {
 
 // New validates cfg and builds an instance. It does no network I/O and
 // starts nothing: Start does.
-func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Registry, error) {
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Registry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("registry config: %w", err)
 	}
-	opts, err := resolveOptions(&cfg)
+	copts, err := resolveOptions(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	r := &Registry{cfg: cfg, logger: logger, opts: opts, state: newState(logger)}
+	r := &Registry{cfg: cfg, logger: logger, opts: copts, state: newState(logger)}
+	for _, o := range opts {
+		o(r)
+	}
 	if r.peers, r.primary, err = peerClients(cfg); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}

@@ -45,6 +45,14 @@ func testLogger() *slog.Logger {
 
 func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *instance {
 	t.Helper()
+	return startInstanceWith(t, cluster, edit, nil)
+}
+
+// startInstanceWith is startInstance with options for New and, when wrap
+// is set, a handler around the API (authentication, in tests of
+// authorization).
+func startInstanceWith(t testing.TB, cluster *kfake.Cluster, edit func(*Config), wrap func(http.Handler) http.Handler, opts ...Option) *instance {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +67,7 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg, err := New(cfg, testLogger(), nil)
+	reg, err := New(cfg, testLogger(), nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +76,9 @@ func startInstance(t testing.TB, cluster *kfake.Cluster, edit func(*Config)) *in
 		t.Fatal(err)
 	}
 	h := reg.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
 	// With an auth section, requests are authenticated as mesh-registry's are.
 	auth, err := cfg.Common.Authenticator(testLogger(), prometheus.NewRegistry())
 	if err != nil {

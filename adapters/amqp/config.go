@@ -3,6 +3,7 @@ package amqp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -53,18 +54,24 @@ type Broker struct {
 	// Service Bus).
 	Kind string `yaml:"kind"`
 	// SASL is the authentication mechanism: plain (the default with a
-	// username), anonymous (the default without one), or none for brokers
-	// that accept connections without a SASL layer.
+	// username), external (the TLS client certificate of tls.cert_file is
+	// the identity: needs an amqps:// URL), anonymous (the default without
+	// a username), or none for brokers that accept connections without a
+	// SASL layer.
 	SASL string `yaml:"sasl"`
-	// Username authenticates with SASL PLAIN, with password or
-	// password_file.
+	// Username authenticates with SASL PLAIN, with password_file,
+	// password_env or password.
 	Username string `yaml:"username,omitempty"`
-	// Password is the secret; prefer password_file.
-	Password string `yaml:"password,omitempty" json:"-"`
+	// Password is the secret written inline, which loads with a warning at
+	// start; prefer password_file or password_env.
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 	// PasswordFile names a file holding the password (its trailing newline
-	// dropped), read when the adapter starts.
+	// dropped), read at each connection to the broker.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	// TLS applies to amqps:// URLs.
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	// TLS applies to amqps:// URLs; its files are read again when their
+	// content changes, from the next connection.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 	// ContainerID names the adapter's connection at the broker, and marks
 	// the messages egress sends so that ingress never takes them back;
@@ -102,6 +109,7 @@ const (
 // SASL mechanisms for Broker.SASL.
 const (
 	SASLPlain     = "plain"
+	SASLExternal  = "external"
 	SASLAnonymous = "anonymous"
 	SASLNone      = "none"
 )
@@ -241,11 +249,11 @@ func (b *Broker) validate() error {
 	u, err := url.Parse(b.URL)
 	switch {
 	case err != nil || u.Host == "":
-		errs = append(errs, config.Errorf("url", "want amqp://host:port or amqps://host:port, got %q", b.URL))
+		errs = append(errs, config.Errorf("url", "want amqp://host:port or amqps://host:port, got %q", config.RedactURL(b.URL)))
 	case u.Scheme != "amqp" && u.Scheme != "amqps":
 		errs = append(errs, config.Errorf("url", "unsupported scheme %q; want amqp or amqps", u.Scheme))
 	case u.Port() == "":
-		errs = append(errs, config.Errorf("url", "want a port, as in amqp://host:5672, got %q", b.URL))
+		errs = append(errs, config.Errorf("url", "want a port, as in amqp://host:5672, got %q", config.RedactURL(b.URL)))
 	case u.Path != "" && u.Path != "/":
 		errs = append(errs, config.Errorf("url", "want no path, got %q: name addresses in the rules", u.Path))
 	}
@@ -261,16 +269,26 @@ func (b *Broker) validate() error {
 		if user == "" {
 			errs = append(errs, config.Errorf("username", "required with sasl plain"))
 		}
+	case SASLExternal:
+		switch {
+		case u == nil || u.Scheme != "amqps":
+			errs = append(errs, config.Errorf("sasl", "external authenticates with the TLS client certificate: the url must be amqps://"))
+		case b.TLS.CertFile == "":
+			errs = append(errs, config.Errorf("tls.cert_file", "required with sasl external: the client certificate (and tls.key_file) is the adapter's identity at the broker"))
+		}
+		if user != "" || b.password().Set() {
+			errs = append(errs, config.Errorf("username", "sasl external takes no username or password: the client certificate is the identity"))
+		}
 	default:
-		errs = append(errs, config.Errorf("sasl", "want plain, anonymous or none, got %q", b.SASL))
+		errs = append(errs, config.Errorf("sasl", "want plain, external, anonymous or none, got %q", b.SASL))
 	}
-	errs = append(errs, adapters.CheckCredentials(b.Username, b.Password, b.PasswordFile))
+	errs = append(errs, adapters.CheckCredentials(b.Username, b.password()))
 	if b.Username != "" && u != nil && u.User != nil {
 		errs = append(errs, config.Errorf("username", "the url holds credentials too: give them once"))
 	}
 	errs = append(errs, config.Nest("tls", b.TLS.Validate()))
 	if u != nil && u.Scheme != "amqps" && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
-		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not amqps://", b.URL))
+		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not amqps://", config.RedactURL(b.URL)))
 	}
 	if strings.ContainsAny(b.ContainerID, "\x00") {
 		errs = append(errs, config.Errorf("container_id", "must not contain NUL"))
@@ -292,6 +310,24 @@ func (b *Broker) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// password is where the password comes from.
+func (b *Broker) password() config.SecretRef {
+	return config.SecretRef{Field: "password", Value: b.Password, File: b.PasswordFile, Env: b.PasswordEnv}
+}
+
+// String shows the broker section with its secrets redacted (the
+// password, and one in the URL): it is what fmt and log/slog print.
+func (b Broker) String() string {
+	type plain Broker // without this method
+	r := plain(b)
+	r.URL = config.RedactURL(r.URL)
+	r.Password = config.Redact(r.Password)
+	return fmt.Sprintf("%+v", r)
+}
+
+// LogValue is String for log/slog.
+func (b Broker) LogValue() slog.Value { return slog.StringValue(b.String()) }
 
 // username is the configured user, or the URL's.
 func (b *Broker) username() string {

@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // maxSenders bounds the sender links kept open per connection: an address
@@ -46,13 +46,17 @@ type linkEntry struct {
 // fails. Egress takes sender links from the current connection.
 type broker struct {
 	cfg  Broker
-	id   string // container id
-	url  string // without credentials
-	sasl amqp.SASLType
-	tls  *tls.Config
-	log  *slog.Logger
-	m    *linkMetrics
-	in   *ingress // nil without ingress rules
+	id   string        // container id
+	url  string        // without credentials
+	sasl amqp.SASLType // when not plain
+	// plain is SASL PLAIN as user, with the password read at each dial.
+	plain    bool
+	user     string
+	password config.SecretRef
+	tls      *tlsconfig.Reloading // nil without TLS
+	log      *slog.Logger
+	m        *linkMetrics
+	in       *ingress // nil without ingress rules
 
 	cur atomic.Pointer[connection]
 	// lastErr is why the last connection failed or ended, for Ready.
@@ -99,21 +103,34 @@ func newBroker(cfg Config, in *ingress, log *slog.Logger, m *linkMetrics) (*brok
 		pass, _ = u.User.Password()
 		u.User = nil
 	}
-	b.url = u.String()
+	b.url = u.String() // without the credentials: it is what logs and errors show
+	ref := cfg.Broker.password()
+	ref.Field = "amqp broker.password"
 	if cfg.Broker.Username != "" {
-		if pass, err = config.Secret(cfg.Broker.Password, cfg.Broker.PasswordFile, "amqp broker.password_file"); err != nil {
+		// Read now so that a missing file stops the start; read again
+		// at each connection (dial), so a rotated password is used.
+		if _, err = ref.Resolve(); err != nil {
 			return nil, err
 		}
+		b.password = ref
+	} else if pass != "" {
+		b.password = config.SecretRef{Field: "amqp broker.url", Value: pass}
+		log.Warn("config: a secret is written inline in the broker's URL; set broker.username and broker.password_file (or password_env) instead", "field", "broker.url")
 	}
+	b.user = user
 	switch mech := cfg.Broker.SASL; {
 	case mech == SASLNone:
+	case mech == SASLExternal:
+		// The identity is the client certificate's subject, which the
+		// broker takes from the TLS session; the response is empty.
+		b.sasl = amqp.SASLTypeExternal("")
 	case mech == SASLPlain, mech == "" && user != "":
-		b.sasl = amqp.SASLTypePlain(user, pass)
+		b.plain = true
 	default:
 		b.sasl = amqp.SASLTypeAnonymous()
 	}
 	if u.Scheme == "amqps" {
-		if b.tls, err = cfg.Broker.TLS.Client("broker.tls"); err != nil {
+		if b.tls, err = tlsconfig.NewReloading(cfg.Broker.TLS, "broker.tls"); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +166,18 @@ func (b *broker) run(ctx context.Context) {
 func (b *broker) dial(ctx context.Context) (*connection, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
 	defer cancel()
-	opts := &amqp.ConnOptions{ContainerID: b.id, IdleTimeout: b.cfg.IdleTimeout, SASLType: b.sasl, TLSConfig: b.tls}
+	mech := b.sasl
+	if b.plain {
+		pass, err := b.password.Resolve()
+		if err != nil {
+			return nil, err
+		}
+		mech = amqp.SASLTypePlain(b.user, pass)
+	}
+	opts := &amqp.ConnOptions{ContainerID: b.id, IdleTimeout: b.cfg.IdleTimeout, SASLType: mech}
+	if b.tls != nil {
+		opts.TLSConfig = b.tls.Config() // the files as they are now
+	}
 	if b.cfg.IdleTimeout == 0 {
 		opts.IdleTimeout = -1
 	}

@@ -2,6 +2,8 @@ package mqtt
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -58,14 +60,21 @@ type Broker struct {
 	// every replica (${NAME} is the environment variable NAME, in
 	// Kubernetes set from the pod's name by the downward API).
 	ClientID string `yaml:"client_id"`
-	// Username authenticates the session, with password or password_file.
+	// Username authenticates the session, with password_file,
+	// password_env or password.
 	Username string `yaml:"username,omitempty"`
-	// Password is the secret; prefer password_file.
-	Password string `yaml:"password,omitempty" json:"-"`
+	// Password is the secret written inline, which loads with a warning at
+	// start; prefer password_file or password_env.
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 	// PasswordFile names a file holding the password (its trailing newline
-	// dropped), read when the adapter starts.
+	// dropped), read at each connection to the broker.
 	PasswordFile string `yaml:"password_file,omitempty"`
-	// TLS applies to ssl://, tls:// and mqtts:// URLs.
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	// TLS applies to ssl://, tls:// and mqtts:// URLs: ca_file to trust
+	// a private CA, cert_file and key_file to present a client
+	// certificate (with or without a username and password). The files
+	// are read again when their content changes, from the next connection.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
 	// Protocol is the MQTT version of the session: "5" (the default)
 	// subscribes with No Local, so that what egress publishes never comes
@@ -224,16 +233,43 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// password is where the password comes from.
+func (b *Broker) password() config.SecretRef {
+	return config.SecretRef{Field: "password", Value: b.Password, File: b.PasswordFile, Env: b.PasswordEnv}
+}
+
+// brokerPassword is the password with its field path for errors at start.
+func (b *Broker) brokerPassword() config.SecretRef {
+	r := b.password()
+	r.Field = "mqtt broker.password"
+	return r
+}
+
+// String shows the broker section with its secrets redacted: it is what
+// fmt and log/slog print.
+func (b Broker) String() string {
+	type plain Broker // without this method
+	r := plain(b)
+	r.URL = config.RedactURL(r.URL)
+	r.Password = config.Redact(r.Password)
+	return fmt.Sprintf("%+v", r)
+}
+
+// LogValue is String for log/slog.
+func (b Broker) LogValue() slog.Value { return slog.StringValue(b.String()) }
+
 func (b *Broker) validate() error {
 	var errs []error
 	u, err := url.Parse(b.URL)
 	switch {
 	case err != nil || u.Host == "":
-		errs = append(errs, config.Errorf("url", "want tcp://host:port or ssl://host:port, got %q", b.URL))
+		errs = append(errs, config.Errorf("url", "want tcp://host:port or ssl://host:port, got %q", config.RedactURL(b.URL)))
 	case !b.tlsScheme() && u.Scheme != "tcp" && u.Scheme != "mqtt":
 		errs = append(errs, config.Errorf("url", "unsupported scheme %q; want tcp, mqtt, ssl, tls or mqtts", u.Scheme))
 	case u.Port() == "":
-		errs = append(errs, config.Errorf("url", "want a port, as in tcp://host:1883, got %q", b.URL))
+		errs = append(errs, config.Errorf("url", "want a port, as in tcp://host:1883, got %q", config.RedactURL(b.URL)))
+	case u.User != nil:
+		errs = append(errs, config.Errorf("url", "must not hold credentials (%s): set username and password_file", config.RedactURL(b.URL)))
 	}
 	switch {
 	case b.ClientID == "":
@@ -241,10 +277,10 @@ func (b *Broker) validate() error {
 	case len(b.ClientID) > 65535 || strings.ContainsAny(b.ClientID, "+#/"):
 		errs = append(errs, config.Errorf("client_id", "must not contain +, # or /, got %q", b.ClientID))
 	}
-	errs = append(errs, adapters.CheckCredentials(b.Username, b.Password, b.PasswordFile))
+	errs = append(errs, adapters.CheckCredentials(b.Username, b.password()))
 	errs = append(errs, config.Nest("tls", b.TLS.Validate()))
 	if !b.tlsScheme() && (b.TLS.CAFile != "" || b.TLS.CertFile != "") {
-		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", b.URL))
+		errs = append(errs, config.Errorf("tls", "TLS files are set but the url %q is not ssl://, tls:// or mqtts://", config.RedactURL(b.URL)))
 	}
 	if b.Protocol != Protocol5 && b.Protocol != Protocol311 {
 		errs = append(errs, config.Errorf("protocol", "want %q or %q, got %q", Protocol5, Protocol311, b.Protocol))

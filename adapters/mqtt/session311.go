@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // session311 is an MQTT 3.1.1 session (github.com/eclipse/paho.mqtt.golang)
@@ -26,6 +26,9 @@ type session311 struct {
 	client     paho.Client
 	subscribed atomic.Bool
 	renewed    atomic.Int64 // unix nanoseconds of the last renewal for a silent broker
+	// tls is the broker's TLS, its files read again when they change;
+	// nil without TLS.
+	tls *tlsconfig.Reloading
 }
 
 func newSession311(a *Adapter) (*session311, error) {
@@ -52,7 +55,7 @@ func newSession311(a *Adapter) (*session311, error) {
 		}).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { a.sm.reconnects.Inc() }).
 		SetCustomOpenConnectionFn(func(uri *url.URL, opts paho.ClientOptions) (net.Conn, error) {
-			c, err := openConnection(uri, opts.TLSConfig, opts.ConnectTimeout)
+			c, err := openConnection(uri, s.tls.Config(), opts.ConnectTimeout)
 			if err == nil {
 				a.conn.Store(c)
 			}
@@ -68,19 +71,32 @@ func newSession311(a *Adapter) (*session311, error) {
 		opts.SetDefaultPublishHandler(s.receive)
 	}
 	if b.Username != "" {
-		opts.SetUsername(b.Username)
-		pass, err := config.Secret(b.Password, b.PasswordFile, "mqtt broker.password_file")
+		ref := b.brokerPassword()
+		pass, err := ref.Resolve()
 		if err != nil {
 			return nil, err
 		}
-		opts.SetPassword(pass)
+		// Read at each connection, so a rotated password_file is used
+		// from the next one; paho's provider cannot fail, so a file that
+		// went missing leaves the last password in use, with a warning.
+		var last atomic.Pointer[string]
+		last.Store(&pass)
+		opts.SetCredentialsProvider(func() (string, string) {
+			p, err := ref.Resolve()
+			if err != nil {
+				a.log.Warn("mqtt: password not read; connecting with the last one", "error", err)
+				return b.Username, *last.Load()
+			}
+			last.Store(&p)
+			return b.Username, p
+		})
 	}
 	if b.tlsScheme() {
-		tc, err := b.TLS.Client("broker.tls")
+		rt, err := tlsconfig.NewReloading(b.TLS, "broker.tls")
 		if err != nil {
 			return nil, err
 		}
-		opts.SetTLSConfig(tc)
+		s.tls = rt
 	}
 	s.client = paho.NewClient(opts)
 	return s, nil

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -19,9 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/retry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // session5 is the adapter's MQTT 5 session (github.com/eclipse/paho.golang):
@@ -42,7 +41,7 @@ type session5 struct {
 	cfg        autopaho.ClientConfig
 	cm         *autopaho.ConnectionManager
 	acks       *deferredAcks
-	tls        *tls.Config // nil without TLS
+	tls        *tlsconfig.Reloading // nil without TLS
 	up         atomic.Bool
 	subscribed atomic.Bool
 }
@@ -71,7 +70,7 @@ func newSession5(a *Adapter) (*session5, error) {
 	}
 	s := &session5{a: a, acks: &deferredAcks{state.NewInMemory()}}
 	if b.tlsScheme() {
-		if s.tls, err = b.TLS.Client("broker.tls"); err != nil {
+		if s.tls, err = tlsconfig.NewReloading(b.TLS, "broker.tls"); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +92,7 @@ func newSession5(a *Adapter) (*session5, error) {
 			return bo.NextBackOff()
 		},
 		AttemptConnection: func(_ context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
-			conn, err := openConnection(u, s.tls, b.ConnectTimeout)
+			conn, err := openConnection(u, s.tls.Config(), b.ConnectTimeout)
 			if err == nil {
 				a.conn.Store(conn)
 			}
@@ -110,6 +109,15 @@ func newSession5(a *Adapter) (*session5, error) {
 			// Without it, a broker may leave out the user properties of
 			// what it sends (mochi-mqtt does), and with them the envelope.
 			c.Properties.RequestProblemInfo = true
+			if b.Username != "" {
+				// Read at each connection: a rotated password_file
+				// is used from the next one.
+				pass, err := b.brokerPassword().Resolve()
+				if err != nil {
+					return nil, err
+				}
+				c.Password, c.PasswordFlag = []byte(pass), true
+			}
 			return c, nil
 		},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho5.Connack) {
@@ -145,7 +153,7 @@ func newSession5(a *Adapter) (*session5, error) {
 	}
 	if b.Username != "" {
 		s.cfg.ConnectUsername = b.Username
-		pass, err := config.Secret(b.Password, b.PasswordFile, "mqtt broker.password_file")
+		pass, err := b.brokerPassword().Resolve()
 		if err != nil {
 			return nil, err
 		}

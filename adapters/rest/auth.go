@@ -86,13 +86,23 @@ func (a *Adapter) authorize(r *http.Request, action Action, resource string) err
 	if a.allowed(r, action, resource) {
 		return nil
 	}
-	p := principalOf(r)
+	name := principalOf(r).Name
 	if resource == "" {
-		return errorf(http.StatusForbidden, CodeForbidden, "Forbidden: %s may not %s.", p.Name, action)
+		return errorf(http.StatusForbidden, CodeForbidden, "Forbidden: %s may not %s.", name, action)
 	}
-	return errorf(http.StatusForbidden, CodeForbidden, "Forbidden: %s may not %s topic %q.", p.Name, action, resource)
+	return errorf(http.StatusForbidden, CodeForbidden, "Forbidden: %s may not %s topic %q.", name, action, resource)
 }
 
 func (a *Adapter) allowed(r *http.Request, action Action, resource string) bool {
 	return a.authz.Authorize(r.Context(), principalOf(r), action, resource)
+}
+
+// visible reports whether the principal may see resource in a list: a
+// decision that, with the policy, is neither logged nor counted as a
+// denial.
+func (a *Adapter) visible(r *http.Request, action Action, resource string) bool {
+	if p, ok := a.authz.(permitter); ok {
+		return p.Permits(r.Context(), principalOf(r), action, resource)
+	}
+	return a.allowed(r, action, resource)
 }

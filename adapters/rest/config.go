@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meshwork/meshwork/adapters"
-	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -88,10 +87,9 @@ type Registry struct {
 	// TLS applies to an https URL: the CA that verifies the registry and,
 	// where it requires mutual TLS, the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
-	// Credentials authenticate the adapter to a registry with auth set:
-	// username with password_file (or password_env), or token_file (or
-	// token_env) for a bearer token.
-	authn.Credentials `yaml:",inline"`
+	// RegistryAuth are the adapter's credentials, where the registry
+	// authenticates its clients.
+	adapters.RegistryAuth `yaml:",inline"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -149,15 +147,21 @@ type SubscriptionConfig struct {
 	// Headers are added to every delivery.
 	Headers map[string]string `yaml:"headers,omitempty"`
 	// Secret signs deliveries (Standard Webhooks: whsec_ and base64, or
-	// any text); prefer secret_file.
-	Secret string `yaml:"secret,omitempty" json:"-"`
+	// any text); prefer secret_file or secret_env (inline, it loads with a
+	// warning at start).
+	Secret string `yaml:"secret,omitempty" json:"-" secret:"true"`
 	// SecretFile names a file holding the secret, read at start.
 	SecretFile string `yaml:"secret_file,omitempty"`
+	// SecretEnv names an environment variable holding the secret.
+	SecretEnv string `yaml:"secret_env,omitempty"`
 	// BearerToken, when set, is sent as Authorization: Bearer; prefer
-	// bearer_token_file.
-	BearerToken string `yaml:"bearer_token,omitempty" json:"-"`
+	// bearer_token_file or bearer_token_env.
+	BearerToken string `yaml:"bearer_token,omitempty" json:"-" secret:"true"`
 	// BearerTokenFile names a file holding the bearer token, read at start.
 	BearerTokenFile string `yaml:"bearer_token_file,omitempty"`
+	// BearerTokenEnv names an environment variable holding the bearer
+	// token.
+	BearerTokenEnv string `yaml:"bearer_token_env,omitempty"`
 	// Types, when set, delivers only events whose ce_type is one of them
 	// (* patterns allowed); Keys likewise for record keys.
 	Types []string `yaml:"types,omitempty"`
@@ -237,8 +241,7 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
-		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()))
-		errs = append(errs, config.Nest("registry", c.Registry.Credentials.Validate()))
+		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()), config.Nest("registry", c.Registry.RegistryAuth.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))
@@ -333,12 +336,7 @@ func (s SubscriptionConfig) validate() error {
 	if u, err := url.Parse(s.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 		errs = append(errs, config.Errorf("url", "want http:// or https:// with a host, got %q", s.URL))
 	}
-	if s.Secret != "" && s.SecretFile != "" {
-		errs = append(errs, config.Errorf("secret_file", "set secret or secret_file, not both"))
-	}
-	if s.BearerToken != "" && s.BearerTokenFile != "" {
-		errs = append(errs, config.Errorf("bearer_token_file", "set bearer_token or bearer_token_file, not both"))
-	}
+	errs = append(errs, s.secret().Check(false), s.bearerToken().Check(false))
 	if s.MaxAttempts < 0 {
 		errs = append(errs, config.Errorf("max_attempts", "must not be negative"))
 	}
@@ -379,4 +377,13 @@ func parseAllow(s string) (allowEntry, error) {
 		return allowEntry{}, fmt.Errorf("want a CIDR (10.0.0.0/8), an IP or a host name, got %q", s)
 	}
 	return allowEntry{host: strings.ToLower(s)}, nil
+}
+
+// secret and bearerToken are where a subscription's secrets come from.
+func (s SubscriptionConfig) secret() config.SecretRef {
+	return config.SecretRef{Field: "secret", Value: s.Secret, File: s.SecretFile, Env: s.SecretEnv}
+}
+
+func (s SubscriptionConfig) bearerToken() config.SecretRef {
+	return config.SecretRef{Field: "bearer_token", Value: s.BearerToken, File: s.BearerTokenFile, Env: s.BearerTokenEnv}
 }

@@ -40,6 +40,12 @@ func quietLog() *slog.Logger {
 // cluster) with the given topics (3 partitions each).
 func newEnv(t testing.TB, cluster *kfake.Cluster, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvWith(t, cluster, mod)
+}
+
+// newEnvWith is newEnv with options for New.
+func newEnvWith(t testing.TB, cluster *kfake.Cluster, mod func(*Config), opts ...Option) *env {
+	t.Helper()
 	if cluster == nil {
 		cluster = kafkatest.Cluster(t, kfake.SeedTopics(3, "orders", "plain"))
 	}
@@ -51,7 +57,7 @@ func newEnv(t testing.TB, cluster *kfake.Cluster, mod func(*Config)) *env {
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(cfg, quietLog(), reg, WithKafkaOptions(kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second)))
+	a, err := New(cfg, quietLog(), reg, append([]Option{WithKafkaOptions(kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -330,7 +330,7 @@ func (a *Adapter) handleTopics(w http.ResponseWriter, r *http.Request) {
 	}
 	names := []string{}
 	for _, n := range td.Names() {
-		if !strings.HasPrefix(n, "_") && a.allowed(r, ActionDescribe, n) {
+		if !strings.HasPrefix(n, "_") && a.visible(r, ActionDescribe, n) {
 			names = append(names, n)
 		}
 	}

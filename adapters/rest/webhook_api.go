@@ -85,7 +85,8 @@ func (h *webhooks) handleDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleList serves GET /v1/subscriptions, without secrets.
+// handleList serves GET /v1/subscriptions, without secrets: those of
+// the topics the principal may consume.
 func (h *webhooks) handleList(w http.ResponseWriter, r *http.Request) {
 	if err := h.a.authorize(r, ActionSubscriptions, ""); err != nil {
 		writeError(w, err)
@@ -93,7 +94,9 @@ func (h *webhooks) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	views := []subscriptionView{}
 	for _, s := range h.list() {
-		views = append(views, s.view(h.status(r.Context(), s.ID, false)))
+		if h.a.visible(r, ActionConsume, s.Topic) {
+			views = append(views, s.view(h.status(r.Context(), s.ID, false)))
+		}
 	}
 	writeJSON(w, http.StatusOK, contentTypeJSON, map[string]any{"subscriptions": views})
 }
@@ -111,10 +114,15 @@ func (h *webhooks) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "Subscription %q not found.", id))
 		return
 	}
+	if err := h.a.authorize(r, ActionConsume, s.Topic); err != nil {
+		writeError(w, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, contentTypeJSON, s.view(h.status(r.Context(), id, true)))
 }
 
-// apiSubscription returns a subscription the API may change.
+// apiSubscription returns a subscription the API may change: one of a
+// topic the principal may consume.
 func (h *webhooks) apiSubscription(r *http.Request, id string) (subscription, error) {
 	if err := h.a.authorize(r, ActionSubscriptions, ""); err != nil {
 		return subscription{}, err
@@ -122,6 +130,9 @@ func (h *webhooks) apiSubscription(r *http.Request, id string) (subscription, er
 	s, ok := h.get(id)
 	if !ok {
 		return subscription{}, errorf(http.StatusNotFound, CodeNotFound, "Subscription %q not found.", id)
+	}
+	if err := h.a.authorize(r, ActionConsume, s.Topic); err != nil {
+		return subscription{}, err
 	}
 	if s.Origin == originConfig {
 		return subscription{}, errorf(http.StatusConflict, CodeConflict, "Subscription %q comes from the adapter's configuration file: change it there.", id)

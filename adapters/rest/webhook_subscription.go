@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"time"
-
-	"github.com/meshwork/meshwork/internal/config"
 )
 
 // SubscriptionsTopic keeps the subscriptions made through the API, one
@@ -127,11 +125,15 @@ func (s *subscription) backoff(d Webhooks) time.Duration {
 // fromConfig turns a configured subscription into one (secrets read from
 // their files).
 func fromConfig(c SubscriptionConfig, i int) (subscription, error) {
-	secret, err := config.Secret(c.Secret, c.SecretFile, fmt.Sprintf("webhooks.subscriptions[%d].secret_file", i))
+	ref := c.secret()
+	ref.Field = fmt.Sprintf("webhooks.subscriptions[%d].%s", i, ref.Field)
+	secret, err := ref.Resolve()
 	if err != nil {
 		return subscription{}, err
 	}
-	token, err := config.Secret(c.BearerToken, c.BearerTokenFile, fmt.Sprintf("webhooks.subscriptions[%d].bearer_token_file", i))
+	ref = c.bearerToken()
+	ref.Field = fmt.Sprintf("webhooks.subscriptions[%d].%s", i, ref.Field)
+	token, err := ref.Resolve()
 	if err != nil {
 		return subscription{}, err
 	}

@@ -31,7 +31,8 @@ topic, and serves the HTTP API that meshctl uses.`,
 		if err != nil {
 			return nil, err
 		}
-		return controlplane.New(c, d.Logger, d.Metrics, controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"))
+		return controlplane.New(c, d.Logger, d.Metrics, controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"),
+			controlplane.WithAuthorizer(d.Authorizer))
 	},
 }
 

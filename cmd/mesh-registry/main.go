@@ -28,7 +28,7 @@ ids on every site.`,
 	Defaults:      registry.DefaultConfig,
 	Common:        func(c *registry.Config) *service.Common { return &c.Common },
 	New: func(c registry.Config, d service.Deps) (service.Service, error) {
-		return registry.New(c, d.Logger, d.Metrics)
+		return registry.New(c, d.Logger, d.Metrics, registry.WithAuthorizer(d.Authorizer))
 	},
 	// The write in progress, and leaving the election group so that another
 	// instance takes over at once.

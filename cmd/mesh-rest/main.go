@@ -27,7 +27,7 @@ webhooks (committed only once the receiver took them, or they went to the DLQ).`
 	Defaults:      rest.DefaultConfig,
 	Common:        func(c *rest.Config) *service.Common { return &c.Common },
 	New: func(c rest.Config, d service.Deps) (service.Service, error) {
-		return rest.New(c, d.Logger, d.Metrics)
+		return rest.New(c, d.Logger, d.Metrics, rest.WithPolicy(d.Authorizer))
 	},
 }
 

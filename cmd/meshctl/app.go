@@ -29,6 +29,7 @@ type app struct {
 	server      string        // --server
 	output      string        // --output
 	timeout     time.Duration // --timeout
+	tls         tlsFlags      // --cacert, --cert, --key
 
 	api    *apiClient
 	apiErr error
@@ -45,8 +46,9 @@ func commands() []func(*app) *cobra.Command {
 		newDescribeCmd,
 		newInterestCmd,
 		newSchemasCmd,
+		newPolicyCmd,
 		func(a *app) *cobra.Command {
-			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output })
+			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output }, a.tls.httpClient)
 		},
 	}
 }
@@ -62,7 +64,9 @@ interest of each site, and the schemas of the registry.
 
 Most commands ask the control plane: --server, else $` + serverEnv + `, else the
 "controlplane" URL in .mesh/endpoints.json of the current directory (the dev
-mesh, make run, writes it).`,
+mesh, make run, writes it). An https server whose certificate a private CA
+issued is trusted with --cacert (or $MESHCTL_CA, $MESH_CA, or the tls_ca of
+.mesh/endpoints.json); --cert and --key present a client certificate (mTLS).`,
 		Example: `  meshctl sites
   meshctl describe topic shop.order.created
   meshctl interest add shop.order.created --site west --ttl 24h
@@ -78,11 +82,18 @@ mesh, make run, writes it).`,
 	pf.StringVar(&a.server, "server", "", "the control plane's URL, http://host:port (default: $"+serverEnv+", else the controlplane of "+defaultEndpoints+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long")
+	pf.StringVar(&a.tls.caFile, "cacert", "", caFlagHelp())
+	pf.StringVar(&a.tls.certFile, "cert", "", "present the client certificate (PEM) of `file` to https servers that ask for one (default: $"+certEnv+")")
+	pf.StringVar(&a.tls.keyFile, "key", "", "the private key (PEM) of --cert, in `file` (default: $"+keyEnv+")")
 	a.creds.addFlags(root)
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch a.output {
 		case "table", "json", "yaml":
+		case "strimzi":
+			if cmd.Name() != "kafka-acls" {
+				return usagef(cmd.CommandPath(), "--output strimzi is for policy kafka-acls only; want table, json or yaml")
+			}
 		default:
 			return usagef(cmd.CommandPath(), "--output %q: want table, json or yaml", a.output)
 		}
@@ -136,10 +147,12 @@ func (a *app) serverURL() (url, from string, err error) {
 	}
 	var f struct {
 		ControlPlane string `json:"controlplane"`
+		TLSCA        string `json:"tls_ca"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return "", "", fmt.Errorf("%s: %w", defaultEndpoints, err)
 	}
+	a.tls.endpointsCA = f.TLSCA
 	return f.ControlPlane, defaultEndpoints, nil
 }
 
@@ -169,6 +182,9 @@ func (a *app) client() (*apiClient, error) {
 			serverEnv, filepath.Join(".mesh", "endpoints.json"))
 	default:
 		a.api, a.apiErr = newAPIClient(url, from)
+		if a.apiErr == nil {
+			a.api.http, a.apiErr = a.tls.httpClient()
+		}
 	}
 	return a.api, a.apiErr
 }

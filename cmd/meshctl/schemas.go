@@ -38,8 +38,16 @@ func (r *registry) client(cmd *cobra.Command) (*sr.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	hc, err := r.a.tls.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
 	auth, _ := cmd.Context().Value(authorizationKey{}).(string)
-	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(&http.Client{Transport: authTransport{auth, http.DefaultTransport}}))
+	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(&http.Client{Timeout: hc.Timeout, Transport: authTransport{auth, base}}))
 }
 
 func (r *registry) find(cmd *cobra.Command) (string, error) {

@@ -25,7 +25,7 @@ const traceTimeout = 30 * time.Second
 // control plane's GET /v1/events/{id}/trace. server returns the control
 // plane's base URL (from --server, $MESHCTL_SERVER or the dev mesh's
 // endpoints); output the --output format (table, json or yaml).
-func newTraceCmd(server func() (string, error), output func() string) *cobra.Command {
+func newTraceCmd(server func() (string, error), output func() string, client func() (*http.Client, error)) *cobra.Command {
 	var source string
 	cmd := &cobra.Command{
 		Use:   "trace ID",
@@ -48,9 +48,13 @@ share it, each is shown; --source picks one.`,
 			if err != nil {
 				return err
 			}
+			hc, err := client()
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), traceTimeout)
 			defer cancel()
-			res, raw, err := getTrace(ctx, base, args[0], source)
+			res, raw, err := getTrace(ctx, hc, base, args[0], source)
 			if err != nil {
 				return err
 			}
@@ -75,7 +79,7 @@ share it, each is shown; --source picks one.`,
 
 // getTrace asks the control plane at base for the trace of id, and
 // returns it decoded and as the JSON it answered.
-func getTrace(ctx context.Context, base, id, source string) (traceindex.EventTrace, []byte, error) {
+func getTrace(ctx context.Context, client *http.Client, base, id, source string) (traceindex.EventTrace, []byte, error) {
 	var res traceindex.EventTrace
 	u := strings.TrimRight(base, "/") + "/v1/events/" + url.PathEscape(id) + "/trace"
 	if source != "" {
@@ -86,7 +90,7 @@ func getTrace(ctx context.Context, base, id, source string) (traceindex.EventTra
 		return res, nil, fmt.Errorf("the control plane's URL %q: %w", base, err)
 	}
 	authorize(ctx, req)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return res, nil, fmt.Errorf("the control plane at %s does not answer: %w; is it running (--server)?", base, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func traceServer(t *testing.T) string {
 
 func runTrace(t *testing.T, base, format string, args ...string) (string, error) {
 	t.Helper()
-	cmd := newTraceCmd(func() (string, error) { return base, nil }, func() string { return format })
+	cmd := newTraceCmd(func() (string, error) { return base, nil }, func() string { return format }, func() (*http.Client, error) { return http.DefaultClient, nil })
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(io.Discard)

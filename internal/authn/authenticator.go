@@ -91,7 +91,7 @@ func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.
 
 // New builds the authenticator of cfg (validated by the caller): it reads
 // the secrets the configuration names and starts fetching the JWT
-// provider's keys, until Close. Inline secrets are warned about.
+// provider's keys, until Close.
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	a := &Authenticator{
 		cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, checkEvery: DefaultCheckInterval,
@@ -109,10 +109,9 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	if _, err := rand.Read(a.key); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	for i, u := range cfg.Users {
-		if u.Password != "" {
-			a.log.Warn("auth: a password is written in the configuration; prefer password_hash, password_file or password_env", "field", fmt.Sprintf("auth.users[%d].password", i), "user", u.Name)
-		}
+	// Inline secrets are warned about by whoever loads the configuration
+	// (service.Run, through their secret tags).
+	for _, u := range cfg.Users {
 		if u.PasswordHash != "" && a.dummy == nil {
 			cost, _ := bcrypt.Cost([]byte(u.PasswordHash))
 			h, err := bcrypt.GenerateFromPassword(a.key[:16], max(cost, bcrypt.MinCost))
@@ -120,11 +119,6 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 				return nil, fmt.Errorf("auth: %w", err)
 			}
 			a.dummy = h
-		}
-	}
-	for i, t := range cfg.Tokens {
-		if t.Token != "" {
-			a.log.Warn("auth: a token is written in the configuration; prefer token_file, token_env or token_sha256", "field", fmt.Sprintf("auth.tokens[%d].token", i), "name", t.Name)
 		}
 	}
 	cr, err := loadCredentials(cfg, a.key)

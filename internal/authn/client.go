@@ -23,13 +23,13 @@ type Credentials struct {
 	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
 	// Password is the password inline; prefer password_file or
 	// password_env.
-	Password string `yaml:"password,omitempty" json:"-"`
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 	// TokenFile names a file holding a bearer token.
 	TokenFile string `yaml:"token_file,omitempty" json:"token_file,omitempty"`
 	// TokenEnv names an environment variable holding a bearer token.
 	TokenEnv string `yaml:"token_env,omitempty" json:"token_env,omitempty"`
 	// Token is a bearer token inline; prefer token_file or token_env.
-	Token string `yaml:"token,omitempty" json:"-"`
+	Token string `yaml:"token,omitempty" json:"-" secret:"true"`
 }
 
 // Set reports whether any credential is configured.

@@ -45,7 +45,7 @@ type User struct {
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
 	// Password is the password inline; it loads with a warning at start.
-	Password string `yaml:"password,omitempty" json:"-"`
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 }
 
 // Token is a principal proven by a static bearer token. Exactly one of the
@@ -62,7 +62,7 @@ type Token struct {
 	// configuration holds no secret.
 	TokenSHA256 string `yaml:"token_sha256,omitempty" json:"token_sha256,omitempty"`
 	// Token is the token inline; it loads with a warning at start.
-	Token string `yaml:"token,omitempty" json:"-"`
+	Token string `yaml:"token,omitempty" json:"-" secret:"true"`
 }
 
 // JWT configures the verification of bearer JWTs.

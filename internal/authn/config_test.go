@@ -3,6 +3,8 @@ package authn
 import (
 	"strings"
 	"testing"
+
+	"github.com/meshwork/meshwork/internal/config"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -36,5 +38,21 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if (Config{}).Enabled() || !ok.Enabled() {
 		t.Fatal("Enabled")
+	}
+}
+
+// Inline secrets carry the secret tag, so that a service warns about them
+// at start (naming the field, never the value).
+func TestInlineSecretsAreTagged(t *testing.T) {
+	got := config.InlineSecrets(&struct {
+		Auth  Config      `yaml:"auth"`
+		Creds Credentials `yaml:"creds"`
+	}{
+		Auth:  Config{Users: []User{{Name: "a", Password: "x"}}, Tokens: []Token{{Name: "t", Token: "y"}}},
+		Creds: Credentials{Username: "u", Password: "z", Token: "w"},
+	})
+	want := "auth.users[0].password auth.tokens[0].token creds.password creds.token"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("inline secrets %q, want %q", got, want)
 	}
 }

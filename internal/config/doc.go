@@ -16,4 +16,8 @@ package config
 // API: an MQTT client id, a registry's advertised URL). A variable that is
 // unset is an error naming the line; $${ stands for a literal ${. The value
 // is inserted as written: quote the field when it may hold YAML punctuation.
-// Secrets belong in files (password_file), not in the environment.
+// A secret is better not written with ${NAME}: it would then sit inline in
+// the decoded configuration. Secret fields have _file and _env forms
+// (password_file, password_env; see SecretRef), read when the secret is
+// used, and a service warns at start about every secret written inline
+// (InlineSecrets).

@@ -1,9 +1,11 @@
 package kafkaclient
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -12,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // ClientID returns the default client id of a component at a site.
@@ -46,16 +48,18 @@ func (c *Config) Options(component, site string) ([]kgo.Opt, error) {
 	if c.RequestTimeoutOverhead > 0 {
 		opts = append(opts, kgo.RequestTimeoutOverhead(c.RequestTimeoutOverhead))
 	}
+	var tc *tls.Config
 	if c.TLS.Enabled {
-		tc, err := c.TLS.Client("kafka.tls")
+		rt, err := tlsconfig.NewReloading(c.TLS.Files, "kafka.tls")
 		if err != nil {
 			return nil, err
 		}
-		dialer := &net.Dialer{Timeout: c.DialTimeout}
-		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: dialer, Config: tc}).DialContext))
+		tc = rt.Config() // the CA the OAuth token endpoint's client trusts too
+		d := &tlsDialer{tls: rt, net: &net.Dialer{Timeout: c.DialTimeout}}
+		opts = append(opts, kgo.Dialer(d.DialContext))
 	}
 	if c.SASL.Mechanism != "" {
-		m, err := c.SASL.mechanism()
+		m, err := c.SASL.mechanism(tc)
 		if err != nil {
 			return nil, err
 		}
@@ -88,20 +92,55 @@ func New(c Config, component, site string, extra ...kgo.Opt) (*kgo.Client, error
 // NewAdmin wraps a client for cluster administration (topics, groups, configs).
 func NewAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
 
-func (s SASL) mechanism() (sasl.Mechanism, error) {
-	pass, err := config.Secret(s.Password, s.PasswordFile, "kafka sasl.password_file")
-	if err != nil {
-		return nil, err
+// mechanism builds the SASL mechanism. The password is read at each
+// authentication (a rotated password_file is used from the next
+// connection), and once now, so a missing file stops the service at start.
+func (s SASL) mechanism(tc *tls.Config) (sasl.Mechanism, error) {
+	mech := strings.ToUpper(s.Mechanism)
+	if mech == MechanismOAuthBearer {
+		return s.OAuth.mechanism(tokenClient(tc))
 	}
-	switch strings.ToUpper(s.Mechanism) {
+	ref := s.password()
+	if _, err := ref.Resolve(); err != nil {
+		return nil, fmt.Errorf("kafka %w", err)
+	}
+	user := s.Username
+	auth := func(context.Context) (string, error) {
+		pass, err := ref.Resolve()
+		if err != nil {
+			return "", fmt.Errorf("kafka %w", err)
+		}
+		return pass, nil
+	}
+	switch mech {
 	case MechanismPlain:
-		return plain.Auth{User: s.Username, Pass: pass}.AsMechanism(), nil
+		return plain.Plain(func(ctx context.Context) (plain.Auth, error) {
+			pass, err := auth(ctx)
+			return plain.Auth{User: user, Pass: pass}, err
+		}), nil
 	case MechanismSCRAMSHA256:
-		return scram.Auth{User: s.Username, Pass: pass}.AsSha256Mechanism(), nil
+		return scram.Sha256(func(ctx context.Context) (scram.Auth, error) {
+			pass, err := auth(ctx)
+			return scram.Auth{User: user, Pass: pass}, err
+		}), nil
 	case MechanismSCRAMSHA512:
-		return scram.Auth{User: s.Username, Pass: pass}.AsSha512Mechanism(), nil
+		return scram.Sha512(func(ctx context.Context) (scram.Auth, error) {
+			pass, err := auth(ctx)
+			return scram.Auth{User: user, Pass: pass}, err
+		}), nil
 	}
-	return nil, fmt.Errorf("kafka sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)
+	return nil, fmt.Errorf("kafka sasl.mechanism %q: want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", s.Mechanism)
+}
+
+// tokenClient is the HTTP client of OAuth token requests: it trusts the
+// Kafka TLS section's CA too, as an identity provider inside the same
+// organisation often has its certificate from the same private CA.
+func tokenClient(tc *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil && tc.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: tc.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: tokenTimeout}
 }
 
 func (p Producer) options() ([]kgo.Opt, error) {

@@ -3,6 +3,7 @@ package kafkaclient
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -19,7 +20,9 @@ type Config struct {
 	// ClientID overrides the client id; by default it is
 	// meshwork-<component>-<site>, which shows in broker logs and quotas.
 	ClientID string `yaml:"client_id,omitempty" json:"client_id,omitempty"`
-	// TLS encrypts connections when enabled.
+	// TLS encrypts connections when enabled. Its files are read again
+	// when their content changes: a renewed CA or client certificate is
+	// used from the next connection, without a restart.
 	TLS TLS `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// SASL authenticates connections when a mechanism is set.
 	SASL SASL `yaml:"sasl,omitempty" json:"sasl,omitempty"`
@@ -44,20 +47,32 @@ const (
 	MechanismPlain       = "PLAIN"
 	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
 	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+	MechanismOAuthBearer = "OAUTHBEARER"
 )
 
 // SASL configures authentication.
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL.
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER;
+	// empty disables SASL.
 	Mechanism string `yaml:"mechanism,omitempty" json:"mechanism,omitempty"`
-	// Username is the SASL user; required with a mechanism.
+	// Username is the SASL user; required with PLAIN and SCRAM.
 	Username string `yaml:"username,omitempty" json:"username,omitempty"`
-	// Password is the secret; prefer PasswordFile so it stays out of the
-	// configuration file.
-	Password string `yaml:"password,omitempty" json:"-"`
+	// Password is the secret written inline, which loads with a warning at
+	// start; prefer password_file or password_env.
+	Password string `yaml:"password,omitempty" json:"-" secret:"true"`
 	// PasswordFile names a file holding the password (its trailing newline
-	// is dropped), read when the service starts.
+	// dropped), read at each connection, so a rotated password is used
+	// from the next one.
 	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	// OAuth gives the token of OAUTHBEARER.
+	OAuth OAuth `yaml:"oauth,omitempty" json:"oauth,omitempty"`
+}
+
+// password is where the password comes from.
+func (s SASL) password() config.SecretRef {
+	return config.SecretRef{Field: "sasl.password", Value: s.Password, File: s.PasswordFile, Env: s.PasswordEnv}
 }
 
 // Acks levels.
@@ -123,11 +138,11 @@ func (c *Config) Validate() error {
 		if c.SASL.Username == "" {
 			errs = append(errs, config.Errorf("sasl.username", "required with mechanism %s", c.SASL.Mechanism))
 		}
-		if c.SASL.Password == "" && c.SASL.PasswordFile == "" {
-			errs = append(errs, config.Errorf("sasl.password_file", "set password_file (or password) with mechanism %s", c.SASL.Mechanism))
-		}
+		errs = append(errs, c.SASL.password().Check(true))
+	case MechanismOAuthBearer:
+		errs = append(errs, config.Nest("sasl.oauth", c.SASL.OAuth.validate()))
 	default:
-		errs = append(errs, config.Errorf("sasl.mechanism", "unknown mechanism %q; want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASL.Mechanism))
+		errs = append(errs, config.Errorf("sasl.mechanism", "unknown mechanism %q; want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER", c.SASL.Mechanism))
 	}
 	p := c.Producer
 	switch p.Acks {
@@ -149,3 +164,15 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// String shows the section with its inline secrets redacted: it is what
+// fmt and log/slog print, also inside a Config.
+func (s SASL) String() string {
+	type plain SASL // without this method
+	r := plain(s)
+	r.Password = config.Redact(r.Password)
+	return fmt.Sprintf("%+v", r) // r.OAuth redacts itself
+}
+
+// LogValue is String for log/slog.
+func (s SASL) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/policy"
 	"github.com/meshwork/meshwork/trace"
 )
 
@@ -34,10 +36,9 @@ type Common struct {
 	Listen string `yaml:"listen"`
 	// TLS serves the listen address over TLS (the service's API,
 	// /metrics, /healthz and /readyz) when cert_file and key_file are
-	// set, with mutual TLS when client_ca_file is set: where a service
-	// authenticates requests (the REST adapter's auth.users), a verified
-	// client certificate's identity (client_identity) is the request's
-	// principal. Certificates are read again when their files change, so
+	// set, with mutual TLS when client_ca_file is set: with
+	// auth.client_certificates, a verified client certificate's identity
+	// (client_identity) is the request's principal. Certificates are read again when their files change, so
 	// a renewed certificate is served without a restart. Plain HTTP when
 	// left out.
 	TLS tlsconfig.ServerFiles `yaml:"tls,omitempty"`
@@ -60,6 +61,11 @@ type Common struct {
 	// handles, in the site's _mesh.trace topic (a service that handles
 	// no events, like the registry, records none).
 	Trace trace.Config `yaml:"trace"`
+	// Policy is the mesh's security policy: who may do what on which
+	// topic, schema subject or operator verb (see policy/README.md). Every
+	// service reads the same file at start and again when it changes;
+	// without one, every request is allowed.
+	Policy policy.Config `yaml:"policy,omitempty"`
 	// Telemetry says where the service sends its OpenTelemetry spans
 	// (none unless configured here or by the OTEL_EXPORTER_OTLP_*
 	// variables); they are sampled at trace.sample_rate.
@@ -98,6 +104,7 @@ func (c *Common) Validate() error {
 	errs = append(errs, config.Nest("kafka", c.Kafka.Validate()))
 	errs = append(errs, config.Nest("trace", c.Trace.Validate()))
 	errs = append(errs, config.Nest("telemetry", c.Telemetry.Validate()))
+	errs = append(errs, config.Nest("policy", c.Policy.Validate()))
 	return errors.Join(errs...)
 }
 
@@ -132,4 +139,19 @@ func (c *Common) Authenticator(logger *slog.Logger, reg prometheus.Registerer, o
 	}
 	return authn.New(c.Auth, append([]authn.Option{authn.WithLogger(logger), authn.WithMetrics(reg),
 		authn.WithClientIdentity(c.TLS.ClientIdentityOf)}, opts...)...)
+}
+
+// PolicyWatcher reads the policy file (policy.file), or returns nil when
+// none is set. A missing or invalid file is an error: a service must not
+// start without the policy it was given. The watcher's Run follows the
+// file.
+func (c *Common) PolicyWatcher(logger *slog.Logger, reg prometheus.Registerer) (*policy.Watcher, error) {
+	if !c.Policy.Enabled() {
+		return nil, nil
+	}
+	w, err := policy.NewWatcher(c.Policy.File, policy.WithLogger(logger), policy.WithMetrics(reg))
+	if err != nil {
+		return nil, fmt.Errorf("policy.file: %w", err)
+	}
+	return w, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // DefaultShutdownTimeout bounds a graceful stop: what is still in flight
@@ -119,6 +120,13 @@ func (cmd Command[C]) Run(ctx context.Context, args []string, stdout, stderr io.
 		return &UsageError{err}
 	}
 	if *check {
+		// The policy file is part of what is checked: the service would
+		// not start without it.
+		if pc := cmd.Common(&cfg).Policy; pc.Enabled() {
+			if _, err := policy.Load(pc.File); err != nil {
+				return &UsageError{fmt.Errorf("policy.file: %w", err)}
+			}
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *file)
 		return nil
 	}
@@ -132,6 +140,9 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		return &UsageError{err}
 	}
 	logger = logger.With("service", strings.TrimPrefix(cmd.Name, "mesh-"), "site", common.Site)
+	for _, field := range config.InlineSecrets(&cfg) {
+		logger.Warn("config: a secret is written inline; move it to a file (the field's _file form) or an environment variable (_env)", "field", field)
+	}
 	tp, err := telemetry.StartTracing(ctx, common.Telemetry, cmd.Name, common.Site, common.Trace.SampleRate)
 	if err != nil {
 		return &UsageError{err}
@@ -165,7 +176,25 @@ func (cmd Command[C]) serve(ctx context.Context, cfg C, stderr io.Writer) error 
 		defer metricsLn.Close()
 	}
 	metrics := telemetry.NewRegistry()
-	svc, err := cmd.New(cfg, Deps{Logger: logger, Metrics: metrics})
+	deps := Deps{Logger: logger, Metrics: metrics}
+	// The policy is read before anything starts, like the certificates,
+	// and followed until the service has stopped.
+	pw, err := common.PolicyWatcher(logger, metrics)
+	if err != nil {
+		return err
+	}
+	if pw != nil {
+		deps.Authorizer = policy.NewAuthorizer(pw.Policy, policy.WithDenialLog(logger), policy.WithDenialMetrics(metrics))
+		wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			_ = pw.Run(wctx)
+		}()
+		defer func() { stopWatching(); <-watched }()
+		logger.Info("policy in force", "file", pw.Path())
+	}
+	svc, err := cmd.New(cfg, deps)
 	if err != nil {
 		return err
 	}

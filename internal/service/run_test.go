@@ -191,3 +191,19 @@ func TestFailedStartClosesAndFails(t *testing.T) {
 		t.Fatal("not help")
 	}
 }
+
+func TestInlineSecretIsWarnedAtStartWithoutItsValue(t *testing.T) {
+	svc := &fakeService{startErr: errors.New("stop here")}
+	file := writeConfig(t, fmt.Sprintf("site: east\nlisten: %s\nkafka:\n  brokers: [127.0.0.1:9092]\n  sasl: {mechanism: PLAIN, username: mesh, password: Inl1ne-S3cret}\n", freeAddr(t)))
+	var errOut bytes.Buffer
+	if err := fakeCommand(svc).Run(context.Background(), []string{"-config", file}, io.Discard, &errOut); err == nil {
+		t.Fatal("want the start error")
+	}
+	logs := errOut.String()
+	if strings.Count(logs, "a secret is written inline") != 1 || !strings.Contains(logs, "field=kafka.sasl.password") {
+		t.Fatalf("want one warning naming kafka.sasl.password:\n%s", logs)
+	}
+	if strings.Contains(logs, "Inl1ne-S3cret") {
+		t.Fatalf("the log shows the secret:\n%s", logs)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwork/meshwork/policy"
 )
 
 // Service is one long-running part of the mesh, as its command, the dev
@@ -43,6 +45,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Metrics registers the service's metrics; never nil.
 	Metrics prometheus.Registerer
+	// Authorizer decides on the policy in force (policy.file, reloaded
+	// when it changes); nil when no policy is set, which allows every
+	// request.
+	Authorizer *policy.Authorizer
 }
 
 // AuthRefuser is an HTTPService whose API answers errors in a shape of its

@@ -10,7 +10,8 @@
 //   - Policy: what a Meshwork pod must be (Policy): images pinned by tag or
 //     digest and never latest, limits on every container, non-root,
 //     read-only root file system, no capabilities, seccomp RuntimeDefault,
-//     probes on /readyz and /healthz, a PodDisruptionBudget, a Service and
+//     probes on /readyz and /healthz (over HTTPS exactly when the service's
+//     configuration file has a tls section), a PodDisruptionBudget, a Service and
 //     ServiceMonitor per workload, and references that resolve (ConfigMaps,
 //     Strimzi clusters).
 //   - Compose: the compose file loaded and validated with compose-go, with

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,13 +19,15 @@ import (
 	"github.com/meshwork/meshwork/adapters/rest"
 	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/internal/config"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/registry"
 	"github.com/meshwork/meshwork/replicator"
 )
 
 // parsers load a service's configuration file over its defaults, as the
-// service's -config does (strict fields, then its Validate).
-var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) error{
+// service's -config does (strict fields, then its Validate), and say
+// whether it serves its listen address over TLS.
+var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) (bool, error){
 	"mesh-mqtt":         parser(mqtt.DefaultConfig),
 	"mesh-amqp":         parser(amqp.DefaultConfig),
 	"mesh-rest":         parser(rest.DefaultConfig),
@@ -31,11 +36,29 @@ var parsers = map[string]func(name string, data []byte, env func(string) (string
 	"mesh-controlplane": parser(controlplane.DefaultConfig),
 }
 
-func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) error {
-	return func(name string, data []byte, env func(string) (string, bool)) error {
+func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) (bool, error) {
+	return func(name string, data []byte, env func(string) (string, bool)) (bool, error) {
 		c := defaults()
-		return config.ParseEnv(name, data, &c, env)
+		if err := config.ParseEnv(name, data, &c, env); err != nil {
+			return false, err
+		}
+		return listenerTLS(c), nil
 	}
+}
+
+// listenerTLS reports whether cfg, a service's configuration, serves its
+// listen address over TLS (the tls section of its common block).
+func listenerTLS(cfg any) bool {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Struct {
+		return false
+	}
+	f := v.FieldByName("Common")
+	if !f.IsValid() {
+		return false
+	}
+	common, ok := f.Interface().(service.Common)
+	return ok && common.TLS.Enabled()
 }
 
 // ServiceConfig checks the configuration file data of service as the
@@ -49,18 +72,52 @@ func parser[C any](defaults func() C) func(string, []byte, func(string) (string,
 // so a file a service opens at start (the control plane's mesh_file) is
 // checked with it.
 func ServiceConfig(service, name string, data []byte, env map[string]string, mounts map[string]string) (known bool, err error) {
+	known, _, err = serviceTLS(service, name, data, env, mounts)
+	return known, err
+}
+
+// serviceTLS is ServiceConfig that also says whether the configuration
+// serves the listen address over TLS.
+func serviceTLS(service, name string, data []byte, env map[string]string, mounts map[string]string) (known, tls bool, err error) {
 	p, ok := parsers[service]
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
 	for in, here := range mounts {
 		data = bytes.ReplaceAll(data, []byte(in), []byte(here))
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	if err := p(name, data, lookup); err != nil {
-		return true, fmt.Errorf("%s configuration: %w", service, err)
+	tls, err = p(name, data, lookup)
+	if err != nil {
+		return true, false, fmt.Errorf("%s configuration: %w", service, err)
 	}
-	return true, nil
+	return true, tls, nil
+}
+
+// probeScheme checks that container c probes its service with the scheme
+// its listen address serves: HTTPS when the configuration has a tls
+// section (a plain HTTP probe of a TLS port fails, and the pod never gets
+// ready), HTTP otherwise.
+func probeScheme(id string, c corev1.Container, tls bool) error {
+	want, how := corev1.URISchemeHTTP, "HTTP (the default): the service's configuration has no tls section"
+	if tls {
+		want, how = corev1.URISchemeHTTPS, "HTTPS: the service's configuration serves its listen address over TLS (tls.cert_file); add scheme: HTTPS to the probe's httpGet (see deploy/k8s/components/https)"
+	}
+	var errs []error
+	for name, p := range map[string]*corev1.Probe{"readinessProbe": c.ReadinessProbe, "livenessProbe": c.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil {
+			continue // Policy reports a missing probe
+		}
+		got := p.HTTPGet.Scheme
+		if got == "" {
+			got = corev1.URISchemeHTTP
+		}
+		if got != want {
+			errs = append(errs, fmt.Errorf("%s: container %s: %s.httpGet.scheme must be %s", id, c.Name, name, how))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // podEnv is what the configuration files of the manifests may refer to:
@@ -86,13 +143,13 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 	defer os.RemoveAll(tmp)
 	var errs []error
 	for _, o := range objs {
-		var ns string
+		var ns, id string
 		var pod corev1.PodSpec
 		switch x := o.(type) {
 		case *appsv1.Deployment:
-			ns, pod = x.Namespace, x.Spec.Template.Spec
+			ns, id, pod = x.Namespace, "Deployment/"+x.Namespace+"/"+x.Name, x.Spec.Template.Spec
 		case *appsv1.StatefulSet:
-			ns, pod = x.Namespace, x.Spec.Template.Spec
+			ns, id, pod = x.Namespace, "StatefulSet/"+x.Namespace+"/"+x.Name, x.Spec.Template.Spec
 		default:
 			continue
 		}
@@ -109,12 +166,13 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 				if err != nil {
 					return nil, nil, err
 				}
-				known, err := ServiceConfig(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv, mounts)
+				known, tls, err := serviceTLS(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv, mounts)
 				switch {
 				case err != nil:
 					errs = append(errs, err)
 				case known:
 					checked = append(checked, ns+"/"+c.Name)
+					errs = append(errs, probeScheme(id, c, tls))
 				default:
 					unknown = append(unknown, ns+"/"+c.Name)
 				}

@@ -325,3 +325,66 @@ func TestSystemd(t *testing.T) {
 		})
 	}
 }
+
+// An overlay that serves every service over TLS (the https component and a
+// tls section in each configuration file) passes; the probes and the
+// configuration files must agree, one way or the other.
+func TestHTTPSComponent(t *testing.T) {
+	east, err := filepath.Abs(filepath.Join(deployRoot, "k8s", "overlays", "east"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	component, err := filepath.Abs(filepath.Join(deployRoot, "k8s", "components", "https"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := []string{"mesh-mqtt", "mesh-amqp", "mesh-rest", "mesh-replicator", "mesh-registry", "mesh-controlplane"}
+	overlay := func(withComponent, withTLS bool) []Object {
+		dir := t.TempDir()
+		// kustomize takes relative paths only.
+		rel := func(to string) string {
+			r, err := filepath.Rel(dir, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + rel(east) + "\n"
+		if withComponent {
+			k += "components:\n  - " + rel(component) + "\n"
+		}
+		k += "configMapGenerator:\n"
+		for _, s := range services {
+			b, err := os.ReadFile(filepath.Join(east, "config", s+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if withTLS {
+				b = append(b, "tls:\n  cert_file: /var/run/meshwork/tls/tls.crt\n  key_file: /var/run/meshwork/tls/tls.key\n"...)
+			}
+			if err := os.WriteFile(filepath.Join(dir, s+".yaml"), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			k += "  - name: " + s + "-config\n    behavior: merge\n    files:\n      - config.yaml=" + s + ".yaml\n"
+		}
+		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		objs, err := Build(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs
+	}
+	if err := check(t, overlay(true, true)); err != nil {
+		t.Errorf("https component with tls sections: %v", err)
+	}
+	err = check(t, overlay(false, true))
+	if err == nil || !strings.Contains(err.Error(), "Deployment/meshwork-east/mesh-registry: container mesh-registry: readinessProbe.httpGet.scheme must be HTTPS") {
+		t.Errorf("tls sections with HTTP probes: %v", err)
+	}
+	err = check(t, overlay(true, false))
+	if err == nil || !strings.Contains(err.Error(), "livenessProbe.httpGet.scheme must be HTTP (the default)") {
+		t.Errorf("HTTPS probes without tls sections: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // The registry with auth, against real Kafka: confluent-kafka's
 // SchemaRegistryClient registers and reads with basic credentials
 // (USER_INFO and URL) and a static bearer token; without credentials or
-// with a wrong password it gets 401 (40101) and nothing is registered.
+// with a wrong password it gets 401 (40101) and nothing is registered. With
+// the policy, the authenticated principal is the one its rules name: the
+// viewer's valid credentials register nothing (403, 40301).
 func TestIntegrationRegistryAuth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -32,10 +35,16 @@ func TestIntegrationRegistryAuth(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("ci-token-"+suffix+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	policy := "rules:\n  - {principals: [alice, ci], actions: [\"*\"], resources: [\"*\"]}\n  - {principals: [viewer], actions: [read], resources: [\"*\"]}\n"
+	if err := os.WriteFile(policyFile, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	port := freePorts(t, 1)[0]
 	cfg := fmt.Sprintf("site: east\nlisten: 127.0.0.1:%d\ntopic: _schemas.%s\ngroup: registry-%s\nkafka:\n  brokers: [%s]\n"+
-		"auth:\n  users:\n    - {name: alice, password_hash: %q}\n  tokens:\n    - {name: ci, token_file: %s}\n",
-		port, suffix, suffix, east, hash, tokenFile)
+		"auth:\n  users:\n    - {name: alice, password_hash: %q}\n    - {name: viewer, password_env: IT_VIEWER_PASSWORD}\n  tokens:\n    - {name: ci, token_file: %s}\npolicy: {file: %s}\n",
+		port, suffix, suffix, east, hash, tokenFile, policyFile)
+	t.Setenv("IT_VIEWER_PASSWORD", "viewer-pw")
 	reg := startService(t, bin, "registry", cfg, port) // /readyz answers without credentials
 
 	type outcome struct {
@@ -65,10 +74,15 @@ func TestIntegrationRegistryAuth(t *testing.T) {
 		{"none", "-"},
 		{"userinfo", "alice:wrong"},
 		{"token", "not-the-token"},
+		{"userinfo", "viewer:viewer-pw"}, // authenticated, without the grant
 	} {
-		subject := "login.refused." + c.mode + "." + suffix + "-value"
-		if o := witness(c.mode, c.cred, subject); o.Status != 401 || o.ErrorCode != 40101 {
-			t.Fatalf("%s %s: %+v, want 401 with 40101", c.mode, c.cred, o)
+		subject := "login.refused." + c.mode + "." + strings.Split(c.cred, ":")[0] + "." + suffix + "-value"
+		want := outcome{Status: 401, ErrorCode: 40101}
+		if strings.HasPrefix(c.cred, "viewer:") {
+			want = outcome{Status: 403, ErrorCode: 40301}
+		}
+		if o := witness(c.mode, c.cred, subject); o != want {
+			t.Fatalf("%s %s: %+v, want %+v", c.mode, c.cred, o, want)
 		}
 		req, _ := http.NewRequestWithContext(ctx, "GET", reg.url+"/subjects/"+subject+"/versions", nil)
 		req.SetBasicAuth("alice", "alice-pw")

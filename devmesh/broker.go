@@ -40,8 +40,9 @@ type broker struct {
 }
 
 // startBroker serves the MQTT broker of site on 127.0.0.1:port (0 picks a
-// free port), with its state in dir.
-func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge string, logger *slog.Logger) (_ *broker, err error) {
+// free port), with its state in dir. With auth, clients must authenticate
+// (a secure dev mesh).
+func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge string, auth *mqttAuth, logger *slog.Logger) (_ *broker, err error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another process using the port?)", err)
@@ -66,7 +67,7 @@ func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge str
 	opts.Capabilities.MaximumClientWritesPending = int32(max(8192, 2*cfg.SessionQueue))
 	b := &broker{srv: mochi.New(opts), addr: ln.Addr().String()}
 	store := sessionStore{new(bolt.Hook)}
-	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, logger)
+	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, auth, logger)
 	if err := b.srv.AddHook(b.flow, nil); err != nil {
 		return nil, err
 	}

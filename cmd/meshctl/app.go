@@ -25,10 +25,12 @@ const serverEnv = "MESHCTL_SERVER"
 // app is what every command shares: where it writes, the global flags, and
 // the control plane's client, built once when a command first asks for it.
 type app struct {
-	out, errOut io.Writer
-	server      string        // --server
-	output      string        // --output
-	timeout     time.Duration // --timeout
+	out, errOut  io.Writer
+	server       string        // --server
+	output       string        // --output
+	timeout      time.Duration // --timeout
+	user         string        // --user
+	passwordFile string        // --password-file
 
 	api    *apiClient
 	apiErr error
@@ -77,6 +79,9 @@ mesh, make run, writes it).`,
 	pf.StringVar(&a.server, "server", "", "the control plane's URL, http://host:port (default: $"+serverEnv+", else the controlplane of "+defaultEndpoints+")")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long")
+	pf.StringVar(&a.user, "user", "", "act as this user (HTTP basic to the control plane, SASL to Kafka), with --password-file (default: $"+userEnv+" and $"+passwordEnv+
+		", or a bearer token in $"+tokenEnv+", else in a secure dev mesh's directory the admin of .mesh/credentials.json)")
+	pf.StringVar(&a.passwordFile, "password-file", "", "`FILE` holding --user's password")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch a.output {
@@ -163,7 +168,32 @@ func (a *app) client() (*apiClient, error) {
 	default:
 		a.api, a.apiErr = newAPIClient(url, from)
 	}
+	if a.api != nil {
+		a.apiErr = a.secureAPI(a.api, from)
+	}
 	return a.api, a.apiErr
+}
+
+// secureAPI gives the control plane's client its credentials and, when its
+// URL came from a secure dev mesh's endpoints file, trust in the mesh's CA.
+func (a *app) secureAPI(c *apiClient, from string) error {
+	var sec devSecurity
+	if from == defaultEndpoints {
+		var err error
+		if sec, err = readDevSecurity(defaultEndpoints); err != nil {
+			return err
+		}
+		t, err := sec.transport()
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			c.http.Transport = t
+		}
+	}
+	creds, err := a.credentials(sec)
+	c.creds = creds
+	return err
 }
 
 // render writes v as --output asks: a table (by table), JSON or YAML.

@@ -143,12 +143,19 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	}
 	for i, s := range m.sites {
 		log := logger.With("site", s.name)
-		r, err := replicator.New(s.replicatorConfig(m.MeshFile(), replLns[i].Addr().String(), cfg.InterestTTL), log.With("service", unitReplicator), reg)
+		rc := s.replicatorConfig(m.MeshFile(), replLns[i].Addr().String(), cfg.InterestTTL)
+		ln, err := serveTLS(replLns[i], rc.Common, log)
 		if err != nil {
-			closeAll(replLns[i:])
+			closeAll(replLns[i+1:])
 			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
 		}
-		if err := s.start(ctx, unitReplicator, r, replLns[i], log); err != nil {
+		r, err := replicator.New(rc, log.With("service", unitReplicator), reg)
+		if err != nil {
+			ln.Close()
+			closeAll(replLns[i+1:])
+			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+		}
+		if err := s.start(ctx, unitReplicator, r, ln, log); err != nil {
 			closeAll(replLns[i+1:])
 			return nil, err
 		}

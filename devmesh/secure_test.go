@@ -213,11 +213,46 @@ func TestSecureMesh(t *testing.T) {
 					t.Fatalf("plain GET %s: want it refused, got %s %s", plain, resp.Status, body)
 				}
 			}
-			// A client that does not trust the mesh's CA is refused too.
+			// A client without the mesh's CA is refused too.
 			if resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u); err == nil {
 				resp.Body.Close()
 				t.Fatalf("GET %s without the mesh's CA succeeded", u)
 			}
+		}
+	})
+
+	// The control plane reaches every site's registry, adapters and
+	// replicator over https, with the mesh's CA: every site healthy.
+	t.Run("control plane", func(t *testing.T) {
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, ep.TLSCA), MinVersion: tls.VersionTLS12}}}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := client.Get(ep.ControlPlane + "/v1/sites")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sites struct {
+				Sites []struct {
+					Name    string `json:"name"`
+					Healthy bool   `json:"healthy"`
+				} `json:"sites"`
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err := json.Unmarshal(body, &sites); err != nil {
+				t.Fatalf("/v1/sites: %v: %s", err, body)
+			}
+			healthy := len(sites.Sites) == 2
+			for _, s := range sites.Sites {
+				healthy = healthy && s.Healthy
+			}
+			if healthy {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sites not healthy within 30s: %s", body)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 

@@ -76,7 +76,7 @@ type Config struct {
 	InterestTTL time.Duration `yaml:"interest_ttl"`
 	// Secure runs the mesh as production should be (meshd dev -secure):
 	// TLS on every listener with a CA made in dir/tls, SASL/SCRAM-SHA-512
-	// and ACLs on the embedded Kafka, authenticated MQTT, a principal per
+	// and ACLs on the embedded Kafka, MQTT over TLS with passwords, a principal per
 	// service, the users admin and viewer in dir/credentials.json and the
 	// policy in dir/policy.yaml (see secure.go). Off: open, on loopback.
 	Secure bool `yaml:"secure"`

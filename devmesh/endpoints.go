@@ -40,7 +40,8 @@ type Endpoints struct {
 type SiteEndpoints struct {
 	// Kafka is the bootstrap address, host:port.
 	Kafka string `json:"kafka"`
-	// MQTT is the broker URL, tcp://host:port.
+	// MQTT is the broker URL, tcp://host:port (mqtts://host:port, TLS, in a
+	// secure dev mesh).
 	MQTT string `json:"mqtt"`
 	// Registry is the schema registry's URL; the first site's is the
 	// primary, the others forward writes to it.

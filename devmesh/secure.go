@@ -17,8 +17,9 @@ import (
 )
 
 // The secure dev mesh (Config.Secure, meshd dev -secure) runs with what a
-// production mesh should: TLS on every listener, SASL/SCRAM-SHA-512 and
-// ACLs on Kafka, authenticated MQTT, a principal per service and a policy.
+// production mesh should: TLS on every listener (Kafka and MQTT too),
+// SASL/SCRAM-SHA-512 and ACLs on Kafka, MQTT users and passwords, a
+// principal per service and a policy.
 // Its state, in the mesh's directory:
 //
 //	tls/ca.pem, tls/ca-key.pem          the dev mesh's CA (made once, kept)

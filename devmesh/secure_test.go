@@ -154,6 +154,17 @@ func TestSecureMesh(t *testing.T) {
 	})
 
 	t.Run("mqtt", func(t *testing.T) {
+		if !strings.HasPrefix(east.MQTT, "mqtts://") {
+			t.Fatalf("want an mqtts:// broker, got %s", east.MQTT)
+		}
+		mqttTLS := &tls.Config{RootCAs: caPool(t, ep.TLSCA), MinVersion: tls.VersionTLS12}
+		// Plain MQTT, even with the admin's credentials, gets no session.
+		plain := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + strings.TrimPrefix(east.MQTT, "mqtts://")).SetClientID("secure-plain").
+			SetUsername(creds.Admin.Username).SetPassword(creds.Admin.Password).SetConnectTimeout(3 * time.Second).SetAutoReconnect(false))
+		if tok := plain.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
+			plain.Disconnect(0)
+			t.Fatalf("plain MQTT to the TLS port: want refused, got %v", tok.Error())
+		}
 		for _, c := range []struct{ name, user, pass string }{
 			{"no credentials", "", ""},
 			{"wrong password", creds.Admin.Username, "nope"},
@@ -165,7 +176,7 @@ func TestSecureMesh(t *testing.T) {
 				id = adapterClientID("east")
 			}
 			opts := paho.NewClientOptions().AddBroker(east.MQTT).SetClientID(id).SetUsername(c.user).SetPassword(c.pass).
-				SetConnectTimeout(5 * time.Second).SetAutoReconnect(false).SetConnectRetry(false)
+				SetConnectTimeout(5 * time.Second).SetAutoReconnect(false).SetConnectRetry(false).SetTLSConfig(mqttTLS)
 			cl := paho.NewClient(opts)
 			tok := cl.Connect()
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
@@ -176,7 +187,7 @@ func TestSecureMesh(t *testing.T) {
 		// The admin publishes; the site's MQTT adapter, authenticated as
 		// svc-mqtt, brings it into Kafka, where the viewer reads it.
 		opts := paho.NewClientOptions().AddBroker(east.MQTT).SetClientID("secure-admin").SetUsername(creds.Admin.Username).SetPassword(creds.Admin.Password).
-			SetConnectTimeout(5 * time.Second)
+			SetConnectTimeout(5 * time.Second).SetTLSConfig(mqttTLS)
 		pub := paho.NewClient(opts)
 		if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("admin connect: %v", tok.Error())

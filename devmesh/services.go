@@ -105,6 +105,7 @@ func (s *site) adapterConfig() mqtt.Config {
 	cfg.Broker.URL = s.endpoints.MQTT
 	if s.sec != nil {
 		cfg.Broker.Username, cfg.Broker.PasswordFile = principalMQTT, s.sec.passwordFile(principalMQTT)
+		cfg.Broker.TLS = s.sec.clientTLS()
 	}
 	cfg.Broker.ClientID = adapterClientID(s.name)
 	cfg.Broker.ConnectTimeout = 5 * time.Second

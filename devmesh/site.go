@@ -2,6 +2,7 @@ package devmesh
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // site is one running site: an embedded Kafka cluster and MQTT broker, and
@@ -68,15 +70,22 @@ func startSite(ctx context.Context, sc SiteConfig, bc BrokerConfig, dir string, 
 	}
 
 	var auth *mqttAuth
+	var mqttTLS *tls.Config
+	scheme := "tcp://"
 	if sec != nil {
 		auth = newMQTTAuth(sec, adapterClientID(sc.Name))
+		srv, err := tlsconfig.NewServer(sec.serverTLS(), "tls", tlsconfig.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
+		}
+		mqttTLS, scheme = srv.Config(), "mqtts://"
 	}
-	s.mqtt, err = startBroker(sc.Name, sc.Ports[ServiceMQTT], filepath.Join(dir, "mqtt"), bc, adapterClientID(sc.Name), auth, logger.With("service", "mqtt"))
+	s.mqtt, err = startBroker(sc.Name, sc.Ports[ServiceMQTT], filepath.Join(dir, "mqtt"), bc, adapterClientID(sc.Name), auth, mqttTLS, logger.With("service", "mqtt"))
 	if err != nil {
 		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
 	}
 	addr := s.mqtt.addr
-	s.endpoints.MQTT = "tcp://" + addr
+	s.endpoints.MQTT = scheme + addr
 	logger.Info("site started", "kafka", s.endpoints.Kafka, "mqtt", s.endpoints.MQTT)
 	return s, nil
 }

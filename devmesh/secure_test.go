@@ -290,6 +290,30 @@ func TestSecureMesh(t *testing.T) {
 	if err := produceOne(ctx, admin, "secure.orders", "after-restart"); err != nil {
 		t.Fatalf("admin produce after a restart: %v", err)
 	}
+
+	// Without -secure the same directory runs open again, its data kept.
+	if err := m2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open := cfg
+	open.Secure = false
+	m3, err := Start(ctx, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m3.Close()
+	if u := m3.Endpoints().Sites["east"].Registry; !strings.HasPrefix(u, "http://") {
+		t.Fatalf("open again: registry at %s", u)
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(m3.Endpoints().Sites["east"].Kafka), kgo.ConsumeTopics("secure.orders"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if got := pollValues(ctx, t, plain, 2); len(got) != 2 || got[0] != "by-admin" || got[1] != "after-restart" {
+		t.Fatalf("open again: secure.orders holds %q, want [by-admin after-restart]", got)
+	}
 }
 
 // ping asks the cluster for its metadata once.

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/adapters/rest"
+	"github.com/meshwork/meshwork/controlplane"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
@@ -35,14 +38,14 @@ import (
 // configuration: the schema registry (its schema log), the MQTT adapter
 // (Mosquitto into Kafka), the REST adapter (HTTP into Kafka) and the
 // replicator (the shared plain east cluster into the secure one, with
-// transactions). Independent clients read what they wrote with credentials
+// transactions) and the control plane (the site's health and catalog). Independent clients read what they wrote with credentials
 // and are refused without: kcat, confluent-kafka (Python) and sarama.
 func TestIntegrationSecureKafka(t *testing.T) {
 	east, mqttURL := env(t, "MESH_E2E_KAFKA_EAST"), env(t, "MESH_E2E_MQTT")
 	kcat, python := env(t, "MESH_E2E_KCAT"), env(t, "MESH_E2E_PYTHON")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	k := startSecureKafka(t, "svc-registry", "svc-mqtt", "svc-rest", "svc-replicator", "witness")
+	k := startSecureKafka(t, "svc-registry", "svc-mqtt", "svc-rest", "svc-replicator", "svc-controlplane", "witness")
 
 	suffix := uniq("sec")
 	mqttTopic, restTopic, replTopic := "secure.mqtt."+suffix, "secure.rest."+suffix, "secure.repl."+suffix
@@ -110,6 +113,40 @@ ingress:
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("REST produce: %s %s", resp.Status, body)
 	}
+
+	// The control plane: the secure site's cluster, reached as its mesh
+	// file says (svc-controlplane), and its registry, healthy.
+	dir := t.TempDir()
+	meshFile := filepath.Join(dir, "mesh.yaml")
+	site := fmt.Sprintf("sites:\n  - name: secure\n    registry: %s\n    %s", regURL, strings.ReplaceAll(strings.TrimSpace(k.kafkaYAML("svc-controlplane")), "\n", "\n    "))
+	if err := os.WriteFile(meshFile, []byte(site+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cpCfg := controlplane.DefaultConfig()
+	parseConfig(t, "controlplane.yaml", fmt.Sprintf("site: secure\nlisten: 127.0.0.1:%d\nmesh_file: %s\nrefresh_interval: 500ms\ntrace_index: {dir: %s}\n",
+		freePorts(t, 1)[0], meshFile, filepath.Join(dir, "traceindex")), &cpCfg)
+	cp, err := controlplane.New(cpCfg, quietLogger(), telemetry.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpURL := runService(ctx, t, "control plane", cp, cpCfg.Listen)
+	waitFor(t, time.Minute, "the control plane to find the secure site healthy", func() error {
+		resp, err := http.Get(cpURL + "/v1/sites")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var v struct {
+			Sites []struct {
+				Healthy bool `json:"healthy"`
+			} `json:"sites"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil || len(v.Sites) != 1 || !v.Sites[0].Healthy {
+			return fmt.Errorf("%v: %s", err, b)
+		}
+		return nil
+	})
 
 	// The replicator of the secure site: east's records of replTopic,
 	// declared as the site's interest, copied with transactions.

@@ -63,7 +63,12 @@ interest of each site, and the schemas of the registry.
 
 Most commands ask the control plane: --server, else $` + serverEnv + `, else the
 "controlplane" URL in .mesh/endpoints.json of the current directory (the dev
-mesh, make run, writes it).`,
+mesh, make run, writes it).
+
+Credentials: --user with --password-file, else $` + userEnv + ` and $` + passwordEnv + `
+(or a bearer token in $` + tokenEnv + `), else, in the directory of a secure dev mesh
+(make run ARGS=-secure), the admin of .mesh/credentials.json; its CA (tls_ca of
+.mesh/endpoints.json) is trusted for the control plane and Kafka.`,
 		Example: `  meshctl sites
   meshctl describe topic shop.order.created
   meshctl interest add shop.order.created --site west --ttl 24h

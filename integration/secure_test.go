@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/xdg-go/scram"
 
+	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/adapters/rest"
 	"github.com/meshwork/meshwork/controlplane"
@@ -36,7 +37,8 @@ import (
 // Kafka broker that takes only SASL_SSL (SCRAM-SHA-512, TLS with the test's
 // CA), each as its own principal, from the kafka block of its YAML
 // configuration: the schema registry (its schema log), the MQTT adapter
-// (Mosquitto into Kafka), the REST adapter (HTTP into Kafka) and the
+// (Mosquitto into Kafka), the AMQP adapter (RabbitMQ into Kafka), the REST
+// adapter (HTTP into Kafka) and the
 // replicator (the shared plain east cluster into the secure one, with
 // transactions) and the control plane (the site's health and catalog). Independent clients read what they wrote with credentials
 // and are refused without: kcat, confluent-kafka (Python) and sarama.
@@ -45,12 +47,13 @@ func TestIntegrationSecureKafka(t *testing.T) {
 	kcat, python := env(t, "MESH_E2E_KCAT"), env(t, "MESH_E2E_PYTHON")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	k := startSecureKafka(t, "svc-registry", "svc-mqtt", "svc-rest", "svc-replicator", "svc-controlplane", "witness")
+	rabbit := env(t, "MESH_E2E_RABBITMQ_AMQP")
+	k := startSecureKafka(t, "svc-registry", "svc-mqtt", "svc-amqp", "svc-rest", "svc-replicator", "svc-controlplane", "witness")
 
 	suffix := uniq("sec")
-	mqttTopic, restTopic, replTopic := "secure.mqtt."+suffix, "secure.rest."+suffix, "secure.repl."+suffix
+	mqttTopic, amqpTopic, restTopic, replTopic := "secure.mqtt."+suffix, "secure.amqp."+suffix, "secure.rest."+suffix, "secure.repl."+suffix
 	adm := kadm.NewClient(k.client(t, "admin"))
-	if resp, err := adm.CreateTopics(ctx, 1, 1, nil, mqttTopic, restTopic); err != nil || resp.Error() != nil {
+	if resp, err := adm.CreateTopics(ctx, 1, 1, nil, mqttTopic, amqpTopic, restTopic); err != nil || resp.Error() != nil {
 		t.Fatalf("create topics on the secure broker: %v %v", err, resp.Error())
 	}
 	createTopics(t, east, 1, replTopic)
@@ -92,6 +95,20 @@ ingress:
 	defer pub.Disconnect(100)
 	if tok := pub.Publish(suffix+"/sensor", 1, false, "from-mqtt"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
+	}
+
+	// The AMQP adapter: a RabbitMQ queue's messages into the secure cluster.
+	amqpCfg := amqp.DefaultConfig()
+	parseConfig(t, "amqp.yaml", fmt.Sprintf(`site: secure
+listen: 127.0.0.1:0
+broker: {url: %q, container_id: %q}
+ingress:
+  - {name: in, address: %q, topic: %q}
+%s`, rabbit, "secure-amqp-"+suffix, suffix+".requests", amqpTopic, k.kafkaYAML("svc-amqp")), &amqpCfg)
+	startAMQPAdapter(ctx, t, amqpCfg)
+	if l := startWitness(ctx, t, nil, python, witnessPath("amqp_send.py"), rabbit, "/queue/"+suffix+".requests",
+		`[{"kind": "data", "body": "from-amqp"}]`).next(t, 30*time.Second); l != "sent 1" {
+		t.Fatalf("amqp send: %q", l)
 	}
 
 	// The REST adapter: an HTTP produce into the secure cluster.
@@ -199,6 +216,8 @@ flow: {fetch_max_wait: 50ms, plan_interval: 1s, checkpoint_interval: 1s}
 	t.Run("confluent-kafka", func(t *testing.T) {
 		out := waitOutput(ctx, t, python, []string{witnessPath("kafka_sasl.py"), "consume", k.addr, k.ca.File, user, pw, restTopic, "1"}, "from-rest")
 		t.Logf("confluent-kafka read %q (REST adapter)", out)
+		out = waitOutput(ctx, t, python, []string{witnessPath("kafka_sasl.py"), "consume", k.addr, k.ca.File, user, pw, amqpTopic, "1"}, "from-amqp")
+		t.Logf("confluent-kafka read %q (AMQP adapter)", out)
 		if out, err := tryRun(ctx, nil, python, witnessPath("kafka_sasl.py"), "produce", k.addr, k.ca.File, user, pw, restTopic, "by-python"); err != nil {
 			t.Fatalf("confluent-kafka produce: %v\n%s", err, out)
 		}

@@ -185,8 +185,32 @@ func TestSecureMesh(t *testing.T) {
 				t.Fatalf("%s: want the connection refused as not authorized, got %v", c.name, tok.Error())
 			}
 		}
+		// The viewer may subscribe, and receive, but not publish: its
+		// message is refused before anything reaches Kafka.
+		viewer := paho.NewClient(paho.NewClientOptions().AddBroker(east.MQTT).SetClientID("secure-viewer").SetUsername(creds.Viewer.Username).
+			SetPassword(creds.Viewer.Password).SetConnectTimeout(5 * time.Second).SetTLSConfig(mqttTLS).SetAutoReconnect(false))
+		if tok := viewer.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("viewer connect: %v", tok.Error())
+		}
+		received := make(chan string, 4)
+		if tok := viewer.Subscribe("secure/#", 1, func(_ paho.Client, m paho.Message) { received <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("viewer subscribe: %v", tok.Error())
+		}
+		viewer.Publish("secure/sensor", 1, false, "by-viewer").WaitTimeout(5 * time.Second) // refused: mochi ends the connection
+		viewer.Disconnect(0)
+		viewer = paho.NewClient(paho.NewClientOptions().AddBroker(east.MQTT).SetClientID("secure-viewer").SetUsername(creds.Viewer.Username).
+			SetPassword(creds.Viewer.Password).SetConnectTimeout(5 * time.Second).SetTLSConfig(mqttTLS).SetCleanSession(false))
+		if tok := viewer.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("viewer reconnect: %v", tok.Error())
+		}
+		defer viewer.Disconnect(100)
+		if tok := viewer.Subscribe("secure/#", 1, func(_ paho.Client, m paho.Message) { received <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("viewer subscribe: %v", tok.Error())
+		}
+
 		// The admin publishes; the site's MQTT adapter, authenticated as
-		// svc-mqtt, brings it into Kafka, where the viewer reads it.
+		// svc-mqtt, brings it into Kafka, where the viewer reads it first:
+		// the viewer's refused message is not there.
 		opts := paho.NewClientOptions().AddBroker(east.MQTT).SetClientID("secure-admin").SetUsername(creds.Admin.Username).SetPassword(creds.Admin.Password).
 			SetConnectTimeout(5 * time.Second).SetTLSConfig(mqttTLS)
 		pub := paho.NewClient(opts)
@@ -201,6 +225,14 @@ func TestSecureMesh(t *testing.T) {
 			kgo.ConsumeTopics(MQTTIngressTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 		if got := pollValues(ctx, t, reader, 1); len(got) != 1 || got[0] != "reading" {
 			t.Fatalf("mqtt.ingress holds %q, want [reading]", got)
+		}
+		select {
+		case got := <-received:
+			if got != "reading" {
+				t.Fatalf("the viewer's subscription got %q, want reading", got)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the viewer's subscription got nothing within 10s")
 		}
 	})
 

@@ -7,7 +7,7 @@ GOTESTFLAGS ?=
 # staticcheck runs from the Go module proxy at a pinned version (cached like any module)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale faults soak fuzz lint fmt clean images deploy-check
+.PHONY: all build run test e2e docs services-up services-down services-status install-deps bench bench-e2e bench-scale faults soak fuzz lint vulncheck fmt clean images deploy-check
 
 all: lint test
 
@@ -129,6 +129,10 @@ lint:
 	$(STATICCHECK) ./...
 	cd integration && $(STATICCHECK) ./...
 	cd deploy/tools && $(STATICCHECK) ./...
+
+## vulncheck: govulncheck over every module against the Go vulnerability database (skipped, with a message, when it is not reachable)
+vulncheck:
+	bash .ci/vulncheck
 
 ## docs: regenerate the configuration references (CONFIG.md) from the config types
 docs:

@@ -1,6 +1,7 @@
 package devmesh
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,8 +41,10 @@ type broker struct {
 }
 
 // startBroker serves the MQTT broker of site on 127.0.0.1:port (0 picks a
-// free port), with its state in dir.
-func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge string, logger *slog.Logger) (_ *broker, err error) {
+// free port), with its state in dir. In a secure dev mesh, clients must
+// authenticate (auth) and connect with TLS (tlsCfg); nil for either leaves
+// it open.
+func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge string, auth *mqttAuth, tlsCfg *tls.Config, logger *slog.Logger) (_ *broker, err error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another process using the port?)", err)
@@ -66,7 +69,7 @@ func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge str
 	opts.Capabilities.MaximumClientWritesPending = int32(max(8192, 2*cfg.SessionQueue))
 	b := &broker{srv: mochi.New(opts), addr: ln.Addr().String()}
 	store := sessionStore{new(bolt.Hook)}
-	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, logger)
+	b.flow = newFlowHook(b.srv, store, cfg.SessionQueue, bridge, auth, logger)
 	if err := b.srv.AddHook(b.flow, nil); err != nil {
 		return nil, err
 	}
@@ -80,7 +83,13 @@ func startBroker(site string, port int, dir string, cfg BrokerConfig, bridge str
 	if err := b.srv.AddHook(store, storeOpts); err != nil {
 		return nil, fmt.Errorf("session store %s: %w", storeOpts.Path, err)
 	}
-	l := listeners.NewNet(site+"-tcp", stallListener{Listener: ln, timeout: cfg.WriteTimeout, stalled: b.flow.stalled})
+	// TLS above the write deadlines: a stalled TLS connection is closed
+	// as a plain one is.
+	var served net.Listener = stallListener{Listener: ln, timeout: cfg.WriteTimeout, stalled: b.flow.stalled}
+	if tlsCfg != nil {
+		served = tls.NewListener(served, tlsCfg)
+	}
+	l := listeners.NewNet(site+"-tcp", served)
 	if err := b.srv.AddListener(l); err != nil {
 		return nil, err
 	}

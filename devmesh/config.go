@@ -74,6 +74,12 @@ type Config struct {
 	// deleted consumer group, a stopped adapter) before the replicators
 	// stop copying for it.
 	InterestTTL time.Duration `yaml:"interest_ttl"`
+	// Secure runs the mesh as production should be (meshd dev -secure):
+	// TLS on every listener with a CA made in dir/tls, SASL/SCRAM-SHA-512
+	// and ACLs on the embedded Kafka, MQTT over TLS with passwords, a principal per
+	// service, the users admin and viewer in dir/credentials.json and the
+	// policy in dir/policy.yaml (see secure.go). Off: open, on loopback.
+	Secure bool `yaml:"secure"`
 	// MQTT bounds the sessions of every site's embedded MQTT broker.
 	MQTT BrokerConfig `yaml:"mqtt"`
 	// Log configures the log meshd dev writes to meshd.log in dir

@@ -44,7 +44,7 @@ func (m *Mesh) writeMeshFile(primary string) (_ []net.Listener, err error) {
 		if m.adminLn, err = telemetry.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(m.cfg.AdminPort))); err != nil {
 			return nil, fmt.Errorf("dev mesh admin: %w", err)
 		}
-		adminURL = "http://" + m.adminLn.Addr().String()
+		adminURL = schemeOf(m.sec) + m.adminLn.Addr().String()
 	}
 	mf := meshfile.Mesh{Policies: meshfile.Policies{SchemasPrimary: primary}}
 	for _, s := range m.sites {
@@ -54,7 +54,13 @@ func (m *Mesh) writeMeshFile(primary string) (_ []net.Listener, err error) {
 		}
 		lns = append(lns, ln)
 		ms := meshfile.Site{Name: s.name, Kafka: kafkaclient.Config{Brokers: []string{s.endpoints.Kafka}}, Registry: s.endpoints.Registry,
-			Replicators: []meshfile.Endpoint{{Name: unitReplicator, Admin: "http://" + ln.Addr().String()}}}
+			Replicators: []meshfile.Endpoint{{Name: unitReplicator, Admin: s.scheme() + ln.Addr().String()}}}
+		if m.sec != nil {
+			// The replicators reach the other sites' Kafka, and the
+			// control plane every site's, by this file: as the replicator.
+			m.sec.kafka(&ms.Kafka, principalReplicator)
+			ms.TLS = m.sec.clientTLS()
+		}
 		if adminURL != "" {
 			for _, u := range s.units {
 				if u.name != unitRegistry {
@@ -126,12 +132,22 @@ func (m *Mesh) startControlPlane(ctx context.Context, reg prometheus.Registerer)
 	cfg := controlplane.DefaultConfig()
 	cfg.Site, cfg.Listen, cfg.MeshFile = m.sites[0].name, ln.Addr().String(), m.MeshFile()
 	cfg.Kafka.Brokers = nil // the site's, from the mesh file
+	secureServiceConfig(&cfg.Common, m.sec, principalControlPlane)
+	if m.sec != nil {
+		cfg.Kafka.Brokers = []string{m.sites[0].endpoints.Kafka}
+	}
+	if ln, err = serveTLS(ln, cfg.Common, m.logger); err != nil {
+		return fmt.Errorf("dev mesh control plane: %w", err)
+	}
 	cfg.RefreshInterval = 2 * time.Second
 	// The trace index follows the first site's _mesh.trace, where the
 	// replicators bring every site's hops.
 	cfg.TraceIndex.Dir = filepath.Join(m.cfg.Dir, "traceindex")
 	kc := kafkaclient.Defaults()
 	kc.Brokers = []string{m.sites[0].endpoints.Kafka}
+	if m.sec != nil {
+		m.sec.kafka(&kc, principalControlPlane)
+	}
 	ix, err := traceindex.NewService(cfg.TraceIndex, kc, cfg.Site, m.logger.With("service", "traceindex"))
 	if err != nil {
 		ln.Close()
@@ -143,12 +159,12 @@ func (m *Mesh) startControlPlane(ctx context.Context, reg prometheus.Registerer)
 		ln.Close()
 		return fmt.Errorf("dev mesh control plane: %w", err)
 	}
-	u, err := startUnit(ctx, "controlplane", cp, ln, m.logger)
+	u, err := startUnit(ctx, unitControlPlane, cp, ln, m.logger)
 	if err != nil {
 		return fmt.Errorf("dev mesh: %w", err)
 	}
 	m.controlPlane = u
-	m.endpoints.ControlPlane = "http://" + ln.Addr().String()
+	m.endpoints.ControlPlane = schemeOf(m.sec) + ln.Addr().String()
 	return nil
 }
 

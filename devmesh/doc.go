@@ -30,6 +30,14 @@
 //     write). Clean sessions and QoS 0 messages end with the process, as
 //     MQTT allows.
 //
+// The dev mesh is open (no TLS, no credentials) and listens on loopback
+// only. Config.Secure (meshd dev -secure) runs it as a production mesh
+// should run (secure.go): a CA of its own and TLS on every listener,
+// SASL/SCRAM-SHA-512 and ACLs on each site's Kafka, MQTT over TLS with
+// user names and passwords, a
+// principal per service, and users admin and viewer under a policy whose
+// rules the embedded brokers enforce too (policy.go).
+//
 // It is not for production: kfake is a faithful but single-process Kafka,
 // and mochi-mqtt is an embedded broker with the limits broker.go works
 // around.

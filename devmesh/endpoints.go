@@ -23,13 +23,25 @@ type Endpoints struct {
 	// MeshFile is the path of the mesh.yaml the dev mesh wrote, which its
 	// replicators and control plane read.
 	MeshFile string `json:"mesh_file,omitempty"`
+	// TLSCA, in a secure dev mesh, is the CA certificate (PEM) that
+	// verifies every listener: the https URLs and Kafka's TLS.
+	TLSCA string `json:"tls_ca,omitempty"`
+	// SASLMechanism, in a secure dev mesh, is the SASL mechanism of its
+	// Kafka (SCRAM-SHA-512, over TLS: security.protocol SASL_SSL).
+	SASLMechanism string `json:"sasl_mechanism,omitempty"`
+	// Credentials, in a secure dev mesh, is the credentials.json file of
+	// its users (admin, viewer).
+	Credentials string `json:"credentials,omitempty"`
+	// Policy, in a secure dev mesh, is the policy.yaml its services read.
+	Policy string `json:"policy,omitempty"`
 }
 
 // SiteEndpoints are one site's endpoints.
 type SiteEndpoints struct {
 	// Kafka is the bootstrap address, host:port.
 	Kafka string `json:"kafka"`
-	// MQTT is the broker URL, tcp://host:port.
+	// MQTT is the broker URL, tcp://host:port (mqtts://host:port, TLS, in a
+	// secure dev mesh).
 	MQTT string `json:"mqtt"`
 	// Registry is the schema registry's URL; the first site's is the
 	// primary, the others forward writes to it.
@@ -102,6 +114,16 @@ func (e Endpoints) PrintTable(w io.Writer) {
 	}
 	if e.Admin != "" {
 		fmt.Fprintf(tw, "-\tadmin\t%s  (/metrics /healthz /readyz)\n", e.Admin)
+	}
+	if e.TLSCA != "" {
+		fmt.Fprintf(tw, "-\ttls ca\t%s  (trust it for https and Kafka's TLS)\n", e.TLSCA)
+		fmt.Fprintf(tw, "-\tkafka auth\tSASL_SSL, %s\n", e.SASLMechanism)
+	}
+	if e.Credentials != "" {
+		fmt.Fprintf(tw, "-\tcredentials\t%s  (users admin and viewer)\n", e.Credentials)
+	}
+	if e.Policy != "" {
+		fmt.Fprintf(tw, "-\tpolicy\t%s\n", e.Policy)
 	}
 	_ = tw.Flush()
 }

@@ -73,13 +73,15 @@ var errSlowSubscriber = errors.New("subscriber too slow: its session queue is fu
 // sends the message again when it reconnects.
 //
 // The hook also lets every client connect, subscribe and publish, as mochi's
-// auth.AllowHook would (a broker with no ACL hook refuses all).
+// auth.AllowHook would (a broker with no ACL hook refuses all); in a secure
+// dev mesh (auth set), only the users auth knows, as the policy allows.
 type flowHook struct {
 	mochi.HookBase
 	srv    *mochi.Server
 	store  sessionStore // told of receipts forgotten
 	limit  int
-	bridge string // client id of the site's MQTT adapter
+	bridge string    // client id of the site's MQTT adapter
+	auth   *mqttAuth // nil: every client is let in
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -111,8 +113,8 @@ type flowHook struct {
 	offlineDropped atomic.Int64
 }
 
-func newFlowHook(srv *mochi.Server, store sessionStore, limit int, bridge string, logger *slog.Logger) *flowHook {
-	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, log: logger, wake: make(chan struct{}), done: make(chan struct{}),
+func newFlowHook(srv *mochi.Server, store sessionStore, limit int, bridge string, auth *mqttAuth, logger *slog.Logger) *flowHook {
+	return &flowHook{srv: srv, store: store, limit: limit, bridge: bridge, auth: auth, log: logger, wake: make(chan struct{}), done: make(chan struct{}),
 		passing: map[*mochi.Client]chan struct{}{}, leaving: map[*mochi.Client]bool{}, taking: map[string]takeover{}}
 }
 
@@ -135,12 +137,20 @@ func (h *flowHook) Provides(b byte) bool {
 	}, []byte{b})
 }
 
-func (h *flowHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+// OnConnectAuthenticate lets every client in, or in a secure dev mesh
+// those whose user name and password auth knows.
+func (h *flowHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	return h.auth == nil || h.auth.authenticate(cl.ID, pk.Connect.Username, pk.Connect.Password)
+}
 
-// OnACLCheck lets every client publish, and refuses a message for a
-// subscriber that is away with a full session (counted, logged once until
-// it returns).
+// OnACLCheck lets every client publish (in a secure dev mesh, those the
+// policy lets produce), and refuses a message for a subscriber that is
+// away with a full session (counted, logged once until it returns) or, in
+// a secure dev mesh, that the policy does not let consume.
 func (h *flowHook) OnACLCheck(cl *mochi.Client, _ string, write bool) bool {
+	if h.auth != nil && !h.auth.allowed(cl.Properties.Username, write) {
+		return false
+	}
 	if write || cl.ID == h.bridge || !cl.Closed() || cl.State.Inflight.Len() < h.bound(cl.ID) {
 		return true
 	}

@@ -17,7 +17,7 @@ import (
 func testBroker(t *testing.T, cfg BrokerConfig) *broker {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := startBroker("test", 0, t.TempDir(), cfg, "bridge", logger)
+	b, err := startBroker("test", 0, t.TempDir(), cfg, "bridge", nil, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/adapters/mqtt"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
 	"github.com/meshwork/meshwork/registry"
 	"github.com/meshwork/meshwork/replicator"
@@ -24,6 +26,7 @@ import (
 // Mesh is a running dev mesh.
 type Mesh struct {
 	cfg       Config
+	sec       *security // nil: an open dev mesh
 	logger    *slog.Logger
 	sites     []*site
 	lock      *os.File
@@ -59,9 +62,18 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 			m.Close()
 		}
 	}()
+	if cfg.Secure {
+		if m.sec, err = setupSecurity(cfg.Dir, logger); err != nil {
+			return nil, err
+		}
+		m.endpoints.TLSCA = m.sec.certs.CA
+		m.endpoints.SASLMechanism = SASLMechanism
+		m.endpoints.Credentials = filepath.Join(cfg.Dir, CredentialsFile)
+		m.endpoints.Policy = filepath.Join(cfg.Dir, PolicyFile)
+	}
 	reg := telemetry.NewRegistry()
 	for _, sc := range cfg.Sites {
-		s, err := startSite(sc, cfg.MQTT, filepath.Join(cfg.Dir, sc.Name), logger.With("site", sc.Name))
+		s, err := startSite(ctx, sc, cfg.MQTT, filepath.Join(cfg.Dir, sc.Name), m.sec, logger.With("site", sc.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -77,8 +89,12 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
 		}
-		s.endpoints.Registry = "http://" + ln.Addr().String()
-		r, err := registry.New(s.registryConfig(ln.Addr().String(), primary), log.With("service", unitRegistry), reg)
+		s.endpoints.Registry = s.scheme() + ln.Addr().String()
+		rc := s.registryConfig(ln.Addr().String(), primary)
+		if ln, err = serveTLS(ln, rc.Common, log); err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
+		}
+		r, err := registry.New(rc, log.With("service", unitRegistry), reg)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
@@ -127,12 +143,19 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 	}
 	for i, s := range m.sites {
 		log := logger.With("site", s.name)
-		r, err := replicator.New(s.replicatorConfig(m.MeshFile(), replLns[i].Addr().String(), cfg.InterestTTL), log.With("service", unitReplicator), reg)
+		rc := s.replicatorConfig(m.MeshFile(), replLns[i].Addr().String(), cfg.InterestTTL)
+		ln, err := serveTLS(replLns[i], rc.Common, log)
 		if err != nil {
-			closeAll(replLns[i:])
+			closeAll(replLns[i+1:])
 			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
 		}
-		if err := s.start(ctx, unitReplicator, r, replLns[i], log); err != nil {
+		r, err := replicator.New(rc, log.With("service", unitReplicator), reg)
+		if err != nil {
+			ln.Close()
+			closeAll(replLns[i+1:])
+			return nil, fmt.Errorf("dev mesh: site %s replicator: %w", s.name, err)
+		}
+		if err := s.start(ctx, unitReplicator, r, ln, log); err != nil {
 			closeAll(replLns[i+1:])
 			return nil, err
 		}
@@ -171,12 +194,24 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 		}
 	}
 	m.serveUnitReadiness(srv)
+	m.endpoints.Admin = schemeOf(m.sec) + ln.Addr().String()
+	ln, err := serveTLS(ln, m.adminCommon(), m.logger)
+	if err != nil {
+		return fmt.Errorf("dev mesh admin: %w", err)
+	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln
 	m.adminDone = make(chan error, 1)
 	go func() { m.adminDone <- srv.Serve(ctx, ln) }()
-	m.endpoints.Admin = "http://" + ln.Addr().String()
 	return nil
+}
+
+// adminCommon is the common block of the dev mesh's own listener (its
+// admin server): secured as the dev mesh's principal.
+func (m *Mesh) adminCommon() service.Common {
+	c := service.DefaultCommon("", kafkaclient.Config{})
+	secureServiceConfig(&c, m.sec, principalDevMesh)
+	return c
 }
 
 // Endpoints returns how to reach every service of the mesh.

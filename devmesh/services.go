@@ -2,6 +2,7 @@ package devmesh
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/telemetry"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/registry"
 	"github.com/meshwork/meshwork/replicator"
 )
@@ -47,15 +49,37 @@ const (
 	unitAMQPAdapter = "amqp-adapter"
 	unitREST        = "rest-adapter"
 	unitReplicator  = "replicator"
+	// unitControlPlane is the mesh's control plane, at the first site.
+	unitControlPlane = "controlplane"
 )
 
-// common is the common block of a site's services.
-func (s *site) common(listen string, kafka kafkaclient.Config) service.Common {
+// common is the common block of the site's service unit (secured as its
+// principal in a secure dev mesh).
+func (s *site) common(unit, listen string, kafka kafkaclient.Config) service.Common {
 	c := service.DefaultCommon(listen, kafka)
 	c.Site = s.name
 	c.Kafka.Brokers = []string{s.endpoints.Kafka}
 	c.Trace.SampleRate = 1 // every event: `meshctl trace` finds any of them
+	secureServiceConfig(&c, s.sec, unitPrincipals[unit])
 	return c
+}
+
+// scheme is the scheme of the mesh's URLs: https in a secure dev mesh.
+func (s *site) scheme() string { return schemeOf(s.sec) }
+
+func schemeOf(sec *security) string {
+	if sec != nil {
+		return "https://"
+	}
+	return "http://"
+}
+
+// clientTLS is how the site's services reach the mesh's https URLs.
+func (s *site) clientTLS() tlsconfig.Files {
+	if s.sec == nil {
+		return tlsconfig.Files{}
+	}
+	return s.sec.clientTLS()
 }
 
 // registryConfig is the site's schema registry on listen. The primary
@@ -64,8 +88,9 @@ func (s *site) common(listen string, kafka kafkaclient.Config) service.Common {
 // writes to the primary, as a production mesh runs them.
 func (s *site) registryConfig(listen string, primary *site) registry.Config {
 	cfg := registry.DefaultConfig()
-	cfg.Common = s.common(listen, cfg.Kafka)
-	cfg.AdvertisedURL = "http://" + listen
+	cfg.Common = s.common(unitRegistry, listen, cfg.Kafka)
+	cfg.AdvertisedURL = s.scheme() + listen
+	cfg.PeerTLS = s.clientTLS()
 	cfg.WriteTimeout = 10 * time.Second
 	if primary != nil {
 		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry}
@@ -76,8 +101,12 @@ func (s *site) registryConfig(listen string, primary *site) registry.Config {
 // adapterConfig is the site's MQTT adapter on its embedded broker.
 func (s *site) adapterConfig() mqtt.Config {
 	cfg := mqtt.DefaultConfig()
-	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
+	cfg.Common = s.common(unitAdapter, "127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
 	cfg.Broker.URL = s.endpoints.MQTT
+	if s.sec != nil {
+		cfg.Broker.Username, cfg.Broker.PasswordFile = principalMQTT, s.sec.passwordFile(principalMQTT)
+		cfg.Broker.TLS = s.sec.clientTLS()
+	}
 	cfg.Broker.ClientID = adapterClientID(s.name)
 	cfg.Broker.ConnectTimeout = 5 * time.Second
 	cfg.Ingress = []mqtt.IngressRule{{Name: "all", Filter: "#", QoS: 1, Topic: MQTTIngressTopic, Key: "{topic}"}}
@@ -88,7 +117,7 @@ func (s *site) adapterConfig() mqtt.Config {
 // amqpAdapterConfig is the site's AMQP adapter on the broker at url.
 func (s *site) amqpAdapterConfig(url string) amqp.Config {
 	cfg := amqp.DefaultConfig()
-	cfg.Common = s.common("127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
+	cfg.Common = s.common(unitAMQPAdapter, "127.0.0.1:0", cfg.Kafka) // served by the dev mesh's admin server
 	cfg.Broker.URL = url
 	cfg.Broker.ContainerID = "meshwork-amqp-adapter-" + s.name
 	cfg.Broker.ConnectTimeout = 5 * time.Second
@@ -103,9 +132,9 @@ func (s *site) amqpAdapterConfig(url string) amqp.Config {
 // loopback addresses: the dev mesh's receivers run on this machine.
 func (s *site) restConfig(listen string) rest.Config {
 	cfg := rest.DefaultConfig()
-	cfg.Common = s.common(listen, cfg.Kafka)
+	cfg.Common = s.common(unitREST, listen, cfg.Kafka)
 	cfg.InstanceID = "devmesh-" + s.name
-	cfg.Registry = rest.Registry{URL: s.endpoints.Registry, AutoRegister: true}
+	cfg.Registry = rest.Registry{URL: s.endpoints.Registry, AutoRegister: true, TLS: s.clientTLS()}
 	cfg.Webhooks.AllowTargets = []string{"127.0.0.0/8", "::1"}
 	cfg.Webhooks.Backoff = 200 * time.Millisecond
 	cfg.Webhooks.MaxBackoff = 10 * time.Second
@@ -122,13 +151,27 @@ func adapterClientID(site string) string { return "meshwork-mqtt-adapter-" + sit
 // other site, and the primary's schema log.
 func (s *site) replicatorConfig(meshFile, listen string, ttl time.Duration) replicator.Config {
 	cfg := replicator.DefaultConfig()
-	cfg.Common = s.common(listen, cfg.Kafka)
+	cfg.Common = s.common(unitReplicator, listen, cfg.Kafka)
 	cfg.MeshFile = meshFile // the sites, links and schemas_primary
 	cfg.Interest.DiscoveryInterval = min(2*time.Second, ttl/3)
 	cfg.Interest.LeaseTTL = ttl
 	cfg.Flow.PlanInterval = 2 * time.Second
 	cfg.Flow.FetchMaxWait = 50 * time.Millisecond
 	return cfg
+}
+
+// serveTLS wraps ln in TLS when the common block c has a tls section, as
+// service.Run serves a service's listener; it closes ln on error.
+func serveTLS(ln net.Listener, c service.Common, logger *slog.Logger) (net.Listener, error) {
+	srv, err := c.ListenerTLS(logger)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if srv == nil {
+		return ln, nil
+	}
+	return tls.NewListener(ln, srv.Config()), nil
 }
 
 // startAMQP runs the site's AMQP adapter on the broker at brokerURL, and
@@ -159,8 +202,12 @@ func (s *site) startREST(ctx context.Context, port int, reg prometheus.Registere
 	if err != nil {
 		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)
 	}
-	s.endpoints.HTTP = "http://" + ln.Addr().String()
-	a, err := rest.New(s.restConfig(ln.Addr().String()), log.With("service", unitREST), reg)
+	s.endpoints.HTTP = s.scheme() + ln.Addr().String()
+	cfg := s.restConfig(ln.Addr().String())
+	if ln, err = serveTLS(ln, cfg.Common, log); err != nil {
+		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)
+	}
+	a, err := rest.New(cfg, log.With("service", unitREST), reg)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)

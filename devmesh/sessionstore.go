@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 )
@@ -34,4 +35,13 @@ func (s sessionStore) StoredInflightMessages() ([]storage.Message, error) {
 		ms[i].PacketID = uint16(id)
 	}
 	return ms, nil
+}
+
+// Provides is the bolt hook's events but OnSysInfoTick. Storing the
+// broker's $SYS counters every tick serves no one here, and mochi's Close
+// stops the hooks (the store's database handle set to nil) without waiting
+// for its event loop, which may be in that very call: a data race at every
+// stop that the tick happens to meet.
+func (s sessionStore) Provides(b byte) bool {
+	return b != mochi.OnSysInfoTick && s.Hook.Provides(b)
 }

@@ -2,6 +2,7 @@ package devmesh
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,23 +13,26 @@ import (
 
 	"github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
 // site is one running site: an embedded Kafka cluster and MQTT broker, and
 // the mesh's services (units) around them, in the order they started.
 type site struct {
 	name      string
+	sec       *security // nil: an open dev mesh
 	kafka     *kfake.Cluster
 	mqtt      *broker
 	units     []*unit
 	endpoints SiteEndpoints
 }
 
-func startSite(sc SiteConfig, bc BrokerConfig, dir string, logger *slog.Logger) (_ *site, err error) {
-	s := &site{name: sc.Name}
+func startSite(ctx context.Context, sc SiteConfig, bc BrokerConfig, dir string, sec *security, logger *slog.Logger) (_ *site, err error) {
+	s := &site{name: sc.Name, sec: sec}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -38,26 +42,50 @@ func startSite(sc SiteConfig, bc BrokerConfig, dir string, logger *slog.Logger) 
 	if err := portFree(kafkaPort); err != nil {
 		return nil, fmt.Errorf("dev mesh: site %s kafka: %w", sc.Name, err)
 	}
-	s.kafka, err = kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(kafkaPort),
-		kfake.ClusterID("meshwork-dev-"+sc.Name),
+		kfake.ClusterID("meshwork-dev-" + sc.Name),
 		kfake.DataDir(filepath.Join(dir, "kafka")),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(1),
 		kfake.WithLogger(kfakeLogger{logger.With("service", "kafka")}),
-	)
+	}
+	if sec != nil {
+		secure, err := sec.kafkaOptions(filepath.Join(dir, "kafka"), logger)
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s kafka: %w", sc.Name, err)
+		}
+		opts = append(opts, secure...)
+	}
+	s.kafka, err = kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dev mesh: site %s kafka on port %d: %w", sc.Name, kafkaPort, err)
 	}
 	s.endpoints.Kafka = s.kafka.ListenAddrs()[0]
+	if sec != nil {
+		if err := s.createACLs(ctx); err != nil {
+			return nil, err
+		}
+	}
 
-	s.mqtt, err = startBroker(sc.Name, sc.Ports[ServiceMQTT], filepath.Join(dir, "mqtt"), bc, adapterClientID(sc.Name), logger.With("service", "mqtt"))
+	var auth *mqttAuth
+	var mqttTLS *tls.Config
+	scheme := "tcp://"
+	if sec != nil {
+		auth = newMQTTAuth(sec, adapterClientID(sc.Name))
+		srv, err := tlsconfig.NewServer(sec.serverTLS(), "tls", tlsconfig.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
+		}
+		mqttTLS, scheme = srv.Config(), "mqtts://"
+	}
+	s.mqtt, err = startBroker(sc.Name, sc.Ports[ServiceMQTT], filepath.Join(dir, "mqtt"), bc, adapterClientID(sc.Name), auth, mqttTLS, logger.With("service", "mqtt"))
 	if err != nil {
 		return nil, fmt.Errorf("dev mesh: site %s mqtt: %w", sc.Name, err)
 	}
 	addr := s.mqtt.addr
-	s.endpoints.MQTT = "tcp://" + addr
+	s.endpoints.MQTT = scheme + addr
 	logger.Info("site started", "kafka", s.endpoints.Kafka, "mqtt", s.endpoints.MQTT)
 	return s, nil
 }
@@ -186,11 +214,20 @@ func keyNotFound(r slog.Record) bool {
 func (b brokerLog) WithAttrs(as []slog.Attr) slog.Handler { return brokerLog{b.Handler.WithAttrs(as)} }
 func (b brokerLog) WithGroup(g string) slog.Handler       { return brokerLog{b.Handler.WithGroup(g)} }
 
-// createTopics creates topics with one partition if they do not exist.
-func (s *site) createTopics(ctx context.Context, topics ...string) error {
+// adminClient is the dev mesh's own Kafka client of the site, its
+// superuser in a secure dev mesh.
+func (s *site) adminClient() (*kgo.Client, error) {
 	kc := kafkaclient.Defaults()
 	kc.Brokers = []string{s.endpoints.Kafka}
-	cl, err := kafkaclient.New(kc, "devmesh-admin", s.name)
+	if s.sec != nil {
+		s.sec.kafka(&kc, principalDevMesh)
+	}
+	return kafkaclient.New(kc, "devmesh-admin", s.name)
+}
+
+// createTopics creates topics with one partition if they do not exist.
+func (s *site) createTopics(ctx context.Context, topics ...string) error {
+	cl, err := s.adminClient()
 	if err != nil {
 		return err
 	}

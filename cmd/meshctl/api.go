@@ -13,9 +13,10 @@ import (
 
 // apiClient calls the control plane's API.
 type apiClient struct {
-	base string // without a trailing /
-	from string // where the URL came from, for errors
-	http *http.Client
+	base  string // without a trailing /
+	from  string // where the URL came from, for errors
+	http  *http.Client
+	creds credentials
 }
 
 func newAPIClient(raw, from string) (*apiClient, error) {
@@ -53,7 +54,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	authorize(ctx, req)
+	c.creds.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("the control plane at %s (from %s) does not answer: %w", c.base, c.from, err)

@@ -25,15 +25,16 @@ const serverEnv = "MESHCTL_SERVER"
 // app is what every command shares: where it writes, the global flags, and
 // the control plane's client, built once when a command first asks for it.
 type app struct {
-	out, errOut io.Writer
-	server      string        // --server
-	output      string        // --output
-	timeout     time.Duration // --timeout
-	tls         tlsFlags      // --cacert, --cert, --key
+	out, errOut  io.Writer
+	server       string        // --server
+	output       string        // --output
+	timeout      time.Duration // --timeout
+	tls          tlsFlags      // --cacert, --cert, --key
+	user         string        // --user
+	passwordFile string        // --password-file
 
 	api    *apiClient
 	apiErr error
-	creds  credentials // --user, --password, --token
 }
 
 // commands lists meshctl's commands, each built by its constructor from
@@ -48,7 +49,7 @@ func commands() []func(*app) *cobra.Command {
 		newSchemasCmd,
 		newPolicyCmd,
 		func(a *app) *cobra.Command {
-			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output }, a.tls.httpClient)
+			return newTraceCmd(func() (string, error) { u, _, err := a.serverURL(); return u, err }, func() string { return a.output }, a.credentialedClient)
 		},
 	}
 }
@@ -66,7 +67,12 @@ Most commands ask the control plane: --server, else $` + serverEnv + `, else the
 "controlplane" URL in .mesh/endpoints.json of the current directory (the dev
 mesh, make run, writes it). An https server whose certificate a private CA
 issued is trusted with --cacert (or $MESHCTL_CA, $MESH_CA, or the tls_ca of
-.mesh/endpoints.json); --cert and --key present a client certificate (mTLS).`,
+.mesh/endpoints.json); --cert and --key present a client certificate (mTLS).
+
+Credentials: --user with --password-file, else $` + userEnv + ` and $` + passwordEnv + `
+(or a bearer token in $` + tokenEnv + `), else, in the directory of a secure dev mesh
+(make run ARGS=-secure), the admin of .mesh/credentials.json; its CA (tls_ca of
+.mesh/endpoints.json) is trusted for the control plane and Kafka.`,
 		Example: `  meshctl sites
   meshctl describe topic shop.order.created
   meshctl interest add shop.order.created --site west --ttl 24h
@@ -85,7 +91,9 @@ issued is trusted with --cacert (or $MESHCTL_CA, $MESH_CA, or the tls_ca of
 	pf.StringVar(&a.tls.caFile, "cacert", "", caFlagHelp())
 	pf.StringVar(&a.tls.certFile, "cert", "", "present the client certificate (PEM) of `file` to https servers that ask for one (default: $"+certEnv+")")
 	pf.StringVar(&a.tls.keyFile, "key", "", "the private key (PEM) of --cert, in `file` (default: $"+keyEnv+")")
-	a.creds.addFlags(root)
+	pf.StringVar(&a.user, "user", "", "act as this user (HTTP basic to the control plane, SASL to Kafka), with --password-file (default: $"+userEnv+" and $"+passwordEnv+
+		", or a bearer token in $"+tokenEnv+", else in a secure dev mesh's directory the admin of .mesh/credentials.json)")
+	pf.StringVar(&a.passwordFile, "password-file", "", "`FILE` holding --user's password")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch a.output {
@@ -100,11 +108,6 @@ issued is trusted with --cacert (or $MESHCTL_CA, $MESH_CA, or the tls_ca of
 		if a.timeout <= 0 {
 			return usagef(cmd.CommandPath(), "--timeout must be positive")
 		}
-		auth, err := a.creds.authorization()
-		if err != nil {
-			return usagef(cmd.CommandPath(), "%v", err)
-		}
-		cmd.SetContext(withAuthorization(cmd.Context(), auth))
 		return nil
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -186,7 +189,32 @@ func (a *app) client() (*apiClient, error) {
 			a.api.http, a.apiErr = a.tls.httpClient()
 		}
 	}
+	if a.api != nil && a.apiErr == nil {
+		a.apiErr = a.secureAPI(a.api, from)
+	}
 	return a.api, a.apiErr
+}
+
+// secureAPI gives the control plane's client its credentials and, when its
+// URL came from a secure dev mesh's endpoints file, trust in the mesh's CA.
+func (a *app) secureAPI(c *apiClient, from string) error {
+	var sec devSecurity
+	if from == defaultEndpoints {
+		var err error
+		if sec, err = readDevSecurity(defaultEndpoints); err != nil {
+			return err
+		}
+		t, err := sec.transport()
+		if err != nil {
+			return err
+		}
+		if t != nil && c.http.Transport == nil { // --cacert and the like win
+			c.http.Transport = t
+		}
+	}
+	creds, err := a.credentials(sec)
+	c.creds = creds
+	return err
 }
 
 // render writes v as --output asks: a table (by table), JSON or YAML.

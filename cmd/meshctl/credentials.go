@@ -1,117 +1,136 @@
 package main
 
 import (
-	"context"
-	"encoding/base64"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
+	"strings"
 
-	"github.com/spf13/cobra"
+	"github.com/meshwork/meshwork/internal/kafkaclient"
+	"github.com/meshwork/meshwork/internal/tlsconfig"
 )
 
-// Environment variables of the credentials, when the flags are not given.
+// Environment variables of meshctl's credentials, when the flags are not
+// given.
 const (
 	userEnv     = "MESHCTL_USER"
 	passwordEnv = "MESHCTL_PASSWORD"
 	tokenEnv    = "MESHCTL_TOKEN"
 )
 
-// defaultCredentials is where the dev mesh (make run ARGS=-secure) writes
-// its users' credentials; meshctl uses the admin entry.
-var defaultCredentials = filepath.Join(".mesh", "credentials.json")
+// devSecurity is what a secure dev mesh's endpoints file (meshd dev
+// -secure) says of its security: the CA that verifies its listeners, its
+// Kafka's SASL mechanism and its users' credentials file.
+type devSecurity struct {
+	CA            string `json:"tls_ca"`
+	SASLMechanism string `json:"sasl_mechanism"`
+	Credentials   string `json:"credentials"`
+}
 
-// credentials are meshctl's credentials flags.
+// readDevSecurity reads the security of the endpoints file at path; empty
+// for an open dev mesh.
+func readDevSecurity(path string) (devSecurity, error) {
+	var s devSecurity
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// credentials are who meshctl acts as: a user and password (HTTP basic,
+// and SASL to Kafka), or a bearer token.
 type credentials struct {
 	user, password, token string
 }
 
-// addCredentialFlags adds --user, --password and --token to fs.
-func (c *credentials) addFlags(cmd *cobra.Command) {
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&c.user, "user", "", "the user to authenticate as with HTTP basic (default: $"+userEnv+")")
-	pf.StringVar(&c.password, "password", "", "the user's password (default: $"+passwordEnv+"; prefer the variable: flags show in ps)")
-	pf.StringVar(&c.token, "token", "", "a bearer token, e.g. a JWT of the mesh's identity provider (default: $"+tokenEnv+")")
-}
-
-// authorization returns the Authorization header meshctl sends to the
-// control plane and the registry: --token, --user with --password, their
-// variables, else the admin of the dev mesh's credentials.json in the
-// current directory; "" for none.
-func (c *credentials) authorization() (string, error) {
-	user, password, token := c.user, c.password, c.token
-	if user == "" {
-		user = os.Getenv(userEnv)
-	}
-	if password == "" {
-		password = os.Getenv(passwordEnv)
-	}
-	if token == "" && user == "" {
-		token = os.Getenv(tokenEnv)
-	}
+// credentials settles who meshctl acts as: --user with --password-file,
+// else $MESHCTL_USER with $MESHCTL_PASSWORD (or $MESHCTL_TOKEN), else, in
+// the directory of a secure dev mesh, the admin of its credentials file.
+// None is no error: the mesh may be open.
+func (a *app) credentials(sec devSecurity) (credentials, error) {
 	switch {
-	case token != "" && user != "":
-		return "", errors.New("--token and --user: give one kind of credentials")
-	case token != "":
-		return "Bearer " + token, nil
-	case user != "" && password == "":
-		return "", fmt.Errorf("--user %s needs --password or $%s", user, passwordEnv)
-	case user != "":
-		return basic(user, password), nil
+	case a.user != "":
+		if a.passwordFile == "" {
+			return credentials{}, errors.New("--user needs --password-file (a file holding the password; a password on the command line shows in the process list)")
+		}
+		b, err := os.ReadFile(a.passwordFile)
+		if err != nil {
+			return credentials{}, fmt.Errorf("--password-file: %w", err)
+		}
+		return credentials{user: a.user, password: strings.TrimRight(string(b), "\r\n")}, nil
+	case os.Getenv(tokenEnv) != "":
+		return credentials{token: os.Getenv(tokenEnv)}, nil
+	case os.Getenv(userEnv) != "":
+		return credentials{user: os.Getenv(userEnv), password: os.Getenv(passwordEnv)}, nil
+	case sec.Credentials != "":
+		b, err := os.ReadFile(sec.Credentials)
+		if errors.Is(err, fs.ErrNotExist) {
+			return credentials{}, nil
+		}
+		if err != nil {
+			return credentials{}, err
+		}
+		var f struct {
+			Admin struct {
+				Username string `json:"username"`
+				Password string `json:"password"`
+			} `json:"admin"`
+		}
+		if err := json.Unmarshal(b, &f); err != nil {
+			return credentials{}, fmt.Errorf("%s: %w", sec.Credentials, err)
+		}
+		return credentials{user: f.Admin.Username, password: f.Admin.Password}, nil
 	}
-	b, err := os.ReadFile(defaultCredentials)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+	return credentials{}, nil
+}
+
+// authorize sets the request's credentials, when there are any.
+func (c credentials) authorize(req *http.Request) {
+	switch {
+	case c.token != "":
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	case c.user != "":
+		req.SetBasicAuth(c.user, c.password)
 	}
+}
+
+// transport trusts the CA of a secure dev mesh besides the system's roots.
+func (s devSecurity) transport() (http.RoundTripper, error) {
+	if s.CA == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(s.CA)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("the dev mesh's CA (tls_ca of %s): %w", defaultEndpoints, err)
 	}
-	var f map[string]struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return "", fmt.Errorf("%s: %w", defaultCredentials, err)
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the dev mesh's CA %s holds no PEM certificate", s.CA)
 	}
-	if admin, ok := f["admin"]; ok && admin.Username != "" {
-		return basic(admin.Username, admin.Password), nil
-	}
-	return "", nil
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }
 
-func basic(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
-
-type authorizationKey struct{}
-
-// withAuthorization returns ctx carrying the Authorization header value.
-func withAuthorization(ctx context.Context, v string) context.Context {
-	return context.WithValue(ctx, authorizationKey{}, v)
-}
-
-// authorize sets the Authorization header ctx carries on req.
-func authorize(ctx context.Context, req *http.Request) {
-	if v, _ := ctx.Value(authorizationKey{}).(string); v != "" {
-		req.Header.Set("Authorization", v)
+// kafka makes cfg reach a secure dev mesh's Kafka: TLS verified by its CA
+// and SASL as the credentials' user.
+func (s devSecurity) kafka(cfg *kafkaclient.Config, c credentials) {
+	if s.CA != "" {
+		cfg.TLS = kafkaclient.TLS{Enabled: true, Files: tlsconfig.Files{CAFile: s.CA}}
 	}
-}
-
-// authTransport sets the Authorization header of the command's context.
-type authTransport struct {
-	value string
-	base  http.RoundTripper
-}
-
-func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.value == "" || req.Header.Get("Authorization") != "" {
-		return t.base.RoundTrip(req)
+	if s.SASLMechanism != "" && c.user != "" {
+		cfg.SASL = kafkaclient.SASL{Mechanism: s.SASLMechanism, Username: c.user, Password: c.password}
 	}
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", t.value)
-	return t.base.RoundTrip(req)
 }

@@ -30,6 +30,7 @@ type cluster struct {
 	kafka     string // "" until given or decided
 	site      string // "" until given or decided; a filter for list
 	endpoints string
+	sec       devSecurity // of the endpoints file read, if any
 }
 
 // siteAbout says how add and remove tell the site.
@@ -103,6 +104,10 @@ func (c *cluster) check() error {
 func (c *cluster) config() kafkaclient.Config {
 	cfg := kafkaclient.Defaults()
 	cfg.Brokers = brokers(c.kafka)
+	if c.sec != (devSecurity{}) {
+		creds, _ := c.a.credentials(c.sec) // a bad file shows as Kafka refusing
+		c.sec.kafka(&cfg, creds)
+	}
 	return cfg
 }
 

@@ -43,6 +43,7 @@ var defaultEndpoints = filepath.Join(".mesh", "endpoints.json")
 type endpoints struct {
 	path  string
 	kafka map[string]string // by site
+	sec   devSecurity       // a secure dev mesh's
 }
 
 // readEndpoints reads and checks an endpoints file. An error reading it is
@@ -64,6 +65,9 @@ func readEndpoints(path string) (*endpoints, error) {
 		return nil, fmt.Errorf(`%s names no sites; want {"sites": {"<site>": {"kafka": "host:port"}, ...}}`, path)
 	}
 	e := &endpoints{path: path, kafka: map[string]string{}}
+	if e.sec, err = readDevSecurity(path); err != nil {
+		return nil, err
+	}
 	owner := map[string]string{} // broker address -> site
 	for _, site := range slices.Sorted(maps.Keys(f.Sites)) {
 		if err := envelope.ValidSite(site); err != nil {
@@ -126,7 +130,12 @@ func brokers(kafka string) []string {
 // readMesh reads the endpoints file: --endpoints, else $MESHWORK_ENDPOINTS,
 // else .mesh/endpoints.json if it exists. It returns nil when there is no
 // file, or --endpoints is "".
-func (c *cluster) readMesh() (*endpoints, error) {
+func (c *cluster) readMesh() (e *endpoints, err error) {
+	defer func() {
+		if e != nil {
+			c.sec = e.sec
+		}
+	}()
 	if c.cmd.Flags().Changed("endpoints") {
 		if c.endpoints == "" {
 			return nil, nil
@@ -144,7 +153,7 @@ func (c *cluster) readMesh() (*endpoints, error) {
 		}
 		return e, nil
 	}
-	e, err := readEndpoints(defaultEndpoints)
+	e, err = readEndpoints(defaultEndpoints)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

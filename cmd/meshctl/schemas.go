@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -38,16 +37,11 @@ func (r *registry) client(cmd *cobra.Command) (*sr.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := r.a.tls.httpClient()
+	hc, err := r.a.credentialedClient()
 	if err != nil {
 		return nil, err
 	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	auth, _ := cmd.Context().Value(authorizationKey{}).(string)
-	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(&http.Client{Timeout: hc.Timeout, Transport: authTransport{auth, base}}))
+	return sr.NewClient(sr.URLs(url), sr.UserAgent("meshctl"), sr.HTTPClient(hc))
 }
 
 func (r *registry) find(cmd *cobra.Command) (string, error) {

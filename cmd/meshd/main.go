@@ -80,6 +80,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	adminPort := fs.Int("admin-port", cfg.AdminPort, "`port` of /metrics, /healthz and /readyz; 0 picks a free port, -1 disables it")
 	logLevel := fs.String("log-level", cfg.Log.Level, "`level` of "+logFile+": debug, info, warn or error (warnings and errors also go to stderr)")
 	logFormat := fs.String("log-format", cfg.Log.Format, "`format` of the log: text or json")
+	secure := fs.Bool("secure", cfg.Secure, "run the mesh secured: TLS on every listener (CA in <dir>/tls/ca.pem), SASL/SCRAM-SHA-512 and ACLs on Kafka, MQTT with TLS and passwords, users admin and viewer in <dir>/credentials.json, policy in <dir>/policy.yaml")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			devUsage(stdout, fs, cfg)
@@ -112,6 +113,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			cfg.Log.Level = *logLevel
 		case "log-format":
 			cfg.Log.Format = *logFormat
+		case "secure":
+			cfg.Secure = *secure
 		}
 	})
 	for _, p := range ports {

@@ -36,7 +36,7 @@ func TestDevHelpDocumentsFlagsAndPorts(t *testing.T) {
 		t.Fatalf("-h: %v, stderr %q", err, errb.String())
 	}
 	for _, want := range []string{"east   http 18082, kafka 19092, mqtt 11883, registry 18081", "admin  18000", "services: kafka, mqtt, registry",
-		"-config-reference", "-log-level level", "(default 18000)"} {
+		"-config-reference", "-log-level level", "(default 18000)", "-secure", "credentials.json"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}

@@ -135,6 +135,7 @@ func (m *Mesh) startControlPlane(ctx context.Context, reg prometheus.Registerer)
 	secureServiceConfig(&cfg.Common, m.sec, principalControlPlane)
 	if m.sec != nil {
 		cfg.Kafka.Brokers = []string{m.sites[0].endpoints.Kafka}
+		cfg.SiteAuth = m.sec.credentials(principalControlPlane) // to the sites' registries and admin URLs
 	}
 	if ln, err = serveTLS(ln, cfg.Common, m.logger); err != nil {
 		return fmt.Errorf("dev mesh control plane: %w", err)
@@ -154,12 +155,12 @@ func (m *Mesh) startControlPlane(ctx context.Context, reg prometheus.Registerer)
 		return fmt.Errorf("dev mesh trace index: %w", err)
 	}
 	cp, err := controlplane.New(cfg, m.logger.With("service", "controlplane"), reg,
-		controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"))
+		controlplane.Attach(ix, "GET /v1/events/{id}/trace", "GET /v1/traces"), controlplane.WithAuthorizer(m.sec.authorizer()))
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dev mesh control plane: %w", err)
 	}
-	u, err := startUnit(ctx, unitControlPlane, cp, ln, m.logger)
+	u, err := startUnit(ctx, unitControlPlane, cp, ln, m.sec, m.logger)
 	if err != nil {
 		return fmt.Errorf("dev mesh: %w", err)
 	}

@@ -72,6 +72,11 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		m.endpoints.Policy = filepath.Join(cfg.Dir, PolicyFile)
 	}
 	reg := telemetry.NewRegistry()
+	if m.sec != nil {
+		if err := m.sec.startPolicy(ctx, logger, reg); err != nil {
+			return nil, err
+		}
+	}
 	for _, sc := range cfg.Sites {
 		s, err := startSite(ctx, sc, cfg.MQTT, filepath.Join(cfg.Dir, sc.Name), m.sec, logger.With("site", sc.Name))
 		if err != nil {
@@ -94,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (_ *Mesh, err error) {
 		if ln, err = serveTLS(ln, rc.Common, log); err != nil {
 			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
 		}
-		r, err := registry.New(rc, log.With("service", unitRegistry), reg)
+		r, err := registry.New(rc, log.With("service", unitRegistry), reg, registry.WithAuthorizer(m.sec.authorizer()))
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("dev mesh: site %s registry: %w", s.name, err)
@@ -199,10 +204,18 @@ func (m *Mesh) startAdmin(ctx context.Context, reg *prometheus.Registry) error {
 	if err != nil {
 		return fmt.Errorf("dev mesh admin: %w", err)
 	}
+	handler, closeAuth, err := m.sec.protect(srv.Handler(), nil, m.logger)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("dev mesh admin: %w", err)
+	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	m.adminLn = ln
 	m.adminDone = make(chan error, 1)
-	go func() { m.adminDone <- srv.Serve(ctx, ln) }()
+	go func() {
+		defer closeAuth()
+		m.adminDone <- telemetry.ServeHTTP(ctx, ln, handler, m.logger)
+	}()
 	return nil
 }
 
@@ -242,6 +255,7 @@ func (m *Mesh) Close() error {
 		errs = append(errs, m.sites[i].close())
 	}
 	m.sites = nil
+	m.sec.close()
 	if m.lock != nil {
 		_ = os.Remove(m.EndpointsFile())
 		errs = append(errs, m.lock.Close())

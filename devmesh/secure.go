@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
+	"github.com/meshwork/meshwork/policy"
 )
 
 // The secure dev mesh (Config.Secure, meshd dev -secure) runs with what a
@@ -97,18 +100,26 @@ func ReadCredentials(path string) (Credentials, error) {
 // security is what the secure dev mesh configures its listeners and
 // clients with.
 type security struct {
+	dir        string
 	certs      certFiles
 	users      Credentials
 	secretsDir string
 	// passwords by principal: the users' and the services'.
 	passwords map[string]string
 	policy    devPolicy
+
+	// Set by startPolicy: the services' authorizer, where the
+	// authentication of their APIs counts refusals, and how to stop
+	// following policy.yaml.
+	authz      *policy.Authorizer
+	metrics    prometheus.Registerer
+	stopPolicy func()
 }
 
 // setupSecurity makes or reuses the secure dev mesh's files in dir (see
 // above).
 func setupSecurity(dir string, logger *slog.Logger) (*security, error) {
-	sec := &security{certs: newCertFiles(dir), secretsDir: filepath.Join(dir, "secrets"), passwords: map[string]string{}}
+	sec := &security{dir: dir, certs: newCertFiles(dir), secretsDir: filepath.Join(dir, "secrets"), passwords: map[string]string{}}
 	if err := sec.certs.ensure(time.Now()); err != nil {
 		return nil, err
 	}
@@ -221,14 +232,16 @@ func (sec *security) kafka(c *kafkaclient.Config, principal string) {
 // secureServiceConfig is the security of one of the mesh's services in the
 // secure dev mesh (nothing when sec is nil): it sets the common block's
 // tls (the service's listener serves the mesh's certificate) and its Kafka
-// client's TLS and SASL credentials as principal. The common block's HTTP
-// authentication (auth: the users of credentials.json, by their files in
-// secrets/) and policy (policy.file: the mesh's policy.yaml) belong here
-// too, with the rest of a service's security.
+// client's TLS and SASL credentials as principal, the HTTP authentication
+// of its API (auth: the users of credentials.json and the services, by
+// their files in secrets/) and the policy (policy.file: the mesh's
+// policy.yaml).
 func secureServiceConfig(c *service.Common, sec *security, principal string) {
 	if sec == nil {
 		return
 	}
 	c.TLS = sec.serverTLS()
 	sec.kafka(&c.Kafka, principal)
+	c.Auth = sec.authConfig()
+	c.Policy = sec.policyConfig()
 }

@@ -238,20 +238,45 @@ func TestSecureMesh(t *testing.T) {
 
 	t.Run("https", func(t *testing.T) {
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, ep.TLSCA), MinVersion: tls.VersionTLS12}}}
-		for _, u := range []string{east.Registry + "/subjects", ep.Sites["west"].Registry + "/subjects", ep.ControlPlane + "/v1/sites", ep.Admin + "/readyz", east.HTTP + "/topics"} {
-			resp, err := client.Get(u)
+		do := func(method, u, user, password, body string) (int, string) {
+			t.Helper()
+			req, err := http.NewRequest(method, u, strings.NewReader(body))
 			if err != nil {
-				t.Fatalf("GET %s with the CA: %v", u, err)
+				t.Fatal(err)
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET %s: %s %s", u, resp.Status, body)
+			if body != "" {
+				req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+			}
+			if user != "" {
+				req.SetBasicAuth(user, password)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s with the CA: %v", method, u, err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		admin, viewer := creds.Admin, creds.Viewer
+		for _, u := range []string{east.Registry + "/subjects", ep.Sites["west"].Registry + "/subjects", ep.ControlPlane + "/v1/sites", ep.Admin + "/metrics", east.HTTP + "/topics"} {
+			if code, body := do("GET", u, admin.Username, admin.Password, ""); code != http.StatusOK {
+				t.Fatalf("GET %s as admin: %d %s", u, code, body)
+			}
+			if code, body := do("GET", u, viewer.Username, viewer.Password, ""); code != http.StatusOK {
+				t.Fatalf("GET %s as viewer: %d %s", u, code, body)
+			}
+			// No credentials, or a wrong password: refused.
+			if code, body := do("GET", u, "", "", ""); code != http.StatusUnauthorized {
+				t.Fatalf("GET %s without credentials: want 401, got %d %s", u, code, body)
+			}
+			if code, body := do("GET", u, admin.Username, "wrong", ""); code != http.StatusUnauthorized {
+				t.Fatalf("GET %s with a wrong password: want 401, got %d %s", u, code, body)
 			}
 			plain := "http://" + strings.TrimPrefix(u, "https://")
-			resp, err = http.Get(plain)
+			resp, err := http.Get(plain)
 			if err == nil {
-				body, _ = io.ReadAll(resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS") {
 					t.Fatalf("plain GET %s: want it refused, got %s %s", plain, resp.Status, body)
@@ -263,6 +288,23 @@ func TestSecureMesh(t *testing.T) {
 				t.Fatalf("GET %s without the mesh's CA succeeded", u)
 			}
 		}
+		// Probes stay open.
+		if code, body := do("GET", ep.Admin+"/readyz", "", "", ""); code != http.StatusOK {
+			t.Fatalf("GET /readyz without credentials: %d %s", code, body)
+		}
+		// The policy: the viewer may read schemas, not register one; the
+		// admin may. The viewer's refusal changes nothing.
+		schema := `{"schema":"{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}"}`
+		versions := east.Registry + "/subjects/secure-value/versions"
+		if code, body := do("POST", versions, viewer.Username, viewer.Password, schema); code != http.StatusForbidden || !strings.Contains(body, `"error_code":40301`) {
+			t.Fatalf("viewer registers a schema: want 403 40301, got %d %s", code, body)
+		}
+		if code, body := do("GET", versions, admin.Username, admin.Password, ""); code != http.StatusNotFound {
+			t.Fatalf("after the viewer's refused write, the subject exists: %d %s", code, body)
+		}
+		if code, body := do("POST", versions, admin.Username, admin.Password, schema); code != http.StatusOK {
+			t.Fatalf("admin registers a schema: %d %s", code, body)
+		}
 	})
 
 	// The control plane reaches every site's registry, adapters and
@@ -271,7 +313,12 @@ func TestSecureMesh(t *testing.T) {
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, ep.TLSCA), MinVersion: tls.VersionTLS12}}}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			resp, err := client.Get(ep.ControlPlane + "/v1/sites")
+			req, err := http.NewRequest("GET", ep.ControlPlane+"/v1/sites", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth(creds.Viewer.Username, creds.Viewer.Password)
+			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

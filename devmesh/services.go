@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/adapters/rest"
@@ -95,6 +96,9 @@ func (s *site) registryConfig(listen string, primary *site) registry.Config {
 	if primary != nil {
 		cfg.Primary = &registry.Primary{URL: primary.endpoints.Registry}
 	}
+	if s.sec != nil { // a follower's own requests to the primary
+		cfg.PeerAuth = s.sec.credentials(principalRegistry)
+	}
 	return cfg
 }
 
@@ -135,6 +139,9 @@ func (s *site) restConfig(listen string) rest.Config {
 	cfg.Common = s.common(unitREST, listen, cfg.Kafka)
 	cfg.InstanceID = "devmesh-" + s.name
 	cfg.Registry = rest.Registry{URL: s.endpoints.Registry, AutoRegister: true, TLS: s.clientTLS()}
+	if s.sec != nil {
+		cfg.Registry.RegistryAuth = adapters.RegistryAuth{Username: principalREST, PasswordFile: s.sec.passwordFile(principalREST)}
+	}
 	cfg.Webhooks.AllowTargets = []string{"127.0.0.0/8", "::1"}
 	cfg.Webhooks.Backoff = 200 * time.Millisecond
 	cfg.Webhooks.MaxBackoff = 10 * time.Second
@@ -207,7 +214,7 @@ func (s *site) startREST(ctx context.Context, port int, reg prometheus.Registere
 	if ln, err = serveTLS(ln, cfg.Common, log); err != nil {
 		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)
 	}
-	a, err := rest.New(cfg, log.With("service", unitREST), reg)
+	a, err := rest.New(cfg, log.With("service", unitREST), reg, rest.WithPolicy(s.sec.authorizer()))
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dev mesh: site %s rest adapter: %w", s.name, err)

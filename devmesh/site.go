@@ -105,7 +105,7 @@ func portFree(port int) error {
 
 // start runs svc as the site's service name (see unit).
 func (s *site) start(ctx context.Context, name string, svc service.Service, ln net.Listener, logger *slog.Logger) error {
-	u, err := startUnit(ctx, name, svc, ln, logger)
+	u, err := startUnit(ctx, name, svc, ln, s.sec, logger)
 	if err != nil {
 		return fmt.Errorf("dev mesh: site %s: %w", s.name, err)
 	}

@@ -21,13 +21,15 @@ type unit struct {
 	name string
 	svc  service.Service
 	// An HTTP service's API is served on its own listener until close.
-	stopHTTP context.CancelFunc
-	served   chan error
+	stopHTTP  context.CancelFunc
+	served    chan error
+	closeAuth func()
 }
 
 // startUnit starts svc; a service with an HTTP API (service.HTTPService)
-// is served on ln, which it then owns.
-func startUnit(ctx context.Context, name string, svc service.Service, ln net.Listener, logger *slog.Logger) (*unit, error) {
+// is served on ln, which it then owns, behind the secure dev mesh's
+// authentication (sec; nil: open).
+func startUnit(ctx context.Context, name string, svc service.Service, ln net.Listener, sec *security, logger *slog.Logger) (*unit, error) {
 	if err := svc.Start(ctx); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 		defer cancel()
@@ -36,11 +38,19 @@ func startUnit(ctx context.Context, name string, svc service.Service, ln net.Lis
 		}
 		return nil, errors.Join(fmt.Errorf("%s: %w", name, err), svc.Close(cctx))
 	}
-	u := &unit{name: name, svc: svc}
+	u := &unit{name: name, svc: svc, closeAuth: func() {}}
 	if h, ok := svc.(service.HTTPService); ok && ln != nil {
+		handler, closeAuth, err := sec.protect(h.Handler(), svc, logger)
+		if err != nil {
+			ln.Close()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			defer cancel()
+			return nil, errors.Join(fmt.Errorf("%s: %w", name, err), svc.Close(cctx))
+		}
+		u.closeAuth = closeAuth
 		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		u.stopHTTP, u.served = stop, make(chan error, 1)
-		go func() { u.served <- telemetry.ServeHTTP(sctx, ln, h.Handler(), logger) }()
+		go func() { u.served <- telemetry.ServeHTTP(sctx, ln, handler, logger) }()
 	}
 	return u, nil
 }
@@ -52,6 +62,7 @@ func (u *unit) close() error {
 		u.stopHTTP()
 		errs = append(errs, <-u.served)
 	}
+	u.closeAuth()
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	if err := u.svc.Close(ctx); err != nil {

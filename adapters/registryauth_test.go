@@ -10,10 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshwork/meshwork/internal/authn"
 )
 
 // The registry's credentials go with every request, the password file read
-// each time (a rotated password is used at once); a bearer token likewise.
+// again when it changes (a rotated password is used at once); a bearer
+// token likewise.
 func TestRegistryCredentials(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
@@ -40,7 +43,7 @@ func TestRegistryCredentials(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("first\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reg := Registry{URL: srv.URL, RegistryAuth: RegistryAuth{Username: "mesh-mqtt", PasswordFile: pw}}
+	reg := Registry{URL: srv.URL, Credentials: authn.Credentials{Username: "mesh-mqtt", PasswordFile: pw}}
 	if err := (Settings{Registry: reg, SchemaRule: -1, NotReadyAfter: time.Second}).Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +53,7 @@ func TestRegistryCredentials(t *testing.T) {
 	}
 	get(reg)
 	t.Setenv("REGISTRY_TOKEN", "t0ken")
-	get(Registry{URL: srv.URL, RegistryAuth: RegistryAuth{TokenEnv: "REGISTRY_TOKEN"}})
+	get(Registry{URL: srv.URL, Credentials: authn.Credentials{TokenEnv: "REGISTRY_TOKEN"}})
 	get(Registry{URL: srv.URL})
 	want := []string{"Basic bWVzaC1tcXR0OmZpcnN0", "Basic bWVzaC1tcXR0OnJvdGF0ZWQ=", "Bearer t0ken", ""}
 	mu.Lock()
@@ -59,19 +62,19 @@ func TestRegistryCredentials(t *testing.T) {
 		t.Fatalf("Authorization headers %q, want %q", seen, want)
 	}
 
-	if _, err := (Registry{URL: srv.URL, RegistryAuth: RegistryAuth{Username: "u", PasswordFile: pw + ".missing"}}).HTTPClient(time.Second); err == nil || !strings.Contains(err.Error(), "registry.password_file") {
+	if _, err := (Registry{URL: srv.URL, Credentials: authn.Credentials{Username: "u", PasswordFile: pw + ".missing"}}).HTTPClient(time.Second); err == nil || !strings.Contains(err.Error(), "registry.password_file") {
 		t.Fatalf("a missing password file must stop the start, got %v", err)
 	}
 	for _, c := range []struct {
-		auth RegistryAuth
+		auth authn.Credentials
 		want string
 	}{
-		{RegistryAuth{Username: "u"}, "registry.password_file: required with a username"},
-		{RegistryAuth{PasswordFile: "f"}, "username: required with a password"},
-		{RegistryAuth{Username: "u", PasswordEnv: "P", TokenFile: "t"}, "registry.token: give a username and password or a token, not both"},
-		{RegistryAuth{Token: "t", TokenEnv: "T"}, "registry.token: set one of"},
+		{authn.Credentials{Username: "u"}, "registry.username: want exactly one of password_file, password_env or password"},
+		{authn.Credentials{PasswordFile: "f"}, "registry.username: a password needs the user name it goes with"},
+		{authn.Credentials{Username: "u", PasswordEnv: "P", TokenFile: "t"}, "registry.token_file: want one credential"},
+		{authn.Credentials{Token: "t", TokenEnv: "T"}, "registry.token_file: want one credential"},
 	} {
-		err := (Settings{Registry: Registry{URL: srv.URL, RegistryAuth: c.auth}, SchemaRule: -1, NotReadyAfter: time.Second}).Validate()
+		err := (Settings{Registry: Registry{URL: srv.URL, Credentials: c.auth}, SchemaRule: -1, NotReadyAfter: time.Second}).Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want %q", c.auth, err, c.want)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/envelope"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
@@ -22,9 +23,9 @@ type Registry struct {
 	// system's roots when left out) and, where it requires mutual TLS,
 	// the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
-	// RegistryAuth are the adapter's credentials, where the registry
-	// authenticates its clients.
-	RegistryAuth `yaml:",inline"`
+	// Credentials are the adapter's, where the registry authenticates its
+	// clients: username with a password, or a bearer token.
+	authn.Credentials `yaml:",inline"`
 }
 
 // RuleSchema makes an ingress rule enforce the Kafka topic's schema. A
@@ -64,7 +65,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", s.Registry.URL))
 		}
 	}
-	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()), config.Nest("registry", s.Registry.RegistryAuth.Validate()))
+	errs = append(errs, config.Nest("registry.tls", s.Registry.TLS.Validate()), config.Nest("registry", s.Registry.Credentials.Validate()))
 	if s.Acks != "" && s.Acks != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the %s adapter acknowledges a message to its sender only after Kafka acknowledged it: it needs acks all, got %q", s.Adapter, s.Acks))
 	}

@@ -65,7 +65,7 @@ func (r Registry) HTTPClient(timeout time.Duration) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	rt, err := r.transport(tr)
+	rt, err := r.Credentials.Transport(tr, "registry")
 	if err != nil {
 		return nil, err
 	}

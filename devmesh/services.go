@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meshwork/meshwork/adapters"
 	"github.com/meshwork/meshwork/adapters/amqp"
 	"github.com/meshwork/meshwork/adapters/mqtt"
 	"github.com/meshwork/meshwork/adapters/rest"
@@ -140,7 +139,7 @@ func (s *site) restConfig(listen string) rest.Config {
 	cfg.InstanceID = "devmesh-" + s.name
 	cfg.Registry = rest.Registry{URL: s.endpoints.Registry, AutoRegister: true, TLS: s.clientTLS()}
 	if s.sec != nil {
-		cfg.Registry.RegistryAuth = adapters.RegistryAuth{Username: principalREST, PasswordFile: s.sec.passwordFile(principalREST)}
+		cfg.Registry.Credentials = s.sec.credentials(principalREST)
 	}
 	cfg.Webhooks.AllowTargets = []string{"127.0.0.0/8", "::1"}
 	cfg.Webhooks.Backoff = 200 * time.Millisecond

@@ -22,7 +22,7 @@ type schemas struct {
 }
 
 func newSchemas(cfg Registry) (*schemas, error) {
-	hc, err := adapters.Registry{URL: cfg.URL, TLS: cfg.TLS, RegistryAuth: cfg.RegistryAuth}.HTTPClient(10 * time.Second)
+	hc, err := adapters.Registry{URL: cfg.URL, TLS: cfg.TLS, Credentials: cfg.Credentials}.HTTPClient(10 * time.Second)
 	if err != nil {
 		return nil, err
 	}

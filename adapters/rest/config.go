@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshwork/meshwork/adapters"
+	"github.com/meshwork/meshwork/internal/authn"
 	"github.com/meshwork/meshwork/internal/config"
 	"github.com/meshwork/meshwork/internal/kafkaclient"
 	"github.com/meshwork/meshwork/internal/service"
@@ -87,9 +88,9 @@ type Registry struct {
 	// TLS applies to an https URL: the CA that verifies the registry and,
 	// where it requires mutual TLS, the adapter's client certificate.
 	TLS tlsconfig.Files `yaml:"tls,omitempty"`
-	// RegistryAuth are the adapter's credentials, where the registry
-	// authenticates its clients.
-	adapters.RegistryAuth `yaml:",inline"`
+	// Credentials are the adapter's, where the registry authenticates its
+	// clients: username with a password, or a bearer token.
+	authn.Credentials `yaml:",inline"`
 }
 
 // EventRule maps CloudEvents types to a Kafka topic.
@@ -241,7 +242,7 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Registry.URL); err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 			errs = append(errs, config.Errorf("registry.url", "want http://host:port, got %q", c.Registry.URL))
 		}
-		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()), config.Nest("registry", c.Registry.RegistryAuth.Validate()))
+		errs = append(errs, config.Nest("registry.tls", c.Registry.TLS.Validate()), config.Nest("registry", c.Registry.Credentials.Validate()))
 	}
 	if a := c.Kafka.Producer.Acks; a != "" && a != kafkaclient.AcksAll {
 		errs = append(errs, config.Errorf("kafka.producer.acks", "the REST adapter answers 2xx only once every in-sync replica has the records: it needs acks all, got %q", a))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,17 @@ type registry struct {
 // (or any site's) registry in .mesh/endpoints.json, or the control plane's
 // sites. Schema ids are the same at every site, and a site's registry
 // forwards writes to the primary one, so any site's will do.
+// do runs f with the registry's client, within the command's deadline.
+func (r *registry) do(cmd *cobra.Command, f func(context.Context, *sr.Client) error) error {
+	cl, err := r.client(cmd)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.a.ctx(cmd)
+	defer cancel()
+	return f(ctx, cl)
+}
+
 func (r *registry) client(cmd *cobra.Command) (*sr.Client, error) {
 	url, err := r.find(cmd)
 	if err != nil {
@@ -144,31 +156,27 @@ func newSchemasListCmd(r *registry) *cobra.Command {
 		Example: `  meshctl schemas list -o json`,
 		Args:    subjectArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := r.a.ctx(cmd)
-			defer cancel()
-			subjects, err := cl.Subjects(ctx)
-			if err != nil {
-				return err
-			}
-			out := []sr.SubjectSchema{}
-			for _, s := range subjects {
-				ss, err := cl.SchemaByVersion(ctx, s, -1)
+			return r.do(cmd, func(ctx context.Context, cl *sr.Client) error {
+				subjects, err := cl.Subjects(ctx)
 				if err != nil {
-					return schemaError(s, err)
+					return err
 				}
-				out = append(out, ss)
-			}
-			return r.a.render(out, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "SUBJECT\tLATEST\tID\tTYPE")
-				for _, s := range out {
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Subject, s.Version, s.ID, s.Type.String())
+				out := []sr.SubjectSchema{}
+				for _, s := range subjects {
+					ss, err := cl.SchemaByVersion(ctx, s, -1)
+					if err != nil {
+						return schemaError(s, err)
+					}
+					out = append(out, ss)
 				}
-				return tw.Flush()
+				return r.a.render(out, func(w io.Writer) error {
+					tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+					fmt.Fprintln(tw, "SUBJECT\tLATEST\tID\tTYPE")
+					for _, s := range out {
+						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.Subject, s.Version, s.ID, s.Type.String())
+					}
+					return tw.Flush()
+				})
 			})
 		},
 	}
@@ -200,19 +208,15 @@ func newSchemasGetCmd(r *registry) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cl, err := r.client(cmd)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.a.ctx(cmd)
-		defer cancel()
-		ss, err := cl.SchemaByVersion(ctx, args[0], v)
-		if err != nil {
-			return schemaError(args[0], err)
-		}
-		return r.a.render(ss, func(w io.Writer) error {
-			fmt.Fprintf(w, "Subject: %s\nVersion: %d\nID:      %d\nType:    %s\n\n%s\n", ss.Subject, ss.Version, ss.ID, ss.Type.String(), ss.Schema.Schema)
-			return nil
+		return r.do(cmd, func(ctx context.Context, cl *sr.Client) error {
+			ss, err := cl.SchemaByVersion(ctx, args[0], v)
+			if err != nil {
+				return schemaError(args[0], err)
+			}
+			return r.a.render(ss, func(w io.Writer) error {
+				fmt.Fprintf(w, "Subject: %s\nVersion: %d\nID:      %d\nType:    %s\n\n%s\n", ss.Subject, ss.Version, ss.ID, ss.Type.String(), ss.Schema.Schema)
+				return nil
+			})
 		})
 	}
 	return cmd
@@ -255,19 +259,15 @@ returns its version.`,
 		if err != nil {
 			return err
 		}
-		cl, err := r.client(cmd)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.a.ctx(cmd)
-		defer cancel()
-		ss, err := cl.CreateSchema(ctx, args[0], s)
-		if err != nil {
-			return fmt.Errorf("registering %s under %s: %w", args[1], args[0], err)
-		}
-		return r.a.render(ss, func(w io.Writer) error {
-			fmt.Fprintf(w, "Registered %s version %d, id %d.\n", ss.Subject, ss.Version, ss.ID)
-			return nil
+		return r.do(cmd, func(ctx context.Context, cl *sr.Client) error {
+			ss, err := cl.CreateSchema(ctx, args[0], s)
+			if err != nil {
+				return fmt.Errorf("registering %s under %s: %w", args[1], args[0], err)
+			}
+			return r.a.render(ss, func(w io.Writer) error {
+				fmt.Fprintf(w, "Registered %s version %d, id %d.\n", ss.Subject, ss.Version, ss.ID)
+				return nil
+			})
 		})
 	}
 	return cmd
@@ -294,33 +294,29 @@ when it is incompatible, so that a deployment script can stop.`,
 		if err != nil {
 			return err
 		}
-		cl, err := r.client(cmd)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := r.a.ctx(cmd)
-		defer cancel()
-		res, err := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), args[0], v, s)
-		if err != nil {
-			return schemaError(args[0], err)
-		}
-		if err := r.a.render(res, func(w io.Writer) error {
-			if res.Is {
-				fmt.Fprintf(w, "%s is compatible with %s.\n", args[1], args[0])
-				return nil
+		return r.do(cmd, func(ctx context.Context, cl *sr.Client) error {
+			res, err := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), args[0], v, s)
+			if err != nil {
+				return schemaError(args[0], err)
 			}
-			fmt.Fprintf(w, "%s is NOT compatible with %s:\n", args[1], args[0])
-			for _, m := range res.Messages {
-				fmt.Fprintf(w, "  %s\n", m)
+			if err := r.a.render(res, func(w io.Writer) error {
+				if res.Is {
+					fmt.Fprintf(w, "%s is compatible with %s.\n", args[1], args[0])
+					return nil
+				}
+				fmt.Fprintf(w, "%s is NOT compatible with %s:\n", args[1], args[0])
+				for _, m := range res.Messages {
+					fmt.Fprintf(w, "  %s\n", m)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if !res.Is {
+				return fmt.Errorf("%s is not compatible with %s", args[1], args[0])
 			}
 			return nil
-		}); err != nil {
-			return err
-		}
-		if !res.Is {
-			return fmt.Errorf("%s is not compatible with %s", args[1], args[0])
-		}
-		return nil
+		})
 	}
 	return cmd
 }

@@ -95,7 +95,7 @@ func TestRunStopsOnAMissingOrInvalidPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for file, want := range map[string]string{
-		filepath.Join(dir, "none.yaml"): "policy.file: policy: open",
+		filepath.Join(dir, "none.yaml"): "policy.file: policy file: open",
 		bad:                             `policy.file: ` + bad + `:3:15: field rules[0].actions[0]: unknown action "reed"`,
 	} {
 		svc := &policyService{}

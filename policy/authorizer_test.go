@@ -12,10 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshwork/meshwork/internal/identity"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 func TestAuthorizerAllowsDeniesLogsAndCounts(t *testing.T) {
-	var logs syncBuffer
+	var logs kafkatest.LogBuffer
 	a := StaticAuthorizer(mustParse(t, example), WithDenialLog(slog.New(slog.NewTextHandler(&logs, nil))), WithDenialMetrics(prometheus.NewRegistry()))
 	clock := time.Unix(1_800_000_000, 0)
 	a.limiter.now = func() time.Time { return clock }

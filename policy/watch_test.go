@@ -1,13 +1,11 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshwork/meshwork/internal/filewatch"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 const viewerOnly = `rules:
@@ -59,7 +58,7 @@ func TestWatcherReloadsAndKeepsTheLastValidVersion(t *testing.T) {
 		t.Run(map[bool]string{true: "fsnotify", false: "poll"}[events], func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "policy.yaml")
 			replace(t, path, viewerOnly)
-			var logs syncBuffer
+			var logs kafkatest.LogBuffer
 			reg := prometheus.NewRegistry()
 			pollOnly := func(o *filewatch.Options) { o.PollOnly = !events }
 			w, err := NewWatcher(path, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), WithMetrics(reg), WithPollInterval(50*time.Millisecond), pollOnly)
@@ -144,21 +143,4 @@ func TestNewWatcherRefusesAMissingOrInvalidFile(t *testing.T) {
 	if _, err := NewWatcher(bad); err == nil || !strings.Contains(err.Error(), "bad.yaml:2:5: field rules[0].actions: must not be empty") {
 		t.Fatalf("invalid file: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,24 +23,6 @@ import (
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
-
-// logBuffer collects a logger's output for the tests that search it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // saslFrame is an AMQP 1.0 SASL frame (type 1, channel 0) with body.
 func saslFrame(body []byte) []byte {
@@ -118,7 +99,7 @@ func TestFailingConnectionLogsNoSecret(t *testing.T) {
 		for _, inURL := range []bool{false, true} {
 			t.Run(fmt.Sprintf("sasl %v password in url %v", plain, inURL), func(t *testing.T) {
 				addr, tries := refusingBroker(t, plain)
-				var logs logBuffer
+				var logs kafkatest.LogBuffer
 				logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				cfg := testConfig(kafka)
 				cfg.Broker.MaxReconnectInterval = 100 * time.Millisecond

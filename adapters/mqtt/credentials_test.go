@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,27 +20,10 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshwork/meshwork/internal/kafkatest"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
-
-// logBuffer collects a logger's output for the tests that search it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // attempts counts the CONNECTs a broker authenticated, granting none (the
 // ledger grants).
@@ -139,7 +121,7 @@ func TestFailingConnectionLogsNoSecret(t *testing.T) {
 		}{{"wrong password", refusing, refused}, {"connection closed", closing, closed}} {
 			name, url := tc.name, tc.url
 			t.Run(proto+" "+name, func(t *testing.T) {
-				var logs logBuffer
+				var logs kafkatest.LogBuffer
 				logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				cfg := testConfig(url, kafka)
 				cfg.Broker.Protocol = proto

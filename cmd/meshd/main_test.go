@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meshwork/meshwork/devmesh"
+	"github.com/meshwork/meshwork/internal/kafkatest"
 )
 
 func TestBadConfigFileNamesFileLineAndField(t *testing.T) {
@@ -67,7 +67,7 @@ func TestDevRunsUntilCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb kafkatest.LogBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"dev", "-config", path}, &out, &errb) }()
 	endpoints := filepath.Join(dir, "state", "endpoints.json")
@@ -110,23 +110,4 @@ func TestDevRunsUntilCancelled(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("meshd dev did not stop")
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a running command writes while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

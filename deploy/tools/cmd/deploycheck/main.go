@@ -7,7 +7,9 @@
 // kustomize, decodes each object strictly against the Kubernetes API
 // types, the Prometheus operator's types and a typed model of Strimzi's
 // v1beta2 API, and checks them against Meshwork's policy; loads and checks
-// ROOT/compose/compose.yaml with compose-go; and verifies the systemd units
+// each overlay again with each component of ROOT/k8s/components (https,
+// policy) in a temporary overlay, as an operator would enable it; loads
+// and checks ROOT/compose/compose.yaml with compose-go; and verifies the systemd units
 // in ROOT/systemd with systemd-analyze (skipped, with a message saying so,
 // where systemd-analyze is not installed). See package validate.
 //
@@ -70,6 +72,18 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		n, err := checkOverlay(dec, dir, out)
 		report(fmt.Sprintf("kustomize %s: %d objects decoded strictly and checked", dir, n), start, err)
 	}
+	components, err := filepath.Glob(filepath.Join(*root, "k8s", "components", "*", "kustomization.yaml"))
+	if err != nil {
+		return 1, err
+	}
+	for _, c := range components {
+		for _, k := range overlays {
+			start := time.Now()
+			comp, overlay := filepath.Base(filepath.Dir(c)), filepath.Base(filepath.Dir(k))
+			n, err := checkComponent(dec, filepath.Join(*root, "k8s"), comp, overlay, out)
+			report(fmt.Sprintf("kustomize overlay %s with component %s (and its sections in the configuration files): %d objects decoded strictly and checked", overlay, comp, n), start, err)
+		}
+	}
 
 	start := time.Now()
 	compose := filepath.Join(*root, "compose", "compose.yaml")
@@ -106,6 +120,22 @@ func checkOverlay(dec *validate.Decoder, dir string, out io.Writer) (int, error)
 		fmt.Fprintf(out, "note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", dir, u)
 	}
 	return len(objs), errors.Join(derr, validate.Policy(typed), cerr)
+}
+
+// checkComponent checks overlay with component, as an operator enables it:
+// in an overlay of its own, with the component's sections in every
+// service's configuration file (validate.ComponentConfig).
+func checkComponent(dec *validate.Decoder, k8sRoot, component, overlay string, out io.Writer) (int, error) {
+	tmp, err := os.MkdirTemp("", "deploycheck-component-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	dir, err := validate.ComponentOverlay(filepath.Join(tmp, "k8s"), k8sRoot, overlay, []string{component})
+	if err != nil {
+		return 0, err
+	}
+	return checkOverlay(dec, dir, out)
 }
 
 func unwrapAll(err error) []error {

@@ -19,13 +19,13 @@ var ComponentConfig = map[string]string{
 
 // ComponentOverlay enables components in overlay as an operator would, in a
 // copy: it copies k8sRoot (the directory of base/, components/ and
-// overlays/) to the new directory dir, adds the components (names of
-// k8sRoot/components) to the copy of overlays/<overlay>/kustomization.yaml,
-// and their ComponentConfig sections to every service's configuration file
-// of its config/. generators are more entries of the overlay's
-// configMapGenerator (e.g. one replacing the policy). It returns the copy
-// of the overlay, for Build.
-func ComponentOverlay(dir, k8sRoot, overlay string, components []string, generators ...map[string]any) (string, error) {
+// overlays/) to the new directory dir, adds the components (paths relative
+// to the overlay, as in its kustomization: ../../components/policy) to the
+// copy of overlays/<overlay>/kustomization.yaml, and their ComponentConfig
+// sections (by the component directory's name) to every service's
+// configuration file of its config/. It returns the copy of the overlay,
+// for Build.
+func ComponentOverlay(dir, k8sRoot, overlay string, components ...string) (string, error) {
 	if err := os.CopyFS(dir, os.DirFS(k8sRoot)); err != nil {
 		return "", fmt.Errorf("copy %s: %w", k8sRoot, err)
 	}
@@ -42,18 +42,10 @@ func ComponentOverlay(dir, k8sRoot, overlay string, components []string, generat
 	comps, _ := k["components"].([]any)
 	var sections strings.Builder
 	for _, c := range components {
-		if _, err := os.Stat(filepath.Join(dir, "components", c, "kustomization.yaml")); err != nil {
-			return "", fmt.Errorf("component %s: %w", c, err)
-		}
-		comps = append(comps, "../../components/"+c)
-		sections.WriteString(ComponentConfig[c])
+		comps = append(comps, c)
+		sections.WriteString(ComponentConfig[filepath.Base(c)])
 	}
 	k["components"] = comps
-	gens, _ := k["configMapGenerator"].([]any)
-	for _, g := range generators {
-		gens = append(gens, g)
-	}
-	k["configMapGenerator"] = gens
 	if b, err = yaml.Marshal(k); err != nil {
 		return "", err
 	}

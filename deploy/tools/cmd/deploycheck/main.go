@@ -144,7 +144,7 @@ func checkComponent(dec *validate.Decoder, k8sRoot, component, overlay string, a
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
-	dir, err := validate.ComponentOverlay(filepath.Join(tmp, "k8s"), k8sRoot, overlay, []string{component})
+	dir, err := validate.ComponentOverlay(filepath.Join(tmp, "k8s"), k8sRoot, overlay, "../../components/"+component)
 	if err != nil {
 		return 0, err
 	}

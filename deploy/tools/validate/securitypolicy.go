@@ -24,11 +24,13 @@ const PolicyConfigMap = "meshwork-policy"
 //     never reload the policy), and the ConfigMap of the build holds it;
 //   - the mount is not inside another volume's mount (the kubelet cannot
 //     make a mount point in a read-only ConfigMap volume);
-//   - the file parses as the services parse it (policy.Parse).
+//   - the file parses as the services parse it (policy.Parse); parsed
+//     records the files parsed, so that one error is reported once and not
+//     for every pod that mounts it.
 //
 // A container that mounts the policy ConfigMap while its configuration
 // names no policy file is refused too: the service would not enforce it.
-func policyMount(id, ns string, pod corev1.PodSpec, c corev1.Container, file string, cms map[string]*corev1.ConfigMap) error {
+func policyMount(id, ns string, pod corev1.PodSpec, c corev1.Container, file string, cms map[string]*corev1.ConfigMap, parsed map[string]bool) error {
 	cid := fmt.Sprintf("%s: container %s", id, c.Name)
 	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
@@ -90,7 +92,12 @@ func policyMount(id, ns string, pod corev1.PodSpec, c corev1.Container, file str
 			errs = append(errs, fmt.Errorf("%s: ConfigMap %s of the build has no key %q", where, v.ConfigMap.Name, key))
 			break
 		}
-		if _, err := policy.Parse("ConfigMap/"+ns+"/"+cm.Name+"/"+key, []byte(data)); err != nil {
+		name := "ConfigMap/" + ns + "/" + cm.Name + "/" + key
+		if parsed[name] {
+			break
+		}
+		parsed[name] = true
+		if _, err := policy.Parse(name, []byte(data)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 	}

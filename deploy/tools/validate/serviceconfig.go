@@ -143,6 +143,7 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 	}
 	defer os.RemoveAll(tmp)
 	var errs []error
+	parsed := map[string]bool{}
 	for _, o := range objs {
 		var ns, id string
 		var pod corev1.PodSpec
@@ -173,7 +174,7 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 					errs = append(errs, err)
 				case known:
 					checked = append(checked, ns+"/"+c.Name)
-					errs = append(errs, probeScheme(id, c, common.TLS.Enabled()), policyMount(id, ns, pod, c, common.Policy.File, cms))
+					errs = append(errs, probeScheme(id, c, common.TLS.Enabled()), policyMount(id, ns, pod, c, common.Policy.File, cms, parsed))
 				default:
 					unknown = append(unknown, ns+"/"+c.Name)
 				}

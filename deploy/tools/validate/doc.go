@@ -14,6 +14,15 @@
 //     configuration file has a tls section), a PodDisruptionBudget, a Service and
 //     ServiceMonitor per workload, and references that resolve (ConfigMaps,
 //     Strimzi clusters).
+//   - Components: each overlay built again with a component of
+//     k8s/components enabled as an operator would (ComponentOverlay). For
+//     the security policy (components/policy): every service's policy.file
+//     in a read-only ConfigMap directory mount of its pod (never subPath,
+//     which updates never reach, so the service would never reload it),
+//     the file parsed by the services' own parser (policy.Parse), and the
+//     policy's services named as KafkaUsers of the overlay (PolicyUsers,
+//     which also lists the Kafka ACLs the policy implies that the
+//     KafkaUsers do not grant).
 //   - Compose: the compose file loaded and validated with compose-go, with
 //     the same image policy.
 //   - systemd: systemd-analyze verify on the units, where it is installed.

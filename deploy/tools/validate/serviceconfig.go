@@ -25,9 +25,9 @@ import (
 )
 
 // parsers load a service's configuration file over its defaults, as the
-// service's -config does (strict fields, then its Validate), and say
-// whether it serves its listen address over TLS.
-var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) (bool, error){
+// service's -config does (strict fields, then its Validate), and return its
+// common block (listener TLS, policy file).
+var parsers = map[string]func(name string, data []byte, env func(string) (string, bool)) (service.Common, error){
 	"mesh-mqtt":         parser(mqtt.DefaultConfig),
 	"mesh-amqp":         parser(amqp.DefaultConfig),
 	"mesh-rest":         parser(rest.DefaultConfig),
@@ -36,29 +36,29 @@ var parsers = map[string]func(name string, data []byte, env func(string) (string
 	"mesh-controlplane": parser(controlplane.DefaultConfig),
 }
 
-func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) (bool, error) {
-	return func(name string, data []byte, env func(string) (string, bool)) (bool, error) {
+func parser[C any](defaults func() C) func(string, []byte, func(string) (string, bool)) (service.Common, error) {
+	return func(name string, data []byte, env func(string) (string, bool)) (service.Common, error) {
 		c := defaults()
 		if err := config.ParseEnv(name, data, &c, env); err != nil {
-			return false, err
+			return service.Common{}, err
 		}
-		return listenerTLS(c), nil
+		return commonBlock(c), nil
 	}
 }
 
-// listenerTLS reports whether cfg, a service's configuration, serves its
-// listen address over TLS (the tls section of its common block).
-func listenerTLS(cfg any) bool {
+// commonBlock returns the common block of cfg, a service's configuration
+// (its embedded Common), or a zero one.
+func commonBlock(cfg any) service.Common {
 	v := reflect.ValueOf(cfg)
 	if v.Kind() != reflect.Struct {
-		return false
+		return service.Common{}
 	}
 	f := v.FieldByName("Common")
 	if !f.IsValid() {
-		return false
+		return service.Common{}
 	}
-	common, ok := f.Interface().(service.Common)
-	return ok && common.TLS.Enabled()
+	common, _ := f.Interface().(service.Common)
+	return common
 }
 
 // ServiceConfig checks the configuration file data of service as the
@@ -72,26 +72,27 @@ func listenerTLS(cfg any) bool {
 // so a file a service opens at start (the control plane's mesh_file) is
 // checked with it.
 func ServiceConfig(service, name string, data []byte, env map[string]string, mounts map[string]string) (known bool, err error) {
-	known, _, err = serviceTLS(service, name, data, env, mounts)
+	known, _, err = serviceCommon(service, name, data, env, mounts)
 	return known, err
 }
 
-// serviceTLS is ServiceConfig that also says whether the configuration
-// serves the listen address over TLS.
-func serviceTLS(service, name string, data []byte, env map[string]string, mounts map[string]string) (known, tls bool, err error) {
-	p, ok := parsers[service]
+// serviceCommon is ServiceConfig that also returns the configuration's
+// common block (whether it serves the listen address over TLS, its policy
+// file).
+func serviceCommon(svc, name string, data []byte, env map[string]string, mounts map[string]string) (known bool, common service.Common, err error) {
+	p, ok := parsers[svc]
 	if !ok {
-		return false, false, nil
+		return false, common, nil
 	}
 	for in, here := range mounts {
 		data = bytes.ReplaceAll(data, []byte(in), []byte(here))
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	tls, err = p(name, data, lookup)
+	common, err = p(name, data, lookup)
 	if err != nil {
-		return true, false, fmt.Errorf("%s configuration: %w", service, err)
+		return true, common, fmt.Errorf("%s configuration: %w", svc, err)
 	}
-	return true, tls, nil
+	return true, common, nil
 }
 
 // probeScheme checks that container c probes its service with the scheme
@@ -126,9 +127,9 @@ var podEnv = map[string]string{"POD_NAME": "pod-0", "POD_IP": "10.0.0.1", "POD_N
 
 // ConfigMaps checks the config.yaml of every ConfigMap that a workload of
 // a Meshwork service mounts (its container's name is the service's), as
-// the service would load it. It returns the services whose files it
-// checked and those it could not (their configuration type is unknown
-// here).
+// the service would load it, and that the policy file it names is mounted
+// (policyMount). It returns the services whose files it checked and those
+// it could not (their configuration type is unknown here).
 func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 	cms := map[string]*corev1.ConfigMap{}
 	for _, o := range objs {
@@ -142,6 +143,7 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 	}
 	defer os.RemoveAll(tmp)
 	var errs []error
+	parsed := map[string]bool{}
 	for _, o := range objs {
 		var ns, id string
 		var pod corev1.PodSpec
@@ -166,13 +168,13 @@ func ConfigMaps(objs []any) (checked, unknown []string, _ error) {
 				if err != nil {
 					return nil, nil, err
 				}
-				known, tls, err := serviceTLS(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv, mounts)
+				known, common, err := serviceCommon(c.Name, "ConfigMap/"+ns+"/"+cm.Name+"/config.yaml", []byte(cm.Data["config.yaml"]), podEnv, mounts)
 				switch {
 				case err != nil:
 					errs = append(errs, err)
 				case known:
 					checked = append(checked, ns+"/"+c.Name)
-					errs = append(errs, probeScheme(id, c, tls))
+					errs = append(errs, probeScheme(id, c, common.TLS.Enabled()), policyMount(id, ns, pod, c, common.Policy.File, cms, parsed))
 				default:
 					unknown = append(unknown, ns+"/"+c.Name)
 				}

@@ -31,7 +31,8 @@ func check(t *testing.T, objs []Object) error {
 	}
 	typed, derr := dec.DecodeAll(objs)
 	_, _, cerr := ConfigMaps(typed)
-	return errors.Join(derr, Policy(typed), cerr)
+	_, perr := PolicyUsers(typed)
+	return errors.Join(derr, Policy(typed), cerr, perr)
 }
 
 // The overlays as committed pass every check, and hold what a site needs.

@@ -1,13 +1,15 @@
 // Command deploycheck validates Meshwork's deployment files without a
 // cluster, a container engine or the network:
 //
-//	deploycheck -root deploy
+//	deploycheck -root deploy [-acl-gaps]
 //
 // It builds every Kubernetes overlay under ROOT/k8s/overlays with
 // kustomize, decodes each object strictly against the Kubernetes API
 // types, the Prometheus operator's types and a typed model of Strimzi's
 // v1beta2 API, and checks them against Meshwork's policy; loads and checks
-// ROOT/compose/compose.yaml with compose-go; and verifies the systemd units
+// each overlay again with each component of ROOT/k8s/components (https,
+// policy) in a temporary overlay, as an operator would enable it; loads
+// and checks ROOT/compose/compose.yaml with compose-go; and verifies the systemd units
 // in ROOT/systemd with systemd-analyze (skipped, with a message saying so,
 // where systemd-analyze is not installed). See package validate.
 //
@@ -38,6 +40,7 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("deploycheck", flag.ContinueOnError)
 	root := fs.String("root", "deploy", "the deployment files' root `directory` (with k8s/, compose/, systemd/)")
+	aclGaps := fs.Bool("acl-gaps", false, "list the Kafka ACLs the security policy implies that the overlay's KafkaUsers do not grant (by default, only their number)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -67,8 +70,20 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	for _, k := range overlays {
 		start := time.Now()
 		dir := filepath.Dir(k)
-		n, err := checkOverlay(dec, dir, out)
+		n, err := checkOverlay(dec, dir, dir, false, out)
 		report(fmt.Sprintf("kustomize %s: %d objects decoded strictly and checked", dir, n), start, err)
+	}
+	components, err := filepath.Glob(filepath.Join(*root, "k8s", "components", "*", "kustomization.yaml"))
+	if err != nil {
+		return 1, err
+	}
+	for _, c := range components {
+		for _, k := range overlays {
+			start := time.Now()
+			comp, overlay := filepath.Base(filepath.Dir(c)), filepath.Base(filepath.Dir(k))
+			n, err := checkComponent(dec, filepath.Join(*root, "k8s"), comp, overlay, *aclGaps, out)
+			report(fmt.Sprintf("kustomize overlay %s with component %s (and its sections in the configuration files): %d objects decoded strictly and checked", overlay, comp, n), start, err)
+		}
 	}
 
 	start := time.Now()
@@ -95,7 +110,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	return 0, nil
 }
 
-func checkOverlay(dec *validate.Decoder, dir string, out io.Writer) (int, error) {
+// checkOverlay builds the overlay dir (named label in messages) and checks
+// its objects; with aclGaps, it lists the policy's Kafka ACLs the
+// overlay's KafkaUsers do not grant, else says how many there are.
+func checkOverlay(dec *validate.Decoder, dir, label string, aclGaps bool, out io.Writer) (int, error) {
 	objs, err := validate.Build(dir)
 	if err != nil {
 		return 0, err
@@ -103,9 +121,34 @@ func checkOverlay(dec *validate.Decoder, dir string, out io.Writer) (int, error)
 	typed, derr := dec.DecodeAll(objs)
 	_, unknown, cerr := validate.ConfigMaps(typed)
 	for _, u := range unknown {
-		fmt.Fprintf(out, "note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", dir, u)
+		fmt.Fprintf(out, "note %s: %s's configuration file was not checked: its configuration type is not known to this check\n", label, u)
 	}
-	return len(objs), errors.Join(derr, validate.Policy(typed), cerr)
+	gaps, perr := validate.PolicyUsers(typed)
+	switch {
+	case aclGaps:
+		for _, g := range gaps {
+			fmt.Fprintf(out, "note %s: %s\n", label, g)
+		}
+	case len(gaps) > 0:
+		fmt.Fprintf(out, "note %s: %d Kafka ACLs that the security policy implies (meshctl policy kafka-acls) are narrower or absent in the overlay's KafkaUsers; -acl-gaps lists them\n", label, len(gaps))
+	}
+	return len(objs), errors.Join(derr, validate.Policy(typed), cerr, perr)
+}
+
+// checkComponent checks overlay with component, as an operator enables it:
+// in an overlay of its own, with the component's sections in every
+// service's configuration file (validate.ComponentConfig).
+func checkComponent(dec *validate.Decoder, k8sRoot, component, overlay string, aclGaps bool, out io.Writer) (int, error) {
+	tmp, err := os.MkdirTemp("", "deploycheck-component-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	dir, err := validate.ComponentOverlay(filepath.Join(tmp, "k8s"), k8sRoot, overlay, "../../components/"+component)
+	if err != nil {
+		return 0, err
+	}
+	return checkOverlay(dec, dir, overlay+"+"+component, aclGaps, out)
 }
 
 func unwrapAll(err error) []error {

@@ -35,3 +35,32 @@ func TestRun(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming the misspelt field:\n%s", code, out.String())
 	}
 }
+
+// The policy component is checked with each overlay: a policy file that
+// does not parse fails the run, naming the file and line, for both sites.
+func TestRunPolicyComponent(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("../../..")); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(root, "k8s", "components", "policy", "policy.yaml")
+	b, err := os.ReadFile(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pol, bytes.Replace(b, []byte("actions: [read, consume, describe]"), []byte("actions: [read, consume, browse]"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code, _ := run(context.Background(), []string{"-root", root}, &out)
+	for _, want := range []string{
+		"FAIL kustomize overlay east with component policy",
+		"FAIL kustomize overlay west with component policy",
+		"ConfigMap/meshwork-east/meshwork-policy/policy.yaml:",
+		`"browse"`,
+	} {
+		if code != 1 || !strings.Contains(out.String(), want) {
+			t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, out.String())
+		}
+	}
+}

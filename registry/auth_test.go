@@ -95,7 +95,7 @@ func TestAuthRefusalsChangeNothing(t *testing.T) {
 	p := authntest.New(t)
 	in := startInstance(t, newCluster(t), func(c *Config) { c.Auth = authConfig(t, p) })
 	in.waitReady(t)
-	alice := basicHeader("alice", "alice-pw")
+	alice := authntest.Basic("alice", "alice-pw")
 	in.client = withAuth(alice)
 	in.register(t, "orders-value", orderV1)
 
@@ -104,8 +104,8 @@ func TestAuthRefusalsChangeNothing(t *testing.T) {
 		name, auth, challenge string
 	}{
 		{"no credentials", "", `Basic realm="meshwork", charset="UTF-8"`},
-		{"wrong password", basicHeader("alice", "nope"), `Basic realm="meshwork", charset="UTF-8"`},
-		{"unknown user", basicHeader("mallory", "alice-pw"), `Basic realm="meshwork", charset="UTF-8"`},
+		{"wrong password", authntest.Basic("alice", "nope"), `Basic realm="meshwork", charset="UTF-8"`},
+		{"unknown user", authntest.Basic("mallory", "alice-pw"), `Basic realm="meshwork", charset="UTF-8"`},
 		{"unknown token", "Bearer nope", `Bearer realm="meshwork", error="invalid_token"`},
 		{"expired JWT", "Bearer " + p.Token("carol", authntest.Expired), `Bearer realm="meshwork", error="invalid_token", error_description="the token has expired or is not valid yet"`},
 		{"JWT signed by another key", "Bearer " + authntest.Sign(t, other, jwt.SigningMethodES256, "k1", nil), `Bearer realm="meshwork", error="invalid_token"`},
@@ -195,7 +195,7 @@ func TestAuthFollowerForwardsCredentials(t *testing.T) {
 	if r := follower.do(t, "POST", "/subjects/west-value/versions", map[string]any{"schema": orderV2}); r.status != 401 || r.errorCode() != 40101 {
 		t.Fatalf("a write without credentials at the follower: %d %s", r.status, r.body)
 	}
-	for _, auth := range []string{basicHeader("alice", "alice-pw"), "Bearer " + p.Token("carol", nil)} {
+	for _, auth := range []string{authntest.Basic("alice", "alice-pw"), "Bearer " + p.Token("carol", nil)} {
 		follower.client = withAuth(auth)
 		subject := "west-" + strings.Fields(auth)[0] + "-value"
 		var res struct{ ID int }
@@ -205,17 +205,11 @@ func TestAuthFollowerForwardsCredentials(t *testing.T) {
 	// A write the follower lets in (bob is a user of its own) but the
 	// primary does not is refused by the primary, its answer relayed, and
 	// nothing is written.
-	follower.client = withAuth(basicHeader("bob", "bob-pw"))
+	follower.client = withAuth(authntest.Basic("bob", "bob-pw"))
 	if r := follower.do(t, "POST", "/subjects/west-late-value/versions", map[string]any{"schema": orderV2}); r.status != 401 || r.errorCode() != 40101 {
 		t.Fatalf("a write the primary refuses: %d %s", r.status, r.body)
 	}
 	if r := primary.do(t, "GET", "/subjects/west-late-value/versions", nil); r.status != 404 {
 		t.Fatalf("the refused write was done: %d %s", r.status, r.body)
 	}
-}
-
-func basicHeader(user, pw string) string {
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.SetBasicAuth(user, pw)
-	return r.Header.Get("Authorization")
 }

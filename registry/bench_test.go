@@ -56,7 +56,7 @@ func BenchmarkGetSchemaByIDAuth(b *testing.B) {
 		header string
 	}{
 		{"off", authn.Config{}, ""},
-		{"basic-bcrypt", on, basicHeader("reader", "pw")},
+		{"basic-bcrypt", on, authntest.Basic("reader", "pw")},
 		{"token", on, "Bearer t0ken"},
 		{"jwt", on, "Bearer " + idp.Token("reader", nil)},
 	} {

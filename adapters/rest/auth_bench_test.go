@@ -33,7 +33,7 @@ func BenchmarkProduceAuth(b *testing.B) {
 		header string
 	}{
 		{"off", authn.Config{}, ""},
-		{"basic-bcrypt", on, basic("shop", "pw")},
+		{"basic-bcrypt", on, authntest.Basic("shop", "pw")},
 		{"token", on, "Bearer t0ken"},
 		{"jwt", on, "Bearer " + idp.Token("shop", nil)},
 	} {

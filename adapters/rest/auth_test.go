@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,12 +39,12 @@ func TestAuthBasicBearerAndRules(t *testing.T) {
 	}{
 		{"no credentials", "POST", "/topics/orders", nil, 401, CodeUnauthenticated},
 		{"wrong token", "POST", "/topics/orders", []string{"Authorization", "Bearer nope"}, 401, CodeUnauthenticated},
-		{"wrong password", "POST", "/topics/orders", []string{"Authorization", basic("ops", "x")}, 401, CodeUnauthenticated},
+		{"wrong password", "POST", "/topics/orders", []string{"Authorization", authntest.Basic("ops", "x")}, 401, CodeUnauthenticated},
 		{"token may produce", "POST", "/topics/orders", []string{"Authorization", "Bearer t0ken"}, 200, 0},
 		{"token may not produce elsewhere", "POST", "/topics/plain", []string{"Authorization", "Bearer t0ken"}, 403, CodeForbidden},
-		{"consumer may not produce", "POST", "/topics/orders", []string{"Authorization", basic("ops", "pw")}, 403, CodeForbidden},
+		{"consumer may not produce", "POST", "/topics/orders", []string{"Authorization", authntest.Basic("ops", "pw")}, 403, CodeForbidden},
 		{"producer may not manage subscriptions", "GET", "/v1/subscriptions", []string{"Authorization", "Bearer t0ken"}, 403, CodeForbidden},
-		{"ops manages subscriptions", "GET", "/v1/subscriptions", []string{"Authorization", basic("ops", "pw")}, 200, 0},
+		{"ops manages subscriptions", "GET", "/v1/subscriptions", []string{"Authorization", authntest.Basic("ops", "pw")}, 200, 0},
 		{"openapi needs credentials too", "GET", "/openapi.json", nil, 401, CodeUnauthenticated},
 		{"openapi with credentials", "GET", "/openapi.json", []string{"Authorization", "Bearer t0ken"}, 200, 0},
 	}
@@ -73,12 +72,6 @@ func TestAuthBasicBearerAndRules(t *testing.T) {
 	}
 }
 
-func basic(user, pw string) string {
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.SetBasicAuth(user, pw)
-	return r.Header.Get("Authorization")
-}
-
 // Every refusal of the common auth section (no credentials, a wrong
 // password, an expired JWT, one signed by another key, for another
 // audience or of another issuer, a webhook subscription without
@@ -98,7 +91,7 @@ func TestAuthRefusalsWriteNothing(t *testing.T) {
 	sub := []byte(`{"id":"refused","topic":"orders","url":"https://hooks.example/x"}`)
 	for _, c := range []struct{ name, auth, challenge string }{
 		{"no credentials", "", `Basic realm="meshwork"`},
-		{"wrong password", basic("ops", "nope"), `Basic realm="meshwork"`},
+		{"wrong password", authntest.Basic("ops", "nope"), `Basic realm="meshwork"`},
 		{"expired JWT", "Bearer " + idp.Token("carol", authntest.Expired), `Bearer realm="meshwork", error="invalid_token", error_description="the token has expired or is not valid yet"`},
 		{"JWT signed by another key", "Bearer " + authntest.Sign(t, authntest.NewKey(t), jwt.SigningMethodES256, "k1", nil), `Bearer realm="meshwork", error="invalid_token"`},
 		{"JWT for another audience", "Bearer " + idp.Token("carol", func(c jwt.MapClaims) { c["aud"] = "other" }), `Bearer realm="meshwork", error="invalid_token"`},

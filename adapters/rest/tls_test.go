@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwork/meshwork/internal/authn"
+	"github.com/meshwork/meshwork/internal/authn/authntest"
 	"github.com/meshwork/meshwork/internal/tlsconfig"
 	"github.com/meshwork/meshwork/internal/tlsconfig/tlstest"
 )
@@ -143,9 +144,9 @@ func TestVerifyIfGivenAndCredentials(t *testing.T) {
 		status int
 	}{
 		{"certificate by its DNS name", &billing.Pair, "orders", nil, 200},
-		{"password without a certificate", nil, "plain", []string{"Authorization", basic("ops", "pw")}, 200},
-		{"header before certificate", &billing.Pair, "orders", []string{"Authorization", basic("ops", "pw")}, 403},
-		{"wrong password with a certificate", &billing.Pair, "orders", []string{"Authorization", basic("ops", "x")}, 401},
+		{"password without a certificate", nil, "plain", []string{"Authorization", authntest.Basic("ops", "pw")}, 200},
+		{"header before certificate", &billing.Pair, "orders", []string{"Authorization", authntest.Basic("ops", "pw")}, 403},
+		{"wrong password with a certificate", &billing.Pair, "orders", []string{"Authorization", authntest.Basic("ops", "x")}, 401},
 		{"nothing", nil, "orders", nil, 401},
 	} {
 		status, resp, err := tlsDo(t, servers.Pool(), c.cert, "POST", url+"/topics/"+c.topic, body, c.hdr...)

@@ -18,38 +18,9 @@ import (
 // under tls:) and returns its address once it answers over https.
 func runTLS(t *testing.T, tlsDoc string, ready *http.Client) string {
 	t.Helper()
-	addr := freeAddr(t)
-	file := writeConfig(t, fmt.Sprintf("site: east\nlisten: %s\nkafka: {brokers: [127.0.0.1:9092]}\ntls:\n%s", addr, tlsDoc))
 	cmd := fakeCommand(&fakeService{})
 	cmd.tlsOptions = []tlsconfig.ServerOption{tlsconfig.WithCheckInterval(0)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Run(ctx, []string{"-config", file}, io.Discard, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after its context ended")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := ready.Get("https://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never ready over https: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return runDoc(t, cmd, "tls:\n"+tlsDoc, "https", ready)
 }
 
 func get(c *http.Client, url string) (int, string, *tls.ConnectionState, error) {

@@ -122,3 +122,8 @@ func Expired(c jwt.MapClaims) {
 	past := time.Now().Add(-2 * time.Hour).Unix()
 	c["iat"], c["exp"] = past, past+3600
 }
+
+// Basic is the Authorization header of HTTP basic credentials.
+func Basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}

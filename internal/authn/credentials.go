@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/meshwork/meshwork/internal/config"
 )
 
 // credentials are the users' and tokens' secrets as they stand, rebuilt
@@ -79,26 +80,17 @@ func loadCredentials(c Config, key []byte) (*credentials, error) {
 // looked at again) or in an environment variable; an empty one is an
 // error, since it would let an empty password in.
 func (cr *credentials) secret(inline, file, env, field string) (string, error) {
-	s := inline
-	switch {
-	case file != "":
+	if file != "" {
 		cr.files[file] = stamp(file)
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s_file: %w", field, err)
-		}
-		s = strings.TrimRight(string(b), "\r\n")
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok {
-			return "", fmt.Errorf("%s_env: environment variable %s is not set", field, env)
-		}
-		s = v
 	}
-	if s == "" {
+	v, err := config.SecretRef{Field: field, Value: inline, File: file, Env: env}.Resolve()
+	if err != nil {
+		return "", err
+	}
+	if v == "" {
 		return "", fmt.Errorf("%s: the secret is empty", field)
 	}
-	return s, nil
+	return v, nil
 }
 
 // changed reports whether a secret file differs from when it was read.
